@@ -1,0 +1,444 @@
+"""The configuration file (FR-011): YAML → validated model, before anything starts.
+
+Three passes, all of whose errors are reported together by path (``sources[2].anomaly.window``):
+``${VAR}`` / ``${VAR:-default}`` expansion, schema validation (pydantic), then cross-checks that
+relate fields (routes name existing channels, warn thresholds below fail thresholds, ...). The
+cross-checks run on the raw document, so they still report when an unrelated field is invalid.
+Secret fields are ``SecretStr``: they never appear in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    WithJsonSchema,
+)
+
+from dq_monitor.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)\s*$"
+
+
+def parse_duration(value: object) -> float:
+    """``'500ms' | '30s' | '5m' | '1.5h'`` → seconds. Bare numbers are refused: units are explicit."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    if not isinstance(value, str):
+        raise ValueError("must be a duration string such as '30s' or '5m' (units ms, s, m, h)")
+    m = _DURATION.match(value)
+    if not m:
+        raise ValueError(f"invalid duration {value!r}: use a number and one of ms, s, m, h")
+    return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema({"type": "string", "pattern": _DURATION_PATTERN}),
+]
+
+
+def _as_list(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, validate_default=True
+    )
+
+
+# --------------------------------------------------------------------------- checks
+
+
+class Damping(_Model):
+    """FR-015 options shared by every check (applied by the alert state machine)."""
+
+    for_: Duration = Field(default="0s", alias="for")
+    resolve_after: Duration = "0s"  # type: ignore[assignment]
+    max_flaps: int | None = Field(default=None, ge=1)
+    flap_window: Duration = "10m"  # type: ignore[assignment]
+
+
+class FreshnessConfig(Damping):
+    max_staleness: Duration
+    warn_ratio: float = Field(default=0.8, gt=0, lt=1)
+
+
+class ColumnRule(_Model):
+    max_null_rate: float = Field(ge=0, le=1)
+    warn_null_rate: float | None = Field(default=None, ge=0, le=1)
+
+
+class CompletenessConfig(Damping):
+    min_row_count: int | None = Field(default=None, ge=0)
+    warn_ratio: float = Field(default=0.8, gt=0, le=1)
+    columns: dict[str, ColumnRule] = Field(default_factory=dict)
+
+    def warn_rate(self, column: str) -> float:
+        rule = self.columns[column]
+        if rule.warn_null_rate is not None:
+            return rule.warn_null_rate
+        return self.warn_ratio * rule.max_null_rate
+
+
+class AnomalyConfig(Damping):
+    metrics: list[str] = Field(min_length=1)
+    window: int = Field(default=100, ge=2, le=100_000)
+    min_samples: int = Field(default=20, ge=2)
+    z_warn: float = Field(default=3.0, gt=0)
+    z_fail: float = Field(default=4.0, gt=0)
+    direction: Literal["both", "up", "down"] = "both"
+    rebaseline_after: int = Field(default=10, ge=1)
+    min_abs_change: float = Field(default=0.0, ge=0)
+    min_rel_change: float = Field(default=0.0, ge=0)
+
+
+class SourceConfig(_Model):
+    name: str = Field(min_length=1)
+    freshness: FreshnessConfig | None = None
+    completeness: CompletenessConfig | None = None
+    anomaly: AnomalyConfig | None = None
+    max_series: int = Field(default=10_000, ge=1)
+
+
+# --------------------------------------------------------------------------- kafka
+
+
+class KafkaConfig(_Model):
+    bootstrap_servers: str = Field(min_length=1)
+    group_id: str = "dq-monitor"
+    router_group_id: str | None = None
+    input_topics: list[str] = Field(min_length=1)
+    alert_topic: str = Field(min_length=1)
+    dead_letter_topic: str = Field(min_length=1)
+    changelog_topic: str | None = None
+    delivery_log_topic: str | None = None
+    client_id: str = "dq-monitor"
+    session_timeout: Duration = "10s"  # type: ignore[assignment]
+    heartbeat_interval: Duration = "3s"  # type: ignore[assignment]
+    max_event_bytes: int = Field(default=1024 * 1024, ge=1024)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    @property
+    def router_group(self) -> str:
+        return self.router_group_id or f"{self.group_id}-router"
+
+    @property
+    def delivery_log(self) -> str:
+        return self.delivery_log_topic or f"{self.alert_topic}.delivery-log"
+
+
+# --------------------------------------------------------------------------- routing
+
+SeverityName = Literal["WARN", "FAIL"]
+CheckKind = Literal["freshness", "completeness", "anomaly"]
+StatusName = Literal["firing", "resolved"]
+
+
+class Match(_Model):
+    """All given fields must match; a list means any of its values; ``source`` is a glob."""
+
+    severity: Annotated[list[SeverityName] | None, BeforeValidator(_as_list)] = None
+    check: Annotated[list[CheckKind] | None, BeforeValidator(_as_list)] = None
+    source: str | None = None
+    status: Annotated[list[StatusName] | None, BeforeValidator(_as_list)] = None
+
+    def matches(self, *, severity: str, check: str, source: str, status: str) -> bool:
+        return (
+            (self.severity is None or severity in self.severity)
+            and (self.check is None or check in self.check)
+            and (self.source is None or fnmatch.fnmatchcase(source, self.source))
+            and (self.status is None or status in self.status)
+        )
+
+
+class Route(_Model):
+    match: Match = Field(default_factory=Match)
+    channels: list[str] = Field(min_length=1)
+    continue_: bool = Field(default=False, alias="continue")
+
+
+class RetryConfig(_Model):
+    initial: Duration = "500ms"  # type: ignore[assignment]
+    factor: float = Field(default=2.0, ge=1)
+    cap: Duration = "30s"  # type: ignore[assignment]
+    max_attempts: int = Field(default=6, ge=1)
+    max_elapsed: Duration = "2m"  # type: ignore[assignment]
+
+
+class RoutingConfig(_Model):
+    dedup_window: Duration = "5m"  # type: ignore[assignment]
+    routes: list[Route] = Field(default_factory=list)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    queue_size: int = Field(default=1000, ge=1)
+
+
+# --------------------------------------------------------------------------- channels
+
+
+class _Channel(_Model):
+    timeout: Duration = "10s"  # type: ignore[assignment]
+
+
+class SlackChannel(_Channel):
+    type: Literal["slack"]
+    webhook_url: SecretStr
+    channel: str | None = None
+    username: str | None = None
+
+
+class EmailChannel(_Channel):
+    type: Literal["email"]
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = False
+    tls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    from_: str = Field(alias="from", min_length=3)
+    to: list[str] = Field(min_length=1)
+    ca_file: str | None = None
+    verify_tls: bool = True
+
+
+class WebhookChannel(_Channel):
+    type: Literal["webhook"]
+    url: SecretStr
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    secret: SecretStr | None = None
+    signature_header: str = "X-DQ-Signature"
+
+
+class KafkaChannel(_Channel):
+    type: Literal["kafka"]
+    topic: str = Field(min_length=1)
+    bootstrap_servers: str | None = None
+
+
+ChannelConfig = Annotated[
+    SlackChannel | EmailChannel | WebhookChannel | KafkaChannel, Field(discriminator="type")
+]
+CHANNEL_TYPES = ("slack", "email", "webhook", "kafka")
+
+
+# --------------------------------------------------------------------------- rest
+
+
+class TelemetryConfig(_Model):
+    http_port: int | None = Field(default=9464, ge=0, le=65535)
+    http_host: str = "127.0.0.1"
+    otlp_endpoint: str | None = None
+    service_name: str = "dq-monitor"
+
+
+class SchedulerConfig(_Model):
+    """NFR-001: every check is re-evaluated at least every ``sweep_interval`` (at most 1 minute)."""
+
+    sweep_interval: Duration = Field(default="30s", le=60)
+
+
+class Config(_Model):
+    """The whole configuration file."""
+
+    kafka: KafkaConfig
+    sources: list[SourceConfig] = Field(min_length=1)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+
+    @cached_property
+    def sources_by_name(self) -> dict[str, SourceConfig]:
+        return {s.name: s for s in self.sources}
+
+
+# --------------------------------------------------------------------------- loading
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def path_str(loc: tuple[str | int, ...] | list[str | int]) -> str:
+    """``('sources', 2, 'anomaly', 'window')`` → ``sources[2].anomaly.window``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "<root>"
+
+
+def expand_env(node: Any, env: Mapping[str, str], errors: list[str], loc: tuple[Any, ...] = ()) -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string; ``$$`` is a literal ``$``."""
+    if isinstance(node, dict):
+        return {k: expand_env(v, env, errors, (*loc, k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [expand_env(v, env, errors, (*loc, i)) for i, v in enumerate(node)]
+    if not isinstance(node, str):
+        return node
+
+    def repl(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name, default = m.group(1), m.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        errors.append(
+            f"{path_str(loc)}: environment variable {name} is not set and has no default"
+        )
+        return ""
+
+    return _VAR.sub(repl, node)
+
+
+def _pydantic_errors(exc: ValidationError, raw: Any) -> list[str]:
+    out = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = list(err["loc"])
+        if len(loc) >= 3 and loc[0] == "channels" and loc[2] in CHANNEL_TYPES:
+            del loc[2]  # the discriminator tag pydantic inserts is not a path in the file
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling)"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        elif err["type"] == "union_tag_invalid":
+            msg = f"unknown channel type (expected one of {', '.join(CHANNEL_TYPES)})"
+        elif err["type"] == "union_tag_not_found":
+            msg = f"'type' is required (one of {', '.join(CHANNEL_TYPES)})"
+        out.append(f"{path_str(loc)}: {msg}")
+    return out
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _cross_checks(raw: dict[str, Any]) -> Iterator[str]:
+    """Relations between fields, checked on the raw document wherever the fields are readable."""
+    names: dict[str, int] = {}
+    for i, src in enumerate(_list(raw.get("sources"))):
+        src = _dict(src)
+        name = src.get("name")
+        if isinstance(name, str):
+            if name in names:
+                yield f"sources[{i}].name: duplicate source {name!r} (also sources[{names[name]}])"
+            names.setdefault(name, i)
+        an = _dict(src.get("anomaly"))
+        base = f"sources[{i}].anomaly"
+        zw, zf = _num(an.get("z_warn", 3.0)), _num(an.get("z_fail", 4.0))
+        if zw is not None and zf is not None and not zw < zf:
+            yield f"{base}.z_warn: must be below z_fail ({zw:g} >= {zf:g})"
+        win, ms = _num(an.get("window", 100)), _num(an.get("min_samples", 20))
+        if an and win is not None and ms is not None and win >= 2 and ms > win:
+            yield f"{base}.min_samples: must not exceed window ({ms:g} > {win:g})"
+        metrics = _list(an.get("metrics"))
+        for j, m in enumerate(metrics):
+            if m in metrics[:j]:
+                yield f"{base}.metrics[{j}]: duplicate metric {m!r}"
+        comp = _dict(src.get("completeness"))
+        for col, rule in _dict(comp.get("columns")).items():
+            rule = _dict(rule)
+            warn, fail = _num(rule.get("warn_null_rate")), _num(rule.get("max_null_rate"))
+            if warn is not None and fail is not None and not warn < fail:
+                yield (
+                    f"sources[{i}].completeness.columns.{col}.warn_null_rate: must be below "
+                    f"max_null_rate ({warn:g} >= {fail:g})"
+                )
+        for check in ("freshness", "completeness", "anomaly"):
+            damp = _dict(src.get(check))
+            if "flap_window" in damp and damp.get("max_flaps") is None:
+                yield f"sources[{i}].{check}.flap_window: set max_flaps to enable flap damping"
+    channels = _dict(raw.get("channels"))
+    routing = _dict(raw.get("routing"))
+    for i, route in enumerate(_list(routing.get("routes"))):
+        for j, ch in enumerate(_list(_dict(route).get("channels"))):
+            if isinstance(ch, str) and ch not in channels:
+                known = ", ".join(sorted(channels)) or "none defined"
+                yield f"routing.routes[{i}].channels[{j}]: unknown channel {ch!r} (known: {known})"
+    for name, ch in channels.items():
+        ch = _dict(ch)
+        if ch.get("type") == "email" and ch.get("tls") is True and ch.get("starttls") is True:
+            yield f"channels.{name}.tls: tls (implicit TLS) and starttls are mutually exclusive"
+        if ch.get("type") == "email" and bool(ch.get("username")) != bool(ch.get("password")):
+            if ch.get("username") and not ch.get("password"):
+                yield f"channels.{name}.password: required when username is set"
+
+
+def parse_config(text: str, *, env: Mapping[str, str] | None = None, file: str | None = None) -> Config:
+    """Validate a YAML document; raise ``ConfigError`` listing every problem by path."""
+    env = os.environ if env is None else env
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<root>"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError([f"{where}: {problem}"], file=file) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(["<root>: the file must be a YAML mapping"], file=file)
+    errors: list[str] = []
+    expanded = expand_env(raw, env, errors)
+    config: Config | None = None
+    try:
+        config = Config.model_validate(expanded)
+    except ValidationError as exc:
+        errors.extend(_pydantic_errors(exc, expanded))
+    errors.extend(_cross_checks(expanded))
+    if errors:
+        raise ConfigError(list(dict.fromkeys(errors)), file=file)
+    assert config is not None
+    return config
+
+
+def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"<file>: cannot read ({exc.strerror})"], file=str(p)) from None
+    return parse_config(text, env=env, file=str(p))
+
+
+def config_schema() -> dict[str, Any]:
+    """JSON Schema of the configuration file (before ``${VAR}`` expansion, durations as strings)."""
+    return Config.model_json_schema(mode="validation", by_alias=True)

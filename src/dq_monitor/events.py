@@ -1,0 +1,203 @@
+"""Wire models: the two input events and the alert event, exactly as the spec's contract.
+
+Decoding is strict where silence would mislead an on-call reader: only finite numbers, RFC 3339
+timestamps that carry an offset, a known ``type``, and a size limit. Unknown extra fields are
+ignored so producers can add fields without breaking the monitor. Every rejection is one
+``MalformedEvent`` whose reason names the field.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+
+from dq_monitor.errors import MalformedEvent
+
+#: Default upper bound on one encoded input event.
+DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def parse_rfc3339(value: object) -> datetime:
+    """Parse an RFC 3339 timestamp with a mandatory offset; naive or loose forms are rejected."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("timestamp must carry a UTC offset")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 timestamp string")
+    if not _RFC3339.match(value):
+        raise ValueError(
+            "must be an RFC 3339 timestamp with an offset, e.g. 2026-06-26T11:58:00Z"
+        )
+    text = value.replace("z", "Z").replace("t", "T")
+    frac = re.search(r"\.(\d+)", text)
+    if frac and len(frac.group(1)) > 6:  # Python keeps microseconds; drop finer digits
+        text = text.replace(frac.group(0), "." + frac.group(1)[:6])
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"is not a valid date/time ({exc})") from None
+
+
+def format_rfc3339(value: datetime) -> str:
+    """Render in UTC with millisecond precision and a ``Z`` suffix."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _finite(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    f = float(value)
+    if not math.isfinite(f):
+        raise ValueError("must be a finite number")
+    return f
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a non-negative integer")
+    if value < 0:
+        raise ValueError("must be a non-negative integer")
+    return value
+
+
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(parse_rfc3339),
+    PlainSerializer(format_rfc3339, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+FiniteFloat = Annotated[float, BeforeValidator(_finite), WithJsonSchema({"type": "number"})]
+Count = Annotated[int, BeforeValidator(_count), WithJsonSchema({"type": "integer", "minimum": 0})]
+Name = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+
+class TableUpdate(_Event):
+    """A table was (re)written: drives freshness (FR-003), completeness (FR-004), row_count series."""
+
+    type: Literal["table_update"]
+    source: Name
+    updated_at: Timestamp
+    row_count: Count | None = None
+    null_counts: dict[str, Count] | None = None
+    event_id: str | None = None
+
+    @model_validator(mode="after")
+    def _nulls_within_rows(self) -> TableUpdate:
+        if self.row_count is not None and self.null_counts:
+            for column, nulls in self.null_counts.items():
+                if nulls > self.row_count:
+                    raise ValueError(
+                        f"null_counts.{column} ({nulls}) exceeds row_count ({self.row_count})"
+                    )
+        return self
+
+
+class Metric(_Event):
+    """One observation of a metric series (FR-002, FR-005)."""
+
+    type: Literal["metric"]
+    source: Name
+    metric: Name
+    value: FiniteFloat
+    ts: Timestamp
+    tags: dict[str, str] | None = None
+
+
+Event = Annotated[TableUpdate | Metric, Field(discriminator="type")]
+_EVENT = TypeAdapter(Event)
+
+
+class Alert(BaseModel):
+    """The alert event on the alert topic (FR-006); record key = ``fingerprint``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alert_id: str
+    fingerprint: str
+    check: Literal["freshness", "completeness", "anomaly"]
+    source: str
+    subject: str | None
+    severity: Literal["WARN", "FAIL"]
+    status: Literal["firing", "resolved"]
+    observed: float | None
+    expected: float | None
+    detail: str
+    requirement: str
+    event_time: Timestamp
+    detected_at: Timestamp
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Alert:
+        return cls.model_validate_json(raw)
+
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = [str(p) for p in err["loc"] if p not in ("table_update", "metric")]
+        kind = err["type"]
+        if kind == "union_tag_invalid":
+            parts.append("field 'type': unknown event type (expected 'table_update' or 'metric')")
+            continue
+        if kind == "union_tag_not_found":
+            parts.append("field 'type': missing")
+            continue
+        field = ".".join(loc) or "event"
+        msg = err["msg"].removeprefix("Value error, ")
+        if kind == "missing":
+            msg = "missing"
+        parts.append(f"field '{field}': {msg}")
+    return "; ".join(parts)
+
+
+def decode_event(raw: bytes, *, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> TableUpdate | Metric:
+    """Decode one Kafka record value; raise ``MalformedEvent`` with a reason naming the field."""
+    if len(raw) > max_bytes:
+        raise MalformedEvent(f"event is {len(raw)} bytes, over the {max_bytes}-byte limit")
+    try:
+        data: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if isinstance(raw, bytes):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise MalformedEvent("not valid UTF-8") from None
+        raise MalformedEvent(f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise MalformedEvent(f"event must be a JSON object, got {type(data).__name__}")
+    try:
+        return _EVENT.validate_python(data)
+    except ValidationError as exc:
+        raise MalformedEvent(_reason(exc)) from None
+
+
+def event_schema() -> dict[str, Any]:
+    """JSON Schema of one input event (either type)."""
+    return _EVENT.json_schema()
