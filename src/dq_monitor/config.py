@@ -36,7 +36,7 @@ _DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)\s*$"
 
 
 def parse_duration(value: object) -> float:
-    """``'500ms' | '30s' | '5m' | '1.5h'`` → seconds. Bare numbers are refused: units are explicit."""
+    """``'500ms' | '30s' | '5m' | '1.5h'`` → seconds; bare numbers (but 0) are refused."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
         return 0.0
     if not isinstance(value, str):
@@ -70,7 +70,7 @@ class _Model(BaseModel):
 class Damping(_Model):
     """FR-015 options shared by every check (applied by the alert state machine)."""
 
-    for_: Duration = Field(default="0s", alias="for")
+    for_: Duration = Field(default="0s", alias="for")  # type: ignore[assignment]
     resolve_after: Duration = "0s"  # type: ignore[assignment]
     max_flaps: int | None = Field(default=None, ge=1)
     flap_window: Duration = "10m"  # type: ignore[assignment]
@@ -155,13 +155,26 @@ CheckKind = Literal["freshness", "completeness", "anomaly"]
 StatusName = Literal["firing", "resolved"]
 
 
+def _one_or_many(*values: str) -> WithJsonSchema:
+    one = {"type": "string", "enum": list(values)}
+    return WithJsonSchema({"anyOf": [one, {"type": "array", "items": one}, {"type": "null"}]})
+
+
 class Match(_Model):
     """All given fields must match; a list means any of its values; ``source`` is a glob."""
 
-    severity: Annotated[list[SeverityName] | None, BeforeValidator(_as_list)] = None
-    check: Annotated[list[CheckKind] | None, BeforeValidator(_as_list)] = None
+    severity: Annotated[
+        list[SeverityName] | None, BeforeValidator(_as_list), _one_or_many("WARN", "FAIL")
+    ] = None
+    check: Annotated[
+        list[CheckKind] | None,
+        BeforeValidator(_as_list),
+        _one_or_many("freshness", "completeness", "anomaly"),
+    ] = None
     source: str | None = None
-    status: Annotated[list[StatusName] | None, BeforeValidator(_as_list)] = None
+    status: Annotated[
+        list[StatusName] | None, BeforeValidator(_as_list), _one_or_many("firing", "resolved")
+    ] = None
 
     def matches(self, *, severity: str, check: str, source: str, status: str) -> bool:
         return (
@@ -254,7 +267,7 @@ class TelemetryConfig(_Model):
 class SchedulerConfig(_Model):
     """NFR-001: every check is re-evaluated at least every ``sweep_interval`` (at most 1 minute)."""
 
-    sweep_interval: Duration = Field(default="30s", le=60)
+    sweep_interval: Duration = Field(default="30s", le=60)  # type: ignore[assignment]
 
 
 class Config(_Model):
@@ -288,7 +301,9 @@ def path_str(loc: tuple[str | int, ...] | list[str | int]) -> str:
     return out or "<root>"
 
 
-def expand_env(node: Any, env: Mapping[str, str], errors: list[str], loc: tuple[Any, ...] = ()) -> Any:
+def expand_env(
+    node: Any, env: Mapping[str, str], errors: list[str], loc: tuple[Any, ...] = ()
+) -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in every string; ``$$`` is a literal ``$``."""
     if isinstance(node, dict):
         return {k: expand_env(v, env, errors, (*loc, k)) for k, v in node.items()}
@@ -399,12 +414,13 @@ def _cross_checks(raw: dict[str, Any]) -> Iterator[str]:
         ch = _dict(ch)
         if ch.get("type") == "email" and ch.get("tls") is True and ch.get("starttls") is True:
             yield f"channels.{name}.tls: tls (implicit TLS) and starttls are mutually exclusive"
-        if ch.get("type") == "email" and bool(ch.get("username")) != bool(ch.get("password")):
-            if ch.get("username") and not ch.get("password"):
-                yield f"channels.{name}.password: required when username is set"
+        if ch.get("type") == "email" and ch.get("username") and not ch.get("password"):
+            yield f"channels.{name}.password: required when username is set"
 
 
-def parse_config(text: str, *, env: Mapping[str, str] | None = None, file: str | None = None) -> Config:
+def parse_config(
+    text: str, *, env: Mapping[str, str] | None = None, file: str | None = None
+) -> Config:
     """Validate a YAML document; raise ``ConfigError`` listing every problem by path."""
     env = os.environ if env is None else env
     try:

@@ -96,7 +96,7 @@ class _Event(BaseModel):
 
 
 class TableUpdate(_Event):
-    """A table was (re)written: drives freshness (FR-003), completeness (FR-004), row_count series."""
+    """A table was (re)written: feeds freshness, completeness and the ``row_count`` series."""
 
     type: Literal["table_update"]
     source: Name

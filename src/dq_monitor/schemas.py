@@ -1,0 +1,41 @@
+"""JSON Schemas of the wire formats and the config file, generated from the pydantic models.
+
+The committed copies under ``schemas/`` are for producers and editors that validate without
+Python; a test fails when they drift from the models (regenerate with ``dq-monitor schemas``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter
+
+from dq_monitor.config import config_schema
+from dq_monitor.events import Alert, Metric, TableUpdate
+
+
+def all_schemas() -> dict[str, dict[str, Any]]:
+    """File name → schema."""
+    return {
+        "table_update.schema.json": TypeAdapter(TableUpdate).json_schema(),
+        "metric.schema.json": TypeAdapter(Metric).json_schema(),
+        "alert.schema.json": TypeAdapter(Alert).json_schema(mode="serialization"),
+        "config.schema.json": config_schema(),
+    }
+
+
+def render(schema: dict[str, Any]) -> bytes:
+    body = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    return orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in all_schemas().items():
+        path = directory / name
+        path.write_bytes(render(schema))
+        written.append(path)
+    return written
