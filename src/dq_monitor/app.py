@@ -1,0 +1,82 @@
+"""Wiring only: build the pieces from the config and run them in one task group until a signal."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+import anyio
+
+from dq_monitor.config import Config, load_config
+from dq_monitor.errors import ConfigError
+from dq_monitor.ingest.service import MonitorService
+
+log = logging.getLogger("dq_monitor")
+
+#: After a stop signal, in-flight work gets this long to finish, flush and commit.
+SHUTDOWN_GRACE_S = 8.0
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+
+
+def start_summary(config: Config) -> str:
+    checks = sum(
+        (s.freshness is not None) + (s.completeness is not None) + (s.anomaly is not None)
+        for s in config.sources
+    )
+    k = config.kafka
+    return (
+        f"dq-monitor starting: {len(config.sources)} source(s), {checks} check(s); "
+        f"input {', '.join(k.input_topics)} → alerts {k.alert_topic}, "
+        f"dead letters {k.dead_letter_topic}; group {k.group_id}; broker {k.bootstrap_servers}; "
+        f"{len(config.channels)} channel(s)"
+    )
+
+
+async def serve(config: Config, *, with_router: bool = True) -> None:
+    """Run until SIGTERM/SIGINT, then stop fetching, finish, flush, commit and return."""
+    stop = anyio.Event()
+    work = anyio.CancelScope()
+
+    async def watch_signals() -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for sig in signals:
+                log.info("received %s: stopping", signal.Signals(sig).name)
+                stop.set()
+                break
+        await anyio.sleep(SHUTDOWN_GRACE_S)
+        log.warning("shutdown took over %.0fs; exiting", SHUTDOWN_GRACE_S)
+        work.cancel()
+
+    async with anyio.create_task_group() as outer:
+        outer.start_soon(watch_signals)
+        with work:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(MonitorService(config).run, stop)
+                if with_router and config.channels:
+                    from dq_monitor.routing.router import run_router
+
+                    tg.start_soon(run_router, config, stop)
+        outer.cancel_scope.cancel()
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"dq-monitor: {exc}", file=sys.stderr)
+        return 2
+    log.info(start_summary(config))
+    anyio.run(serve, config, not args.no_router)
+    log.info("dq-monitor stopped")
+    return 0

@@ -1,0 +1,222 @@
+"""``dq-monitor demo``: an embedded broker, synthetic traffic with injected incidents, live alerts.
+
+Everything runs in this process except the broker: the monitor reads the input topics, the alert
+topic is tailed and shown as alerts arrive, and a summary closes the run (alerts by check and
+severity, dead-lettered events, detection-to-alert-topic latency percentiles).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import statistics
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from rich.console import Console
+from rich.table import Table
+
+from dq_monitor.app import setup_logging
+from dq_monitor.config import Config, parse_config
+from dq_monitor.embedded import embedded_broker
+from dq_monitor.events import format_rfc3339
+from dq_monitor.ingest.service import MonitorService
+from dq_monitor.ingest.topics import ensure_topics
+from dq_monitor.monitor import Emitted
+
+UPDATES, METRICS = "demo.table-updates", "demo.metrics"
+
+DEMO_CONFIG = """
+kafka:
+  bootstrap_servers: "{bootstrap}"
+  group_id: demo-{run}
+  input_topics: [{updates}, {metrics}]
+  alert_topic: demo.alerts.{run}
+  dead_letter_topic: demo.dead-letter.{run}
+  session_timeout: 6s
+  heartbeat_interval: 1s
+scheduler: {{sweep_interval: 10s}}
+sources:
+  - name: shop.orders
+    freshness: {{max_staleness: 10s}}
+    completeness:
+      min_row_count: 1
+      columns:
+        customer_id: {{max_null_rate: 0.05}}
+    anomaly: {{metrics: [revenue_usd], window: 60, min_samples: 20, rebaseline_after: 10}}
+  - name: shop.payments
+    freshness: {{max_staleness: 6s, warn_ratio: 0.5}}
+"""
+
+SEVERITY_STYLE = {"WARN": "bold yellow", "FAIL": "bold red"}
+
+
+class Scenario:
+    """The incident schedule, as fractions of the run so any ``--duration`` shows them all."""
+
+    def __init__(self, duration: float) -> None:
+        self.d = duration
+
+    def at(self, fraction: float) -> float:
+        return self.d * fraction
+
+    def malformed(self, t: float, sent: bool) -> bool:
+        return not sent and t >= self.at(0.18)
+
+    def spike(self, t: float, sent: bool) -> bool:
+        return not sent and t >= self.at(0.25)
+
+    def nulls_bad(self, t: float) -> bool:
+        return self.at(0.32) <= t < self.at(0.40)
+
+    def payments_silent(self, t: float) -> bool:
+        return self.at(0.30) <= t < self.at(0.30) + 9.0
+
+    def shifted(self, t: float) -> bool:
+        return t >= self.at(0.50)
+
+
+async def play_traffic(bootstrap: str, duration: float, stop: anyio.Event) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False,
+                                linger_ms=5)
+    await producer.start()
+    rng = random.Random(7)
+    plan = Scenario(duration)
+    start = time.monotonic()
+    sent_malformed = sent_spike = False
+    tick = 0
+    try:
+        while not stop.is_set() and (t := time.monotonic() - start) < duration:
+            now = format_rfc3339(datetime.now(UTC))
+            for region, base in (("eu", 1000.0), ("us", 1500.0)):
+                value = rng.gauss(base, base * 0.02)
+                if region == "us" and plan.shifted(t):
+                    value *= 1.25  # a lasting level shift: new normal after rebaseline_after
+                if region == "eu" and plan.spike(t, sent_spike):
+                    value, sent_spike = base * 1.6, True
+                await producer.send(METRICS, orjson.dumps(
+                    {"type": "metric", "source": "shop.orders", "metric": "revenue_usd",
+                     "value": round(value, 2), "ts": now, "tags": {"region": region}}),
+                    key=b"shop.orders")
+            if tick % 5 == 0:
+                rows = rng.randint(9_000, 11_000)
+                nulls = int(rows * (0.12 if plan.nulls_bad(t) else rng.uniform(0, 0.01)))
+                await producer.send(UPDATES, orjson.dumps(
+                    {"type": "table_update", "source": "shop.orders", "updated_at": now,
+                     "row_count": rows, "null_counts": {"customer_id": nulls}}),
+                    key=b"shop.orders")
+                if not plan.payments_silent(t):
+                    await producer.send(UPDATES, orjson.dumps(
+                        {"type": "table_update", "source": "shop.payments", "updated_at": now}),
+                        key=b"shop.payments")
+            if plan.malformed(t, sent_malformed):
+                sent_malformed = True
+                await producer.send(METRICS, b'{"type": "metric", "source": "shop.orders", '
+                                    b'"metric": "revenue_usd", "value": "NaN?"}',
+                                    key=b"shop.orders")
+            tick += 1
+            await anyio.sleep(0.1)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def show_alerts(config: Config, console: Console, seen: Counter[tuple[str, str]],
+                      dead: list[dict[str, Any]], stop: anyio.Event) -> None:
+    k = config.kafka
+    consumer = AIOKafkaConsumer(k.alert_topic, k.dead_letter_topic,
+                                bootstrap_servers=k.bootstrap_servers,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=200)
+            for tp, records in batch.items():
+                for rec in records:
+                    body = orjson.loads(rec.value)
+                    stamp = datetime.now().strftime("%H:%M:%S")
+                    if tp.topic == k.dead_letter_topic:
+                        dead.append(body)
+                        console.print(f"{stamp} [magenta]DEAD-LETTER[/] {body['reason']}")
+                        continue
+                    if body["status"] == "firing":
+                        seen[(body["check"], body["severity"])] += 1
+                    style = "green" if body["status"] == "resolved" else SEVERITY_STYLE[
+                        body["severity"]]
+                    label = "RESOLVED" if body["status"] == "resolved" else body["severity"]
+                    subject = f" [{body['subject']}]" if body["subject"] else ""
+                    console.print(f"{stamp} [{style}]{label:<8}[/] {body['check']:<12} "
+                                  f"{body['source']}{subject}: {body['detail']}")
+    finally:
+        await consumer.stop()
+
+
+def summary(seen: Counter[tuple[str, str]], dead: list[dict[str, Any]],
+            latencies_ms: list[float]) -> Table:
+    table = Table(title="dq-monitor demo summary")
+    table.add_column("check")
+    table.add_column("WARN", justify="right")
+    table.add_column("FAIL", justify="right")
+    for check in ("freshness", "completeness", "anomaly"):
+        table.add_row(check, str(seen[(check, "WARN")]), str(seen[(check, "FAIL")]))
+    table.add_section()
+    table.add_row("dead-lettered events", str(len(dead)), "")
+    if latencies_ms:
+        qs = statistics.quantiles(latencies_ms, n=100, method="inclusive") if len(
+            latencies_ms) > 1 else [latencies_ms[0]] * 99
+        table.add_row("detection → alert topic p50", f"{qs[49]:.1f} ms", "")
+        table.add_row("detection → alert topic p95", f"{qs[94]:.1f} ms", "")
+    return table
+
+
+@contextlib.contextmanager
+def _broker(bootstrap: str | None) -> Iterator[str]:
+    if bootstrap:
+        yield bootstrap
+    else:
+        with embedded_broker() as address:
+            yield address
+
+
+async def run_demo(duration: float, bootstrap: str | None, console: Console) -> int:
+    with _broker(bootstrap) as address:
+        console.print(f"[bold]dq-monitor demo[/]: broker {address}, {duration:.0f}s of traffic")
+        config = parse_config(DEMO_CONFIG.format(
+            bootstrap=address, run=uuid.uuid4().hex[:8], updates=UPDATES, metrics=METRICS),
+            env={})
+        await ensure_topics(config.kafka, {UPDATES: (1, {}), METRICS: (1, {})})
+        latencies: list[float] = []
+
+        def published(e: Emitted, acked: datetime) -> None:
+            latencies.append((acked - e.triggered_at).total_seconds() * 1000)
+
+        service = MonitorService(config, on_published=published)
+        stop, traffic_done = anyio.Event(), anyio.Event()
+        seen: Counter[tuple[str, str]] = Counter()
+        dead: list[dict[str, Any]] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(service.run, stop)
+            tg.start_soon(show_alerts, config, console, seen, dead, stop)
+            with anyio.fail_after(60):
+                await service.ready.wait()
+            console.print("monitor ready: playing traffic with injected incidents "
+                          "(a spike, a null-rate jump, a silent source, a level shift, "
+                          "a malformed event)")
+            await play_traffic(address, duration, traffic_done)
+            await anyio.sleep(1.0)  # let the last alerts reach the view
+            stop.set()
+        console.print(summary(seen, dead, latencies))
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging("WARNING")
+    return anyio.run(run_demo, max(args.duration, 20.0), args.bootstrap, Console())

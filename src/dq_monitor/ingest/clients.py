@@ -1,0 +1,51 @@
+"""aiokafka client settings derived from the config, in one place (security included)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dq_monitor.config import KafkaConfig
+
+
+def common_kwargs(cfg: KafkaConfig, bootstrap: str | None = None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": bootstrap or cfg.bootstrap_servers,
+        "client_id": cfg.client_id,
+        "security_protocol": cfg.security_protocol,
+    }
+    if cfg.sasl_mechanism is not None:
+        kwargs["sasl_mechanism"] = cfg.sasl_mechanism
+        kwargs["sasl_plain_username"] = cfg.sasl_username
+        if cfg.sasl_password is not None:
+            kwargs["sasl_plain_password"] = cfg.sasl_password.get_secret_value()
+    return kwargs
+
+
+def producer_kwargs(cfg: KafkaConfig) -> dict[str, Any]:
+    """At-least-once producer: acks from all replicas, no idempotence (not every broker has it)."""
+    return {
+        **common_kwargs(cfg),
+        "acks": "all",
+        "enable_idempotence": False,
+        "linger_ms": 0,
+        "request_timeout_ms": 15000,
+        "max_request_size": max(cfg.max_event_bytes * 2, 1024 * 1024),
+    }
+
+
+def consumer_kwargs(cfg: KafkaConfig, group_id: str) -> dict[str, Any]:
+    """Group consumer that never auto-commits: offsets are committed after outputs are durable."""
+    from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+
+    return {
+        **common_kwargs(cfg),
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": int(cfg.session_timeout * 1000),
+        "heartbeat_interval_ms": int(cfg.heartbeat_interval * 1000),
+        "max_partition_fetch_bytes": max(cfg.max_event_bytes * 2, 1024 * 1024),
+        # Range assignment gives one instance the same partition number of every input topic,
+        # so a source's table updates and metrics (same key) are owned together.
+        "partition_assignment_strategy": (RangePartitionAssignor,),
+    }

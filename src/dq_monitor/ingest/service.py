@@ -1,0 +1,279 @@
+"""The monitor as a Kafka service: input topics → Monitor → alert topic, at least once (NFR-004).
+
+One loop, one task: fetch a batch, feed the core, run due timers, then make every output durable
+— alerts, dead letters and changed state — and only then commit the batch's offsets. A crash at
+any point re-does work on restart (the same alert may be written twice, with the same
+fingerprint), never loses it. Broker outages are waited out with backoff; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from dq_monitor.config import Config
+from dq_monitor.errors import MalformedEvent
+from dq_monitor.events import decode_event
+from dq_monitor.ingest import changelog
+from dq_monitor.ingest.clients import consumer_kwargs, producer_kwargs
+from dq_monitor.ingest.deadletter import malformed_event
+from dq_monitor.ingest.topics import COMPACT, ensure_topics, partition_counts
+from dq_monitor.monitor import Emitted, Monitor, Outcome
+
+log = logging.getLogger("dq_monitor.service")
+
+#: Longest wait between loop turns; bounds how late a stop request or a deadline is seen.
+MAX_POLL_S = 0.2
+MAX_BACKOFF_S = 30.0
+
+Clock = Callable[[], datetime]
+Record = tuple[str, bytes | None, bytes | None, int | None]  # topic, key, value, partition
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, service: MonitorService) -> None:
+        self.service = service
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.service.revoked_pending = {tp.partition for tp in revoked}
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.service.on_assigned(assigned)
+
+
+class MonitorService:
+    """Runs one ``Monitor`` against Kafka until ``stop`` is set."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock = utc_now,
+        on_published: Callable[[Emitted, datetime], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.kafka = config.kafka
+        self.clock = clock
+        self.on_published = on_published
+        self.monitor = Monitor(config)
+        self.stats: Counter[str] = Counter()
+        self.ready = anyio.Event()
+        self.revoked_pending: set[int] = set()
+        self.changelog_topic = self.kafka.changelog_topic or f"{self.kafka.group_id}.changelog"
+        self._producer: AIOKafkaProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self, stop: anyio.Event) -> None:
+        """Connect (retrying while the broker is unreachable), then process until ``stop``."""
+        if not await self._connect(stop):
+            return
+        assert self._consumer is not None and self._producer is not None
+        try:
+            await self._loop(stop)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._shutdown()
+
+    async def _connect(self, stop: anyio.Event) -> bool:
+        delay = 0.5
+        while not stop.is_set():
+            producer = AIOKafkaProducer(**producer_kwargs(self.kafka))
+            consumer = AIOKafkaConsumer(**consumer_kwargs(self.kafka, self.kafka.group_id))
+            try:
+                await producer.start()
+                parts = await self._input_partitions()
+                if parts == 0:
+                    await _quietly_stop(None, producer)
+                    with anyio.move_on_after(delay):
+                        await stop.wait()
+                    delay = min(delay * 2, MAX_BACKOFF_S)
+                    continue
+                await ensure_topics(self.kafka, {
+                    self.kafka.alert_topic: (1, {}),
+                    self.kafka.dead_letter_topic: (1, {}),
+                    self.changelog_topic: (parts, COMPACT),
+                })
+                self.monitor.partition_count = parts
+                await consumer.start()
+                consumer.subscribe(self.kafka.input_topics, listener=_Rebalance(self))
+            except (KafkaError, OSError) as exc:
+                log.warning("broker %s unreachable (%s); retrying in %.1fs",
+                            self.kafka.bootstrap_servers, type(exc).__name__, delay)
+                await _quietly_stop(consumer, producer)
+                with anyio.move_on_after(delay):
+                    await stop.wait()
+                delay = min(delay * 2, MAX_BACKOFF_S)
+                continue
+            self._producer, self._consumer = producer, consumer
+            log.info("connected to %s; waiting for partitions of %s",
+                     self.kafka.bootstrap_servers, ", ".join(self.kafka.input_topics))
+            return True
+        return False
+
+    async def _input_partitions(self) -> int:
+        """Partition count shared by the input topics (they must be co-partitioned to scale out);
+        0 while an input topic does not exist yet."""
+        counts = await partition_counts(self.kafka, self.kafka.input_topics)
+        missing = [t for t in self.kafka.input_topics if t not in counts]
+        if missing:
+            log.warning("input topic(s) %s do not exist yet; waiting", ", ".join(missing))
+            return 0
+        if len(set(counts.values())) > 1:
+            log.warning("input topics have different partition counts %s: scale-out needs "
+                        "co-partitioned topics", counts)
+        return max(counts.values())
+
+    async def _shutdown(self) -> None:
+        if self._producer is not None and self._consumer is not None:
+            try:
+                await self._publish(Outcome(), [])  # last checkpoint of changed state
+            except Exception:
+                log.warning("final checkpoint not written; state will be rebuilt on restart")
+        await _quietly_stop(self._consumer, self._producer)
+        log.info("stopped: %s", _summary(self.monitor.stats, self.stats))
+
+    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Restore state of newly owned partitions from the changelog, then start watching."""
+        numbers = {tp.partition for tp in assigned if tp.topic in self.kafka.input_topics}
+        lost = (self.revoked_pending | self.monitor.owned) - numbers
+        self.monitor.revoke(lost)
+        self.revoked_pending = set()
+        new = numbers - self.monitor.owned
+        assert self._producer is not None
+        now = self.clock()
+        await changelog.restore(
+            self.kafka, self.changelog_topic, new, self._producer,
+            lambda p, key, value: self.monitor.restore(p, key, value, now),
+        )
+        self.monitor.assign(new, self.clock())
+        log.info("assigned partitions %s (%d sources watched)", sorted(numbers),
+                 len(self.monitor.sources))
+        self.ready.set()
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _loop(self, stop: anyio.Event) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        while not stop.is_set():
+            timeout = MAX_POLL_S
+            wake = self.monitor.next_wakeup()
+            if wake is not None:
+                timeout = min(timeout, max(0.0, (wake - self.clock()).total_seconds()))
+            batch = await consumer.getmany(timeout_ms=int(timeout * 1000), max_records=1000)
+            now = self.clock()
+            out = Outcome()
+            dead: list[dict[str, Any]] = []
+            offsets: dict[TopicPartition, int] = {}
+            for tp, records in batch.items():
+                for rec in records:
+                    self._process(tp, rec, now, out, dead)
+                offsets[tp] = records[-1].offset + 1
+            tick = self.monitor.on_tick(now)
+            out.alerts += tick.alerts
+            out.dead_letters += tick.dead_letters
+            await self._publish(out, dead)
+            if offsets:
+                await self._commit(consumer, offsets)
+
+    def _process(
+        self, tp: TopicPartition, rec: Any, now: datetime, out: Outcome,
+        dead: list[dict[str, Any]],
+    ) -> None:
+        self.stats[f"consumed.{tp.topic}"] += 1
+        try:
+            if rec.value is None:
+                raise MalformedEvent("empty record (no value)")
+            event = decode_event(rec.value, max_bytes=self.kafka.max_event_bytes)
+        except MalformedEvent as exc:
+            self.stats["malformed"] += 1
+            dead.append(malformed_event(reason=exc.reason, topic=tp.topic,
+                                        partition=tp.partition, offset=rec.offset,
+                                        timestamp_ms=rec.timestamp, raw=rec.value))
+            return
+        kafka_ts = datetime.fromtimestamp(rec.timestamp / 1000, UTC) if rec.timestamp else now
+        res = self.monitor.on_event(event, partition=tp.partition, kafka_ts=kafka_ts, now=now)
+        out.alerts += res.alerts
+        out.dead_letters += res.dead_letters
+
+    async def _publish(self, out: Outcome, dead: list[dict[str, Any]]) -> None:
+        """Write alerts, dead letters and changed state; return only once all are acknowledged."""
+        producer = self._producer
+        assert producer is not None
+        records: list[Record] = [
+            (self.kafka.alert_topic, e.alert.fingerprint.encode(), e.alert.to_json(), None)
+            for e in out.alerts
+        ]
+        records += [
+            (self.kafka.dead_letter_topic, None, orjson.dumps(d), None)
+            for d in [*dead, *out.dead_letters]
+        ]
+        records += [
+            (self.changelog_topic, key.encode(), changelog.encode(value), p)
+            for p, key, value in self.monitor.take_dirty()
+        ]
+        if not records:
+            return
+        delay = 0.5
+        while True:
+            try:
+                futures = [
+                    await producer.send(topic, value=value, key=key, partition=partition)
+                    for topic, key, value, partition in records
+                ]
+                await asyncio.gather(*futures)
+                break
+            except KafkaError as exc:
+                # Resend everything: a duplicate alert (same fingerprint) is allowed, a loss not.
+                log.warning("could not write %d record(s) (%s); retrying in %.1fs",
+                            len(records), type(exc).__name__, delay)
+                await anyio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF_S)
+        acked = self.clock()
+        self.stats["alerts.published"] += len(out.alerts)
+        self.stats["dead_lettered"] += len(dead) + len(out.dead_letters)
+        if self.on_published is not None:
+            for e in out.alerts:
+                self.on_published(e, acked)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        owned = {tp: o for tp, o in offsets.items() if tp in consumer.assignment()}
+        if not owned:
+            return
+        try:
+            await consumer.commit(owned)
+        except CommitFailedError:
+            # The group rebalanced: the new owner re-reads these records (at least once).
+            log.info("commit skipped after a rebalance; records will be re-read")
+        except KafkaError as exc:
+            log.warning("commit failed (%s); records will be re-read", type(exc).__name__)
+
+
+async def _quietly_stop(
+    consumer: AIOKafkaConsumer | None, producer: AIOKafkaProducer | None
+) -> None:
+    for client in (consumer, producer):
+        if client is not None:
+            with contextlib.suppress(Exception):  # best effort while shutting down
+                await client.stop()
+
+
+def _summary(monitor_stats: Counter[str], stats: Counter[str]) -> str:
+    parts = {**monitor_stats, **stats}
+    return ", ".join(f"{k}={v}" for k, v in sorted(parts.items())) or "nothing processed"

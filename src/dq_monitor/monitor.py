@@ -1,0 +1,353 @@
+"""The monitor core, sans I/O: decoded events and clock instants in, alert events out.
+
+The Kafka adapter (``ingest``) feeds it records and calls ``on_tick`` whenever ``next_wakeup``
+is due; tests drive it directly with a fake clock. It owns the per-partition source state, arms
+freshness deadlines and damping timers on one heap, and re-evaluates everything every
+``scheduler.sweep_interval`` (NFR-001). Changed state is reported by key (``take_dirty``) so the
+adapter can checkpoint it to the changelog topic before committing input offsets.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiokafka.partitioner import murmur2
+
+from dq_monitor.alerts.build import build_alert
+from dq_monitor.alerts.fingerprint import fingerprint
+from dq_monitor.alerts.machine import AlertMachine
+from dq_monitor.checks.anomaly import AnomalyResult, SeriesState, evaluate, series_key
+from dq_monitor.checks.completeness import evaluate_completeness
+from dq_monitor.checks.freshness import evaluate_freshness
+from dq_monitor.checks.verdict import Severity, Verdict
+from dq_monitor.config import Config, Damping, SourceConfig
+from dq_monitor.events import Alert, Metric, TableUpdate, format_rfc3339, parse_rfc3339
+from dq_monitor.state.sources import SourceState, Watch
+
+ROW_COUNT_METRIC = "row_count"
+
+
+def partition_for(source: str, partition_count: int) -> int:
+    """The partition Kafka's default partitioner gives a record keyed by ``source``."""
+    return (murmur2(source.encode()) & 0x7FFFFFFF) % partition_count
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """An alert to write, the partition whose state caused it, and when its cause happened."""
+
+    alert: Alert
+    partition: int
+    #: Kafka timestamp of the triggering event, or the freshness deadline (NFR-002 latency start).
+    triggered_at: datetime
+
+
+@dataclass(slots=True)
+class Outcome:
+    alerts: list[Emitted] = field(default_factory=list)
+    #: Records for the dead-letter topic decided by the core (series past ``max_series``).
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    #: (subject, result) of each anomaly evaluation, only when ``Monitor.trace_anomaly`` is on.
+    anomaly: list[tuple[str, AnomalyResult]] = field(default_factory=list)
+
+
+class Monitor:
+    """All checks of all owned sources; one instance per process, one thread."""
+
+    def __init__(self, config: Config, *, partition_count: int = 1) -> None:
+        self.config = config
+        self.partition_count = partition_count
+        self.owned: set[int] = set()
+        self.sources: dict[str, SourceState] = {}
+        self.stats: Counter[str] = Counter()
+        self._heap: list[tuple[datetime, int, str, str, str]] = []
+        self._seq = itertools.count()
+        self._next_sweep: datetime | None = None
+        self._dirty: set[tuple[int, str]] = set()
+        #: Report every anomaly evaluation in ``Outcome.anomaly`` (the backtest reads z from it).
+        self.trace_anomaly = False
+
+    # ------------------------------------------------------------------ ownership
+
+    def owner(self, source: str) -> int:
+        return partition_for(source, self.partition_count)
+
+    def assign(self, partitions: Iterable[int], now: datetime) -> None:
+        """Start watching the configured sources owned by ``partitions`` (after any restore)."""
+        new = set(partitions) - self.owned
+        self.owned |= new
+        for cfg in self.config.sources:
+            p = self.owner(cfg.name)
+            if p in new:
+                src = self.sources.get(cfg.name)
+                if src is None:
+                    src = self._new_source(cfg, p, now)
+                self._arm_freshness(src, now)
+                for fp in src.watches:
+                    self._push(now, "watch", cfg.name, fp)
+        if self._next_sweep is None:
+            self._next_sweep = now + timedelta(seconds=self.config.scheduler.sweep_interval)
+
+    def revoke(self, partitions: Iterable[int]) -> None:
+        gone = set(partitions)
+        self.owned -= gone
+        for name in [n for n, s in self.sources.items() if s.partition in gone]:
+            del self.sources[name]
+
+    def _new_source(self, cfg: SourceConfig, partition: int, now: datetime) -> SourceState:
+        src = SourceState(config=cfg, partition=partition, watching_since=now)
+        self.sources[cfg.name] = src
+        self._dirty.add((partition, f"src|{cfg.name}"))
+        return src
+
+    # ------------------------------------------------------------------ inputs
+
+    def on_event(
+        self, event: TableUpdate | Metric, *, partition: int, kafka_ts: datetime, now: datetime
+    ) -> Outcome:
+        out = Outcome()
+        self.stats[f"events.{event.type}"] += 1
+        src = self.sources.get(event.source)
+        if src is None:
+            cfg = self.config.sources_by_name.get(event.source)
+            if cfg is None:
+                self.stats["events.unknown_source"] += 1
+                return out
+            src = self._new_source(cfg, partition, now)
+        src.partition = partition
+        if isinstance(event, TableUpdate):
+            self._table_update(src, event, kafka_ts, now, out)
+        else:
+            self._metric(src, event, kafka_ts, now, out)
+        return out
+
+    def _table_update(
+        self, src: SourceState, ev: TableUpdate, kafka_ts: datetime, now: datetime, out: Outcome
+    ) -> None:
+        cfg = src.config
+        src.saw_update(ev.updated_at, now)
+        self._dirty.add((src.partition, f"src|{cfg.name}"))
+        if cfg.freshness is not None:
+            self._check_freshness(src, now, out, event_time=ev.updated_at, triggered_at=kafka_ts)
+        if cfg.completeness is not None:
+            for verdict in evaluate_completeness(cfg.completeness, ev):
+                self._judge(src, verdict, cfg.completeness, now, out,
+                            event_time=ev.updated_at, triggered_at=kafka_ts)
+        if (cfg.anomaly is not None and ev.row_count is not None
+                and ROW_COUNT_METRIC in cfg.anomaly.metrics):
+            self._observe_value(src, ROW_COUNT_METRIC, float(ev.row_count), now, out,
+                                event_time=ev.updated_at, triggered_at=kafka_ts)
+
+    def _metric(
+        self, src: SourceState, ev: Metric, kafka_ts: datetime, now: datetime, out: Outcome
+    ) -> None:
+        an = src.config.anomaly
+        if an is None or ev.metric not in an.metrics:
+            self.stats["events.metric_not_monitored"] += 1
+            return
+        subject = series_key(ev.source, ev.metric, ev.tags)
+        self._observe_value(src, subject, ev.value, now, out, event_time=ev.ts,
+                            triggered_at=kafka_ts)
+
+    def _observe_value(
+        self, src: SourceState, subject: str, value: float, now: datetime, out: Outcome,
+        *, event_time: datetime, triggered_at: datetime,
+    ) -> None:
+        an = src.config.anomaly
+        assert an is not None
+        state = src.series.get(subject)
+        if state is None:
+            if len(src.series) >= src.config.max_series:
+                src.series_rejected += 1
+                self.stats["series.rejected"] += 1
+                out.dead_letters.append({
+                    "kind": "series_cap_exceeded",
+                    "reason": f"source {src.config.name!r} already has {len(src.series)} series "
+                              f"(max_series); new series {subject!r} is not tracked",
+                    "source": src.config.name, "series": subject,
+                    "max_series": src.config.max_series, "value": value,
+                    "timestamp": format_rfc3339(event_time),
+                })
+                return
+            state = src.series[subject] = SeriesState.new(an)
+        result = evaluate(state, value, an, source=src.config.name, subject=subject)
+        if self.trace_anomaly:
+            out.anomaly.append((subject, result))
+        self._dirty.add((src.partition, f"ser|{src.config.name}|{subject}"))
+        self._judge(src, result.verdict, an, now, out, event_time=event_time,
+                    triggered_at=triggered_at)
+
+    # ------------------------------------------------------------------ time
+
+    def next_wakeup(self) -> datetime | None:
+        """The earliest instant ``on_tick`` has work: a deadline, a damping timer or a sweep."""
+        nxt = self._heap[0][0] if self._heap else None
+        if self._next_sweep is not None and (nxt is None or self._next_sweep < nxt):
+            return self._next_sweep
+        return nxt
+
+    def on_tick(self, now: datetime) -> Outcome:
+        out = Outcome()
+        while self._heap and self._heap[0][0] <= now:
+            when, _, kind, name, fp = heapq.heappop(self._heap)
+            src = self.sources.get(name)
+            if src is None:
+                continue
+            if kind == "fresh":
+                self._check_freshness(src, now, out, event_time=when, triggered_at=when)
+            else:
+                self._reobserve(src, fp, now, out, when)
+        if self._next_sweep is not None and now >= self._next_sweep:
+            self.sweep(now, out)
+            self._next_sweep = now + timedelta(seconds=self.config.scheduler.sweep_interval)
+        return out
+
+    def sweep(self, now: datetime, out: Outcome) -> None:
+        """NFR-001: re-evaluate every check of every owned source, events or not."""
+        self.stats["sweeps"] += 1
+        for src in list(self.sources.values()):
+            if src.config.freshness is not None:
+                self._check_freshness(src, now, out, event_time=now, triggered_at=now)
+            for fp in list(src.watches):
+                self._reobserve(src, fp, now, out, now)
+
+    def _reobserve(
+        self, src: SourceState, fp: str, now: datetime, out: Outcome, when: datetime
+    ) -> None:
+        watch = src.watches.get(fp)
+        if watch is None or watch.verdict.check == "freshness":
+            return  # freshness is re-evaluated from its clock, not from a stale verdict
+        damping = self._damping(src.config, watch.verdict)
+        self._judge(src, watch.verdict, damping, now, out, event_time=when, triggered_at=when)
+
+    def _arm_freshness(self, src: SourceState, now: datetime) -> None:
+        if src.config.freshness is not None:
+            self._push(now, "fresh", src.config.name, "")
+
+    def _check_freshness(
+        self, src: SourceState, now: datetime, out: Outcome, *, event_time: datetime,
+        triggered_at: datetime,
+    ) -> None:
+        cfg = src.config.freshness
+        assert cfg is not None
+        res = evaluate_freshness(src.config.name, cfg, last_updated=src.last_updated,
+                                 watching_since=src.watching_since, now=now)
+        if res.verdict.severity.firing:
+            # Latency and event time start at the instant the threshold was crossed.
+            reference = src.last_updated or src.watching_since
+            limit = cfg.max_staleness if res.verdict.severity is Severity.FAIL else (
+                cfg.warn_ratio * cfg.max_staleness)
+            crossed = reference + timedelta(seconds=limit)
+            event_time = triggered_at = min(crossed, now)
+        self._judge(src, res.verdict, cfg, now, out, event_time=event_time,
+                    triggered_at=triggered_at)
+        if res.next_change_at is not None:
+            self._push(res.next_change_at, "fresh", src.config.name, "")
+
+    # ------------------------------------------------------------------ verdicts → alerts
+
+    @staticmethod
+    def _damping(cfg: SourceConfig, verdict: Verdict) -> Damping:
+        damping: Damping | None = getattr(cfg, verdict.check)
+        assert damping is not None
+        return damping
+
+    def _judge(
+        self, src: SourceState, verdict: Verdict, damping: Damping, now: datetime, out: Outcome,
+        *, event_time: datetime, triggered_at: datetime,
+    ) -> None:
+        fp = fingerprint(verdict.check, verdict.source, verdict.subject)
+        watch = src.watches.get(fp)
+        if watch is None:
+            if not verdict.severity.firing:
+                return  # healthy and never alerted: nothing to remember
+            watch = src.watches[fp] = Watch(AlertMachine(damping), verdict)
+        if verdict.severity is not Severity.PENDING:
+            watch.verdict = verdict
+        transition = watch.machine.observe(verdict, now)
+        self._dirty.add((src.partition, f"w|{src.config.name}|{fp}"))
+        if transition is not None:
+            alert = build_alert(transition, event_time=event_time, detected_at=now)
+            self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
+            out.alerts.append(Emitted(alert, src.partition, triggered_at))
+        due = watch.machine.next_due(now)
+        if due is not None:
+            self._push(due, "watch", src.config.name, fp)
+        elif watch.machine.idle:
+            del src.watches[fp]
+
+    def _push(self, when: datetime, kind: str, source: str, fp: str) -> None:
+        heapq.heappush(self._heap, (when, next(self._seq), kind, source, fp))
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def take_dirty(self) -> list[tuple[int, str, dict[str, Any] | None]]:
+        """Changed state since the last call as (partition, key, value or None for deleted)."""
+        out = [(p, key, self.snapshot(key)) for p, key in sorted(self._dirty)]
+        self._dirty.clear()
+        return out
+
+    def snapshot(self, key: str) -> dict[str, Any] | None:
+        kind, name, *rest = key.split("|", 2)
+        src = self.sources.get(name)
+        if src is None:
+            return None
+        if kind == "src":
+            return {
+                "watching_since": format_rfc3339(src.watching_since),
+                "last_updated": None if src.last_updated is None
+                else format_rfc3339(src.last_updated),
+            }
+        if kind == "ser":
+            series = src.series.get(rest[0])
+            return None if series is None else series.to_state()
+        watch = src.watches.get(rest[0])
+        if watch is None:
+            return None
+        v = watch.verdict
+        return {
+            "machine": watch.machine.to_state(),
+            "verdict": [v.check, v.source, v.subject, v.severity.value, v.observed, v.expected,
+                        v.detail],
+        }
+
+    def restore(
+        self, partition: int, key: str, value: dict[str, Any] | None, now: datetime
+    ) -> None:
+        """Apply one changelog record (latest value wins); unknown sources are skipped."""
+        kind, name, *rest = key.split("|", 2)
+        cfg = self.config.sources_by_name.get(name)
+        if cfg is None:
+            return
+        src = self.sources.get(name)
+        if src is None:
+            src = SourceState(config=cfg, partition=partition, watching_since=now)
+            self.sources[name] = src
+        if kind == "src":
+            if value is not None:
+                src.watching_since = parse_rfc3339(value["watching_since"])
+                last = value.get("last_updated")
+                src.last_updated = None if last is None else parse_rfc3339(last)
+        elif kind == "ser":
+            if value is None or cfg.anomaly is None:
+                src.series.pop(rest[0], None)
+            else:
+                src.series[rest[0]] = SeriesState.from_state(value, cfg.anomaly)
+        elif kind == "w":
+            if value is None:
+                src.watches.pop(rest[0], None)
+                return
+            check, source, subject, severity, observed, expected, detail = value["verdict"]
+            verdict = Verdict(check, source, subject, Severity(severity), observed, expected,
+                              detail)
+            damping: Damping | None = getattr(cfg, check, None)
+            if damping is None:
+                return
+            src.watches[rest[0]] = Watch(AlertMachine.from_state(value["machine"], damping),
+                                         verdict)

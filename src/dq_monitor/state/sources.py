@@ -1,0 +1,46 @@
+"""What the monitor remembers about one source, owned by one input partition.
+
+A source's events share a record key, so they land on one partition number; everything derived
+from them (freshness clock, anomaly series, alert machines) lives here and moves with that
+partition. Alert machines exist only for subjects that have been non-OK, so a healthy series
+costs its window and nothing more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from dq_monitor.checks.verdict import Verdict
+from dq_monitor.config import SourceConfig
+
+if TYPE_CHECKING:
+    from dq_monitor.alerts.machine import AlertMachine
+    from dq_monitor.checks.anomaly import SeriesState
+
+
+@dataclass(slots=True)
+class Watch:
+    """An alert machine and the last verdict it saw (re-observed by timers and sweeps)."""
+
+    machine: AlertMachine
+    verdict: Verdict
+
+
+@dataclass(slots=True)
+class SourceState:
+    config: SourceConfig
+    partition: int
+    watching_since: datetime
+    #: Newest ``updated_at`` seen, clamped to the time it was received (a clock running ahead
+    #: cannot postpone an alert).
+    last_updated: datetime | None = None
+    series: dict[str, SeriesState] = field(default_factory=dict)
+    watches: dict[str, Watch] = field(default_factory=dict)
+    series_rejected: int = 0
+
+    def saw_update(self, updated_at: datetime, received_at: datetime) -> None:
+        at = min(updated_at, received_at)
+        if self.last_updated is None or at > self.last_updated:
+            self.last_updated = at

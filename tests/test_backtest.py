@@ -1,0 +1,124 @@
+"""FR-013 backtest, run as a user would: the CLI on a CSV history, reading the output CSV."""
+
+from __future__ import annotations
+
+import csv
+import random
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+CONFIG = """
+kafka: {bootstrap_servers: "localhost:9092", input_topics: [m], alert_topic: a,
+        dead_letter_topic: d}
+sources:
+  - name: shop
+    anomaly: {metrics: [revenue], window: 100, min_samples: 20, z_warn: 3, z_fail: 4,
+              rebaseline_after: 10}
+"""
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SPIKES = (3000, 6000)
+SHIFT = 8000
+
+
+def history(n: int = 10_000) -> list[tuple[str, float]]:
+    rng = random.Random(42)
+    rows = []
+    for i in range(n):
+        value = rng.gauss(1000.0, 10.0)
+        if i in SPIKES:
+            value = 1200.0
+        if i >= SHIFT:
+            value += 300.0  # lasting level shift
+        rows.append(((T0 + timedelta(minutes=i)).isoformat().replace("+00:00", "Z"), value))
+    return rows
+
+
+def run(tmp_path: Path, rows: list[str], *extra: str) -> tuple[subprocess.CompletedProcess[str],
+                                                              list[dict[str, str]]]:
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    src = tmp_path / "in.csv"
+    src.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "dq_monitor.cli", "backtest", "--config",
+         str(tmp_path / "config.yaml"), "--source", "shop", "--metric", "revenue", str(src),
+         "--output", str(out), *extra],
+        capture_output=True, text=True, timeout=120,
+    )
+    result = list(csv.DictReader(out.open())) if out.exists() else []
+    return proc, result
+
+
+@pytest.mark.req("FR-013", "FR-014")
+def test_spikes_and_level_shift_on_a_10k_point_history(tmp_path: Path) -> None:
+    rows = ["timestamp,value", *(f"{t},{v}" for t, v in history())]
+    proc, out = run(tmp_path, rows)
+    assert proc.returncode == 0, proc.stderr
+    assert len(out) == 10_000
+    assert list(out[0]) == ["timestamp", "value", "z", "severity", "alert"]
+    assert {r["severity"] for r in out[:20]} == {"PENDING"}
+    assert out[20]["severity"] in ("OK", "WARN", "FAIL") and out[20]["z"]
+    for i in SPIKES:
+        assert out[i]["severity"] == "FAIL" and out[i]["alert"] == "1"
+        assert float(out[i]["z"]) > 4
+    assert out[SHIFT]["severity"] == "FAIL" and out[SHIFT]["alert"] == "1"
+    # accepted as the new normal within rebaseline_after points; quiet afterwards
+    after = out[SHIFT + 10:]
+    assert not any(r["severity"] == "FAIL" for r in after[:50])
+    alerts = [i for i, r in enumerate(out) if r["alert"] == "1"]
+    assert all(i < SHIFT + 10 for i in alerts if i >= SHIFT)
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert summary.startswith(f"{len(alerts)} alert(s) would have been sent")
+    fails = sum(1 for r in out if r["alert"] == "1" and r["severity"] == "FAIL")
+    assert f"{fails} FAIL" in summary
+
+
+@pytest.mark.req("FR-013")
+def test_bad_rows_are_reported_by_line_and_skipped(tmp_path: Path) -> None:
+    rows = ["timestamp,value", "2026-01-01T00:00:00Z,1", "2026-01-01T00:01:00Z,abc",
+            "yesterday,2", "2026-01-01T00:03:00Z", "2026-01-01T00:04:00Z,inf",
+            "2026-01-01 00:05:00,3"]
+    proc, out = run(tmp_path, rows)
+    assert proc.returncode == 0
+    assert "Traceback" not in proc.stderr
+    err = proc.stderr.splitlines()
+    assert [line.split(":")[0] for line in err] == ["line 3", "line 4", "line 5", "line 6"]
+    assert "'abc' is not a number" in err[0]
+    assert [r["value"] for r in out] == ["1", "3"]
+    assert "4 bad row(s) skipped" in proc.stdout
+
+
+@pytest.mark.req("FR-013")
+@pytest.mark.parametrize(
+    ("rows", "args", "message"),
+    [
+        (["time,val", "x,1"], (), "header must name 'timestamp' and 'value'"),
+        ([], (), "header 'timestamp,value' is required"),
+        (["timestamp,value"], ("--tags", "broken"), "--tags"),
+    ],
+)
+def test_unusable_input_is_a_clear_error(
+    tmp_path: Path, rows: list[str], args: tuple[str, ...], message: str
+) -> None:
+    proc, _ = run(tmp_path, rows, *args)
+    assert proc.returncode == 1
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.req("FR-013")
+def test_unknown_source_or_metric_is_named(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    (tmp_path / "in.csv").write_text("timestamp,value\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "dq_monitor.cli", "backtest", "--config",
+         str(tmp_path / "config.yaml"), "--source", "shop", "--metric", "visits",
+         str(tmp_path / "in.csv"), "--output", str(tmp_path / "o.csv")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "metric 'visits' is not in the anomaly metrics of 'shop'" in proc.stderr

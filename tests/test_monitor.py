@@ -1,0 +1,189 @@
+"""The monitor core without Kafka: events and instants in, alert events out, on a fake clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dq_monitor.config import Config, parse_config
+from dq_monitor.events import Metric, TableUpdate
+from dq_monitor.monitor import Monitor, Outcome, partition_for
+
+T0 = datetime(2026, 6, 26, 12, 0, tzinfo=UTC)
+
+CONFIG = """
+kafka: {bootstrap_servers: "x:1", input_topics: [in], alert_topic: a, dead_letter_topic: d}
+scheduler: {sweep_interval: 30s}
+sources:
+  - name: orders
+    freshness: {max_staleness: 10m}
+    completeness:
+      min_row_count: 1
+      columns: {customer_id: {max_null_rate: 0.1}}
+    anomaly: {metrics: [row_count, revenue], window: 20, min_samples: 5, rebaseline_after: 3}
+    max_series: 3
+  - name: quiet
+    freshness: {max_staleness: 1m, for: 30s}
+"""
+
+
+def config(text: str = CONFIG) -> Config:
+    return parse_config(text, env={})
+
+
+def started(text: str = CONFIG) -> Monitor:
+    m = Monitor(config(text))
+    m.assign([0], T0)
+    return m
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def update(t: float, rows: int | None = 100, nulls: int = 0) -> TableUpdate:
+    return TableUpdate(type="table_update", source="orders", updated_at=at(t), row_count=rows,
+                       null_counts={"customer_id": nulls})
+
+
+def metric(t: float, value: float, source: str = "orders", region: str = "eu") -> Metric:
+    return Metric(type="metric", source=source, metric="revenue", value=value, ts=at(t),
+                  tags={"region": region})
+
+
+def feed(m: Monitor, ev: TableUpdate | Metric, t: float) -> Outcome:
+    return m.on_event(ev, partition=0, kafka_ts=at(t), now=at(t))
+
+
+def run_until(m: Monitor, seconds: float) -> list[tuple[str, str, str, str | None]]:
+    """Tick at every wake-up up to ``seconds``; return (check, severity, status, source)."""
+    seen = []
+    while (w := m.next_wakeup()) is not None and w <= at(seconds):
+        for e in m.on_tick(w).alerts:
+            seen.append((e.alert.check, e.alert.severity, e.alert.status, e.alert.source))
+    return seen
+
+
+@pytest.mark.req("FR-003", "FR-006")
+def test_silent_sources_warn_then_fail_at_their_deadlines() -> None:
+    m = started()
+    feed(m, update(0), 0)
+    fired = run_until(m, 700)
+    assert ("freshness", "WARN", "firing", "orders") in fired
+    assert ("freshness", "FAIL", "firing", "orders") in fired
+    # "quiet" never sent anything: measured from the start, FAIL held 30s ("for") first.
+    assert ("freshness", "FAIL", "firing", "quiet") in fired
+
+
+@pytest.mark.req("FR-003")
+def test_deadline_alerts_carry_the_crossing_instant() -> None:
+    m = started()
+    feed(m, update(0), 0)
+    w = m.next_wakeup()
+    assert w is not None and w <= at(8 * 60)  # WARN deadline at 0.8 x 10m (or an earlier sweep)
+    alerts = []
+    while (w := m.next_wakeup()) is not None and w <= at(600):
+        alerts += m.on_tick(w).alerts
+    fail = [e for e in alerts if e.alert.source == "orders" and e.alert.severity == "FAIL"]
+    assert len(fail) == 1
+    assert fail[0].triggered_at == at(600)
+    assert fail[0].alert.event_time == at(600)
+
+
+@pytest.mark.req("FR-003", "FR-006")
+def test_fresh_update_resolves_the_freshness_alert() -> None:
+    m = started()
+    feed(m, update(0), 0)
+    run_until(m, 601)
+    out = feed(m, update(602), 602)
+    assert [(e.alert.check, e.alert.status, e.alert.severity) for e in out.alerts] == [
+        ("freshness", "resolved", "FAIL")
+    ]
+
+
+@pytest.mark.req("NFR-001")
+def test_every_check_is_reevaluated_by_the_sweep_without_events() -> None:
+    m = started()
+    feed(m, update(0), 0)
+    wakes = []
+    while (w := m.next_wakeup()) is not None and w <= at(600):
+        wakes.append(w)
+        m.on_tick(w)
+    gaps = [(b - a).total_seconds() for a, b in zip([T0, *wakes], wakes, strict=False)]
+    assert max(gaps) <= 60
+    assert m.stats["sweeps"] >= 600 // 30 - 1
+
+
+@pytest.mark.req("FR-004", "FR-006")
+def test_null_rate_breach_fires_and_recovers() -> None:
+    m = started()
+    out = feed(m, update(0, rows=100, nulls=50), 0)
+    assert [(e.alert.check, e.alert.subject, e.alert.severity) for e in out.alerts] == [
+        ("completeness", "customer_id", "FAIL")
+    ]
+    assert out.alerts[0].alert.requirement == "FR-004"
+    out = feed(m, update(1, rows=100, nulls=0), 1)
+    assert [(e.alert.status, e.alert.severity) for e in out.alerts] == [("resolved", "FAIL")]
+
+
+@pytest.mark.req("FR-005", "FR-006")
+def test_metric_spike_fires_per_series() -> None:
+    m = started()
+    for i in range(10):
+        assert not feed(m, metric(i, 100.0 + (i % 3)), i).alerts
+    out = feed(m, metric(11, 500.0), 11)
+    assert len(out.alerts) == 1
+    a = out.alerts[0].alert
+    assert (a.check, a.subject, a.severity, a.observed) == (
+        "anomaly", "revenue{region=eu}", "FAIL", 500.0)
+    assert out.alerts[0].triggered_at == at(11)
+    # another region is another series, still warming up
+    assert not feed(m, metric(12, 500.0, region="us"), 12).alerts
+
+
+@pytest.mark.req("NFR-005")
+def test_series_past_the_cap_are_counted_and_dead_lettered() -> None:
+    m = started()
+    feed(m, update(0), 0)  # row_count is series 1
+    feed(m, metric(1, 1.0, region="a"), 1)
+    feed(m, metric(2, 1.0, region="b"), 2)
+    out = feed(m, metric(3, 1.0, region="c"), 3)
+    assert [d["kind"] for d in out.dead_letters] == ["series_cap_exceeded"]
+    assert out.dead_letters[0]["series"] == "revenue{region=c}"
+    assert m.stats["series.rejected"] == 1
+    assert len(m.sources["orders"].series) == 3
+
+
+@pytest.mark.req("FR-001")
+def test_unknown_sources_are_counted_and_ignored() -> None:
+    m = started()
+    out = feed(m, metric(1, 5.0, source="not-configured"), 1)
+    assert not out.alerts and not out.dead_letters
+    assert m.stats["events.unknown_source"] == 1
+
+
+@pytest.mark.req("NFR-004")
+def test_state_restored_from_checkpoints_behaves_the_same() -> None:
+    a = started()
+    for i in range(10):
+        feed(a, metric(i, 100.0 + (i % 3)), i)
+    feed(a, update(10, rows=100, nulls=50), 10)  # completeness FAIL firing
+    dirty = a.take_dirty()
+    b = Monitor(config())
+    for p, key, value in dirty:
+        b.restore(p, key, value, at(20))
+    b.assign([0], at(20))
+    assert b.sources["orders"].last_updated == a.sources["orders"].last_updated
+    # the restored window flags the same spike, and the restored machine resolves
+    for m in (a, b):
+        spike = feed(m, metric(21, 500.0), 21)
+        assert [e.alert.severity for e in spike.alerts] == ["FAIL"]
+        ok = feed(m, update(22, rows=100, nulls=0), 22)
+        assert [(e.alert.check, e.alert.status) for e in ok.alerts] == [
+            ("completeness", "resolved")]
+
+
+def test_owner_partition_matches_the_default_partitioner() -> None:
+    assert partition_for("warehouse.orders", 1) == 0
+    assert {partition_for(f"s{i}", 4) for i in range(50)} == {0, 1, 2, 3}
