@@ -12,6 +12,7 @@ import anyio
 from dq_monitor.config import Config, load_config
 from dq_monitor.errors import ConfigError
 from dq_monitor.ingest.service import MonitorService
+from dq_monitor.telemetry import Telemetry
 
 log = logging.getLogger("dq_monitor")
 
@@ -57,16 +58,22 @@ async def serve(config: Config, *, with_router: bool = True) -> None:
         log.warning("shutdown took over %.0fs; exiting", SHUTDOWN_GRACE_S)
         work.cancel()
 
-    async with anyio.create_task_group() as outer:
-        outer.start_soon(watch_signals)
-        with work:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(MonitorService(config).run, stop)
-                if with_router and config.channels:
-                    from dq_monitor.routing.router import run_router
+    telemetry = Telemetry(config.telemetry)
+    await telemetry.start_http()
+    try:
+        async with anyio.create_task_group() as outer:
+            outer.start_soon(watch_signals)
+            with work:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(MonitorService(config, telemetry=telemetry).run, stop)
+                    if with_router and config.channels:
+                        from dq_monitor.routing.router import AlertRouter
 
-                    tg.start_soon(run_router, config, stop)
-        outer.cancel_scope.cancel()
+                        router = AlertRouter(config, telemetry=telemetry)
+                        tg.start_soon(router.run, stop)
+            outer.cancel_scope.cancel()
+    finally:
+        await telemetry.aclose()
 
 
 def main(args: argparse.Namespace) -> int:

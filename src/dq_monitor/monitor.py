@@ -214,15 +214,19 @@ class Monitor:
         for src in list(self.sources.values()):
             if src.config.freshness is not None:
                 self._check_freshness(src, now, out, event_time=now, triggered_at=now)
-            for fp in list(src.watches):
+            for fp in [f for f, w in src.watches.items() if w.verdict.check != "freshness"]:
                 self._reobserve(src, fp, now, out, now)
 
     def _reobserve(
         self, src: SourceState, fp: str, now: datetime, out: Outcome, when: datetime
     ) -> None:
         watch = src.watches.get(fp)
-        if watch is None or watch.verdict.check == "freshness":
-            return  # freshness is re-evaluated from its clock, not from a stale verdict
+        if watch is None:
+            return
+        if watch.verdict.check == "freshness":
+            # re-judged from its clock, never from a stale verdict
+            self._check_freshness(src, now, out, event_time=when, triggered_at=when)
+            return
         damping = self._damping(src.config, watch.verdict)
         self._judge(src, watch.verdict, damping, now, out, event_time=when, triggered_at=when)
 

@@ -29,6 +29,7 @@ from dq_monitor.ingest.clients import consumer_kwargs, producer_kwargs
 from dq_monitor.ingest.deadletter import malformed_event
 from dq_monitor.ingest.topics import COMPACT, ensure_topics, partition_counts
 from dq_monitor.monitor import Emitted, Monitor, Outcome
+from dq_monitor.telemetry import Telemetry
 
 log = logging.getLogger("dq_monitor.service")
 
@@ -64,6 +65,7 @@ class MonitorService:
         *,
         clock: Clock = utc_now,
         on_published: Callable[[Emitted, datetime], None] | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.config = config
         self.kafka = config.kafka
@@ -76,6 +78,25 @@ class MonitorService:
         self.changelog_topic = self.kafka.changelog_topic or f"{self.kafka.group_id}.changelog"
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        self.telemetry = telemetry
+        self._positions: dict[TopicPartition, int] = {}
+        if telemetry is not None:
+            telemetry.ready_checks["monitor"] = self.ready.is_set
+            telemetry.gauge("dq_series_tracked", lambda: [
+                (len(s.series), {"source": name}) for name, s in self.monitor.sources.items()])
+            telemetry.gauge("dq_consumer_lag", self._lag)
+
+    def _lag(self) -> list[tuple[float, dict[str, Any]]]:
+        """Records between our position and the partition end, as last fetched."""
+        consumer = self._consumer
+        if consumer is None:
+            return []
+        out: list[tuple[float, dict[str, Any]]] = []
+        for tp in consumer.assignment():
+            end, pos = consumer.highwater(tp), self._positions.get(tp)
+            if end is not None and pos is not None:
+                out.append((max(0, end - pos), {"topic": tp.topic, "partition": tp.partition}))
+        return out
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -184,7 +205,7 @@ class MonitorService:
             for tp, records in batch.items():
                 for rec in records:
                     self._process(tp, rec, now, out, dead)
-                offsets[tp] = records[-1].offset + 1
+                offsets[tp] = self._positions[tp] = records[-1].offset + 1
             tick = self.monitor.on_tick(now)
             out.alerts += tick.alerts
             out.dead_letters += tick.dead_letters
@@ -197,16 +218,21 @@ class MonitorService:
         dead: list[dict[str, Any]],
     ) -> None:
         self.stats[f"consumed.{tp.topic}"] += 1
+        tel = self.telemetry
         try:
             if rec.value is None:
                 raise MalformedEvent("empty record (no value)")
             event = decode_event(rec.value, max_bytes=self.kafka.max_event_bytes)
         except MalformedEvent as exc:
             self.stats["malformed"] += 1
+            if tel is not None:
+                tel.events.add(1, {"topic": tp.topic, "type": "malformed"})
             dead.append(malformed_event(reason=exc.reason, topic=tp.topic,
                                         partition=tp.partition, offset=rec.offset,
                                         timestamp_ms=rec.timestamp, raw=rec.value))
             return
+        if tel is not None:
+            tel.events.add(1, {"topic": tp.topic, "type": event.type})
         kafka_ts = datetime.fromtimestamp(rec.timestamp / 1000, UTC) if rec.timestamp else now
         res = self.monitor.on_event(event, partition=tp.partition, kafka_ts=kafka_ts, now=now)
         out.alerts += res.alerts
@@ -248,9 +274,24 @@ class MonitorService:
         acked = self.clock()
         self.stats["alerts.published"] += len(out.alerts)
         self.stats["dead_lettered"] += len(dead) + len(out.dead_letters)
+        if self.telemetry is not None:
+            self._record(out, dead, acked)
         if self.on_published is not None:
             for e in out.alerts:
                 self.on_published(e, acked)
+
+    def _record(self, out: Outcome, dead: list[dict[str, Any]], acked: datetime) -> None:
+        tel = self.telemetry
+        assert tel is not None
+        for e in out.alerts:
+            a = e.alert
+            tel.alerts.add(1, {"check": a.check, "severity": a.severity, "status": a.status})
+            if a.status == "firing":
+                tel.detection_latency.record(
+                    max(0.0, (acked - e.triggered_at).total_seconds()),
+                    {"check": a.check, "severity": a.severity})
+        for d in [*dead, *out.dead_letters]:
+            tel.dead_letters.add(1, {"kind": d["kind"]})
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         owned = {tp: o for tp, o in offsets.items() if tp in consumer.assignment()}

@@ -1,0 +1,154 @@
+"""OpenTelemetry metrics (NFR-002), served as Prometheus ``/metrics`` beside ``/healthz`` and
+``/readyz``, and pushed by OTLP when ``telemetry.otlp_endpoint`` is set.
+
+Latency histograms use explicit second-buckets fine enough to read a p95 well below 200 ms.
+Each ``Telemetry`` owns its own provider and registry (no process globals), so several can live
+in one process (tests, the demo).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import Resource
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from dq_monitor.config import TelemetryConfig
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.125,
+    0.15, 0.175, 0.2, 0.25, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+)
+
+Gauge = Callable[[], Iterable[tuple[float, dict[str, Any]]]]
+
+
+class Telemetry:
+    """The monitor's instruments. Names are stable: dashboards and alert rules query them."""
+
+    def __init__(self, cfg: TelemetryConfig | None = None) -> None:
+        self.cfg = cfg or TelemetryConfig()
+        self.registry = CollectorRegistry(auto_describe=True)
+        readers: list[MetricReader] = [PrometheusMetricReader(registry=self.registry, scope_info_enabled=False)]
+        if self.cfg.otlp_endpoint:
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+                OTLPMetricExporter,
+            )
+
+            endpoint = self.cfg.otlp_endpoint.rstrip("/") + "/v1/metrics"
+            readers.append(PeriodicExportingMetricReader(
+                OTLPMetricExporter(endpoint=endpoint), export_interval_millis=10_000))
+        latency_view = ExplicitBucketHistogramAggregation(boundaries=LATENCY_BUCKETS)
+        self.provider = MeterProvider(
+            metric_readers=readers,
+            resource=Resource.create({"service.name": self.cfg.service_name}),
+            views=[
+                View(instrument_name="dq_alert_latency", aggregation=latency_view),
+                View(instrument_name="dq_detection_latency", aggregation=latency_view),
+            ],
+        )
+        meter = self.provider.get_meter("dq_monitor")
+        self.alert_latency = meter.create_histogram(
+            "dq_alert_latency", unit="s",
+            description="Triggering event (Kafka timestamp) or freshness deadline to the "
+                        "moment a channel accepted the alert")
+        self.detection_latency = meter.create_histogram(
+            "dq_detection_latency", unit="s",
+            description="Triggering event or deadline to the alert being durable on the "
+                        "alert topic")
+        self.events = meter.create_counter(
+            "dq_events_consumed", description="Input records consumed, by topic and type")
+        self.dead_letters = meter.create_counter(
+            "dq_dead_letters", description="Records written to the dead-letter topic, by kind")
+        self.alerts = meter.create_counter(
+            "dq_alerts_emitted", description="Alert events written, by check/severity/status")
+        self.deliveries = meter.create_counter(
+            "dq_deliveries",
+            description="Channel deliveries by outcome: ok, retried, deduplicated, failed")
+        self._gauges: dict[str, Gauge] = {}
+        for name, description in (
+            ("dq_series_tracked", "Anomaly series held in memory"),
+            ("dq_consumer_lag", "Records behind the end of each input partition (approximate "
+                                "on brokers whose high watermark is approximate)"),
+        ):
+            meter.create_observable_gauge(name, callbacks=[self._observe(name)],
+                                          description=description)
+        self.ready_checks: dict[str, Callable[[], bool]] = {}
+        self._server: asyncio.Server | None = None
+
+    def _observe(self, name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def callback(options: CallbackOptions) -> Iterable[Observation]:
+            source = self._gauges.get(name)
+            if source is None:
+                return []
+            return [Observation(value, attrs) for value, attrs in source()]
+
+        return callback
+
+    def gauge(self, name: str, source: Gauge) -> None:
+        """Feed ``dq_series_tracked`` / ``dq_consumer_lag`` from a callable read at scrape time."""
+        self._gauges[name] = source
+
+    # ------------------------------------------------------------------ HTTP
+
+    def metrics_text(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def readiness(self) -> tuple[bool, dict[str, bool]]:
+        checks = {name: bool(check()) for name, check in self.ready_checks.items()}
+        return all(checks.values()) and bool(checks), checks
+
+    async def start_http(self, host: str | None = None, port: int | None = None) -> int:
+        """Serve /metrics, /healthz, /readyz; returns the bound port (0 picks a free one)."""
+        bind_port = self.cfg.http_port if port is None else port
+        if bind_port is None:
+            return 0
+        self._server = await asyncio.start_server(self._handle, host or self.cfg.http_host,
+                                                  bind_port)
+        bound: int = self._server.sockets[0].getsockname()[1]
+        log.info("telemetry on http://%s:%d/metrics", host or self.cfg.http_host, bound)
+        return bound
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+            path = request.split(b" ", 2)[1].decode("latin-1").split("?")[0]
+            if path == "/metrics":
+                status, ctype, body = "200 OK", CONTENT_TYPE_LATEST, self.metrics_text()
+            elif path == "/healthz":
+                status, ctype, body = "200 OK", "text/plain", b"ok\n"
+            elif path == "/readyz":
+                ok, checks = self.readiness()
+                lines = "".join(f"{k}: {'ok' if v else 'not ready'}\n" for k, v in checks.items())
+                status = "200 OK" if ok else "503 Service Unavailable"
+                ctype, body = "text/plain", lines.encode() or b"starting\n"
+            else:
+                status, ctype, body = "404 Not Found", "text/plain", b"not found\n"
+            head = (f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+            writer.write(head.encode() + body)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.TimeoutError, IndexError, OSError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        self.provider.shutdown()

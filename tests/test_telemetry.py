@@ -1,0 +1,36 @@
+"""Telemetry over real HTTP: /metrics in Prometheus format, /healthz, /readyz."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from dq_monitor.config import TelemetryConfig
+from dq_monitor.telemetry import Telemetry
+
+
+@pytest.mark.req("NFR-002")
+async def test_latency_histogram_and_health_endpoints() -> None:
+    tel = Telemetry(TelemetryConfig(http_port=0))
+    port = await tel.start_http()
+    ready = {"monitor": False}
+    tel.ready_checks["monitor"] = lambda: ready["monitor"]
+    tel.gauge("dq_series_tracked", lambda: [(3.0, {"source": "orders"})])
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            assert (await client.get("/healthz")).status_code == 200
+            not_ready = await client.get("/readyz")
+            assert not_ready.status_code == 503 and "monitor: not ready" in not_ready.text
+            ready["monitor"] = True
+            assert (await client.get("/readyz")).status_code == 200
+            for seconds in (0.004, 0.012, 0.090):
+                tel.alert_latency.record(seconds, {"channel": "slack-dq", "check": "anomaly",
+                                                   "severity": "FAIL"})
+            body = (await client.get("/metrics")).text
+    finally:
+        await tel.aclose()
+    assert 'dq_alert_latency_seconds_bucket{channel="slack-dq",check="anomaly"' in body
+    assert 'le="0.005"' in body and 'le="0.2"' in body
+    assert 'dq_alert_latency_seconds_count{channel="slack-dq",check="anomaly",' \
+           'severity="FAIL"} 3.0' in body
+    assert 'dq_series_tracked{source="orders"} 3.0' in body
