@@ -29,7 +29,7 @@ def history(n: int = 10_000) -> list[tuple[str, float]]:
     rng = random.Random(42)
     rows = []
     for i in range(n):
-        value = rng.gauss(1000.0, 10.0)
+        value = 1000.0 + rng.uniform(-10.0, 10.0)  # bounded noise: |z| < 2 when healthy
         if i in SPIKES:
             value = 1200.0
         if i >= SHIFT:
@@ -67,11 +67,11 @@ def test_spikes_and_level_shift_on_a_10k_point_history(tmp_path: Path) -> None:
         assert out[i]["severity"] == "FAIL" and out[i]["alert"] == "1"
         assert float(out[i]["z"]) > 4
     assert out[SHIFT]["severity"] == "FAIL" and out[SHIFT]["alert"] == "1"
-    # accepted as the new normal within rebaseline_after points; quiet afterwards
-    after = out[SHIFT + 10:]
-    assert not any(r["severity"] == "FAIL" for r in after[:50])
+    # accepted as the new normal within rebaseline_after points, then quiet to the end
+    assert out[SHIFT + 9]["severity"] == "OK"
+    assert {r["severity"] for r in out[SHIFT + 10:]} <= {"PENDING", "OK"}
     alerts = [i for i, r in enumerate(out) if r["alert"] == "1"]
-    assert all(i < SHIFT + 10 for i in alerts if i >= SHIFT)
+    assert alerts == [*SPIKES, SHIFT]
     summary = proc.stdout.strip().splitlines()[-1]
     assert summary.startswith(f"{len(alerts)} alert(s) would have been sent")
     fails = sum(1 for r in out if r["alert"] == "1" and r["severity"] == "FAIL")

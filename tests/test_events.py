@@ -64,6 +64,8 @@ BAD = [
     (b'{"type": "log", "source": "s"}', "field 'type': unknown event type"),
     (b'{"type": "metric", "source": "s", "metric": "m", "ts": "2026-06-26T11:58:00Z"}',
      "field 'value': missing"),
+    (b'{"type": "metric", "source": "s", "value": 1, "ts": "2026-06-26T11:58:00Z"}',
+     "field 'metric': missing"),
     (b'{"type": "metric", "source": "s", "metric": "m", "value": "3",'
      b' "ts": "2026-06-26T11:58:00Z"}', "field 'value': must be a number"),
     (b'{"type": "metric", "source": "s", "metric": "m", "value": NaN,'

@@ -77,10 +77,9 @@ def _rows(
     reader: Iterator[list[str]], errors: TextIO
 ) -> Iterator[tuple[str, str, datetime, float] | int]:
     """Yields (raw timestamp, raw value, timestamp, value), or the line number of a bad row."""
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise BacktestError("input is empty: a header 'timestamp,value' is required") from None
+    header = [h.strip().lower() for h in next(reader, [])]
+    if not any(header):
+        raise BacktestError("input is empty: a header 'timestamp,value' is required")
     if "timestamp" not in header or "value" not in header:
         raise BacktestError(f"line 1: header must name 'timestamp' and 'value', got {header}")
     ti, vi = header.index("timestamp"), header.index("value")

@@ -161,7 +161,9 @@ class Alert(BaseModel):
 def _reason(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors(include_url=False, include_input=False):
-        loc = [str(p) for p in err["loc"] if p not in ("table_update", "metric")]
+        loc = [str(p) for p in err["loc"]]
+        if loc and loc[0] in ("table_update", "metric"):
+            loc = loc[1:]  # the union tag pydantic puts first is not a field
         kind = err["type"]
         if kind == "union_tag_invalid":
             parts.append("field 'type': unknown event type (expected 'table_update' or 'metric')")

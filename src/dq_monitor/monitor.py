@@ -20,7 +20,6 @@ from typing import Any
 from aiokafka.partitioner import murmur2
 
 from dq_monitor.alerts.build import build_alert
-from dq_monitor.alerts.fingerprint import fingerprint
 from dq_monitor.alerts.machine import AlertMachine
 from dq_monitor.checks.anomaly import AnomalyResult, SeriesState, evaluate, series_key
 from dq_monitor.checks.completeness import evaluate_completeness
@@ -31,6 +30,12 @@ from dq_monitor.events import Alert, Metric, TableUpdate, format_rfc3339, parse_
 from dq_monitor.state.sources import SourceState, Watch
 
 ROW_COUNT_METRIC = "row_count"
+#: Separates the parts of state keys (unit separator: never part of a source or series name).
+SEP = "\x1f"
+
+
+def watch_key(check: str, subject: str | None) -> str:
+    return f"{check}{SEP}{subject or ''}"
 
 
 def partition_for(source: str, partition_count: int) -> int:
@@ -89,8 +94,8 @@ class Monitor:
                 if src is None:
                     src = self._new_source(cfg, p, now)
                 self._arm_freshness(src, now)
-                for fp in src.watches:
-                    self._push(now, "watch", cfg.name, fp)
+                for key in src.watches:
+                    self._push(now, "watch", cfg.name, key)
         if self._next_sweep is None:
             self._next_sweep = now + timedelta(seconds=self.config.scheduler.sweep_interval)
 
@@ -103,7 +108,7 @@ class Monitor:
     def _new_source(self, cfg: SourceConfig, partition: int, now: datetime) -> SourceState:
         src = SourceState(config=cfg, partition=partition, watching_since=now)
         self.sources[cfg.name] = src
-        self._dirty.add((partition, f"src|{cfg.name}"))
+        self._dirty.add((partition, f"src{SEP}{cfg.name}"))
         return src
 
     # ------------------------------------------------------------------ inputs
@@ -132,7 +137,7 @@ class Monitor:
     ) -> None:
         cfg = src.config
         src.saw_update(ev.updated_at, now)
-        self._dirty.add((src.partition, f"src|{cfg.name}"))
+        self._dirty.add((src.partition, f"src{SEP}{cfg.name}"))
         if cfg.freshness is not None:
             self._check_freshness(src, now, out, event_time=ev.updated_at, triggered_at=kafka_ts)
         if cfg.completeness is not None:
@@ -179,7 +184,9 @@ class Monitor:
         result = evaluate(state, value, an, source=src.config.name, subject=subject)
         if self.trace_anomaly:
             out.anomaly.append((subject, result))
-        self._dirty.add((src.partition, f"ser|{src.config.name}|{subject}"))
+        self._dirty.add((src.partition, f"ser{SEP}{src.config.name}{SEP}{subject}"))
+        if not result.severity.firing and watch_key("anomaly", subject) not in src.watches:
+            return  # the common case: healthy and never alerted, no verdict needed
         self._judge(src, result.verdict, an, now, out, event_time=event_time,
                     triggered_at=triggered_at)
 
@@ -195,14 +202,14 @@ class Monitor:
     def on_tick(self, now: datetime) -> Outcome:
         out = Outcome()
         while self._heap and self._heap[0][0] <= now:
-            when, _, kind, name, fp = heapq.heappop(self._heap)
+            when, _, kind, name, key = heapq.heappop(self._heap)
             src = self.sources.get(name)
             if src is None:
                 continue
             if kind == "fresh":
                 self._check_freshness(src, now, out, event_time=when, triggered_at=when)
             else:
-                self._reobserve(src, fp, now, out, when)
+                self._reobserve(src, key, now, out, when)
         if self._next_sweep is not None and now >= self._next_sweep:
             self.sweep(now, out)
             self._next_sweep = now + timedelta(seconds=self.config.scheduler.sweep_interval)
@@ -214,13 +221,13 @@ class Monitor:
         for src in list(self.sources.values()):
             if src.config.freshness is not None:
                 self._check_freshness(src, now, out, event_time=now, triggered_at=now)
-            for fp in [f for f, w in src.watches.items() if w.verdict.check != "freshness"]:
-                self._reobserve(src, fp, now, out, now)
+            for key in [f for f, w in src.watches.items() if w.verdict.check != "freshness"]:
+                self._reobserve(src, key, now, out, now)
 
     def _reobserve(
-        self, src: SourceState, fp: str, now: datetime, out: Outcome, when: datetime
+        self, src: SourceState, key: str, now: datetime, out: Outcome, when: datetime
     ) -> None:
-        watch = src.watches.get(fp)
+        watch = src.watches.get(key)
         if watch is None:
             return
         if watch.verdict.check == "freshness":
@@ -266,28 +273,28 @@ class Monitor:
         self, src: SourceState, verdict: Verdict, damping: Damping, now: datetime, out: Outcome,
         *, event_time: datetime, triggered_at: datetime,
     ) -> None:
-        fp = fingerprint(verdict.check, verdict.source, verdict.subject)
-        watch = src.watches.get(fp)
+        key = watch_key(verdict.check, verdict.subject)
+        watch = src.watches.get(key)
         if watch is None:
             if not verdict.severity.firing:
                 return  # healthy and never alerted: nothing to remember
-            watch = src.watches[fp] = Watch(AlertMachine(damping), verdict)
+            watch = src.watches[key] = Watch(AlertMachine(damping), verdict)
         if verdict.severity is not Severity.PENDING:
             watch.verdict = verdict
         transition = watch.machine.observe(verdict, now)
-        self._dirty.add((src.partition, f"w|{src.config.name}|{fp}"))
+        self._dirty.add((src.partition, f"w{SEP}{src.config.name}{SEP}{key}"))
         if transition is not None:
             alert = build_alert(transition, event_time=event_time, detected_at=now)
             self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
             out.alerts.append(Emitted(alert, src.partition, triggered_at))
         due = watch.machine.next_due(now)
         if due is not None:
-            self._push(due, "watch", src.config.name, fp)
+            self._push(due, "watch", src.config.name, key)
         elif watch.machine.idle:
-            del src.watches[fp]
+            del src.watches[key]
 
-    def _push(self, when: datetime, kind: str, source: str, fp: str) -> None:
-        heapq.heappush(self._heap, (when, next(self._seq), kind, source, fp))
+    def _push(self, when: datetime, kind: str, source: str, key: str) -> None:
+        heapq.heappush(self._heap, (when, next(self._seq), kind, source, key))
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -298,7 +305,7 @@ class Monitor:
         return out
 
     def snapshot(self, key: str) -> dict[str, Any] | None:
-        kind, name, *rest = key.split("|", 2)
+        kind, name, *rest = key.split(SEP, 2)
         src = self.sources.get(name)
         if src is None:
             return None
@@ -325,7 +332,7 @@ class Monitor:
         self, partition: int, key: str, value: dict[str, Any] | None, now: datetime
     ) -> None:
         """Apply one changelog record (latest value wins); unknown sources are skipped."""
-        kind, name, *rest = key.split("|", 2)
+        kind, name, *rest = key.split(SEP, 2)
         cfg = self.config.sources_by_name.get(name)
         if cfg is None:
             return
