@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import signal
 import sys
@@ -84,6 +85,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"dq-monitor: {exc}", file=sys.stderr)
         return 2
     log.info(start_summary(config))
-    anyio.run(serve, config, not args.no_router)
+    try:
+        anyio.run(functools.partial(serve, config, with_router=not args.no_router))
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
     log.info("dq-monitor stopped")
     return 0

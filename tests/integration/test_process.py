@@ -25,6 +25,7 @@ kafka:
   dead_letter_topic: {prefix}.dead
   session_timeout: {session}
   heartbeat_interval: {heartbeat}
+telemetry: {{http_port: 0}}
 sources:
   - name: orders
     anomaly: {{metrics: [revenue], window: 30, min_samples: 5, z_warn: 3, z_fail: 4,
@@ -121,12 +122,12 @@ async def test_sigkill_mid_stream_loses_no_alert(kafka: Kafka, tmp_path: Path) -
         for i, v in values[500:]:
             await kafka.send(kafka.topic("metrics"), metric(i, v), key="orders")
         proc = start(config, kafka)
-        await wait_for_line(proc, "assigned partitions")
+        restart_log = await wait_for_line(proc, "assigned partitions")
         alerts = await kafka.read(kafka.topic("alerts"), lambda xs: fired(xs) >= expected,
                                   timeout=40)
     finally:
         proc.kill()
-    assert fired(alerts) == expected
+    assert fired(alerts) == expected, f"restart log:\n{restart_log}"
     # every spike is followed by a recovery: each series resolved as often as it fired
     resolved = [a for a in alerts if a["status"] == "resolved"]
     assert len({a["fingerprint"] for a in resolved}) == 4

@@ -38,7 +38,10 @@ MAX_POLL_S = 0.2
 MAX_BACKOFF_S = 30.0
 
 Clock = Callable[[], datetime]
-Record = tuple[str, bytes | None, bytes | None, int | None]  # topic, key, value, partition
+#: topic, key, value, partition, headers
+Record = tuple[str, bytes | None, bytes | None, int | None, list[tuple[str, bytes]]]
+#: Kafka header on alert records: when the alert's cause happened (epoch ms), for NFR-002.
+TRIGGERED_HEADER = "dq-triggered-at"
 
 
 def utc_now() -> datetime:
@@ -183,6 +186,10 @@ class MonitorService:
             lambda p, key, value: self.monitor.restore(p, key, value, now),
         )
         self.monitor.assign(new, self.clock())
+        if log.isEnabledFor(logging.DEBUG):
+            for name, src in self.monitor.sources.items():
+                log.debug("source %s: %s", name, {k: s.window.count for k, s in
+                                                  src.series.items()})
         log.info("assigned partitions %s (%d sources watched)", sorted(numbers),
                  len(self.monitor.sources))
         self.ready.set()
@@ -203,6 +210,13 @@ class MonitorService:
             dead: list[dict[str, Any]] = []
             offsets: dict[TopicPartition, int] = {}
             for tp, records in batch.items():
+                if tp.partition not in self.monitor.owned:
+                    # Fetched while the rebalance callback is still restoring this partition's
+                    # state (it runs in the client's own task): read these again afterwards.
+                    consumer.seek(tp, records[0].offset)
+                    continue
+                log.debug("batch %s[%d] offsets %d..%d", tp.topic, tp.partition,
+                          records[0].offset, records[-1].offset)
                 for rec in records:
                     self._process(tp, rec, now, out, dead)
                 offsets[tp] = self._positions[tp] = records[-1].offset + 1
@@ -239,46 +253,59 @@ class MonitorService:
         out.dead_letters += res.dead_letters
 
     async def _publish(self, out: Outcome, dead: list[dict[str, Any]]) -> None:
-        """Write alerts, dead letters and changed state; return only once all are acknowledged."""
-        producer = self._producer
-        assert producer is not None
-        records: list[Record] = [
-            (self.kafka.alert_topic, e.alert.fingerprint.encode(), e.alert.to_json(), None)
+        """Make alerts and dead letters durable, then the state that reflects them.
+
+        The order matters without transactions: a checkpoint saying "alert X is firing" must
+        never be durable while alert X is not, or a restart would restore the state, re-read the
+        input, see nothing new and never send X. The reverse (alert durable, checkpoint lost)
+        only re-sends X with the same fingerprint.
+        """
+        outputs: list[Record] = [
+            (self.kafka.alert_topic, e.alert.fingerprint.encode(), e.alert.to_json(), None,
+             [(TRIGGERED_HEADER, str(int(e.triggered_at.timestamp() * 1000)).encode())])
             for e in out.alerts
         ]
-        records += [
-            (self.kafka.dead_letter_topic, None, orjson.dumps(d), None)
+        outputs += [
+            (self.kafka.dead_letter_topic, None, orjson.dumps(d), None, [])
             for d in [*dead, *out.dead_letters]
         ]
-        records += [
-            (self.changelog_topic, key.encode(), changelog.encode(value), p)
+        if outputs:
+            await self._write_all(outputs)
+            acked = self.clock()
+            self.stats["alerts.published"] += len(out.alerts)
+            self.stats["dead_lettered"] += len(dead) + len(out.dead_letters)
+            if self.telemetry is not None:
+                self._record(out, dead, acked)
+            if self.on_published is not None:
+                for e in out.alerts:
+                    self.on_published(e, acked)
+        state: list[Record] = [
+            (self.changelog_topic, key.encode(), changelog.encode(value), p, [])
             for p, key, value in self.monitor.take_dirty()
         ]
-        if not records:
-            return
+        if state:
+            await self._write_all(state)
+
+    async def _write_all(self, records: list[Record]) -> None:
+        """Send all records and wait for every acknowledgement, retrying through outages."""
+        producer = self._producer
+        assert producer is not None
         delay = 0.5
         while True:
             try:
                 futures = [
-                    await producer.send(topic, value=value, key=key, partition=partition)
-                    for topic, key, value, partition in records
+                    await producer.send(topic, value=value, key=key, partition=partition,
+                                        headers=headers)
+                    for topic, key, value, partition, headers in records
                 ]
                 await asyncio.gather(*futures)
-                break
+                return
             except KafkaError as exc:
                 # Resend everything: a duplicate alert (same fingerprint) is allowed, a loss not.
                 log.warning("could not write %d record(s) (%s); retrying in %.1fs",
                             len(records), type(exc).__name__, delay)
                 await anyio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_S)
-        acked = self.clock()
-        self.stats["alerts.published"] += len(out.alerts)
-        self.stats["dead_lettered"] += len(dead) + len(out.dead_letters)
-        if self.telemetry is not None:
-            self._record(out, dead, acked)
-        if self.on_published is not None:
-            for e in out.alerts:
-                self.on_published(e, acked)
 
     def _record(self, out: Outcome, dead: list[dict[str, Any]], acked: datetime) -> None:
         tel = self.telemetry
@@ -299,6 +326,8 @@ class MonitorService:
             return
         try:
             await consumer.commit(owned)
+            log.debug("committed %s", {f"{tp.topic}[{tp.partition}]": o for tp, o in
+                                        owned.items()})
         except CommitFailedError:
             # The group rebalanced: the new owner re-reads these records (at least once).
             log.info("commit skipped after a rebalance; records will be re-read")
