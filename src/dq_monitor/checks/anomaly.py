@@ -22,6 +22,7 @@ when asked for, keeping the per-value cost low.
 from __future__ import annotations
 
 import math
+import sys
 from array import array
 from collections.abc import Mapping
 from typing import Any
@@ -49,6 +50,10 @@ class SeriesState:
         self.window = window
         self.streak = array("d")
         self.streak_sign = 0
+
+    def nbytes(self) -> int:
+        """Memory held by this series (NFR-005: O(window) with a small constant)."""
+        return sys.getsizeof(self) + self.window.nbytes() + sys.getsizeof(self.streak)
 
     @classmethod
     def new(cls, cfg: AnomalyConfig) -> SeriesState:

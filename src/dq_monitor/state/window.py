@@ -1,24 +1,30 @@
 """RollingWindow: a fixed-capacity ring buffer of floats with O(1) mean and variance per push.
 
 The buffer is one ``array('d')`` (8 bytes a value). Mean and the sum of squared deviations (M2)
-are updated incrementally — Welford's update when the window grows, its sliding form when a value
-replaces the oldest — and never by re-summing the window. To stay accurate over millions of
-updates on values like 1e9 + small noise, every value is first shifted by an anchor ``K`` (the
-first value seen, re-chosen only on ``reset``/``clear``): the running figures then describe
-small numbers, so rounding errors scale with the noise rather than with the level.
+are updated per value in O(1) — Welford's update while the window grows, its sliding form when a
+value replaces the oldest. Two measures keep them accurate over millions of updates:
+
+* values are stored and summed relative to an anchor ``K`` near the window's mean, so on a
+  series like 1e9 + small noise the running figures describe the noise, not the level;
+* once per full turnover of the window the anchor moves to the current mean and the figures are
+  refreshed exactly from the buffer. That costs about two float operations per value (amortised
+  O(1)) and bounds rounding error to one window's worth: a purely sliding update would carry
+  forever the error of, say, a jump from 0 to 1e8.
+
 M2 is clamped at 0, so a constant series has variance exactly 0, never negative.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from array import array
 from collections.abc import Iterable
 from typing import Any
 
 
 class RollingWindow:
-    __slots__ = ("_buf", "_cap", "_head", "_k", "_m2", "_mean", "_n")
+    __slots__ = ("_buf", "_cap", "_head", "_k", "_m2", "_mean", "_n", "_turn")
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
@@ -30,6 +36,7 @@ class RollingWindow:
         self._k = 0.0
         self._mean = 0.0  # mean of (x - K)
         self._m2 = 0.0
+        self._turn = 0  # values replaced since the last refresh
 
     @property
     def capacity(self) -> int:
@@ -73,8 +80,26 @@ class RollingWindow:
             new_mean = mean + (d - old) / n
             self._mean = new_mean
             self._m2 += (d - old) * (d - new_mean + old - mean)
+            self._turn += 1
+            if self._turn >= n:
+                self._refresh()
         if self._m2 < 0.0:
             self._m2 = 0.0
+
+    def _refresh(self) -> None:
+        """Re-anchor at the current mean and recompute mean and M2 exactly (full window only)."""
+        buf, n, shift = self._buf, self._n, self._mean
+        for i in range(n):
+            buf[i] -= shift
+        self._k += shift
+        mean = math.fsum(buf) / n
+        self._mean = mean
+        self._m2 = math.fsum((x - mean) ** 2 for x in buf)
+        self._turn = 0
+
+    def nbytes(self) -> int:
+        """Memory held by this window (object and buffer), for NFR-005 accounting."""
+        return sys.getsizeof(self) + sys.getsizeof(self._buf)
 
     def values(self) -> list[float]:
         """Oldest to newest."""
@@ -82,7 +107,7 @@ class RollingWindow:
         return [buf[(self._head + i) % cap] + k for i in range(self._n)]
 
     def clear(self) -> None:
-        self._head = self._n = 0
+        self._head = self._n = self._turn = 0
         self._k = self._mean = self._m2 = 0.0
 
     def reset(self, values: Iterable[float]) -> None:

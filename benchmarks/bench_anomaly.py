@@ -1,0 +1,86 @@
+"""Anomaly-core benchmark (FR-005, NFR-005): updates per second and bytes per series.
+
+    python benchmarks/bench_anomaly.py [--values 1000000] [--window 100] [--json OUT]
+
+Runs ``evaluate`` — the exact function the service calls per value — over N values on one
+series and spread over 1,000 series, and measures memory per series at the given window both
+by accounting (``SeriesState.nbytes``) and by tracemalloc over 10,000 series. Targets on a
+2-core machine: >= 300,000 updates/s, <= 2 KB per series.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import sys
+import time
+import tracemalloc
+
+from dq_monitor.checks.anomaly import SeriesState, evaluate
+from dq_monitor.config import AnomalyConfig
+
+TARGET_UPDATES_PER_S = 300_000
+TARGET_BYTES_PER_SERIES = 2048
+
+
+def throughput(values: list[float], series: int, cfg: AnomalyConfig) -> float:
+    states = [SeriesState.new(cfg) for _ in range(series)]
+    start = time.perf_counter()
+    for i, v in enumerate(values):
+        evaluate(states[i % series], v, cfg, source="bench", subject="m")
+    return len(values) / (time.perf_counter() - start)
+
+
+def traced_bytes_per_series(count: int, cfg: AnomalyConfig) -> float:
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    states = []
+    for s in range(count):
+        st = SeriesState.new(cfg)
+        for k in range(cfg.window):
+            evaluate(st, 100.0 + (k * 31 + s) % 17, cfg, source="bench", subject="m")
+        states.append(st)
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return used / count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="anomaly-core updates/s and bytes per series")
+    parser.add_argument("--values", type=int, default=1_000_000)
+    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args()
+    cfg = AnomalyConfig(metrics=["m"], window=args.window, min_samples=min(20, args.window))
+    rng = random.Random(7)
+    values = [rng.gauss(1000.0, 25.0) for _ in range(args.values)]
+    one = throughput(values, 1, cfg)
+    spread = throughput(values, 1000, cfg)
+    full = SeriesState.new(cfg)
+    for v in values[: args.window * 3]:
+        evaluate(full, v, cfg, source="bench", subject="m")
+    accounted = full.nbytes()
+    traced = traced_bytes_per_series(10_000, cfg)
+    results = {
+        "values": args.values, "window": args.window,
+        "updates_per_s_one_series": round(one), "updates_per_s_1000_series": round(spread),
+        "bytes_per_series_accounted": accounted, "bytes_per_series_tracemalloc": round(traced),
+    }
+    ok_speed = min(one, spread) >= TARGET_UPDATES_PER_S
+    ok_mem = max(accounted, traced) <= TARGET_BYTES_PER_SERIES
+    print(f"updates/s: {one:,.0f} (1 series), {spread:,.0f} (1,000 series) — target "
+          f">= {TARGET_UPDATES_PER_S:,}: {'PASS' if ok_speed else 'MISS'}")
+    print(f"bytes per series at window {args.window}: {accounted} accounted, {traced:,.0f} "
+          f"traced over 10,000 series — target <= {TARGET_BYTES_PER_SERIES}: "
+          f"{'PASS' if ok_mem else 'MISS'}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
