@@ -58,7 +58,7 @@ def feed(m: Monitor, ev: TableUpdate | Metric, t: float) -> Outcome:
 
 def run_until(m: Monitor, seconds: float) -> list[tuple[str, str, str, str | None]]:
     """Tick at every wake-up up to ``seconds``; return (check, severity, status, source)."""
-    seen = []
+    seen: list[tuple[str, str, str, str | None]] = []
     while (w := m.next_wakeup()) is not None and w <= at(seconds):
         for e in m.on_tick(w).alerts:
             seen.append((e.alert.check, e.alert.severity, e.alert.status, e.alert.source))

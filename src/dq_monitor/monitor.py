@@ -40,7 +40,7 @@ def watch_key(check: str, subject: str | None) -> str:
 
 def partition_for(source: str, partition_count: int) -> int:
     """The partition Kafka's default partitioner gives a record keyed by ``source``."""
-    return (murmur2(source.encode()) & 0x7FFFFFFF) % partition_count
+    return int(murmur2(source.encode()) & 0x7FFFFFFF) % partition_count
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,8 @@ class Telemetry:
     def __init__(self, cfg: TelemetryConfig | None = None) -> None:
         self.cfg = cfg or TelemetryConfig()
         self.registry = CollectorRegistry(auto_describe=True)
-        readers: list[MetricReader] = [PrometheusMetricReader(registry=self.registry, scope_info_enabled=False)]
+        readers: list[MetricReader] = [
+            PrometheusMetricReader(registry=self.registry, scope_info_enabled=False)]
         if self.cfg.otlp_endpoint:
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
                 OTLPMetricExporter,
@@ -140,7 +141,7 @@ class Telemetry:
                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
             writer.write(head.encode() + body)
             await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, IndexError, OSError):
+        except (TimeoutError, asyncio.IncompleteReadError, IndexError, OSError):
             pass
         finally:
             writer.close()

@@ -51,7 +51,7 @@ def start(config: Path, kafka: Kafka) -> subprocess.Popen[str]:
 async def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 30) -> str:
     """Read the process's log until a line contains ``needle``."""
     assert proc.stdout is not None
-    seen = []
+    seen: list[str] = []
     with anyio.fail_after(timeout):
         while True:
             line = await anyio.to_thread.run_sync(proc.stdout.readline)

@@ -24,7 +24,7 @@ import anyio
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from pydantic import ValidationError
 
 from dq_monitor.channels import build_channel
@@ -33,6 +33,7 @@ from dq_monitor.config import Config
 from dq_monitor.events import Alert, format_rfc3339
 from dq_monitor.ingest import changelog
 from dq_monitor.ingest.clients import consumer_kwargs, producer_kwargs
+from dq_monitor.ingest.service import TRIGGERED_HEADER
 from dq_monitor.ingest.topics import COMPACT, ensure_topics
 from dq_monitor.routing.dedup import Decision, DeliveryLog
 from dq_monitor.routing.match import route_channels
@@ -41,8 +42,6 @@ from dq_monitor.telemetry import Telemetry
 
 log = logging.getLogger("dq_monitor.router")
 
-#: Kafka header carrying when the alert's cause happened (epoch ms), for NFR-002 latency.
-TRIGGERED_HEADER = "dq-triggered-at"
 MAX_BACKOFF_S = 30.0
 
 
@@ -86,7 +85,7 @@ class AlertRouter:
         self.ready = anyio.Event()
         self._producer: AIOKafkaProducer | None = None
         self._pending: dict[TopicPartition, _Pending] = {}
-        self._queues: dict[str, ObjectSendStream[Job]] = {}
+        self._queues: dict[str, MemoryObjectSendStream[Job]] = {}
         if telemetry is not None:
             telemetry.ready_checks["router"] = self.ready.is_set
 
@@ -128,7 +127,7 @@ class AlertRouter:
                 for client in (consumer, producer):
                     try:
                         await client.stop()
-                    except Exception:  # noqa: BLE001 - best effort while shutting down
+                    except Exception:
                         log.debug("client stop failed", exc_info=True)
             log.info("router stopped: %s", dict(self.stats))
 
@@ -155,7 +154,7 @@ class AlertRouter:
                 for client in (consumer, producer):
                     try:
                         await client.stop()
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         log.debug("client stop failed", exc_info=True)
                 with anyio.move_on_after(delay):
                     await stop.wait()
@@ -232,7 +231,7 @@ class AlertRouter:
 
     # ------------------------------------------------------------------ delivering
 
-    async def _worker(self, name: str, jobs: ObjectReceiveStream[Job]) -> None:
+    async def _worker(self, name: str, jobs: MemoryObjectReceiveStream[Job]) -> None:
         channel = self.channels[name]
         async with jobs:
             async for job in jobs:

@@ -1,0 +1,368 @@
+"""Whole-monitor benchmarks on a real broker (NFR-002, NFR-003, NFR-005).
+
+    python benchmarks/bench_service.py [--events 200000] [--bootstrap HOST:PORT]
+
+1. Throughput: the same N pre-produced events read by (a) a raw aiokafka consume + orjson
+   parse + per-series rolling z-score loop and (b) the whole monitor (decode, all checks, alert
+   state, checkpoints, commits) — both figures and their ratio, in one run on one broker.
+2. Alert latency under load: a steady background load with injected spikes; p50/p95/p99 from
+   the OTel histogram (Prometheus exposition), and independently from the alert records
+   (alert-topic append time − triggering event's Kafka timestamp) and from receipts at a local
+   webhook channel.
+3. Memory: bytes per series at window 100 for 10k and 100k series (tracemalloc).
+
+Results go to benchmarks/results/service.json and a PNG plot beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import math
+import sys
+import time
+import tracemalloc
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from dq_monitor.checks.anomaly import SeriesState, evaluate
+from dq_monitor.config import AnomalyConfig, Config, parse_config
+from dq_monitor.embedded import broker_address
+from dq_monitor.ingest.service import MonitorService
+from dq_monitor.monitor import Emitted
+from dq_monitor.telemetry import Telemetry
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SERIES = 100
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
+    return ordered[k]
+
+
+def config(bootstrap: str, topic: str, group: str, *, extra: str = "") -> Config:
+    return parse_config(f"""
+kafka:
+  bootstrap_servers: "{bootstrap}"
+  group_id: {group}
+  input_topics: [{topic}]
+  alert_topic: {topic}.alerts
+  dead_letter_topic: {topic}.dead
+  session_timeout: 6s
+  heartbeat_interval: 1s
+sources:
+  - name: bench
+    freshness: {{max_staleness: 1h}}
+    completeness: {{columns: {{c: {{max_null_rate: 0.5}}}}}}
+    anomaly: {{metrics: [m, row_count], window: 100, min_samples: 20}}
+{extra}
+""", env={})
+
+
+async def create(bootstrap: str, *topics: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, 1, 1) for t in topics])
+    finally:
+        await admin.close()
+
+
+def event(i: int, value: float | None = None) -> bytes:
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    if i % 10 == 0:
+        return orjson.dumps({"type": "table_update", "source": "bench", "updated_at": now,
+                             "row_count": 1000 + i % 7, "null_counts": {"c": i % 5}})
+    v = value if value is not None else 100.0 + (i * 7919 % 13)
+    return orjson.dumps({"type": "metric", "source": "bench", "metric": "m", "value": v,
+                         "ts": now, "tags": {"s": str(i % SERIES)}})
+
+
+async def produce(bootstrap: str, topic: str, n: int) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False,
+                                linger_ms=20, max_batch_size=512 * 1024)
+    await producer.start()
+    try:
+        batch = []
+        for i in range(n):
+            batch.append(await producer.send(topic, event(i), key=b"bench"))
+            if len(batch) >= 5000:
+                await asyncio.gather(*batch)
+                batch.clear()
+        await asyncio.gather(*batch)
+    finally:
+        await producer.stop()
+
+
+async def raw_loop(bootstrap: str, topic: str, n: int) -> float:
+    """Baseline: consume + orjson + a per-series rolling z-score, nothing else."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4()}",
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    await consumer.start()
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    seen = 0
+    start = None
+    try:
+        while seen < n:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            if start is None and batch:
+                start = time.perf_counter()
+            for records in batch.values():
+                for rec in records:
+                    ev = orjson.loads(rec.value)
+                    key = ev["source"] + ev.get("metric", "row_count")
+                    x = float(ev.get("value", ev.get("row_count", 0)))
+                    s = sums[key]
+                    s[0] += 1
+                    s[1] += x
+                    s[2] += x * x
+                    mean = s[1] / s[0]
+                    var = max(0.0, s[2] / s[0] - mean * mean)
+                    _ = (x - mean) / math.sqrt(var) if var > 0 else 0.0
+                    seen += 1
+    finally:
+        await consumer.stop()
+    assert start is not None
+    return n / (time.perf_counter() - start)
+
+
+async def monitor_loop(bootstrap: str, topic: str, n: int) -> float:
+    cfg = config(bootstrap, topic, f"mon-{uuid.uuid4()}")
+    service = MonitorService(cfg)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))  # type: ignore[arg-type]
+    await service.ready.wait()
+    start = None
+    while service.stats[f"consumed.{topic}"] < n:
+        if start is None and service.stats[f"consumed.{topic}"]:
+            start = time.perf_counter()
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - (start or time.perf_counter())
+    stop.set()
+    await task
+    return n / elapsed
+
+
+class WebhookSink:
+    """A local HTTP server standing in for a webhook receiver; notes when each alert arrives."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, Any], float]] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length")), b"0"))
+                body = await reader.readexactly(length)
+                self.received.append((orjson.loads(body), time.time()))
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+async def latency_under_load(bootstrap: str, rate: int, seconds: float) -> dict[str, Any]:
+    """Steady load at ``rate`` events/s with a spike every second; latency measured three ways:
+    the OTel histograms, alert-topic acks seen by the service, and receipts at a webhook."""
+    from dq_monitor.routing.router import AlertRouter
+
+    topic = f"lat-{uuid.uuid4().hex[:8]}"
+    await create(bootstrap, topic)
+    sink = WebhookSink()
+    port = await sink.start()
+    cfg = config(bootstrap, topic, f"lat-{uuid.uuid4()}", extra=f"""
+routing:
+  routes: [{{match: {{}}, channels: [hook]}}]
+channels:
+  hook: {{type: webhook, url: "http://127.0.0.1:{port}/alerts"}}
+""")
+    telemetry = Telemetry(cfg.telemetry)
+    detection: list[float] = []
+
+    def published(e: Emitted, acked: datetime) -> None:
+        detection.append((acked - e.triggered_at).total_seconds())
+
+    service = MonitorService(cfg, telemetry=telemetry, on_published=published)
+    router = AlertRouter(cfg, telemetry=telemetry)
+    stop = anyio.Event()
+    sent_at: dict[float, float] = {}
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(service.run, stop)
+        tg.start_soon(router.run, stop)
+        await service.ready.wait()
+        await router.ready.wait()
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False,
+                                    linger_ms=0)
+        await producer.start()
+        i = 0
+        t0 = time.perf_counter()
+        try:
+            while (elapsed := time.perf_counter() - t0) < seconds:
+                while i < int(elapsed * rate):
+                    value = None
+                    if i % rate == rate // 2 and elapsed > 3 and i % 10:
+                        value = 10_000.0 + i  # a spike, identifiable by its value
+                        sent_at[value] = time.time()
+                    await producer.send(topic, event(i, value), key=b"bench")
+                    i += 1
+                await asyncio.sleep(0.001)
+            await producer.flush()
+            await asyncio.sleep(3)
+        finally:
+            await producer.stop()
+            stop.set()
+    await sink.stop()
+    receipts = [t - sent_at[body["observed"]] for body, t in sink.received
+                if body["status"] == "firing" and body["observed"] in sent_at]
+    text = telemetry.metrics_text().decode()
+    await telemetry.aclose()
+    return {
+        "rate": rate, "events": i, "spikes": len(sent_at), "delivered": len(receipts),
+        "histogram_p95_alert_latency_s": histogram_quantile(text, "dq_alert_latency", 0.95),
+        "histogram_p95_detection_latency_s": histogram_quantile(text, "dq_detection_latency",
+                                                                0.95),
+        "detection_s": {f"p{q}": percentile(detection, q) for q in (50, 95, 99)},
+        "webhook_receipt_s": {f"p{q}": percentile(receipts, q) for q in (50, 95, 99)},
+    }
+
+
+def histogram_quantile(text: str, name: str, q: float) -> float:
+    """The quantile Prometheus' histogram_quantile would compute, summed over all labels."""
+    buckets: dict[float, float] = defaultdict(float)
+    for line in text.splitlines():
+        if line.startswith(f"{name}_seconds_bucket{{"):
+            labels, value = line.rsplit(" ", 1)
+            bound = labels.split('le="')[1].split('"')[0]
+            buckets[math.inf if bound == "+Inf" else float(bound)] += float(value)
+    if not buckets or buckets[math.inf] == 0:
+        return math.nan
+    total = buckets[math.inf]
+    rank = q * total
+    prev_le, prev_count = 0.0, 0.0
+    for upper in sorted(buckets):
+        count = buckets[upper]
+        if count >= rank:
+            if upper == math.inf:
+                return prev_le
+            return prev_le + (upper - prev_le) * (rank - prev_count) / max(count - prev_count,
+                                                                            1e-9)
+        prev_le, prev_count = upper, count
+    return math.nan
+
+
+def bytes_per_series(count: int) -> float:
+    cfg = AnomalyConfig(metrics=["m"], window=100, min_samples=20)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    states = []
+    for s in range(count):
+        st = SeriesState.new(cfg)
+        for k in range(100):
+            evaluate(st, 100.0 + (k * 31 + s) % 17, cfg, source="b", subject="m")
+        states.append(st)
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return (after - before) / count
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rate", type=int, default=5000)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--bootstrap", default=None)
+    parser.add_argument("--skip-memory-100k", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"machine": {"python": sys.version.split()[0]}}
+    with broker_address() if args.bootstrap is None else contextlib.nullcontext(
+            args.bootstrap) as bootstrap:
+        topic = f"tp-{uuid.uuid4().hex[:8]}"
+        await create(bootstrap, topic)
+        await produce(bootstrap, topic, args.events)
+        raw = await raw_loop(bootstrap, topic, args.events)
+        mon = await monitor_loop(bootstrap, topic, args.events)
+        results["throughput"] = {"events": args.events, "raw_events_per_s": raw,
+                                 "monitor_events_per_s": mon, "ratio": mon / raw,
+                                 "target_ratio": 0.5}
+        print(f"throughput: raw {raw:,.0f} ev/s, monitor {mon:,.0f} ev/s, "
+              f"ratio {mon / raw:.2f} (target >= 0.50)")
+        lat = await latency_under_load(bootstrap, args.rate, args.seconds)
+        results["latency"] = lat
+        print(f"latency at {lat['rate']} ev/s: detection p50/p95/p99 "
+              + "/".join(f"{v * 1000:.1f}" for v in lat["detection_s"].values())
+              + " ms; webhook p50/p95/p99 "
+              + "/".join(f"{v * 1000:.1f}" for v in lat["webhook_receipt_s"].values())
+              + f" ms; histogram p95 alert {lat['histogram_p95_alert_latency_s'] * 1000:.1f} ms,"
+              f" detection {lat['histogram_p95_detection_latency_s'] * 1000:.1f} ms")
+    mem = {"10k": bytes_per_series(10_000)}
+    if not args.skip_memory_100k:
+        mem["100k"] = bytes_per_series(100_000)
+    results["bytes_per_series_window_100"] = mem
+    print("bytes per series at window 100: "
+          + ", ".join(f"{k}: {v:,.0f}" for k, v in mem.items()) + " (target <= 2048)")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "service.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    plot(results, RESULTS / "service.png")
+    print(f"wrote {RESULTS / 'service.json'} and {RESULTS / 'service.png'}")
+    return 0
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    t = results["throughput"]
+    a.bar(["raw aiokafka loop", "dq-monitor"], [t["raw_events_per_s"],
+                                                 t["monitor_events_per_s"]],
+          color=["#888", "#3a7"])
+    a.set_ylabel("events / s")
+    a.set_title(f"Throughput (ratio {t['ratio']:.2f})")
+    lat = results["latency"]
+    labels = ["p50", "p95", "p99"]
+    x = range(3)
+    b.bar([i - 0.2 for i in x], [lat["detection_s"][f"p{q}"] * 1000 for q in (50, 95, 99)],
+          0.4, label="event → alert topic")
+    b.bar([i + 0.2 for i in x], [lat["webhook_receipt_s"][f"p{q}"] * 1000
+                                 for q in (50, 95, 99)], 0.4, label="event → webhook")
+    b.axhline(200, color="red", linestyle="--", label="NFR-002 bound (200 ms)")
+    b.set_xticks(list(x), labels)
+    b.set_ylabel("ms")
+    b.set_title(f"Alert latency at {lat['rate']} events/s")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
