@@ -44,7 +44,7 @@ def start_summary(config: Config) -> str:
     )
 
 
-async def serve(config: Config, *, with_router: bool = True) -> None:
+async def serve(config: Config, *, with_router: bool = True, with_monitor: bool = True) -> None:
     """Run until SIGTERM/SIGINT, then stop fetching, finish, flush, commit and return."""
     stop = anyio.Event()
     work = anyio.CancelScope()
@@ -66,7 +66,8 @@ async def serve(config: Config, *, with_router: bool = True) -> None:
             outer.start_soon(watch_signals)
             with work:
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(MonitorService(config, telemetry=telemetry).run, stop)
+                    if with_monitor:
+                        tg.start_soon(MonitorService(config, telemetry=telemetry).run, stop)
                     if with_router and config.channels:
                         from dq_monitor.routing.router import AlertRouter
 
@@ -86,7 +87,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     log.info(start_summary(config))
     try:
-        anyio.run(functools.partial(serve, config, with_router=not args.no_router))
+        anyio.run(functools.partial(serve, config, with_router=not args.no_router,
+                                    with_monitor=not args.router_only))
     except OSError as exc:
         log.error("cannot start: %s", exc)
         return 1

@@ -73,7 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True)
     p.add_argument("--no-router", action="store_true", help="do not start the in-process router")
     p.add_argument("--log-level", default="INFO")
-    p.set_defaults(func=_cmd_run)
+    p.set_defaults(func=_cmd_run, router_only=False)
+
+    p = sub.add_parser("route", help="run only the alert router (alert topic → channels)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--log-level", default="INFO")
+    p.set_defaults(func=_cmd_run, no_router=False, router_only=True)
 
     p = sub.add_parser("backtest", help="replay a timestamp,value CSV through the anomaly check")
     p.add_argument("--config", required=True)

@@ -6,19 +6,21 @@ import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import pytest
-
-from dq_monitor.events import Alert
 from tests.servers import HttpReceiver
 
+from dq_monitor.events import Alert
 
-def make_alert(severity: str = "FAIL", status: str = "firing", fp: str = "ab" * 16,
+
+def make_alert(severity: Literal["WARN", "FAIL"] = "FAIL",
+               status: Literal["firing", "resolved"] = "firing", fp: str = "ab" * 16,
                observed: float = 0.25) -> Alert:
     return Alert(
         alert_id="1b4e28ba-2fa1-41d2-883f-0016d3cca427", fingerprint=fp, check="completeness",
-        source="warehouse.orders", subject="customer_id", severity=severity,  # type: ignore[arg-type]
-        status=status, observed=observed, expected=0.01,  # type: ignore[arg-type]
+        source="warehouse.orders", subject="customer_id", severity=severity,
+        status=status, observed=observed, expected=0.01,
         detail="warehouse.orders.customer_id null rate 25% is above the limit 1%",
         requirement="FR-004", event_time=datetime(2026, 6, 26, 11, 58, tzinfo=UTC),
         detected_at=datetime(2026, 6, 26, 11, 58, 1, tzinfo=UTC),

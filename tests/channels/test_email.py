@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.servers import smtp_server
 
 from dq_monitor.channels.email import EmailChannel
 from dq_monitor.config import EmailChannel as EmailConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
-from tests.servers import smtp_server
 
 
 def channel(port: int, **kw: Any) -> EmailChannel:
@@ -24,8 +24,11 @@ def channel(port: int, **kw: Any) -> EmailChannel:
 
 def parts(envelope: Any) -> tuple[Message, dict[str, str]]:
     msg = email.message_from_bytes(envelope.content)
-    bodies = {p.get_content_type(): p.get_payload(decode=True).decode()
-              for p in msg.walk() if not p.is_multipart()}
+    bodies = {}
+    for part in msg.walk():
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            bodies[part.get_content_type()] = payload.decode()
     return msg, bodies
 
 
@@ -61,8 +64,7 @@ async def test_starttls_with_auth(alert: Alert, self_signed: tuple[Path, Path]) 
                                                    ("451 try later", True)])
 async def test_smtp_5xx_is_final_and_4xx_retryable(alert: Alert, reply: str,
                                                    retryable: bool) -> None:
-    with smtp_server(reply=reply) as (port, _):
-        with pytest.raises(DeliveryError) as info:
-            await channel(port).send(alert, repeat=False)
+    with smtp_server(reply=reply) as (port, _), pytest.raises(DeliveryError) as info:
+        await channel(port).send(alert, repeat=False)
     assert info.value.retryable is retryable
     assert reply.split()[0] in info.value.reason

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tests.channels.conftest import make_alert
 
 from dq_monitor.routing.dedup import Decision, DeliveryLog
-from tests.channels.conftest import make_alert
 
 WINDOW = 300.0
 
@@ -15,10 +15,13 @@ def test_same_alert_within_the_window_is_a_duplicate_per_channel() -> None:
     log = DeliveryLog(WINDOW)
     a = make_alert()
     assert log.decide(a, "slack", 0) is Decision.SEND
+    assert log.decide(a, "slack", 0) is Decision.SKIP_DUPLICATE  # the first is still in flight
     log.record(a, "slack", 0)
     assert log.decide(a, "slack", 10) is Decision.SKIP_DUPLICATE
     assert log.decide(a, "email", 10) is Decision.SEND
     assert log.decide(a, "slack", WINDOW + 1) is Decision.SEND_REMINDER
+    log.abandon(a, "slack")  # that reminder failed: the next copy may try again
+    assert log.decide(a, "slack", WINDOW + 2) is Decision.SEND_REMINDER
 
 
 @pytest.mark.req("FR-009")

@@ -52,13 +52,29 @@ class DeliveryLog:
     def __init__(self, dedup_window: float) -> None:
         self.window = dedup_window
         self.entries: dict[Key, Entry] = {}
+        #: Deliveries queued or under way: a copy arriving meanwhile is a duplicate too.
+        self.inflight: set[Key] = set()
 
     @staticmethod
     def key(alert: Alert, channel: str) -> Key:
         return alert.fingerprint, alert.severity, alert.status, channel
 
     def decide(self, alert: Alert, channel: str, now: float) -> Decision:
-        entry = self.entries.get(self.key(alert, channel))
+        """What to do with ``alert`` on ``channel``; a SEND marks it in flight until recorded."""
+        key = self.key(alert, channel)
+        if key in self.inflight:
+            return Decision.SKIP_DUPLICATE
+        decision = self._decide(key, alert, now)
+        if decision is not Decision.SKIP_DUPLICATE:
+            self.inflight.add(key)
+        return decision
+
+    def abandon(self, alert: Alert, channel: str) -> None:
+        """The delivery failed for good: nothing was delivered, nothing is in flight."""
+        self.inflight.discard(self.key(alert, channel))
+
+    def _decide(self, key: Key, alert: Alert, now: float) -> Decision:
+        entry = self.entries.get(key)
         if entry is None:
             return Decision.SEND
         if now - entry.delivered_at < self.window:
@@ -69,6 +85,7 @@ class DeliveryLog:
                ) -> list[Record]:
         """Note a successful delivery; returns the records that make it durable."""
         key = self.key(alert, channel)
+        self.inflight.discard(key)
         out: list[Record] = []
         if alert.status == "resolved":
             for k in [k for k in self.entries if k[0] == alert.fingerprint and k[2] == "firing"
@@ -100,6 +117,7 @@ class DeliveryLog:
         return due
 
     def reminder_failed(self, alert: Alert, channel: str) -> None:
+        self.abandon(alert, channel)
         entry = self.entries.get(self.key(alert, channel))
         if entry is not None:
             entry.reminder_queued = False

@@ -271,6 +271,10 @@ class AlertRouter:
                     await self._enqueue(Job(alert, channel, True, None, lambda: None))
 
     async def _undeliverable(self, job: Job, reason: str, attempts: int) -> None:
+        if job.repeat:
+            self.log.reminder_failed(job.alert, job.channel)
+        else:
+            self.log.abandon(job.alert, job.channel)
         await self._dead_letter({
             "kind": "undeliverable_alert", "channel": job.channel, "reason": reason,
             "attempts": attempts, "alert": job.alert.model_dump(mode="json"),

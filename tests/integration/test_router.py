@@ -1,0 +1,164 @@
+"""The alert router against a real broker, a real HTTP receiver and a real SMTP server."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+from tests.channels.conftest import make_alert
+from tests.integration.conftest import HEARTBEAT, SESSION_TIMEOUT, Kafka
+from tests.servers import HttpReceiver, smtp_server
+
+from dq_monitor.config import Config, parse_config
+from dq_monitor.events import Alert
+from dq_monitor.routing.router import AlertRouter
+
+pytestmark = pytest.mark.integration
+
+
+def router_config(kafka: Kafka, channels: str, routes: str, retry: str = "") -> Config:
+    return parse_config(f"""
+kafka:
+  bootstrap_servers: "{kafka.bootstrap}"
+  group_id: {kafka.prefix}-mon
+  input_topics: [{kafka.topic("in")}]
+  alert_topic: {kafka.topic("alerts")}
+  dead_letter_topic: {kafka.topic("dead")}
+  session_timeout: {SESSION_TIMEOUT}
+  heartbeat_interval: {HEARTBEAT}
+sources:
+  - name: warehouse.orders
+routing:
+  dedup_window: 5m
+  {retry}
+  routes:
+{routes}
+channels:
+{channels}
+""", env={})
+
+
+SPEC_ROUTES = """
+    - match: {severity: WARN}
+      channels: [slack-dq]
+    - match: {severity: FAIL}
+      channels: [slack-dq, oncall-email]
+"""
+
+
+@contextlib.asynccontextmanager
+async def routing(config: Config) -> AsyncIterator[AlertRouter]:
+    router = AlertRouter(config)
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(router.run, stop)
+        with anyio.fail_after(30):
+            await router.ready.wait()
+        try:
+            yield router
+        finally:
+            stop.set()
+
+
+async def publish(kafka: Kafka, alert: Alert) -> None:
+    await kafka.send(kafka.topic("alerts"), alert.to_json(), key=alert.fingerprint)
+
+
+async def until(predicate: Any, timeout: float = 20) -> None:
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await anyio.sleep(0.05)
+
+
+@pytest.mark.req("FR-007", "FR-008", "FR-009")
+async def test_spec_routes_and_dedup_across_a_router_restart(kafka: Kafka) -> None:
+    slack = HttpReceiver()
+    url = await slack.start()
+    with smtp_server() as (smtp_port, mails):
+        cfg = router_config(kafka, f"""
+  slack-dq: {{type: slack, webhook_url: "{url}/hook", channel: "#data-quality"}}
+  oncall-email: {{type: email, host: 127.0.0.1, port: {smtp_port}, from: dq@example.com,
+                  to: [oncall@example.com]}}
+""", SPEC_ROUTES)
+        warn = make_alert(severity="WARN", fp="01" * 16)
+        fail = make_alert(severity="FAIL", fp="02" * 16)
+        async with routing(cfg):
+            await publish(kafka, warn)
+            await publish(kafka, fail)
+            await publish(kafka, fail)  # the monitor re-sent it (at least once)
+            await until(lambda: len(slack.requests) >= 2 and len(mails) >= 1)
+            await anyio.sleep(1)
+        async with routing(cfg):  # a restart: the delivery log comes back from Kafka
+            await publish(kafka, fail)
+            resolved = make_alert(severity="FAIL", status="resolved", fp="02" * 16)
+            await publish(kafka, resolved)
+            await until(lambda: len(slack.requests) >= 3 and len(mails) >= 2)
+            await anyio.sleep(1)
+    await slack.stop()
+    got = [(r.json()["text"].split(":")[0]) for r in slack.requests]
+    assert got == [
+        "[WARN] completeness warehouse.orders customer_id",
+        "[FAIL] completeness warehouse.orders customer_id",
+        "RESOLVED [FAIL] completeness warehouse.orders customer_id",
+    ]
+    subjects = [m.content.decode(errors="replace").split("Subject: ")[1].split("\r\n")[0]
+                for m in mails]
+    assert subjects == ["[FAIL] completeness warehouse.orders customer_id",
+                        "RESOLVED [FAIL] completeness warehouse.orders customer_id"]
+
+
+@pytest.mark.req("FR-010")
+async def test_undeliverable_alert_is_dead_lettered_and_others_still_get_it(
+    kafka: Kafka,
+) -> None:
+    good, bad = HttpReceiver(), HttpReceiver(default=(500, {}))
+    good_url, bad_url = await good.start(), await bad.start()
+    cfg = router_config(kafka, f"""
+  good: {{type: webhook, url: "{good_url}/ok"}}
+  bad: {{type: webhook, url: "{bad_url}/fail"}}
+""", """
+    - match: {}
+      channels: [good, bad]
+""", retry="retry: {initial: 50ms, max_attempts: 4, max_elapsed: 5s}")
+    alert = make_alert(fp="03" * 16)
+    async with routing(cfg) as router:
+        started = time.monotonic()
+        await publish(kafka, alert)
+        dead = await kafka.read(kafka.topic("dead"), lambda xs: len(xs) >= 1, timeout=15)
+        elapsed = time.monotonic() - started
+        assert router.stats["bad.failed"] == 1
+    await good.stop()
+    await bad.stop()
+    assert elapsed < 5 + 2
+    assert [d["kind"] for d in dead] == ["undeliverable_alert"]
+    assert dead[0]["channel"] == "bad" and dead[0]["attempts"] == 4
+    assert "HTTP 500" in dead[0]["reason"] and dead[0]["alert"]["fingerprint"] == "03" * 16
+    assert len(good.requests) == 1 and len(bad.requests) == 4
+
+
+@pytest.mark.req("FR-010")
+async def test_a_hanging_channel_does_not_delay_the_others(kafka: Kafka) -> None:
+    fast, hung = HttpReceiver(), HttpReceiver(default=(0, {}))
+    fast_url, hung_url = await fast.start(), await hung.start()
+    cfg = router_config(kafka, f"""
+  fast: {{type: webhook, url: "{fast_url}/ok"}}
+  hung: {{type: webhook, url: "{hung_url}/hang", timeout: 30s}}
+""", """
+    - match: {}
+      channels: [fast, hung]
+""")
+    async with routing(cfg):
+        sent = []
+        for i in range(5):
+            sent.append(time.monotonic())
+            await publish(kafka, make_alert(fp=f"{i:02d}" * 16))
+        await until(lambda: len(fast.requests) >= 5, timeout=10)
+    await fast.stop()
+    await hung.stop()
+    delays = [r.at - s for r, s in zip(fast.requests, sent, strict=True)]
+    assert max(delays) < 1.0, delays  # while every delivery to "hung" is still waiting
+    assert len(hung.requests) == 1  # one worker, stuck on its first alert
