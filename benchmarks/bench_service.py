@@ -227,7 +227,7 @@ channels:
             while (elapsed := time.perf_counter() - t0) < seconds:
                 while i < int(elapsed * rate):
                     value = None
-                    if i % rate == rate // 2 and elapsed > 3 and i % 10:
+                    if i % rate == rate // 2 + 1 and elapsed > 3:
                         value = 10_000.0 + i  # a spike, identifiable by its value
                         sent_at[value] = time.time()
                     await producer.send(topic, event(i, value), key=b"bench")

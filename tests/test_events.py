@@ -131,3 +131,4 @@ def test_alert_round_trips_in_the_spec_format() -> None:
     assert body["event_time"] == "2026-06-26T09:58:00.000Z"
     assert Alert.from_json(alert.to_json()) == alert
     assert format_rfc3339(alert.detected_at) == "2026-06-26T12:00:00.000Z"
+

@@ -32,7 +32,7 @@ from dq_monitor.errors import MalformedEvent
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 
 _RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 )
 
 
@@ -44,14 +44,14 @@ def parse_rfc3339(value: object) -> datetime:
         return value
     if not isinstance(value, str):
         raise ValueError("must be an RFC 3339 timestamp string")
-    if not _RFC3339.match(value):
+    m = _RFC3339.match(value)
+    if m is None:
         raise ValueError(
             "must be an RFC 3339 timestamp with an offset, e.g. 2026-06-26T11:58:00Z"
         )
-    text = value.replace("z", "Z").replace("t", "T")
-    frac = re.search(r"\.(\d+)", text)
-    if frac and len(frac.group(1)) > 6:  # Python keeps microseconds; drop finer digits
-        text = text.replace(frac.group(0), "." + frac.group(1)[:6])
+    date, time, frac, offset = m.groups()
+    # Python keeps microseconds: finer digits are dropped; 'z'/'t' are accepted in any case.
+    text = f"{date}T{time}{(frac or '')[:7]}{'Z' if offset in 'Zz' else offset}"
     try:
         return datetime.fromisoformat(text)
     except ValueError as exc:
