@@ -245,6 +245,9 @@ channels:
     await telemetry.aclose()
     return {
         "rate": rate, "events": i, "spikes": len(sent_at), "delivered": len(receipts),
+        "router": dict(router.stats), "monitor": dict(service.monitor.stats),
+        "received": [(b["status"], b["severity"], b["subject"], b["observed"])
+                     for b, _ in sink.received][:40],
         "histogram_p95_alert_latency_s": histogram_quantile(text, "dq_alert_latency", 0.95),
         "histogram_p95_detection_latency_s": histogram_quantile(text, "dq_detection_latency",
                                                                 0.95),

@@ -44,6 +44,16 @@ def test_resolved_goes_where_firing_went_and_closes_the_episode() -> None:
     assert log.decide(resolved, "slack", 6) is Decision.SKIP_DUPLICATE
     assert log.firing_channels(firing.fingerprint) == set()
     assert log.decide(firing, "slack", 7) is Decision.SEND  # a re-fire is news
+    log.record(firing, "slack", 7)
+    assert log.decide(resolved, "slack", 8) is Decision.SEND  # and so is its recovery
+
+
+@pytest.mark.req("FR-009")
+def test_resolved_follows_a_firing_delivery_still_in_flight() -> None:
+    log = DeliveryLog(WINDOW)
+    firing = make_alert()
+    assert log.decide(firing, "slack", 0) is Decision.SEND  # queued, not yet delivered
+    assert log.firing_channels(firing.fingerprint) == {"slack"}
 
 
 @pytest.mark.req("FR-009")

@@ -3,9 +3,10 @@
 Keyed by (fingerprint, severity, status, channel) with the time of the last successful delivery.
 A firing alert delivered within ``dedup_window`` is a duplicate; one delivered longer ago and
 still firing is due again as a reminder (``repeat: true``). An escalation has another severity,
-so it is never a duplicate. A delivered ``resolved`` closes the episode: the firing entries of
-that fingerprint are dropped, so a later re-fire is news, not a duplicate of the old page
-(flap damping upstream keeps that from becoming noise). Every change is returned as records for
+so it is never a duplicate. A delivered ``resolved`` closes the episode (the firing entries of
+that fingerprint are dropped) and a delivered firing after it opens a new one (the resolved
+entries are dropped): a re-fire is news, not a duplicate of the old page, and so is its
+recovery. Flap damping upstream keeps that from becoming noise. Every change is returned as records for
 a compacted topic, which ``load`` reads back at start: dedup survives restarts.
 """
 
@@ -87,14 +88,14 @@ class DeliveryLog:
         key = self.key(alert, channel)
         self.inflight.discard(key)
         out: list[Record] = []
-        if alert.status == "resolved":
-            for k in [k for k in self.entries if k[0] == alert.fingerprint and k[2] == "firing"
-                      and k[3] == channel]:
-                del self.entries[k]
-                out.append((encode_key(k), None))
-            entry = Entry(now)
-        else:
-            entry = Entry(now, alert)
+        # A delivered resolved closes the episode; a delivered new firing opens one, so the
+        # other status's entries of this fingerprint and channel no longer apply.
+        other = "firing" if alert.status == "resolved" else "resolved"
+        for k in [k for k in self.entries if k[0] == alert.fingerprint and k[2] == other
+                  and k[3] == channel and not (other == "firing" and k == key)]:
+            del self.entries[k]
+            out.append((encode_key(k), None))
+        entry = Entry(now) if alert.status == "resolved" else Entry(now, alert)
         self.entries[key] = entry
         out.append((encode_key(key), orjson.dumps(
             {"delivered_at": now, "repeat": repeat,
@@ -103,8 +104,10 @@ class DeliveryLog:
         return out
 
     def firing_channels(self, fingerprint: str) -> set[str]:
-        """Channels that received the firing alert of ``fingerprint`` (resolved goes there)."""
-        return {k[3] for k in self.entries if k[0] == fingerprint and k[2] == "firing"}
+        """Channels that received — or are about to receive — the firing alert of
+        ``fingerprint``: the resolved alert goes there, queued behind it."""
+        return {k[3] for k in (*self.entries, *self.inflight)
+                if k[0] == fingerprint and k[2] == "firing"}
 
     def due_reminders(self, now: float) -> list[tuple[Alert, str]]:
         """Firing alerts whose last delivery is older than the window, once each until sent."""
