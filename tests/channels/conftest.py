@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from tests.servers import HttpReceiver
 
 from dq_monitor.events import Alert
+from tests.servers import HttpReceiver
 
 
 def make_alert(severity: Literal["WARN", "FAIL"] = "FAIL",

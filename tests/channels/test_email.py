@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.servers import smtp_server
 
 from dq_monitor.channels.email import EmailChannel
 from dq_monitor.config import EmailChannel as EmailConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
+from tests.servers import smtp_server
 
 
 def channel(port: int, **kw: Any) -> EmailChannel:

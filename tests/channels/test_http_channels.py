@@ -6,7 +6,6 @@ import hashlib
 import hmac
 
 import pytest
-from tests.servers import HttpReceiver
 
 from dq_monitor.channels.slack import SlackChannel
 from dq_monitor.channels.webhook import WebhookChannel
@@ -15,6 +14,7 @@ from dq_monitor.config import WebhookChannel as WebhookConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
 from dq_monitor.routing.retry import RetryPolicy, deliver_with_retry
+from tests.servers import HttpReceiver
 
 SECRET_PATH = "/services/T0/B0/very-secret-token"
 FAST = RetryPolicy(initial=0.01, factor=2, cap=0.05, max_attempts=6, max_elapsed=10)

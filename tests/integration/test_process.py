@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 import pytest
+
 from tests.integration.conftest import HEARTBEAT, SESSION_TIMEOUT, Kafka, now_rfc3339
 
 pytestmark = pytest.mark.integration

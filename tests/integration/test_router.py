@@ -9,13 +9,13 @@ from typing import Any
 
 import anyio
 import pytest
-from tests.channels.conftest import make_alert
-from tests.integration.conftest import HEARTBEAT, SESSION_TIMEOUT, Kafka
-from tests.servers import HttpReceiver, smtp_server
 
 from dq_monitor.config import Config, parse_config
 from dq_monitor.events import Alert
 from dq_monitor.routing.router import AlertRouter
+from tests.channels.conftest import make_alert
+from tests.integration.conftest import HEARTBEAT, SESSION_TIMEOUT, Kafka
+from tests.servers import HttpReceiver, smtp_server
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.integration.conftest import Kafka, config_for, now_rfc3339, running
 
 from dq_monitor.events import parse_rfc3339
+from tests.integration.conftest import Kafka, config_for, now_rfc3339, running
 
 pytestmark = pytest.mark.integration
 

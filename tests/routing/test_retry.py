@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.channels.conftest import make_alert
 
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
 from dq_monitor.routing.retry import RetryPolicy, deliver_with_retry
+from tests.channels.conftest import make_alert
 
 POLICY = RetryPolicy()  # the spec's defaults: 0.5 s, x2, cap 30 s, 6 attempts, 2 min
 RETRYABLE = DeliveryError("c", "HTTP 503", retryable=True)

@@ -6,8 +6,8 @@ still firing is due again as a reminder (``repeat: true``). An escalation has an
 so it is never a duplicate. A delivered ``resolved`` closes the episode (the firing entries of
 that fingerprint are dropped) and a delivered firing after it opens a new one (the resolved
 entries are dropped): a re-fire is news, not a duplicate of the old page, and so is its
-recovery. Flap damping upstream keeps that from becoming noise. Every change is returned as records for
-a compacted topic, which ``load`` reads back at start: dedup survives restarts.
+recovery. Flap damping upstream keeps that from becoming noise. Every change is returned as
+records for a compacted topic, which ``load`` reads back at start: dedup survives restarts.
 """
 
 from __future__ import annotations
@@ -53,29 +53,24 @@ class DeliveryLog:
     def __init__(self, dedup_window: float) -> None:
         self.window = dedup_window
         self.entries: dict[Key, Entry] = {}
-        #: Deliveries queued or under way: a copy arriving meanwhile is a duplicate too.
-        self.inflight: set[Key] = set()
+        #: Deliveries queued or under way (a resolved alert must follow them to their channel).
+        self.queued: set[Key] = set()
 
     @staticmethod
     def key(alert: Alert, channel: str) -> Key:
         return alert.fingerprint, alert.severity, alert.status, channel
 
+    def queue(self, alert: Alert, channel: str) -> None:
+        """``alert`` waits in ``channel``'s queue; deliveries of one channel happen in order."""
+        self.queued.add(self.key(alert, channel))
+
     def decide(self, alert: Alert, channel: str, now: float) -> Decision:
-        """What to do with ``alert`` on ``channel``; a SEND marks it in flight until recorded."""
-        key = self.key(alert, channel)
-        if key in self.inflight:
-            return Decision.SKIP_DUPLICATE
-        decision = self._decide(key, alert, now)
-        if decision is not Decision.SKIP_DUPLICATE:
-            self.inflight.add(key)
-        return decision
+        """What to do with ``alert`` on ``channel`` now, given every delivery done before it.
 
-    def abandon(self, alert: Alert, channel: str) -> None:
-        """The delivery failed for good: nothing was delivered, nothing is in flight."""
-        self.inflight.discard(self.key(alert, channel))
-
-    def _decide(self, key: Key, alert: Alert, now: float) -> Decision:
-        entry = self.entries.get(key)
+        The router asks at delivery time, in the channel's own order, so a copy queued behind
+        the original sees it recorded.
+        """
+        entry = self.entries.get(self.key(alert, channel))
         if entry is None:
             return Decision.SEND
         if now - entry.delivered_at < self.window:
@@ -86,7 +81,6 @@ class DeliveryLog:
                ) -> list[Record]:
         """Note a successful delivery; returns the records that make it durable."""
         key = self.key(alert, channel)
-        self.inflight.discard(key)
         out: list[Record] = []
         # A delivered resolved closes the episode; a delivered new firing opens one, so the
         # other status's entries of this fingerprint and channel no longer apply.
@@ -103,10 +97,14 @@ class DeliveryLog:
         out += self._expire(now)
         return out
 
+    def done(self, alert: Alert, channel: str) -> None:
+        """The queued delivery ended (delivered, skipped or given up)."""
+        self.queued.discard(self.key(alert, channel))
+
     def firing_channels(self, fingerprint: str) -> set[str]:
         """Channels that received — or are about to receive — the firing alert of
         ``fingerprint``: the resolved alert goes there, queued behind it."""
-        return {k[3] for k in (*self.entries, *self.inflight)
+        return {k[3] for k in (*self.entries, *self.queued)
                 if k[0] == fingerprint and k[2] == "firing"}
 
     def due_reminders(self, now: float) -> list[tuple[Alert, str]]:
@@ -120,7 +118,6 @@ class DeliveryLog:
         return due
 
     def reminder_failed(self, alert: Alert, channel: str) -> None:
-        self.abandon(alert, channel)
         entry = self.entries.get(self.key(alert, channel))
         if entry is not None:
             entry.reminder_queued = False

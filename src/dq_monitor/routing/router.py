@@ -196,16 +196,7 @@ class AlertRouter:
             targets = route_channels(self.config.routing.routes, alert)
         else:
             targets = sorted(self.log.firing_channels(alert.fingerprint))
-        now = self.clock()
-        jobs = []
-        for channel in targets:
-            if channel not in self._queues:
-                continue
-            decision = self.log.decide(alert, channel, now)
-            if decision is Decision.SKIP_DUPLICATE:
-                self._count(channel, "deduplicated")
-                continue
-            jobs.append((channel, decision is Decision.SEND_REMINDER))
+        jobs = [c for c in targets if c in self._queues]
         if not jobs:
             return
         pending = self._pending[tp]
@@ -218,12 +209,13 @@ class AlertRouter:
             else:
                 del pending.open[offset]
 
-        for channel, repeat in jobs:
-            await self._enqueue(Job(alert, channel, repeat, triggered, done))
+        for channel in jobs:
+            await self._enqueue(Job(alert, channel, False, triggered, done))
 
     async def _enqueue(self, job: Job) -> None:
         try:
             self._queues[job.channel].send_nowait(job)
+            self.log.queue(job.alert, job.channel)
         except anyio.WouldBlock:
             # A full queue must not stall the other channels: overflow is dead-lettered, loudly.
             await self._undeliverable(job, "channel queue full", 0)
@@ -236,8 +228,16 @@ class AlertRouter:
         async with jobs:
             async for job in jobs:
                 try:
-                    await self._deliver(channel, job)
+                    # Dedup is decided here, in the channel's own order, so a copy queued
+                    # behind its original sees the original's delivery (FR-009).
+                    decision = self.log.decide(job.alert, job.channel, self.clock())
+                    if decision is Decision.SKIP_DUPLICATE and not job.repeat:
+                        self._count(job.channel, "deduplicated")
+                    else:
+                        job.repeat = job.repeat or decision is Decision.SEND_REMINDER
+                        await self._deliver(channel, job)
                 finally:
+                    self.log.done(job.alert, job.channel)
                     job.done()
 
     async def _deliver(self, channel: Channel, job: Job) -> None:
@@ -273,8 +273,6 @@ class AlertRouter:
     async def _undeliverable(self, job: Job, reason: str, attempts: int) -> None:
         if job.repeat:
             self.log.reminder_failed(job.alert, job.channel)
-        else:
-            self.log.abandon(job.alert, job.channel)
         await self._dead_letter({
             "kind": "undeliverable_alert", "channel": job.channel, "reason": reason,
             "attempts": attempts, "alert": job.alert.model_dump(mode="json"),
