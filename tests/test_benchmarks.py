@@ -1,4 +1,4 @@
-"""The benchmarks run and report what NFR-003 asks for (figures are judged in the README, not here)."""
+"""The benchmarks run and report what NFR-003 asks for (the README judges the figures)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """OpenTelemetry metrics (NFR-002), served as Prometheus ``/metrics`` beside ``/healthz`` and
-``/readyz``, and pushed by OTLP when ``telemetry.otlp_endpoint`` is set.
+``/readyz``, and pushed by OTLP when ``telemetry.otlp_endpoint`` is set; traces of each alert's
+path, exported by OTLP (see ``tracing``).
 
 Latency histograms use explicit second-buckets fine enough to read a p95 well below 200 ms.
 Each ``Telemetry`` owns its own provider and registry (no process globals), so several can live
@@ -20,6 +21,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -38,7 +41,9 @@ Gauge = Callable[[], Iterable[tuple[float, dict[str, Any]]]]
 class Telemetry:
     """The monitor's instruments. Names are stable: dashboards and alert rules query them."""
 
-    def __init__(self, cfg: TelemetryConfig | None = None) -> None:
+    def __init__(
+        self, cfg: TelemetryConfig | None = None, *, span_exporter: SpanExporter | None = None
+    ) -> None:
         self.cfg = cfg or TelemetryConfig()
         self.registry = CollectorRegistry(auto_describe=True)
         readers: list[MetricReader] = [
@@ -52,9 +57,10 @@ class Telemetry:
             readers.append(PeriodicExportingMetricReader(
                 OTLPMetricExporter(endpoint=endpoint), export_interval_millis=10_000))
         latency_view = ExplicitBucketHistogramAggregation(boundaries=LATENCY_BUCKETS)
+        resource = Resource.create({"service.name": self.cfg.service_name})
         self.provider = MeterProvider(
             metric_readers=readers,
-            resource=Resource.create({"service.name": self.cfg.service_name}),
+            resource=resource,
             views=[
                 View(instrument_name="dq_alert_latency", aggregation=latency_view),
                 View(instrument_name="dq_detection_latency", aggregation=latency_view),
@@ -87,6 +93,15 @@ class Telemetry:
             meter.create_observable_gauge(name, callbacks=[self._observe(name)],
                                           description=description)
         self.ready_checks: dict[str, Callable[[], bool]] = {}
+        self.tracer_provider = TracerProvider(resource=resource)
+        if span_exporter is None and self.cfg.otlp_endpoint:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            span_exporter = OTLPSpanExporter(
+                endpoint=self.cfg.otlp_endpoint.rstrip("/") + "/v1/traces")
+        if span_exporter is not None:
+            self.tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+        self.tracer = self.tracer_provider.get_tracer("dq_monitor")
         self._server: asyncio.Server | None = None
 
     def _observe(self, name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
@@ -153,3 +168,4 @@ class Telemetry:
             self._server.close()
             await self._server.wait_closed()
         self.provider.shutdown()
+        self.tracer_provider.shutdown()

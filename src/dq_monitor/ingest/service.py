@@ -20,7 +20,10 @@ import anyio
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
+from opentelemetry import trace
+from opentelemetry.context import Context
 
+from dq_monitor import tracing
 from dq_monitor.config import Config
 from dq_monitor.errors import MalformedEvent
 from dq_monitor.events import decode_event
@@ -83,6 +86,8 @@ class MonitorService:
         self._consumer: AIOKafkaConsumer | None = None
         self.telemetry = telemetry
         self._positions: dict[TopicPartition, int] = {}
+        #: Trace context of the input record behind an alert (by id of its ``Emitted``).
+        self._parents: dict[int, Context] = {}
         if telemetry is not None:
             telemetry.ready_checks["monitor"] = self.ready.is_set
             telemetry.gauge("dq_series_tracked", lambda: [
@@ -249,6 +254,11 @@ class MonitorService:
             tel.events.add(1, {"topic": tp.topic, "type": event.type})
         kafka_ts = datetime.fromtimestamp(rec.timestamp / 1000, UTC) if rec.timestamp else now
         res = self.monitor.on_event(event, partition=tp.partition, kafka_ts=kafka_ts, now=now)
+        if res.alerts and tel is not None:
+            parent = tracing.extract(rec.headers)
+            if parent is not None:
+                for e in res.alerts:
+                    self._parents[id(e)] = parent
         out.alerts += res.alerts
         out.dead_letters += res.dead_letters
 
@@ -260,17 +270,27 @@ class MonitorService:
         input, see nothing new and never send X. The reverse (alert durable, checkpoint lost)
         only re-sends X with the same fingerprint.
         """
-        outputs: list[Record] = [
-            (self.kafka.alert_topic, e.alert.fingerprint.encode(), e.alert.to_json(), None,
-             [(TRIGGERED_HEADER, str(int(e.triggered_at.timestamp() * 1000)).encode())])
-            for e in out.alerts
-        ]
+        spans = []
+        outputs: list[Record] = []
+        for e in out.alerts:
+            headers = [(TRIGGERED_HEADER, str(int(e.triggered_at.timestamp() * 1000)).encode())]
+            if self.telemetry is not None:
+                span = tracing.start_alert_span(self.telemetry.tracer, e.alert,
+                                                self._parents.pop(id(e), None), e.triggered_at)
+                spans.append(span)
+                headers.append(tracing.header_of(span))
+            outputs.append((self.kafka.alert_topic, e.alert.fingerprint.encode(),
+                            e.alert.to_json(), None, headers))
         outputs += [
             (self.kafka.dead_letter_topic, None, orjson.dumps(d), None, [])
             for d in [*dead, *out.dead_letters]
         ]
         if outputs:
+            produce = [self.telemetry.tracer.start_span(  # type: ignore[union-attr]
+                "produce alert", context=trace.set_span_in_context(s)) for s in spans]
             await self._write_all(outputs)
+            for span in [*produce, *spans]:
+                span.end()
             acked = self.clock()
             self.stats["alerts.published"] += len(out.alerts)
             self.stats["dead_lettered"] += len(dead) + len(out.dead_letters)

@@ -25,8 +25,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, Status, StatusCode
 from pydantic import ValidationError
 
+from dq_monitor import tracing
 from dq_monitor.channels import build_channel
 from dq_monitor.channels.base import Channel
 from dq_monitor.config import Config
@@ -52,6 +55,8 @@ class Job:
     repeat: bool
     triggered_at: float | None
     done: Callable[[], None]
+    #: The alert's trace (from the record's ``traceparent``), parent of the delivery span.
+    trace: Context | None = None
 
 
 @dataclass(slots=True)
@@ -209,8 +214,9 @@ class AlertRouter:
             else:
                 del pending.open[offset]
 
+        parent = tracing.extract(rec.headers)
         for channel in jobs:
-            await self._enqueue(Job(alert, channel, False, triggered, done))
+            await self._enqueue(Job(alert, channel, False, triggered, done, parent))
 
     async def _enqueue(self, job: Job) -> None:
         try:
@@ -241,7 +247,23 @@ class AlertRouter:
                     job.done()
 
     async def _deliver(self, channel: Channel, job: Job) -> None:
+        span = None
+        if self.telemetry is not None:
+            span = self.telemetry.tracer.start_span(
+                f"deliver {job.channel}", context=job.trace,
+                attributes={"dq.channel": job.channel, "dq.repeat": job.repeat})
+        try:
+            await self._deliver_traced(channel, job, span)
+        finally:
+            if span is not None:
+                span.end()
+
+    async def _deliver_traced(self, channel: Channel, job: Job, span: Span | None) -> None:
         outcome = await deliver_with_retry(channel, job.alert, job.repeat, self.policy)
+        if span is not None:
+            span.set_attribute("dq.attempts", outcome.attempts)
+            if not outcome.ok:
+                span.set_status(Status(StatusCode.ERROR, outcome.reason or "undeliverable"))
         if outcome.attempts > 1:
             self._count(job.channel, "retried", outcome.attempts - 1)
         if not outcome.ok:
