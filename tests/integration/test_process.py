@@ -132,3 +132,31 @@ async def test_sigkill_mid_stream_loses_no_alert(kafka: Kafka, tmp_path: Path) -
     # every spike is followed by a recovery: each series resolved as often as it fired
     resolved = [a for a in alerts if a["status"] == "resolved"]
     assert len({a["fingerprint"] for a in resolved}) == 4
+
+
+@pytest.mark.req("NFR-004", "FR-001")
+async def test_broker_unreachable_at_start_is_waited_out(tmp_path: Path) -> None:
+    """No broker yet: one clear line, retries with backoff, no traceback; then it works."""
+    from dq_monitor.embedded import embedded_broker, free_port
+
+    port = free_port()
+    prefix = f"u{os.getpid()}{int(time.time())}"
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG.format(prefix=prefix, session=SESSION_TIMEOUT, heartbeat=HEARTBEAT))
+    env = {**os.environ, "DQ_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "dq_monitor.cli", "run", "--config",
+                             str(path)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        log = await wait_for_line(proc, "unreachable")
+        assert f"broker 127.0.0.1:{port} unreachable" in log
+        with embedded_broker(port) as address:
+            kafka = Kafka(address, prefix)
+            await kafka.create(kafka.topic("updates"), kafka.topic("metrics"))
+            log += await wait_for_line(proc, "assigned partitions", timeout=60)
+            await kafka.close()
+            proc.send_signal(signal.SIGTERM)
+            assert await anyio.to_thread.run_sync(lambda: proc.wait(timeout=15)) == 0
+        assert "Traceback" not in log
+    finally:
+        proc.kill()
