@@ -19,11 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import math
 import sys
 import time
-import tracemalloc
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -35,7 +33,6 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from dq_monitor.checks.anomaly import SeriesState, evaluate
 from dq_monitor.config import AnomalyConfig, Config, parse_config
 from dq_monitor.embedded import broker_address
 from dq_monitor.ingest.service import MonitorService
@@ -280,19 +277,12 @@ def histogram_quantile(text: str, name: str, q: float) -> float:
 
 
 def bytes_per_series(count: int) -> float:
-    cfg = AnomalyConfig(metrics=["m"], window=100, min_samples=20)
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    states = []
-    for s in range(count):
-        st = SeriesState.new(cfg)
-        for k in range(100):
-            evaluate(st, 100.0 + (k * 31 + s) % 17, cfg, source="b", subject="m")
-        states.append(st)
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    return (after - before) / count
+    """tracemalloc bytes per series at window 100 (the same measure as bench_anomaly)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_anomaly import traced_bytes_per_series
+
+    return traced_bytes_per_series(count, AnomalyConfig(metrics=["m"], window=100,
+                                                        min_samples=20))
 
 
 async def main() -> int:

@@ -107,13 +107,16 @@ async def kafka(bootstrap: str) -> AsyncIterator[Kafka]:
     await k.close()
 
 
-def config_for(kafka: Kafka, sources_yaml: str, extra: str = "") -> Config:
+def config_for(
+    kafka: Kafka, sources_yaml: str, extra: str = "", *,
+    inputs: tuple[str, ...] = ("updates", "metrics"), group: str = "monitor",
+) -> Config:
     """A config on the test's own topics and group, with test-speed group timing."""
     text = f"""
 kafka:
   bootstrap_servers: "{kafka.bootstrap}"
-  group_id: {kafka.prefix}-monitor
-  input_topics: [{kafka.topic("updates")}, {kafka.topic("metrics")}]
+  group_id: {kafka.prefix}-{group}
+  input_topics: [{", ".join(kafka.topic(t) for t in inputs)}]
   alert_topic: {kafka.topic("alerts")}
   dead_letter_topic: {kafka.topic("dead")}
   session_timeout: {SESSION_TIMEOUT}

@@ -10,28 +10,18 @@ from typing import Any
 import anyio
 import pytest
 
-from dq_monitor.config import Config, parse_config
+from dq_monitor.config import Config
 from dq_monitor.events import Alert
 from dq_monitor.routing.router import AlertRouter
 from tests.channels.conftest import make_alert
-from tests.integration.conftest import HEARTBEAT, SESSION_TIMEOUT, Kafka
+from tests.integration.conftest import Kafka, config_for
 from tests.servers import HttpReceiver, smtp_server
 
 pytestmark = pytest.mark.integration
 
 
 def router_config(kafka: Kafka, channels: str, routes: str, retry: str = "") -> Config:
-    return parse_config(f"""
-kafka:
-  bootstrap_servers: "{kafka.bootstrap}"
-  group_id: {kafka.prefix}-mon
-  input_topics: [{kafka.topic("in")}]
-  alert_topic: {kafka.topic("alerts")}
-  dead_letter_topic: {kafka.topic("dead")}
-  session_timeout: {SESSION_TIMEOUT}
-  heartbeat_interval: {HEARTBEAT}
-sources:
-  - name: warehouse.orders
+    return config_for(kafka, "  - name: warehouse.orders", f"""
 routing:
   dedup_window: 5m
   {retry}
@@ -39,7 +29,7 @@ routing:
 {routes}
 channels:
 {channels}
-""", env={})
+""", inputs=("in",), group="mon")
 
 
 SPEC_ROUTES = """

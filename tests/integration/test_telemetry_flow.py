@@ -12,12 +12,11 @@ import anyio
 import httpx
 import pytest
 
-from dq_monitor.config import parse_config
 from dq_monitor.embedded import free_port, wait_for_port
 from dq_monitor.ingest.service import MonitorService
 from dq_monitor.routing.router import AlertRouter
 from dq_monitor.telemetry import Telemetry
-from tests.integration.conftest import HEARTBEAT, SESSION_TIMEOUT, Kafka, now_rfc3339
+from tests.integration.conftest import Kafka, config_for, now_rfc3339
 from tests.servers import HttpReceiver
 from tests.test_compose import dashboard_metrics
 
@@ -62,25 +61,16 @@ async def test_metrics_after_alerts_flow_and_prometheus_p95(kafka: Kafka) -> Non
     await kafka.create(kafka.topic("updates"))
     hook = HttpReceiver()
     url = await hook.start()
-    cfg = parse_config(f"""
-kafka:
-  bootstrap_servers: "{kafka.bootstrap}"
-  group_id: {kafka.prefix}-tel
-  input_topics: [{kafka.topic("updates")}]
-  alert_topic: {kafka.topic("alerts")}
-  dead_letter_topic: {kafka.topic("dead")}
-  session_timeout: {SESSION_TIMEOUT}
-  heartbeat_interval: {HEARTBEAT}
-sources:
-  - name: orders
-    completeness: {{columns: {{customer_id: {{max_null_rate: 0.1}}}}}}
-    anomaly: {{metrics: [row_count], window: 10, min_samples: 3}}
+    cfg = config_for(kafka, """  - name: orders
+    completeness: {columns: {customer_id: {max_null_rate: 0.1}}}
+    anomaly: {metrics: [row_count], window: 10, min_samples: 3}
+""", f"""
 routing:
   routes: [{{match: {{}}, channels: [hook]}}]
 channels:
   hook: {{type: webhook, url: "{url}/alerts"}}
 telemetry: {{http_port: 0}}
-""", env={})
+""", inputs=("updates",), group="tel")
     telemetry = Telemetry(cfg.telemetry)
     port = await telemetry.start_http()
     stop = anyio.Event()

@@ -7,11 +7,10 @@ import orjson
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from dq_monitor.config import parse_config
 from dq_monitor.ingest.service import MonitorService
 from dq_monitor.routing.router import AlertRouter
 from dq_monitor.telemetry import Telemetry
-from tests.integration.conftest import HEARTBEAT, SESSION_TIMEOUT, Kafka, now_rfc3339
+from tests.integration.conftest import Kafka, config_for, now_rfc3339
 from tests.servers import HttpReceiver
 
 pytestmark = pytest.mark.integration
@@ -25,24 +24,15 @@ async def test_alert_trace_joins_the_producers_trace(kafka: Kafka) -> None:
     await kafka.create(kafka.topic("updates"))
     hook = HttpReceiver()
     url = await hook.start()
-    cfg = parse_config(f"""
-kafka:
-  bootstrap_servers: "{kafka.bootstrap}"
-  group_id: {kafka.prefix}-trace
-  input_topics: [{kafka.topic("updates")}]
-  alert_topic: {kafka.topic("alerts")}
-  dead_letter_topic: {kafka.topic("dead")}
-  session_timeout: {SESSION_TIMEOUT}
-  heartbeat_interval: {HEARTBEAT}
-sources:
-  - name: orders
-    completeness: {{columns: {{customer_id: {{max_null_rate: 0.1}}}}}}
+    cfg = config_for(kafka, """  - name: orders
+    completeness: {columns: {customer_id: {max_null_rate: 0.1}}}
+""", f"""
 routing:
   routes: [{{match: {{}}, channels: [hook]}}]
 channels:
   hook: {{type: webhook, url: "{url}/alerts"}}
 telemetry: {{http_port: null}}
-""", env={})
+""", inputs=("updates",), group="trace")
     spans = InMemorySpanExporter()
     telemetry = Telemetry(cfg.telemetry, span_exporter=spans)
     stop = anyio.Event()
