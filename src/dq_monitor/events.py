@@ -198,8 +198,3 @@ def decode_event(raw: bytes, *, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Tab
         return _EVENT.validate_python(data)
     except ValidationError as exc:
         raise MalformedEvent(_reason(exc)) from None
-
-
-def event_schema() -> dict[str, Any]:
-    """JSON Schema of one input event (either type)."""
-    return _EVENT.json_schema()

@@ -12,7 +12,6 @@ and "resolved goes where firing went" survive restarts. Reminders for alerts sti
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -346,7 +345,3 @@ def _header_ms(headers: Any, name: str) -> float | None:
             except ValueError:
                 return None
     return None
-
-
-def jitter() -> float:
-    return random.random()
