@@ -187,3 +187,14 @@ def test_state_restored_from_checkpoints_behaves_the_same() -> None:
 def test_owner_partition_matches_the_default_partitioner() -> None:
     assert partition_for("warehouse.orders", 1) == 0
     assert {partition_for(f"s{i}", 4) for i in range(50)} == {0, 1, 2, 3}
+
+
+@pytest.mark.req("FR-003")
+def test_frequent_updates_keep_the_deadline_heap_small() -> None:
+    m = started()
+    for i in range(5000):
+        feed(m, update(i * 0.1), i * 0.1)
+    assert len(m._heap) < 10
+    # and the source still goes stale on time after the last update
+    fired = run_until(m, 500 + 601)
+    assert ("freshness", "FAIL", "firing", "orders") in fired

@@ -207,6 +207,8 @@ class Monitor:
             if src is None:
                 continue
             if kind == "fresh":
+                if src.fresh_armed == when:
+                    src.fresh_armed = None
                 self._check_freshness(src, now, out, event_time=when, triggered_at=when)
             else:
                 self._reobserve(src, key, now, out, when)
@@ -259,7 +261,11 @@ class Monitor:
         self._judge(src, res.verdict, cfg, now, out, event_time=event_time,
                     triggered_at=triggered_at)
         if res.next_change_at is not None:
-            self._push(res.next_change_at, "fresh", src.config.name, "")
+            armed = src.fresh_armed
+            if armed is None or res.next_change_at < armed:
+                # A later deadline needs no new entry: the armed one fires first and re-arms.
+                src.fresh_armed = res.next_change_at
+                self._push(res.next_change_at, "fresh", src.config.name, "")
 
     # ------------------------------------------------------------------ verdicts → alerts
 

@@ -39,6 +39,9 @@ class SourceState:
     series: dict[str, SeriesState] = field(default_factory=dict)
     watches: dict[str, Watch] = field(default_factory=dict)
     series_rejected: int = 0
+    #: The freshness deadline currently on the scheduler's heap, if any (one per source keeps
+    #: the heap small however often the source updates).
+    fresh_armed: datetime | None = None
 
     def saw_update(self, updated_at: datetime, received_at: datetime) -> None:
         at = min(updated_at, received_at)
