@@ -198,3 +198,12 @@ def test_frequent_updates_keep_the_deadline_heap_small() -> None:
     # and the source still goes stale on time after the last update
     fired = run_until(m, 500 + 601)
     assert ("freshness", "FAIL", "firing", "orders") in fired
+
+
+@pytest.mark.req("NFR-004")
+def test_revoked_partitions_leave_their_checkpoints_alone() -> None:
+    m = started()
+    for i in range(10):
+        feed(m, metric(i, 100.0 + i % 3), i)
+    m.revoke([0])  # the partition moved to another instance before the batch was written
+    assert m.take_dirty() == []

@@ -305,8 +305,13 @@ class Monitor:
     # ------------------------------------------------------------------ checkpoints
 
     def take_dirty(self) -> list[tuple[int, str, dict[str, Any] | None]]:
-        """Changed state since the last call as (partition, key, value or None for deleted)."""
-        out = [(p, key, self.snapshot(key)) for p, key in sorted(self._dirty)]
+        """Changed state since the last call as (partition, key, value or None for deleted).
+
+        State of a partition this instance no longer owns is left out, not deleted: its new
+        owner restores it from the changelog, and a tombstone from here would erase it.
+        """
+        out = [(p, key, self.snapshot(key)) for p, key in sorted(self._dirty)
+               if p in self.owned and key.split(SEP, 2)[1] in self.sources]
         self._dirty.clear()
         return out
 
