@@ -6,7 +6,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import orjson
@@ -18,6 +18,8 @@ from aiokafka.structs import ConsumerRecord
 from dq_monitor.config import Config, parse_config
 from dq_monitor.embedded import broker_address
 from dq_monitor.ingest.service import MonitorService
+
+R = TypeVar("R", bound="Runner")
 
 #: Consumer-group timing for tests: a join takes about half the session timeout on the
 #: embedded broker, so keep it short (Apache Kafka needs >= 6s by default).
@@ -128,19 +130,30 @@ sources:
     return parse_config(text, env={})
 
 
+class Runner(Protocol):
+    ready: anyio.Event
+
+    async def run(self, stop: anyio.Event) -> None: ...
+
+
 @contextlib.asynccontextmanager
-async def running(config: Config, **kwargs: Any) -> AsyncIterator[MonitorService]:
-    """Run a MonitorService in this event loop; yield once it owns its partitions."""
-    service = MonitorService(config, **kwargs)
+async def serving(runner: R) -> AsyncIterator[R]:
+    """Run a service or router in this event loop; yield once it is ready, stop it after."""
     stop = anyio.Event()
     async with anyio.create_task_group() as tg:
-        tg.start_soon(service.run, stop)
+        tg.start_soon(runner.run, stop)
         with anyio.fail_after(30):
-            await service.ready.wait()
+            await runner.ready.wait()
         try:
-            yield service
+            yield runner
         finally:
             stop.set()
+
+
+def running(config: Config, **kwargs: Any) -> contextlib.AbstractAsyncContextManager[
+        MonitorService]:
+    """A MonitorService on ``config``, ready once it owns its partitions."""
+    return serving(MonitorService(config, **kwargs))
 
 
 def now_rfc3339(offset_s: float = 0.0) -> str:

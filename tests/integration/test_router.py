@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -14,7 +13,7 @@ from dq_monitor.config import Config
 from dq_monitor.events import Alert
 from dq_monitor.routing.router import AlertRouter
 from tests.channels.conftest import make_alert
-from tests.integration.conftest import Kafka, config_for
+from tests.integration.conftest import Kafka, config_for, serving
 from tests.servers import HttpReceiver, smtp_server
 
 pytestmark = pytest.mark.integration
@@ -40,18 +39,8 @@ SPEC_ROUTES = """
 """
 
 
-@contextlib.asynccontextmanager
-async def routing(config: Config) -> AsyncIterator[AlertRouter]:
-    router = AlertRouter(config)
-    stop = anyio.Event()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(router.run, stop)
-        with anyio.fail_after(30):
-            await router.ready.wait()
-        try:
-            yield router
-        finally:
-            stop.set()
+def routing(config: Config) -> contextlib.AbstractAsyncContextManager[AlertRouter]:
+    return serving(AlertRouter(config))
 
 
 async def publish(kafka: Kafka, alert: Alert) -> None:
