@@ -1,10 +1,10 @@
-"""SMTP email against a real aiosmtpd server: plain, STARTTLS with AUTH, 4xx and 5xx."""
+"""SMTP email against a real aiosmtpd server: parts, STARTTLS, implicit TLS, AUTH, 4xx vs 5xx."""
 
 from __future__ import annotations
 
 import email
+import email.policy
 from email.message import Message
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,17 +13,19 @@ from dq_monitor.channels.email import EmailChannel
 from dq_monitor.config import EmailChannel as EmailConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
-from tests.servers import smtp_server
+from tests.channels.conftest import Certificate, SmtpFactory, make_alert
+
+PASSWORD = "pw-Secret-123"
 
 
 def channel(port: int, **kw: Any) -> EmailChannel:
     return EmailChannel("oncall-email", EmailConfig.model_validate({
         "type": "email", "host": "127.0.0.1", "port": port, "from": "dq@example.com",
-        "to": ["oncall@example.com"], "timeout": "5s", **kw}))
+        "to": ["oncall@example.com", "lead@example.com"], "timeout": "5s", **kw}))
 
 
-def parts(envelope: Any) -> tuple[Message, dict[str, str]]:
-    msg = email.message_from_bytes(envelope.content)
+def parse(envelope: Any) -> tuple[Message, dict[str, str]]:
+    msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
     bodies = {}
     for part in msg.walk():
         payload = part.get_payload(decode=True)
@@ -33,38 +35,95 @@ def parts(envelope: Any) -> tuple[Message, dict[str, str]]:
 
 
 @pytest.mark.req("FR-008")
-async def test_plain_smtp_with_text_and_html_parts(alert: Alert) -> None:
-    with smtp_server() as (port, received):
-        await channel(port).send(alert, repeat=False)
-    msg, bodies = parts(received[0])
+async def test_plain_smtp_sends_text_and_html_parts(smtp: SmtpFactory, alert: Alert) -> None:
+    with smtp() as server:
+        await channel(server.port).send(alert, repeat=False)
+    (envelope,) = server.received
+    msg, bodies = parse(envelope)
     assert msg["Subject"] == "[FAIL] completeness warehouse.orders customer_id"
-    assert received[0].rcpt_tos == ["oncall@example.com"]
-    assert set(bodies) == {"text/plain", "text/html"}
-    for fact in ("warehouse.orders", "customer_id", "0.25", "0.01", alert.detail):
-        assert fact in bodies["text/plain"]
-    assert "<table>" in bodies["text/html"]
+    assert msg.get_content_type() == "multipart/alternative"
+    assert envelope.mail_from == "dq@example.com"
+    assert envelope.rcpt_tos == ["oncall@example.com", "lead@example.com"]
+    assert list(bodies) == ["text/plain", "text/html"]
+    for body in bodies.values():
+        for fact in ("FAIL", "completeness", "warehouse.orders", "customer_id", "0.25", "0.01",
+                     alert.detail):
+            assert fact in body
+    assert "#d32f2f" in bodies["text/html"]  # red for FAIL
+    assert msg["X-DQ-Fingerprint"] == alert.fingerprint
+
+
+@pytest.mark.req("FR-008", "FR-009")
+async def test_reminder_and_recovery_subjects(smtp: SmtpFactory) -> None:
+    with smtp() as server:
+        ch = channel(server.port)
+        await ch.send(make_alert(severity="WARN"), repeat=True)
+        await ch.send(make_alert(status="resolved"), repeat=False)
+    subjects = [parse(e)[0]["Subject"] for e in server.received]
+    assert subjects == [
+        "REMINDER [WARN] completeness warehouse.orders customer_id",
+        "RESOLVED [FAIL] completeness warehouse.orders customer_id",
+    ]
 
 
 @pytest.mark.req("FR-008")
-async def test_starttls_with_auth(alert: Alert, self_signed: tuple[Path, Path]) -> None:
-    with smtp_server(tls_cert=self_signed, auth=("dq", "pw-123")) as (port, received):
-        ch = channel(port, starttls=True, username="dq", password="pw-123",
-                     ca_file=str(self_signed[0]))
-        await ch.send(alert, repeat=False)
-        bad = channel(port, starttls=True, username="dq", password="wrong",
-                      ca_file=str(self_signed[0]))
+async def test_starttls_with_auth_and_a_private_ca(smtp: SmtpFactory, certificate: Certificate,
+                                                  alert: Alert) -> None:
+    with smtp(starttls=certificate, auth=("dq", PASSWORD)) as server:
+        ok = channel(server.port, starttls=True, username="dq", password=PASSWORD,
+                     ca_file=str(certificate.cert))
+        await ok.send(alert, repeat=False)
+        wrong = channel(server.port, starttls=True, username="dq", password="wrong-Secret",
+                        ca_file=str(certificate.cert))
         with pytest.raises(DeliveryError) as info:
-            await bad.send(alert, repeat=False)
-    assert len(received) == 1
-    assert "wrong" not in str(info.value)
+            await wrong.send(alert, repeat=False)
+    assert len(server.received) == 1 and server.logins == ["dq"]
+    assert not info.value.retryable and info.value.reason.startswith("SMTP 535")
+    assert "wrong-Secret" not in str(info.value)
+
+
+@pytest.mark.req("FR-008")
+async def test_untrusted_certificate_is_refused_unless_verification_is_off(
+    smtp: SmtpFactory, certificate: Certificate, alert: Alert
+) -> None:
+    with smtp(starttls=certificate) as server:
+        with pytest.raises(DeliveryError) as info:
+            await channel(server.port, starttls=True).send(alert, repeat=False)
+        await channel(server.port, starttls=True, verify_tls=False).send(alert, repeat=False)
+    assert info.value.retryable and "certificate" in info.value.reason
+    assert len(server.received) == 1
+
+
+@pytest.mark.req("FR-008")
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # it is all TLS
+async def test_implicit_tls_with_auth(smtp: SmtpFactory, certificate: Certificate,
+                                      alert: Alert) -> None:
+    with smtp(implicit_tls=certificate, auth=("dq", PASSWORD)) as server:
+        await channel(server.port, tls=True, username="dq", password=PASSWORD,
+                      ca_file=str(certificate.cert)).send(alert, repeat=False)
+    assert len(server.received) == 1 and server.logins == ["dq"]
 
 
 @pytest.mark.req("FR-010")
-@pytest.mark.parametrize(("reply", "retryable"), [("554 rejected", False),
-                                                   ("451 try later", True)])
-async def test_smtp_5xx_is_final_and_4xx_retryable(alert: Alert, reply: str,
-                                                   retryable: bool) -> None:
-    with smtp_server(reply=reply) as (port, _), pytest.raises(DeliveryError) as info:
-        await channel(port).send(alert, repeat=False)
+@pytest.mark.parametrize(("where", "reply", "retryable"), [
+    ("data_reply", "554 5.7.1 message rejected", False),
+    ("data_reply", "451 4.3.0 try again later", True),
+    ("rcpt_reply", "550 5.1.1 no such user", False),
+    ("rcpt_reply", "450 4.2.1 mailbox busy", True),
+])
+async def test_smtp_5xx_is_final_and_4xx_retryable(smtp: SmtpFactory, alert: Alert, where: str,
+                                                   reply: str, retryable: bool) -> None:
+    with smtp(**{where: reply}) as server, pytest.raises(DeliveryError) as info:
+        await channel(server.port).send(alert, repeat=False)
     assert info.value.retryable is retryable
-    assert reply.split()[0] in info.value.reason
+    assert reply.split()[0] in info.value.reason and reply.split()[-1] in info.value.reason
+    assert server.received == []
+
+
+@pytest.mark.req("FR-010", "FR-011")
+async def test_unreachable_server_is_retryable_without_the_password(alert: Alert) -> None:
+    ch = channel(1, username="dq", password=PASSWORD, starttls=True)  # nothing on port 1
+    with pytest.raises(DeliveryError) as info:
+        await ch.send(alert, repeat=False)
+    assert info.value.retryable and "127.0.0.1:1 unreachable" in info.value.reason
+    assert PASSWORD not in str(info.value)

@@ -24,14 +24,32 @@ def test_spec_routes_warn_to_slack_and_fail_to_slack_and_email() -> None:
 
 
 @pytest.mark.req("FR-007")
-def test_first_match_wins_unless_continue() -> None:
+def test_first_match_wins_unless_continue_and_no_channel_twice() -> None:
     rs = routes(
         {"match": {"source": "warehouse.*", "check": ["completeness"]}, "channels": ["dq"],
          "continue": True},
-        {"match": {"status": "firing"}, "channels": ["pager", "dq"]},
-        {"match": {}, "channels": ["never"]},
+        {"match": {"status": "firing"}, "channels": ["pager", "dq", "pager"]},
+        {"match": {}, "channels": ["never-after-a-stop"]},
     )
     assert route_channels(rs, make_alert()) == ["dq", "pager"]
-    assert route_channels(rs, make_alert(status="resolved")) == ["dq", "never"]
-    assert route_channels(routes({"match": {"source": "lake.*"}, "channels": ["x"]}),
-                          make_alert()) == []
+    assert route_channels(rs, make_alert(status="resolved")) == ["dq", "never-after-a-stop"]
+
+
+@pytest.mark.req("FR-007")
+@pytest.mark.parametrize(("match", "routed"), [
+    ({"source": "lake.*"}, False),
+    ({"source": "warehouse.order?"}, True),
+    ({"source": "Warehouse.*"}, False),  # globs are case-sensitive, like source names
+    ({"severity": ["WARN", "FAIL"], "check": "completeness"}, True),
+    ({"severity": "WARN", "check": "completeness"}, False),  # every field must match
+    ({"check": ["freshness", "anomaly"]}, False),
+    ({}, True),
+])
+def test_match_fields(match: dict[str, object], routed: bool) -> None:
+    got = route_channels(routes({"match": match, "channels": ["x"]}), make_alert())
+    assert got == (["x"] if routed else [])
+
+
+@pytest.mark.req("FR-007")
+def test_no_routes_means_the_alert_topic_only() -> None:
+    assert route_channels([], make_alert()) == []

@@ -1,7 +1,8 @@
-"""The one Protocol every channel implements, and the text every channel shows.
+"""The one Protocol every channel implements, and the wording every channel shows.
 
 ``send`` either returns (the channel accepted the alert) or raises ``DeliveryError`` saying
-whether trying again may help. Channels hold no routing, dedup or retry rules.
+whether trying again may help and, when the receiver said so, how long to wait. Channels hold
+no routing, dedup or retry rules: those live in ``dq_monitor.routing`` and are the same for all.
 """
 
 from __future__ import annotations
@@ -10,8 +11,13 @@ from typing import Any, Protocol
 
 from dq_monitor.events import Alert
 
+#: One colour per state, shared by Slack attachments and the HTML email.
+COLOURS = {"FAIL": "#d32f2f", "WARN": "#f9a825", "resolved": "#2e7d32"}
+
 
 class Channel(Protocol):
+    """A delivery adapter. ``send`` raises ``DeliveryError`` only; ``aclose`` frees its pool."""
+
     name: str
 
     async def send(self, alert: Alert, *, repeat: bool) -> None: ...
@@ -20,20 +26,27 @@ class Channel(Protocol):
 
 
 def alert_payload(alert: Alert, repeat: bool) -> dict[str, Any]:
-    """The alert event as on the alert topic, plus ``repeat`` (true for reminders)."""
+    """The alert event exactly as on the alert topic, plus ``repeat`` (true for reminders)."""
     return {**alert.model_dump(mode="json"), "repeat": repeat}
 
 
-def _num(value: float | None) -> str:
+def colour(alert: Alert) -> str:
+    return COLOURS["resolved"] if alert.status == "resolved" else COLOURS[alert.severity]
+
+
+def number(value: float | None) -> str:
+    """Six significant digits: enough to compare, short enough for a phone screen."""
     return "—" if value is None else f"{value:.6g}"
 
 
 def title(alert: Alert, repeat: bool = False) -> str:
-    """``[FAIL] completeness warehouse.orders customer_id`` (+ resolved / reminder marks)."""
-    status = "RESOLVED " if alert.status == "resolved" else ""
-    again = " (reminder: still firing)" if repeat else ""
+    """``[FAIL] completeness warehouse.orders customer_id``; ``RESOLVED``/``REMINDER`` in front.
+
+    It is the email subject and the Slack notification text, so it leads with what matters.
+    """
+    mark = "RESOLVED " if alert.status == "resolved" else "REMINDER " if repeat else ""
     subject = f" {alert.subject}" if alert.subject else ""
-    return f"{status}[{alert.severity}] {alert.check} {alert.source}{subject}{again}"
+    return f"{mark}[{alert.severity}] {alert.check} {alert.source}{subject}"
 
 
 def fields(alert: Alert) -> list[tuple[str, str]]:
@@ -44,14 +57,22 @@ def fields(alert: Alert) -> list[tuple[str, str]]:
         ("Check", f"{alert.check} ({alert.requirement})"),
         ("Source", alert.source),
         ("Subject", alert.subject or "—"),
-        ("Observed", _num(alert.observed)),
-        ("Expected", _num(alert.expected)),
+        ("Observed", number(alert.observed)),
+        ("Expected", number(alert.expected)),
         ("Event time", alert.model_dump(mode="json")["event_time"]),
         ("Fingerprint", alert.fingerprint),
     ]
 
 
 def render_text(alert: Alert, repeat: bool = False) -> str:
-    lines = [title(alert, repeat), "", alert.detail, ""]
+    """Plain-text body: title, the detail sentence, observed vs expected, then every fact."""
+    lines = [title(alert, repeat), ""]
+    if repeat and alert.status == "firing":
+        lines += ["Still firing: this is a reminder, sent once per dedup window.", ""]
+    lines += [
+        alert.detail,
+        f"Observed {number(alert.observed)} vs expected {number(alert.expected)}.",
+        "",
+    ]
     lines += [f"{k}: {v}" for k, v in fields(alert)]
     return "\n".join(lines) + "\n"

@@ -1,77 +1,134 @@
 """SMTP email (FR-008): STARTTLS or implicit TLS, optional AUTH, plain-text and HTML parts.
 
-SMTP 4xx replies and connection trouble may pass: retryable. 5xx replies are final.
+One connection per alert: alert mail is rare and a pooled SMTP session would go stale between
+incidents. SMTP 4xx replies, timeouts and connection trouble may pass later: retryable. SMTP 5xx
+replies (bad credentials, refused sender or recipients, rejected data) and a server that lacks a
+configured feature (STARTTLS, AUTH) are final. The password never reaches a message.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 import aiosmtplib
 
-from dq_monitor.channels.base import fields, render_text, title
+from dq_monitor.channels.base import colour, fields, number, render_text, title
 from dq_monitor.config import EmailChannel as EmailConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
 
-COLOURS = {"FAIL": "#d32f2f", "WARN": "#f9a825", "resolved": "#2e7d32"}
+log = logging.getLogger("dq_monitor.channels.email")
+
+#: How much of a server reply goes into a reason.
+REPLY_CHARS = 200
+
+
+def render_html(alert: Alert, repeat: bool = False) -> str:
+    """The HTML part: a coloured title, the detail sentence and a table of the facts."""
+    e = html.escape
+    rows = "".join(
+        f"<tr><th align='left' style='padding-right:1em'>{e(k)}</th><td>{e(v)}</td></tr>"
+        for k, v in fields(alert)
+    )
+    return (
+        "<!DOCTYPE html><html><body style='font-family:sans-serif'>"
+        f"<h2 style='color:{colour(alert)}'>{e(title(alert, repeat))}</h2>"
+        f"<p>{e(alert.detail)}</p>"
+        f"<p><b>Observed</b> {e(number(alert.observed))} vs <b>expected</b> "
+        f"{e(number(alert.expected))}</p>"
+        f"<table>{rows}</table></body></html>"
+    )
 
 
 def build_message(alert: Alert, repeat: bool, cfg: EmailConfig) -> EmailMessage:
+    """multipart/alternative: text first, HTML last (mail clients show the last they can)."""
     msg = EmailMessage()
     msg["Subject"] = title(alert, repeat)
     msg["From"] = cfg.from_
     msg["To"] = ", ".join(cfg.to)
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="dq-monitor")
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
     msg["X-DQ-Fingerprint"] = alert.fingerprint
+    msg["X-DQ-Repeat"] = "true" if repeat else "false"
     msg.set_content(render_text(alert, repeat))
-    colour = COLOURS["resolved"] if alert.status == "resolved" else COLOURS[alert.severity]
-    rows = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-                   for k, v in fields(alert))
-    msg.add_alternative(
-        f"<html><body><h2 style='color:{colour}'>{html.escape(title(alert, repeat))}</h2>"
-        f"<p>{html.escape(alert.detail)}</p><table>{rows}</table></body></html>",
-        subtype="html",
-    )
+    msg.add_alternative(render_html(alert, repeat), subtype="html")
     return msg
+
+
+def tls_context(cfg: EmailConfig) -> ssl.SSLContext | None:
+    """The client context for ``tls``/``starttls``: system CAs or ``ca_file``; ``verify_tls``."""
+    if not (cfg.tls or cfg.starttls):
+        return None
+    context = ssl.create_default_context(cafile=cfg.ca_file)
+    if not cfg.verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 class EmailChannel:
     def __init__(self, name: str, cfg: EmailConfig) -> None:
         self.name = name
         self.cfg = cfg
-        self._tls: ssl.SSLContext | None = None
-        if cfg.tls or cfg.starttls:
-            self._tls = ssl.create_default_context(cafile=cfg.ca_file)
-            if not cfg.verify_tls:
-                self._tls.check_hostname = False
-                self._tls.verify_mode = ssl.CERT_NONE
+        self._tls = tls_context(cfg)
+        self._password = cfg.password.get_secret_value() if cfg.password else None
+
+    @classmethod
+    def from_config(cls, name: str, cfg: EmailConfig, **_deps: object) -> EmailChannel:
+        return cls(name, cfg)
 
     async def send(self, alert: Alert, *, repeat: bool) -> None:
         cfg = self.cfg
         try:
-            await aiosmtplib.send(
+            refused, _ = await aiosmtplib.send(
                 build_message(alert, repeat, cfg),
                 hostname=cfg.host,
                 port=cfg.port,
                 username=cfg.username or None,
-                password=cfg.password.get_secret_value() if cfg.password else None,
+                password=self._password if cfg.username else None,
                 use_tls=cfg.tls,
                 start_tls=cfg.starttls,
                 tls_context=self._tls,
                 timeout=cfg.timeout,
             )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            raise self._error(
+                "all recipients refused: " + "; ".join(
+                    f"{r.recipient} {r.code} {r.message}" for r in exc.recipients),
+                retryable=any(400 <= c < 500 for c in codes),
+            ) from None
         except aiosmtplib.SMTPResponseException as exc:
-            final = 500 <= exc.code < 600
-            raise DeliveryError(self.name, f"SMTP {exc.code}: {exc.message[:200]}",
-                                retryable=not final) from None
+            raise self._error(f"SMTP {exc.code}: {exc.message}",
+                              retryable=not 500 <= exc.code < 600) from None
+        except aiosmtplib.SMTPNotSupported as exc:
+            raise self._error(f"server lacks a configured feature: {exc}",
+                              retryable=False) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise DeliveryError(self.name, f"SMTP connection failed ({type(exc).__name__})",
-                                retryable=True) from None
+            detail = str(exc) if isinstance(exc, aiosmtplib.SMTPException) else ""
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                detail = f"TLS certificate not trusted: {exc.verify_message}"
+            why = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+            raise self._error(f"SMTP {cfg.host}:{cfg.port} unreachable ({why})",
+                              retryable=True) from None
+        if refused:
+            # Some recipients have the mail: sending again would duplicate it for them.
+            log.warning("channel %r: recipients refused: %s", self.name,
+                        ", ".join(f"{rcpt} ({r.code})" for rcpt, r in refused.items()))
+
+    def _error(self, reason: str, *, retryable: bool) -> DeliveryError:
+        if self._password:
+            reason = reason.replace(self._password, "***")
+        reason = " ".join(reason.split())[:REPLY_CHARS]
+        return DeliveryError(self.name, reason, retryable=retryable)
 
     async def aclose(self) -> None:
         return None
+
+    def __repr__(self) -> str:
+        return f"EmailChannel({self.name!r})"

@@ -1,33 +1,43 @@
-"""Slack incoming webhook (FR-008): a colour-coded message with the facts and the detail."""
+"""Slack incoming webhook (FR-008): a colour-coded attachment with the facts and the detail.
+
+``text`` is the fallback Slack shows in notifications and to clients without Block Kit; the
+attachment carries the colour bar (red FAIL, amber WARN, green resolved) and the blocks.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import orjson
 
 from dq_monitor.channels import http
-from dq_monitor.channels.base import fields, title
+from dq_monitor.channels.base import colour, fields, title
 from dq_monitor.config import SlackChannel as SlackConfig
 from dq_monitor.events import Alert
 
-COLOURS = {"FAIL": "#d32f2f", "WARN": "#f9a825", "resolved": "#2e7d32"}
+#: Slack's limits: header text 150 characters, section text 3000, at most 10 section fields.
+_HEADER_MAX, _TEXT_MAX, _FIELDS_MAX = 150, 3000, 10
 
 
 def slack_message(alert: Alert, repeat: bool, cfg: SlackConfig) -> dict[str, Any]:
-    colour = COLOURS["resolved"] if alert.status == "resolved" else COLOURS[alert.severity]
+    """The webhook JSON body; ``channel``/``username`` overrides only when configured."""
+    head = title(alert, repeat)
     facts = [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields(alert)[:8]]
     message: dict[str, Any] = {
-        "text": f"{title(alert, repeat)}: {alert.detail}",
+        "text": f"{head}: {alert.detail}"[:_TEXT_MAX],
         "attachments": [{
-            "color": colour,
+            "color": colour(alert),
+            "fallback": f"{head}: {alert.detail}"[:_TEXT_MAX],
             "blocks": [
                 {"type": "header",
-                 "text": {"type": "plain_text", "text": title(alert, repeat)[:150]}},
-                {"type": "section", "text": {"type": "mrkdwn", "text": alert.detail}},
-                {"type": "section", "fields": facts},
+                 "text": {"type": "plain_text", "text": head[:_HEADER_MAX]}},
+                {"type": "section",
+                 "text": {"type": "mrkdwn", "text": alert.detail[:_TEXT_MAX] or "—"}},
+                {"type": "section", "fields": facts[:_FIELDS_MAX]},
                 {"type": "context", "elements": [
-                    {"type": "mrkdwn", "text": f"fingerprint `{alert.fingerprint}`"}]},
+                    {"type": "mrkdwn", "text": f"fingerprint `{alert.fingerprint}`"
+                                               + (" · reminder" if repeat else "")}]},
             ],
         }],
     }
@@ -42,7 +52,11 @@ class SlackChannel:
     def __init__(self, name: str, cfg: SlackConfig) -> None:
         self.name = name
         self.cfg = cfg
-        self._http = http.client(cfg.timeout)
+        self._http: httpx.AsyncClient = http.client(cfg.timeout)
+
+    @classmethod
+    def from_config(cls, name: str, cfg: SlackConfig, **_deps: object) -> SlackChannel:
+        return cls(name, cfg)
 
     async def send(self, alert: Alert, *, repeat: bool) -> None:
         body = orjson.dumps(slack_message(alert, repeat, self.cfg))
@@ -51,3 +65,6 @@ class SlackChannel:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def __repr__(self) -> str:
+        return f"SlackChannel({self.name!r})"

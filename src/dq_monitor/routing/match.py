@@ -1,4 +1,8 @@
-"""FR-007 routing: which channels a firing alert goes to."""
+"""FR-007 routing: which channels an alert goes to, from the ordered ``routing.routes``.
+
+The router applies this to firing alerts; a resolved alert goes to the channels that received
+its firing alert (``DeliveryLog.firing_channels``), whatever the routes say by then.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,13 @@ from dq_monitor.events import Alert
 
 
 def route_channels(routes: Sequence[Route], alert: Alert) -> list[str]:
-    """Routes in order; the first match wins unless it says ``continue``. No channel twice."""
-    out: list[str] = []
+    """Routes in order; the first match wins unless it says ``continue``. Each channel once,
+    in the order first named."""
+    out: dict[str, None] = {}
     for route in routes:
         if route.match.matches(severity=alert.severity, check=alert.check, source=alert.source,
                                status=alert.status):
-            out += [c for c in route.channels if c not in out]
+            out.update(dict.fromkeys(route.channels))
             if not route.continue_:
                 break
-    return out
+    return list(out)
