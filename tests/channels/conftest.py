@@ -184,12 +184,14 @@ def smtp() -> SmtpFactory:
 
     ``starttls`` offers STARTTLS and requires it; ``implicit_tls`` speaks TLS from the first
     byte; ``auth`` requires AUTH (after STARTTLS when ``starttls`` is given);
-    ``rcpt_reply``/``data_reply`` answer that command instead of accepting.
+    ``rcpt_reply``/``data_reply`` answer that command instead of accepting; ``refuse`` maps
+    single recipients to their RCPT reply.
     """
 
     @contextlib.contextmanager
     def serve(*, starttls: Certificate | None = None, implicit_tls: Certificate | None = None,
               auth: tuple[str, str] | None = None, rcpt_reply: str | None = None,
+              refuse: dict[str, str] | None = None,
               data_reply: str | None = None) -> Iterator[SmtpServer]:
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -199,8 +201,8 @@ def smtp() -> SmtpFactory:
         class Handler:
             async def handle_RCPT(self, srv: Any, session: Any, envelope: Any,  # noqa: N802
                                   address: str, rcpt_options: list[str]) -> str:
-                if rcpt_reply:
-                    return rcpt_reply
+                if rcpt_reply or (refuse and address in refuse):
+                    return rcpt_reply or (refuse or {})[address]
                 envelope.rcpt_tos.append(address)
                 return "250 OK"
 

@@ -120,6 +120,16 @@ async def test_smtp_5xx_is_final_and_4xx_retryable(smtp: SmtpFactory, alert: Ale
     assert server.received == []
 
 
+@pytest.mark.req("FR-008", "FR-010")
+async def test_one_refused_recipient_does_not_fail_the_delivery(
+    smtp: SmtpFactory, alert: Alert, caplog: pytest.LogCaptureFixture
+) -> None:
+    with smtp(refuse={"lead@example.com": "550 5.1.1 no such user"}) as server:
+        await channel(server.port).send(alert, repeat=False)  # a retry would mail oncall twice
+    assert [e.rcpt_tos for e in server.received] == [["oncall@example.com"]]
+    assert "lead@example.com (550)" in caplog.text
+
+
 @pytest.mark.req("FR-010", "FR-011")
 async def test_unreachable_server_is_retryable_without_the_password(alert: Alert) -> None:
     ch = channel(1, username="dq", password=PASSWORD, starttls=True)  # nothing on port 1

@@ -108,3 +108,14 @@ async def test_no_secret_in_any_error(http_server: HttpServer, alert: Alert) -> 
     assert len(errors) == 4
     for text in errors:
         assert not any(s in text for s in secrets), text
+
+
+@pytest.mark.req("FR-010", "FR-011")
+@pytest.mark.parametrize("url", ["http://[::1/secret-path", "ftp://127.0.0.1/secret-path",
+                                 "127.0.0.1/secret-path"])
+async def test_an_invalid_url_is_final_and_not_echoed(alert: Alert, url: str) -> None:
+    ch = WebhookChannel("hook", WebhookConfig.model_validate({"type": "webhook", "url": url}))
+    with pytest.raises(DeliveryError) as info:
+        await ch.send(alert, repeat=False)
+    await ch.aclose()
+    assert not info.value.retryable and "secret-path" not in str(info.value)

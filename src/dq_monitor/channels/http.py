@@ -14,7 +14,7 @@ import email.utils
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC
 
 import httpx
@@ -91,22 +91,28 @@ async def post(
     *,
     content: bytes,
     headers: dict[str, str],
-    secrets: Iterable[str] = (),
+    secrets: Sequence[str] = (),
 ) -> None:
     """POST ``content`` and map the outcome to success or a ``DeliveryError`` without secrets."""
-    hidden = [*url_secrets(url), *secrets]
+
+    def hide(text: str) -> str:
+        return redact(text, [*url_secrets(url), *secrets])
+
     try:
         response = await http.post(url, content=content, headers=headers)
     except httpx.TimeoutException as exc:
         raise DeliveryError(channel, f"timed out ({type(exc).__name__})", retryable=True) from None
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol):
+        raise DeliveryError(channel, "the configured URL is not a valid http(s) URL",
+                            retryable=False) from None
     except httpx.HTTPError as exc:
-        detail = redact(str(exc), hidden)[:BODY_CHARS]
+        detail = hide(str(exc))[:BODY_CHARS]
         why = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         raise DeliveryError(channel, f"connection failed ({why})", retryable=True) from None
     status = response.status_code
     if 200 <= status < 300:
         return
-    body = redact(" ".join(response.text[: BODY_CHARS * 2].split()), hidden)[:BODY_CHARS]
+    body = hide(" ".join(response.text[: BODY_CHARS * 2].split()))[:BODY_CHARS]
     reason = f"HTTP {status}: {body}" if body else f"HTTP {status}"
     if status in RETRY_AFTER_STATUSES:
         wait = retry_after(response.headers.get("retry-after"))

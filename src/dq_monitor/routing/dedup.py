@@ -225,7 +225,7 @@ class DeliveryLog:
                     changes[k] = Entry(now, closes=e.closes, repeat=e.repeat)
         else:
             for k in siblings:
-                if k[2] == "resolved" and alert.alert_id not in self._entries[k].closes:
+                if k[2] == "resolved":
                     changes[k] = None  # a new episode: its recovery is news again
                 elif k[2] == "firing" and self._entries[k].alert is not None:
                     superseded = self._entries[k]
