@@ -236,7 +236,12 @@ class AlertRouter:
                     # Dedup is decided here, in the channel's own order, so a copy queued
                     # behind its original sees the original's delivery (FR-009).
                     decision = self.log.decide(job.alert, job.channel, self.clock())
-                    if decision is Decision.SKIP_DUPLICATE and not job.repeat:
+                    stale = job.repeat and decision is not Decision.SEND_REMINDER
+                    if decision is Decision.SKIP_DUPLICATE or stale:
+                        # a duplicate, or a reminder the episode no longer needs (resolved,
+                        # escalated or just delivered since it was queued)
+                        if job.repeat:
+                            self.log.reminder_failed(job.alert, job.channel)
                         self._count(job.channel, "deduplicated")
                     else:
                         job.repeat = job.repeat or decision is Decision.SEND_REMINDER
