@@ -16,8 +16,7 @@ kafka: {bootstrap_servers: "localhost:9092", input_topics: [m], alert_topic: a,
         dead_letter_topic: d}
 sources:
   - name: shop
-    anomaly: {metrics: [revenue], window: 100, min_samples: 20, z_warn: 3, z_fail: 4,
-              rebaseline_after: 10}
+    anomaly: {metrics: [revenue], window: 100, min_samples: 20, rebaseline_after: 10}
 """
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -60,12 +59,14 @@ def test_spikes_and_level_shift_on_a_10k_point_history(tmp_path: Path) -> None:
     proc, out = run(tmp_path, rows)
     assert proc.returncode == 0, proc.stderr
     assert len(out) == 10_000
-    assert list(out[0]) == ["timestamp", "value", "z", "severity", "alert"]
+    assert list(out[0]) == ["timestamp", "value", "z", "severity", "alert", "expected", "scale"]
     assert {r["severity"] for r in out[:20]} == {"PENDING"}
     assert out[20]["severity"] in ("OK", "WARN", "FAIL") and out[20]["z"]
+    assert abs(float(out[2000]["expected"]) - 1000.0) < 3.0  # the level, within noise
+    assert 3.0 < float(out[2000]["scale"]) < 8.0  # uniform ±10 has sd 5.8
     for i in SPIKES:
         assert out[i]["severity"] == "FAIL" and out[i]["alert"] == "1"
-        assert float(out[i]["z"]) > 4
+        assert float(out[i]["z"]) > 6
     assert out[SHIFT]["severity"] == "FAIL" and out[SHIFT]["alert"] == "1"
     # accepted as the new normal within rebaseline_after points, then quiet to the end
     assert out[SHIFT + 9]["severity"] == "OK"

@@ -13,7 +13,7 @@ import csv
 import math
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from dq_monitor.errors import BacktestError
 from dq_monitor.events import Metric, parse_rfc3339
 from dq_monitor.monitor import Monitor
 
-OUTPUT_COLUMNS = ["timestamp", "value", "z", "severity", "alert"]
+OUTPUT_COLUMNS = ["timestamp", "value", "z", "severity", "alert", "expected", "scale"]
 #: Files larger than this get a progress bar (when stderr is a terminal).
 PROGRESS_MIN_BYTES = 1 << 20
 
@@ -120,6 +120,67 @@ def backtest_config(config: Config, source: str, metric: str) -> Config:
     return config.model_copy(update={"sources": [only]})
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayRow:
+    """One replayed value as the service would have judged it (FR-013)."""
+
+    ts: datetime
+    value: float
+    #: The point's z, and the baseline it was judged against (None while PENDING).
+    z: float | None
+    expected: float | None
+    scale: float | None
+    severity: Severity
+    #: The values at ``z_warn`` and ``z_fail`` scale units either side of ``expected``.
+    warn_band: tuple[float, float] | None
+    fail_band: tuple[float, float] | None
+    #: Whether the service would have emitted a firing alert event (a new WARN/FAIL or an
+    #: escalation) here, and how many resolved events.
+    alert: bool
+    resolved: int
+    alert_severity: str | None
+
+
+def replay(
+    config: Config, source: str, metric: str, points: Iterable[tuple[datetime, float]],
+    *, tags: dict[str, str] | None = None,
+) -> Iterator[ReplayRow]:
+    """Feed ``(timestamp, value)`` points through a ``Monitor`` built from ``config``, each
+    point's timestamp as the clock, and yield what it concluded about each one."""
+    monitor = Monitor(backtest_config(config, source, metric))
+    monitor.trace_anomaly = True
+    an = monitor.config.sources_by_name[source].anomaly
+    assert an is not None
+    subject = series_key(source, metric, tags)
+    started = False
+    for ts, value in points:
+        if not started:
+            monitor.assign([0], ts)
+            started = True
+        event = Metric(type="metric", source=source, metric=metric, value=value, ts=ts,
+                       tags=tags)
+        out = monitor.on_event(event, partition=0, kafka_ts=ts, now=ts)
+        out.alerts += monitor.on_tick(ts).alerts
+        result = next((r for s, r in out.anomaly if s == subject), None)
+        fired = [e.alert for e in out.alerts if e.alert.status == "firing"]
+        yield ReplayRow(
+            ts=ts, value=value,
+            z=None if result is None else result.z,
+            expected=None if result is None else result.expected,
+            scale=None if result is None else result.scale,
+            severity=Severity.PENDING if result is None else result.severity,
+            warn_band=None if result is None else result.bounds(an.z_warn),
+            fail_band=None if result is None else result.bounds(an.z_fail),
+            alert=bool(fired),
+            resolved=sum(1 for e in out.alerts if e.alert.status == "resolved"),
+            alert_severity=fired[-1].severity if fired else None,
+        )
+
+
+def _fmt(x: float | None) -> str:
+    return "" if x is None else f"{x:.6g}"
+
+
 def run_backtest(
     config: Config,
     source: str,
@@ -131,15 +192,14 @@ def run_backtest(
     errors: TextIO = sys.stderr,
     progress: Progress | None = None,
     size: int | None = None,
+    keep: list[ReplayRow] | None = None,
 ) -> BacktestSummary:
-    monitor = Monitor(backtest_config(config, source, metric))
-    monitor.trace_anomaly = True
-    subject = series_key(source, metric, tags)
+    """Replay a CSV history into an output CSV; ``keep`` collects the rows (for a plot)."""
     writer = csv.writer(rows_out, lineterminator="\n")
     writer.writerow(OUTPUT_COLUMNS)
     alerts: Counter[str] = Counter()
-    rows = bad = resolved = 0
-    started = False
+    counts = {"rows": 0, "bad": 0}
+    raw: list[tuple[str, str]] = []
     task = progress.add_task("backtest", total=size) if progress is not None else None
     read = [0]
 
@@ -148,32 +208,32 @@ def run_backtest(
             read[0] += len(line)
             yield line
 
-    for item in _rows(csv.reader(lines()), errors):
-        if task is not None and progress is not None and rows % 2000 == 0:
-            progress.update(task, completed=read[0])
-        if isinstance(item, int):
-            bad += 1
-            continue
-        raw_ts, raw_value, ts, value = item
-        if not started:
-            monitor.assign([0], ts)
-            started = True
-        event = Metric(type="metric", source=source, metric=metric, value=value, ts=ts,
-                       tags=tags)
-        out = monitor.on_event(event, partition=0, kafka_ts=ts, now=ts)
-        out.alerts += monitor.on_tick(ts).alerts
-        result = next((r for s, r in out.anomaly if s == subject), None)
-        severity = result.severity if result is not None else Severity.PENDING
-        z = "" if result is None or result.z is None else f"{result.z:.6g}"
-        fired = [e.alert for e in out.alerts if e.alert.status == "firing"]
-        resolved += sum(1 for e in out.alerts if e.alert.status == "resolved")
-        for a in fired:
-            alerts[a.severity] += 1
-        writer.writerow([raw_ts, raw_value, z, severity.value, 1 if fired else 0])
-        rows += 1
+    def points() -> Iterator[tuple[datetime, float]]:
+        for item in _rows(csv.reader(lines()), errors):
+            if task is not None and progress is not None and counts["rows"] % 2000 == 0:
+                progress.update(task, completed=read[0])
+            if isinstance(item, int):
+                counts["bad"] += 1
+                continue
+            raw_ts, raw_value, ts, value = item
+            raw.append((raw_ts, raw_value))
+            yield ts, value
+
+    resolved = 0
+    for row in replay(config, source, metric, points(), tags=tags):
+        raw_ts, raw_value = raw.pop()
+        if row.alert_severity is not None:
+            alerts[row.alert_severity] += 1
+        resolved += row.resolved
+        writer.writerow([raw_ts, raw_value, _fmt(row.z), row.severity.value,
+                         1 if row.alert else 0, _fmt(row.expected), _fmt(row.scale)])
+        counts["rows"] += 1
+        if keep is not None:
+            keep.append(row)
     if task is not None and progress is not None:
         progress.update(task, completed=size)
-    return BacktestSummary(rows=rows, bad_rows=bad, alerts=alerts, resolved=resolved)
+    return BacktestSummary(rows=counts["rows"], bad_rows=counts["bad"], alerts=alerts,
+                           resolved=resolved)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     WithJsonSchema,
+    model_validator,
 )
 
 from dq_monitor.errors import ConfigError
@@ -98,16 +99,47 @@ class CompletenessConfig(Damping):
         return self.warn_ratio * rule.max_null_rate
 
 
+#: FR-017: (z_warn, z_fail) for each ``sensitivity``, used where the thresholds are not given.
+SENSITIVITY: dict[str, tuple[float, float]] = {
+    "low": (5.5, 7.5),
+    "medium": (4.5, 6.0),
+    "high": (3.5, 5.0),
+}
+
+
+def _sensitivity_thresholds(data: Any) -> Any:
+    """Fill ``z_warn``/``z_fail`` from ``sensitivity`` when the file leaves them out."""
+    if isinstance(data, dict):
+        warn, fail = SENSITIVITY.get(str(data.get("sensitivity", "medium")), SENSITIVITY["medium"])
+        data = {"z_warn": warn, "z_fail": fail, **data}
+    return data
+
+
 class AnomalyConfig(Damping):
+    """FR-005 / FR-014 / FR-017 options of one source's anomaly check."""
+
     metrics: list[str] = Field(min_length=1)
+    #: ``robust`` (FR-017: outlier-proof, seasonal, trend-following) or ``rolling`` (the plain
+    #: mean and standard deviation of the last ``window`` values).
+    baseline: Literal["robust", "rolling"] = "robust"
+    #: Rolling: values in the window. Robust: the span of the exponentially weighted level and
+    #: scale (they forget at rate 2 / (window + 1) per value).
     window: int = Field(default=100, ge=2, le=100_000)
     min_samples: int = Field(default=20, ge=2)
-    z_warn: float = Field(default=3.0, gt=0)
-    z_fail: float = Field(default=4.0, gt=0)
+    sensitivity: Literal["low", "medium", "high"] = "medium"
+    #: Defaults shown are ``medium``'s; without them in the file, ``sensitivity`` decides.
+    z_warn: float = Field(default=SENSITIVITY["medium"][0], gt=0)
+    z_fail: float = Field(default=SENSITIVITY["medium"][1], gt=0)
     direction: Literal["both", "up", "down"] = "both"
+    seasonality: Literal["auto", "none", "hour_of_day", "day_of_week", "hour_of_week"] = "auto"
     rebaseline_after: int = Field(default=10, ge=1)
+    #: One incident, one episode: a firing anomaly resolves only after this many consecutive
+    #: normal values; a value flagged within them continues the same episode.
+    cooldown: int = Field(default=10, ge=0)
     min_abs_change: float = Field(default=0.0, ge=0)
     min_rel_change: float = Field(default=0.0, ge=0)
+
+    _fill_thresholds = model_validator(mode="before")(_sensitivity_thresholds)
 
 
 class SourceConfig(_Model):
@@ -380,7 +412,9 @@ def _cross_checks(raw: dict[str, Any]) -> Iterator[str]:
             names.setdefault(name, i)
         an = _dict(src.get("anomaly"))
         base = f"sources[{i}].anomaly"
-        zw, zf = _num(an.get("z_warn", 3.0)), _num(an.get("z_fail", 4.0))
+        zw_default, zf_default = SENSITIVITY.get(str(an.get("sensitivity", "medium")),
+                                                 SENSITIVITY["medium"])
+        zw, zf = _num(an.get("z_warn", zw_default)), _num(an.get("z_fail", zf_default))
         if zw is not None and zf is not None and not zw < zf:
             yield f"{base}.z_warn: must be below z_fail ({zw:g} >= {zf:g})"
         win, ms = _num(an.get("window", 100)), _num(an.get("min_samples", 20))

@@ -181,11 +181,12 @@ class Monitor:
                 })
                 return
             state = src.series[subject] = SeriesState.new(an)
-        result = evaluate(state, value, an, source=src.config.name, subject=subject)
+        result = evaluate(state, value, an, source=src.config.name, subject=subject,
+                          ts=event_time)
         if self.trace_anomaly:
             out.anomaly.append((subject, result))
         self._dirty.add((src.partition, f"ser{SEP}{src.config.name}{SEP}{subject}"))
-        if not result.severity.firing and watch_key("anomaly", subject) not in src.watches:
+        if not result.held.firing and watch_key("anomaly", subject) not in src.watches:
             return  # the common case: healthy and never alerted, no verdict needed
         self._judge(src, result.verdict, an, now, out, event_time=event_time,
                     triggered_at=triggered_at)

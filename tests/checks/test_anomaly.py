@@ -1,4 +1,4 @@
-"""FR-005 / FR-014 anomaly check, pure: every rule observed through evaluate()."""
+"""FR-005 / FR-014 anomaly check with the rolling baseline, pure: every rule through evaluate()."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from dq_monitor.config import AnomalyConfig
 
 
 def cfg(**kw: object) -> AnomalyConfig:
-    base: dict[str, object] = {"metrics": ["m"], "window": 20, "min_samples": 5}
+    base: dict[str, object] = {"metrics": ["m"], "window": 20, "min_samples": 5,
+                               "baseline": "rolling", "z_warn": 3.0, "z_fail": 4.0,
+                               "cooldown": 0}
     return AnomalyConfig.model_validate({**base, **kw})
 
 

@@ -193,7 +193,7 @@ class MonitorService:
         self.monitor.assign(new, self.clock())
         if log.isEnabledFor(logging.DEBUG):
             for name, src in self.monitor.sources.items():
-                log.debug("source %s: %s", name, {k: s.window.count for k, s in
+                log.debug("source %s: %s", name, {k: s.count for k, s in
                                                   src.series.items()})
         log.info("assigned partitions %s (%d sources watched)", sorted(numbers),
                  len(self.monitor.sources))

@@ -1,0 +1,428 @@
+"""FR-017: a robust, seasonal, trend-following baseline of one series: expected value, scale.
+
+The model is Holt's linear method (level + trend) with an additive seasonal offset per bucket,
+learnt one value at a time in O(1):
+
+* **robust**: a value updates level, trend, offset and scale only through its residual clipped
+  at ``CLIP`` scale units (a Huber-style update), so one wild value moves nothing by more than a
+  normal value would; the check keeps FAIL values out altogether (FR-014);
+* **scale** is the exponentially weighted RMS of clipped residuals, floored by the series'
+  resolution (``quantum``: 1 for integers, 0.01 for cents), so a flat or small-integer series
+  never sees a ±1 step as many sigmas;
+* **counts** (a series whose warm-up values are all non-negative integers) are modelled after
+  Anscombe's transform ``y = 2·sqrt(x + 3/8)``, where Poisson noise has unit variance whatever
+  the rate; expected values and bands are reported back in the series' own units;
+* **seasonality**: ``hour_of_day`` (24 buckets), ``day_of_week`` (7) or ``hour_of_week`` (168),
+  from the wall-clock time of the value's own timestamp (its offset included, so a producer that
+  sends local time gets local buckets). A bucket not yet seen is not judged. ``auto`` races
+  those three models against the plain one on a one-a-minute sample of the series and adopts a
+  seasonal model once the history proves it (3 days for daily, 15 days for weekly patterns).
+
+The first ``min_samples`` values seed level and scale from their median and MAD. Everything is
+plain synchronous code: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from array import array
+from typing import Any
+
+from dq_monitor.errors import DqMonitorError
+
+#: Residuals are clipped at this many scale units before they update the model.
+CLIP = 3.0
+#: Trend learning rate relative to the level's.
+BETA = 0.1
+#: A seasonal bucket's offset learns as the running mean of its first values, then at 1/CAP.
+CAP = 100
+#: A seasonal model is adopted when its mean absolute error is at most this share of the
+#: current model's on the same values.
+ADOPT_RATIO = 0.8
+#: The race samples at most one value per this many seconds of event time.
+RACE_SAMPLE_S = 60.0
+
+DAY = 86_400.0
+WEEK = 7 * DAY
+#: kind → (buckets, history after which ``auto`` gives up on it, offset in the race's offset
+#: array, its period: the race scores it after one period spent learning the offsets)
+SEASONS: dict[str, tuple[int, float, int, float]] = {
+    "hour_of_day": (24, 3 * DAY, 0, DAY),
+    "day_of_week": (7, 15 * DAY, 24, WEEK),
+    "hour_of_week": (168, 15 * DAY, 31, WEEK),
+}
+_RACE_ORDER = ("hour_of_day", "day_of_week", "hour_of_week")
+
+
+class BaselineStateError(DqMonitorError):
+    """A checkpointed baseline cannot be restored; the message names the field."""
+
+
+def bucket(kind: str, t_local: float) -> int:
+    """The season bucket of a wall-clock instant (seconds since the epoch, offset applied)."""
+    hours = int(t_local // 3600.0)
+    if kind == "hour_of_day":
+        return hours % 24
+    how = (hours + 72) % 168  # 1970-01-01 was a Thursday: Monday 00:00 is bucket 0
+    return how if kind == "hour_of_week" else how // 24
+
+
+def resolution(x: float) -> float:
+    """The coarsest step ``x`` is written in (1 for integers, 0.01 for 12.34), 0 if finer."""
+    if x.is_integer():
+        return 1.0
+    for d in range(1, 7):
+        scaled = x * 10.0**d
+        if abs(scaled - round(scaled)) <= 1e-9 * max(1.0, abs(scaled)):
+            return 10.0**-d
+    return 0.0
+
+
+def _fits(x: float, q: float) -> bool:
+    r = x / q
+    return abs(r - round(r)) <= 1e-6 * max(1.0, abs(r))
+
+
+def to_model(x: float, counts: bool) -> float:
+    return 2.0 * math.sqrt(x + 0.375) if counts else x
+
+
+def from_model(y: float, counts: bool) -> float:
+    if not counts:
+        return y
+    h = max(y, 0.0) / 2.0
+    return max(h * h - 0.375, 0.0)
+
+
+class SeasonRace:
+    """``seasonality: auto``: the three seasonal models learnt beside the live one, then judged.
+
+    Offsets of all three share one ``array('f')`` (199 values) so a racing series stays well
+    inside the NFR-005 budget.
+    """
+
+    __slots__ = ("big", "bigm", "daily_done", "err", "errm", "levels", "off", "samples", "t0",
+                 "t_last")
+
+    def __init__(self, t0: float, level: float) -> None:
+        self.t0 = t0
+        self.t_last = -math.inf
+        self.daily_done = False
+        self.levels = array("d", (level, level, level))
+        self.off = array("f", bytes(4 * 199))
+        self.samples = array("d", (0.0, 0.0, 0.0))
+        #: Sum of |clipped error| of each candidate, and of the live model on the same values.
+        self.err = array("d", (0.0, 0.0, 0.0))
+        self.errm = array("d", (0.0, 0.0, 0.0))
+        #: Share of values with an error at the clip (the ones that would alert), likewise.
+        self.big = array("d", (0.0, 0.0, 0.0))
+        self.bigm = array("d", (0.0, 0.0, 0.0))
+
+    def nbytes(self) -> int:
+        return sys.getsizeof(self) + sum(
+            sys.getsizeof(a) for a in (self.levels, self.off, self.samples, self.err, self.errm,
+                                       self.big, self.bigm))
+
+    def to_state(self) -> dict[str, Any]:
+        return {"t0": self.t0, "t_last": self.t_last if math.isfinite(self.t_last) else None,
+                "daily_done": self.daily_done, "levels": list(self.levels),
+                "off": list(self.off), "samples": list(self.samples), "err": list(self.err),
+                "errm": list(self.errm), "big": list(self.big), "bigm": list(self.bigm)}
+
+    @classmethod
+    def from_state(cls, state: Any) -> SeasonRace:
+        if not isinstance(state, dict):
+            raise BaselineStateError("baseline state: race: must be a mapping")
+        race = cls(_finite(state, "t0"), 0.0)
+        last = state.get("t_last")
+        race.t_last = -math.inf if last is None else _finite(state, "t_last")
+        race.daily_done = bool(state.get("daily_done", False))
+        for name, size in (("levels", 3), ("off", 199), ("samples", 3), ("err", 3),
+                           ("errm", 3), ("big", 3), ("bigm", 3)):
+            values = _floats(state, name, size)
+            getattr(race, name)[:] = array(getattr(race, name).typecode, values)
+        return race
+
+
+class Baseline:
+    """Expected value and scale of one series (see the module docstring for the model)."""
+
+    __slots__ = ("alpha", "counts", "kind", "level", "min_samples", "n", "off", "quantum",
+                 "race", "trend", "var", "visits", "warm")
+
+    def __init__(self, window: int, min_samples: int, seasonality: str) -> None:
+        self.alpha = 2.0 / (window + 1.0)
+        self.min_samples = min_samples
+        self.n = 0
+        self.level = self.trend = self.var = 0.0
+        self.quantum = 0.0
+        self.counts = False
+        #: ``auto`` until decided, then a SEASONS kind, or ``none``.
+        self.kind = seasonality
+        self.off: array[float] | None = None
+        self.visits: array[int] | None = None
+        self.race: SeasonRace | None = None
+        #: The first values, until there are ``min_samples`` of them (then None).
+        self.warm: array[float] | None = array("d")
+
+    # ------------------------------------------------------------------ warm-up
+
+    @property
+    def ready(self) -> bool:
+        return self.warm is None
+
+    def warm_up(self, x: float, t: float) -> None:
+        """Collect a warm-up value; the last one seeds the model from median and MAD."""
+        warm = self.warm
+        assert warm is not None
+        warm.append(x)
+        self.n += 1
+        if len(warm) < self.min_samples:
+            return
+        xs = list(warm)
+        self.counts = all(v >= 0.0 and v.is_integer() for v in xs)
+        q = min(resolution(v) for v in xs)
+        self.quantum = q
+        ys = sorted(to_model(v, self.counts) for v in xs)
+        med = _median(ys)
+        mad = _median(sorted(abs(y - med) for y in ys)) * 1.4826
+        if mad == 0.0:
+            mad = math.sqrt(math.fsum((y - med) ** 2 for y in ys) / len(ys))
+        self.level, self.trend, self.var = med, 0.0, mad * mad
+        self.warm = None
+        if self.kind in SEASONS:
+            self._start_season(self.kind)
+        elif self.kind == "auto":
+            self.race = SeasonRace(t, med)
+
+    def _start_season(self, kind: str, off: array[float] | None = None) -> None:
+        size = SEASONS[kind][0]
+        self.kind = kind
+        self.off = off if off is not None else array("f", bytes(4 * size))
+        self.visits = array("B", bytes(size) if off is None else [CAP] * size)
+
+    # ------------------------------------------------------------------ the model
+
+    def predict(self, t_local: float) -> tuple[float, float, int]:
+        """(expected value, scale, bucket) in model units, before the value at ``t_local``.
+
+        ``bucket`` is -1 without seasonality; see ``unseen`` for a bucket with no value yet.
+        """
+        k = -1
+        pred = self.level + self.trend
+        off = self.off
+        if off is not None:
+            k = bucket(self.kind, t_local)
+            pred += off[k]
+        scale = math.sqrt(self.var)
+        q = self.quantum
+        if q > 0.0:
+            if self.counts:
+                x = from_model(pred, True)
+                floor = to_model(x + q, True) - to_model(x, True)
+            else:
+                floor = q
+            if scale < floor:
+                scale = floor
+        return pred, scale, k
+
+    def learn(self, x: float, y: float, pred: float, scale: float, k: int, t: float,
+              t_local: float) -> None:
+        """Fold value ``x`` (``y`` in model units) into the model, clipped (see module doc)."""
+        self.n += 1
+        q = self.quantum
+        if q > 0.0 and not _fits(x, q):
+            self.quantum = min(q, resolution(x))
+        off = self.off
+        if off is not None and k >= 0:
+            visits = self.visits
+            assert visits is not None
+            seen = visits[k]
+            if seen == 0:
+                visits[k] = 1
+                off[k] = y - self.level - self.trend  # a bucket's first value sets its offset
+                return
+        e = y - pred
+        if scale > 0.0:
+            c = CLIP * scale
+            if e > c:
+                e = c
+            elif e < -c:
+                e = -c
+        a = self.alpha
+        level = self.level + self.trend + a * e
+        trend = self.trend + a * BETA * e
+        var = self.var + a * (e * e - self.var)
+        if not (math.isfinite(level) and math.isfinite(trend) and math.isfinite(var)):
+            return  # an extreme value whose residual overflows teaches nothing
+        self.level, self.trend, self.var = level, trend, var
+        if off is not None and k >= 0:
+            visits = self.visits
+            assert visits is not None
+            seen = visits[k]
+            if seen < CAP:
+                seen += 1
+                visits[k] = seen
+            off[k] += (1.0 - a) * e / seen
+        race = self.race
+        if race is not None and t - race.t_last >= RACE_SAMPLE_S:
+            self._race(race, y, y - pred, scale, t, t_local)
+
+    def unseen(self, k: int) -> bool:
+        """Whether season bucket ``k`` has had no value yet (such a value is not judged)."""
+        return k >= 0 and self.visits is not None and self.visits[k] == 0
+
+    # ------------------------------------------------------------------ auto seasonality
+
+    def _race(self, race: SeasonRace, y: float, e_live: float, scale: float, t: float,
+              t_local: float) -> None:
+        dt = t - race.t_last if math.isfinite(race.t_last) else RACE_SAMPLE_S
+        race.t_last = t
+        span = t - race.t0
+        c = CLIP * scale if scale > 0.0 else math.inf
+        live = min(abs(e_live), c)
+        live_big = 1.0 if live >= c else 0.0
+        levels, off, samples, err, errm = (race.levels, race.off, race.samples, race.err,
+                                           race.errm)
+        big, bigm = race.big, race.bigm
+        for i, kind in enumerate(_RACE_ORDER):
+            size, _, base, period = SEASONS[kind]
+            j = base + bucket(kind, t_local)
+            e = y - levels[i] - off[j]
+            if e > c:
+                e = c
+            elif e < -c:
+                e = -c
+            if span >= period:
+                # Running means over the scored span, then over about the last period; the
+                # live model's on the same values.
+                w = min(1.0, max(dt / period, dt / (span - period + dt)))
+                err[i] += w * (abs(e) - err[i])
+                errm[i] += w * (live - errm[i])
+                big[i] += w * ((1.0 if abs(e) >= c else 0.0) - big[i])
+                bigm[i] += w * (live_big - bigm[i])
+            samples[i] += 1.0
+            if off[j] == 0.0:
+                off[j] = y - levels[i]  # a bucket's first value sets its offset
+                continue
+            # The level moves slowly against the period, so the offsets carry the pattern.
+            levels[i] += self.alpha * e
+            visits = min(max(samples[i] / size, 1.0), float(CAP))
+            off[j] += e / visits
+        if not race.daily_done and span >= 2.0 * DAY and self._wins(race, 0, scale, dt):
+            race.daily_done = True
+            self._adopt(race, 0)
+            for arr in (err, errm, big, bigm):
+                arr[1] = arr[2] = 0.0  # the weekly candidates now race the daily model
+        if span >= 2.0 * WEEK:
+            best = 1 if self._wins(race, 1, scale, dt) else None
+            if self._wins(race, 2, scale, dt) and (best is None or err[2] <= 0.9 * err[1]):
+                best = 2
+            if best is not None:
+                self._adopt(race, best)
+            if best is not None or span >= SEASONS["hour_of_week"][1]:
+                self.race = None
+                if self.off is None:
+                    self.kind = "none"
+
+    @staticmethod
+    def _wins(race: SeasonRace, i: int, scale: float, dt: float) -> bool:
+        """Candidate ``i`` beats the live model: a clearly lower mean error, or far fewer
+        values at the clip (the ones that alert) without a worse mean error."""
+        err, live = race.err[i], race.errm[i]
+        if live <= 0.0:
+            return False
+        if err <= ADOPT_RATIO * live and live - err >= 0.1 * scale:
+            return True
+        period = SEASONS[_RACE_ORDER[i]][3]
+        per_period = race.bigm[i] * period / max(dt, 1e-9)
+        return per_period >= 2.0 and race.big[i] <= 0.3 * race.bigm[i] and err <= 1.05 * live
+
+    def _adopt(self, race: SeasonRace, i: int) -> None:
+        kind = _RACE_ORDER[i]
+        size, _, base, _ = SEASONS[kind]
+        self._start_season(kind, array("f", race.off[base:base + size]))
+        self.level = race.levels[i]
+
+    # ------------------------------------------------------------------ accounting, state
+
+    def nbytes(self) -> int:
+        total = sys.getsizeof(self)
+        for part in (self.off, self.visits, self.warm):
+            if part is not None:
+                total += sys.getsizeof(part)
+        if self.race is not None:
+            total += self.race.nbytes()
+        return total
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "n": self.n, "level": self.level, "trend": self.trend, "var": self.var,
+            "quantum": self.quantum, "counts": self.counts, "kind": self.kind,
+            "off": None if self.off is None else list(self.off),
+            "visits": None if self.visits is None else list(self.visits),
+            "warm": None if self.warm is None else list(self.warm),
+            "race": None if self.race is None else self.race.to_state(),
+        }
+
+    @classmethod
+    def from_state(cls, state: Any, window: int, min_samples: int,
+                   seasonality: str) -> Baseline:
+        """Rebuild from ``to_state``; anything out of shape raises ``BaselineStateError``."""
+        if not isinstance(state, dict):
+            raise BaselineStateError("baseline state: must be a mapping")
+        b = cls(window, min_samples, seasonality)
+        b.n = int(_finite(state, "n"))
+        b.level, b.trend = _finite(state, "level"), _finite(state, "trend")
+        b.var, b.quantum = _finite(state, "var"), _finite(state, "quantum")
+        if b.var < 0.0 or b.quantum < 0.0:
+            raise BaselineStateError("baseline state: var/quantum: must not be negative")
+        b.counts = bool(state.get("counts", False))
+        kind = state.get("kind")
+        saved_seasonal = kind in SEASONS and state.get("off") is not None
+        if seasonality == "auto" and (saved_seasonal or kind in ("auto", "none")):
+            b.kind = str(kind)
+        if b.kind in SEASONS:
+            if saved_seasonal and kind == b.kind:
+                size = SEASONS[b.kind][0]
+                b._start_season(b.kind, array("f", _floats(state, "off", size)))
+                visits = _floats(state, "visits", size)
+                assert b.visits is not None
+                b.visits[:] = array("B", (min(max(int(v), 0), CAP) for v in visits))
+            else:
+                b._start_season(b.kind)
+        warm = state.get("warm")
+        b.warm = None if warm is None else array("d", _floats(state, "warm", None))
+        race = state.get("race")
+        if b.kind == "auto":
+            b.race = None if race is None else SeasonRace.from_state(race)
+            if b.race is None and b.warm is None:
+                b.race = SeasonRace(0.0, b.level)
+        return b
+
+
+def _median(sorted_values: list[float]) -> float:
+    n = len(sorted_values)
+    mid = n // 2
+    return sorted_values[mid] if n % 2 else 0.5 * (sorted_values[mid - 1] + sorted_values[mid])
+
+
+def _finite(state: dict[str, Any], key: str) -> float:
+    value = state.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BaselineStateError(f"baseline state: {key}: not a finite number ({value!r})")
+    return float(value)
+
+
+def _floats(state: dict[str, Any], key: str, size: int | None) -> list[float]:
+    values = state.get(key)
+    if not isinstance(values, list) or (size is not None and len(values) != size):
+        want = "a list" if size is None else f"a list of {size} numbers"
+        raise BaselineStateError(f"baseline state: {key}: must be {want}")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise BaselineStateError(f"baseline state: {key}: not a finite number ({v!r})")
+        out.append(float(v))
+    return out
