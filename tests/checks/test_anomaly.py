@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from dq_monitor.checks.anomaly import SeriesState, evaluate, series_key
 from dq_monitor.checks.verdict import Severity
 from dq_monitor.config import AnomalyConfig
+from dq_monitor.state.window import RollingWindow
 
 
 def cfg(**kw: object) -> AnomalyConfig:
@@ -25,6 +26,11 @@ def warmed(c: AnomalyConfig, values: list[float]) -> SeriesState:
     for v in values:
         evaluate(s, v, c, source="src", subject="m")
     return s
+
+
+def window(s: SeriesState) -> RollingWindow:
+    assert s.window is not None
+    return s.window
 
 
 NORMAL = [10.0, 11.0, 9.0, 10.0, 12.0, 8.0, 10.0, 11.0, 9.0, 10.0]
@@ -64,7 +70,7 @@ def test_z_is_against_the_window_before_the_value() -> None:
 def test_warn_and_fail_thresholds() -> None:
     c = cfg(z_warn=2, z_fail=3)
     base = warmed(c, NORMAL)
-    std = base.window.std
+    std = window(base).std
     assert evaluate(warmed(c, NORMAL), 10 + 2.5 * std, c, source="s", subject="m").severity \
         is Severity.WARN
     fail = evaluate(base, 10 + 3.5 * std, c, source="s", subject="m")
@@ -110,9 +116,9 @@ def test_min_relative_change_gate() -> None:
 def test_fail_values_stay_out_of_the_baseline() -> None:
     c = cfg()
     s = warmed(c, NORMAL)
-    before = s.window.values()
+    before = window(s).values()
     first = evaluate(s, 100.0, c, source="s", subject="m")
-    assert s.window.values() == before
+    assert window(s).values() == before
     second = evaluate(s, 100.0, c, source="s", subject="m")  # not masked by the first
     assert (first.severity, second.severity) == (Severity.FAIL, Severity.FAIL)
 
@@ -123,7 +129,7 @@ def test_warn_values_join_the_baseline() -> None:
     s = warmed(c, NORMAL)
     r = evaluate(s, 13.0, c, source="s", subject="m")
     assert r.severity is Severity.WARN
-    assert s.window.values()[-1] == 13.0
+    assert window(s).values()[-1] == 13.0
 
 
 @pytest.mark.req("FR-014")
@@ -134,7 +140,7 @@ def test_lasting_level_shift_is_rebaselined() -> None:
     assert [r.severity for r in shifted[:3]] == [Severity.FAIL] * 3
     assert shifted[3].severity is Severity.OK and shifted[3].rebaselined
     assert "level shift accepted" in shifted[3].verdict.detail
-    assert s.window.values()[:4] == [50.0, 51.0, 50.0, 51.0]
+    assert window(s).values()[:4] == [50.0, 51.0, 50.0, 51.0]
     assert {r.severity for r in shifted[4:]} <= {Severity.PENDING, Severity.OK}
     assert shifted[-1].severity is Severity.OK
 

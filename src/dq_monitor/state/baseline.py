@@ -102,33 +102,26 @@ class SeasonRace:
     inside the NFR-005 budget.
     """
 
-    __slots__ = ("big", "bigm", "daily_done", "err", "errm", "levels", "off", "samples", "t0",
-                 "t_last")
+    __slots__ = ("daily_done", "off", "stats", "t0", "t_last")
 
     def __init__(self, t0: float, level: float) -> None:
         self.t0 = t0
         self.t_last = -math.inf
         self.daily_done = False
-        self.levels = array("d", (level, level, level))
         self.off = array("f", bytes(4 * 199))
-        self.samples = array("d", (0.0, 0.0, 0.0))
-        #: Sum of |clipped error| of each candidate, and of the live model on the same values.
-        self.err = array("d", (0.0, 0.0, 0.0))
-        self.errm = array("d", (0.0, 0.0, 0.0))
-        #: Share of values with an error at the clip (the ones that would alert), likewise.
-        self.big = array("d", (0.0, 0.0, 0.0))
-        self.bigm = array("d", (0.0, 0.0, 0.0))
+        #: Per candidate (3 each, ``_STATS`` order): level, samples, mean |clipped error|, the
+        #: live model's on the same values, share of values at the clip (those that would
+        #: alert), the live model's share.
+        self.stats = array("d", bytes(8 * 18))
+        self.stats[0:3] = array("d", (level, level, level))
 
     def nbytes(self) -> int:
-        return sys.getsizeof(self) + sum(
-            sys.getsizeof(a) for a in (self.levels, self.off, self.samples, self.err, self.errm,
-                                       self.big, self.bigm))
+        return sys.getsizeof(self) + sys.getsizeof(self.off) + sys.getsizeof(self.stats)
 
     def to_state(self) -> dict[str, Any]:
         return {"t0": self.t0, "t_last": self.t_last if math.isfinite(self.t_last) else None,
-                "daily_done": self.daily_done, "levels": list(self.levels),
-                "off": list(self.off), "samples": list(self.samples), "err": list(self.err),
-                "errm": list(self.errm), "big": list(self.big), "bigm": list(self.bigm)}
+                "daily_done": self.daily_done, "off": list(self.off),
+                "stats": list(self.stats)}
 
     @classmethod
     def from_state(cls, state: Any) -> SeasonRace:
@@ -138,10 +131,8 @@ class SeasonRace:
         last = state.get("t_last")
         race.t_last = -math.inf if last is None else _finite(state, "t_last")
         race.daily_done = bool(state.get("daily_done", False))
-        for name, size in (("levels", 3), ("off", 199), ("samples", 3), ("err", 3),
-                           ("errm", 3), ("big", 3), ("bigm", 3)):
-            values = _floats(state, name, size)
-            getattr(race, name)[:] = array(getattr(race, name).typecode, values)
+        race.off[:] = array("f", _floats(state, "off", 199))
+        race.stats[:] = array("d", _floats(state, "stats", 18))
         return race
 
 
@@ -283,13 +274,11 @@ class Baseline:
         c = CLIP * scale if scale > 0.0 else math.inf
         live = min(abs(e_live), c)
         live_big = 1.0 if live >= c else 0.0
-        levels, off, samples, err, errm = (race.levels, race.off, race.samples, race.err,
-                                           race.errm)
-        big, bigm = race.big, race.bigm
+        off, st = race.off, race.stats
         for i, kind in enumerate(_RACE_ORDER):
             size, _, base, period = SEASONS[kind]
             j = base + bucket(kind, t_local)
-            e = y - levels[i] - off[j]
+            e = y - st[i] - off[j]
             if e > c:
                 e = c
             elif e < -c:
@@ -298,26 +287,25 @@ class Baseline:
                 # Running means over the scored span, then over about the last period; the
                 # live model's on the same values.
                 w = min(1.0, max(dt / period, dt / (span - period + dt)))
-                err[i] += w * (abs(e) - err[i])
-                errm[i] += w * (live - errm[i])
-                big[i] += w * ((1.0 if abs(e) >= c else 0.0) - big[i])
-                bigm[i] += w * (live_big - bigm[i])
-            samples[i] += 1.0
+                st[6 + i] += w * (abs(e) - st[6 + i])
+                st[9 + i] += w * (live - st[9 + i])
+                st[12 + i] += w * ((1.0 if abs(e) >= c else 0.0) - st[12 + i])
+                st[15 + i] += w * (live_big - st[15 + i])
+            st[3 + i] += 1.0
             if off[j] == 0.0:
-                off[j] = y - levels[i]  # a bucket's first value sets its offset
+                off[j] = y - st[i]  # a bucket's first value sets its offset
                 continue
-            # The level moves slowly against the period, so the offsets carry the pattern.
-            levels[i] += self.alpha * e
-            visits = min(max(samples[i] / size, 1.0), float(CAP))
+            st[i] += self.alpha * e
+            visits = min(max(st[3 + i] / size, 1.0), float(CAP))
             off[j] += e / visits
         if not race.daily_done and span >= 2.0 * DAY and self._wins(race, 0, scale, dt):
             race.daily_done = True
             self._adopt(race, 0)
-            for arr in (err, errm, big, bigm):
-                arr[1] = arr[2] = 0.0  # the weekly candidates now race the daily model
+            for base in (6, 9, 12, 15):
+                st[base + 1] = st[base + 2] = 0.0  # the weekly candidates now race the daily
         if span >= 2.0 * WEEK:
             best = 1 if self._wins(race, 1, scale, dt) else None
-            if self._wins(race, 2, scale, dt) and (best is None or err[2] <= 0.9 * err[1]):
+            if self._wins(race, 2, scale, dt) and (best is None or st[8] <= 0.9 * st[7]):
                 best = 2
             if best is not None:
                 self._adopt(race, best)
@@ -330,20 +318,21 @@ class Baseline:
     def _wins(race: SeasonRace, i: int, scale: float, dt: float) -> bool:
         """Candidate ``i`` beats the live model: a clearly lower mean error, or far fewer
         values at the clip (the ones that alert) without a worse mean error."""
-        err, live = race.err[i], race.errm[i]
+        st = race.stats
+        err, live = st[6 + i], st[9 + i]
         if live <= 0.0:
             return False
         if err <= ADOPT_RATIO * live and live - err >= 0.1 * scale:
             return True
         period = SEASONS[_RACE_ORDER[i]][3]
-        per_period = race.bigm[i] * period / max(dt, 1e-9)
-        return per_period >= 2.0 and race.big[i] <= 0.3 * race.bigm[i] and err <= 1.05 * live
+        per_period = st[15 + i] * period / max(dt, 1e-9)
+        return per_period >= 2.0 and st[12 + i] <= 0.3 * st[15 + i] and err <= 1.05 * live
 
     def _adopt(self, race: SeasonRace, i: int) -> None:
         kind = _RACE_ORDER[i]
         size, _, base, _ = SEASONS[kind]
         self._start_season(kind, array("f", race.off[base:base + size]))
-        self.level = race.levels[i]
+        self.level = race.stats[i]
 
     # ------------------------------------------------------------------ accounting, state
 
