@@ -10,7 +10,8 @@ import pytest
 
 from dq_monitor.checks.anomaly import SeriesState, evaluate
 from dq_monitor.checks.verdict import Severity
-from dq_monitor.config import AnomalyConfig, ConfigError, parse_config
+from dq_monitor.config import AnomalyConfig, parse_config
+from dq_monitor.errors import ConfigError
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 

@@ -340,9 +340,11 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
     if ts is None:
         t = t_local = 0.0
     else:
-        t = ts.timestamp()
-        offset = ts.utcoffset()
-        t_local = t + offset.total_seconds() if offset else t
+        t = t_local = ts.timestamp()
+        if b.off is not None or b.race is not None:
+            offset = ts.utcoffset()
+            if offset:
+                t_local = t + offset.total_seconds()
     if b.warm is not None:
         b.warm_up(value, t)
         return AnomalyResult(Severity.PENDING, None, None, None, False, value, cfg, source,
@@ -404,9 +406,9 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
             del state.streak[:]
             state.streak_sign = 0
         b.learn(value, y, pred, scale, k, t, t_local)
+        held = None if state.burst is None else _episode(state, severity, cfg)
         return AnomalyResult(severity, z, expected, scale_x, False, value, cfg, source,
-                             subject, held=_episode(state, severity, cfg), z_run=z_run,
-                             model=model)
+                             subject, held=held, z_run=z_run, model=model)
     sign = 1 if dev > 0 else -1
     streak = state.streak
     if sign != state.streak_sign:

@@ -53,6 +53,8 @@ SEASONS: dict[str, tuple[int, float, int, float]] = {
     "hour_of_week": (168, 15 * DAY, 31, WEEK),
 }
 _RACE_ORDER = ("hour_of_day", "day_of_week", "hour_of_week")
+#: (buckets, period) of each candidate, in ``_RACE_ORDER``.
+_RACE_SHAPE = tuple((SEASONS[k][0], SEASONS[k][3]) for k in _RACE_ORDER)
 
 
 class BaselineStateError(DqMonitorError):
@@ -74,14 +76,14 @@ def resolution(x: float) -> float:
         return 1.0
     for d in range(1, 7):
         scaled = x * 10.0**d
-        if abs(scaled - round(scaled)) <= 1e-9 * max(1.0, abs(scaled)):
+        if abs(scaled - round(scaled)) <= 1e-6:
             return 10.0**-d
     return 0.0
 
 
 def _fits(x: float, q: float) -> bool:
     r = x / q
-    return abs(r - round(r)) <= 1e-6 * max(1.0, abs(r))
+    return abs(r - round(r)) <= 1e-6
 
 
 def to_model(x: float, counts: bool) -> float:
@@ -275,9 +277,13 @@ class Baseline:
         live = min(abs(e_live), c)
         live_big = 1.0 if live >= c else 0.0
         off, st = race.off, race.stats
-        for i, kind in enumerate(_RACE_ORDER):
-            size, _, base, period = SEASONS[kind]
-            j = base + bucket(kind, t_local)
+        hours = int(t_local // 3600.0)
+        how = (hours + 72) % 168
+        slots = (hours % 24, 24 + how // 24, 31 + how)
+        a = self.alpha
+        for i in range(3):
+            size, period = _RACE_SHAPE[i]
+            j = slots[i]
             e = y - st[i] - off[j]
             if e > c:
                 e = c
@@ -295,7 +301,7 @@ class Baseline:
             if off[j] == 0.0:
                 off[j] = y - st[i]  # a bucket's first value sets its offset
                 continue
-            st[i] += self.alpha * e
+            st[i] += a * e
             visits = min(max(st[3 + i] / size, 1.0), float(CAP))
             off[j] += e / visits
         if not race.daily_done and span >= 2.0 * DAY and self._wins(race, 0, scale, dt):
