@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -123,3 +124,16 @@ def test_unknown_source_or_metric_is_named(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "metric 'visits' is not in the anomaly metrics of 'shop'" in proc.stderr
+
+
+@pytest.mark.req("FR-013", "FR-017")
+def test_plot_and_sensitivity_sweep(tmp_path: Path) -> None:
+    rows = ["timestamp,value", *(f"{t},{v}" for t, v in history(3000))]
+    png = tmp_path / "plot.png"
+    proc, out = run(tmp_path, rows, "--plot", str(png), "--sweep")
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    sweep = next(line for line in proc.stdout.splitlines() if line.startswith("sensitivity"))
+    counts = [int(n) for n in re.findall(r"(\d+) alert\(s\)", sweep)]
+    assert len(counts) == 3 and counts[0] <= counts[1] <= counts[2]
+    assert counts[1] == sum(1 for r in out if r["alert"] == "1")

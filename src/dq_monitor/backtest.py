@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from dq_monitor.checks.anomaly import series_key
 from dq_monitor.checks.verdict import Severity
-from dq_monitor.config import Config, load_config
+from dq_monitor.config import SENSITIVITY, Config, load_config
 from dq_monitor.errors import BacktestError
 from dq_monitor.events import Metric, parse_rfc3339
 from dq_monitor.monitor import Monitor
@@ -236,6 +236,23 @@ def run_backtest(
                            resolved=resolved)
 
 
+def sweep(config: Config, source: str, metric: str, points: list[tuple[datetime, float]],
+          *, tags: dict[str, str] | None = None) -> dict[str, int]:
+    """Firing alerts the history would raise at each ``sensitivity`` (thresholds from it)."""
+    src = backtest_config(config, source, metric).sources_by_name[source]
+    assert src.anomaly is not None
+    counts = {}
+    for level in SENSITIVITY:
+        warn, fail = SENSITIVITY[level]
+        anomaly = src.anomaly.model_copy(
+            update={"sensitivity": level, "z_warn": warn, "z_fail": fail})
+        cfg = config.model_copy(update={
+            "sources": [src.model_copy(update={"anomaly": anomaly})]})
+        counts[level] = sum(1 for row in replay(cfg, source, metric, points, tags=tags)
+                            if row.alert)
+    return counts
+
+
 def main(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     tags = parse_tags(args.tags)
@@ -248,11 +265,28 @@ def main(args: argparse.Namespace) -> int:
     show = not args.no_progress and sys.stderr.isatty() and size >= PROGRESS_MIN_BYTES
     progress = Progress(TextColumn("backtest"), BarColumn(), TimeRemainingColumn(),
                         transient=True, disable=not show)
+    keep: list[ReplayRow] | None = [] if (args.plot or args.sweep) else None
+    if args.plot:
+        from dq_monitor.plot import require_matplotlib
+
+        require_matplotlib()  # fail before the replay, not after it
     try:
         with src, open(args.output, "w", newline="", encoding="utf-8") as out, progress:
             summary = run_backtest(config, args.source, args.metric, src, out, tags=tags,
-                                   progress=progress if show else None, size=size)
+                                   progress=progress if show else None, size=size, keep=keep)
     except OSError as exc:
         raise BacktestError(f"{args.output}: cannot write ({exc.strerror})") from None
     print(summary.line())
+    if args.sweep and keep is not None:
+        points = [(r.ts, r.value) for r in keep]
+        counts = sweep(config, args.source, args.metric, points, tags=tags)
+        print("sensitivity sweep: " + ", ".join(
+            f"{level} {SENSITIVITY[level][0]:g}/{SENSITIVITY[level][1]:g}: {n} alert(s)"
+            for level, n in counts.items()))
+    if args.plot and keep is not None:
+        from dq_monitor.plot import plot_backtest
+
+        subject = series_key(args.source, args.metric, tags)
+        plot_backtest(keep, args.plot, title=f"{args.source} {subject}")
+        print(f"plot written to {args.plot}")
     return 0

@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, metavar="OUT.csv")
     p.add_argument("--tags", default="", help="series tags as k=v,k2=v2 (default none)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--plot", metavar="OUT.png", default=None,
+                   help="also draw the series, expected value, WARN/FAIL bands and alerts")
+    p.add_argument("--sweep", action="store_true",
+                   help="also print the alert count at sensitivity low, medium and high")
     p.set_defaults(func=_cmd_backtest)
 
     p = sub.add_parser("demo", help="embedded broker, synthetic incidents, live alerts")
