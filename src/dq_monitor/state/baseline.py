@@ -1,7 +1,7 @@
 """FR-017: a robust, seasonal, trend-following baseline of one series: expected value, scale.
 
-The model is Holt's linear method (level + trend) with an additive seasonal offset per bucket,
-learnt one value at a time in O(1):
+The model is Holt's linear method (level + trend) or, with seasonality, a level and an additive
+offset per season bucket (no trend: see ``learn``), learnt one value at a time in O(1):
 
 * **robust**: a value updates level, trend, offset and scale only through its residual clipped
   at ``CLIP`` scale units (a Huber-style update), so one wild value moves nothing by more than a
@@ -40,8 +40,13 @@ CAP = 100
 #: A seasonal model is adopted when its mean absolute error is at most this share of the
 #: current model's on the same values.
 ADOPT_RATIO = 0.8
+#: An error of this many scale units would alert: the race counts them per model.
+BIG = 5.0
 #: The race samples at most one value per this many seconds of event time.
 RACE_SAMPLE_S = 60.0
+
+#: Seasonal offsets are float32 (NFR-005): a value that would not fit teaches them nothing.
+F32_MAX = 3.0e38
 
 DAY = 86_400.0
 WEEK = 7 * DAY
@@ -111,10 +116,12 @@ class SeasonRace:
         self.t_last = -math.inf
         self.daily_done = False
         self.off = array("f", bytes(4 * 199))
-        #: Per candidate (3 each, ``_STATS`` order): level, samples, mean |clipped error|, the
-        #: live model's on the same values, share of values at the clip (those that would
-        #: alert), the live model's share.
-        self.stats = array("d", bytes(8 * 18))
+        #: Per candidate (3 each): level, samples, mean |clipped error|, the live model's on the
+        #: same values, share of values ``BIG`` scale units off (those that would alert), the
+        #: live model's share, the bucket of the current visit, values in that
+        #: visit, visits (bucket changes) so far.
+        self.stats = array("d", bytes(8 * 27))
+        self.stats[18:21] = array("d", (-1.0, -1.0, -1.0))
         self.stats[0:3] = array("d", (level, level, level))
 
     def nbytes(self) -> int:
@@ -134,7 +141,7 @@ class SeasonRace:
         race.t_last = -math.inf if last is None else _finite(state, "t_last")
         race.daily_done = bool(state.get("daily_done", False))
         race.off[:] = array("f", _floats(state, "off", 199))
-        race.stats[:] = array("d", _floats(state, "stats", 18))
+        race.stats[:] = array("d", _floats(state, "stats", 27))
         return race
 
 
@@ -233,8 +240,10 @@ class Baseline:
             assert visits is not None
             seen = visits[k]
             if seen == 0:
-                visits[k] = 1
-                off[k] = y - self.level - self.trend  # a bucket's first value sets its offset
+                first = y - self.level - self.trend  # a bucket's first value sets its offset
+                if -F32_MAX < first < F32_MAX:
+                    visits[k] = 1
+                    off[k] = first
                 return
         e = y - pred
         if scale > 0.0:
@@ -245,7 +254,9 @@ class Baseline:
                 e = -c
         a = self.alpha
         level = self.level + self.trend + a * e
-        trend = self.trend + a * BETA * e
+        # A seasonal model keeps no trend: learnt while the season is half seen, a trend would
+        # mistake the pattern for a drift and carry it into every offset.
+        trend = self.trend + a * BETA * e if off is None else 0.0
         var = self.var + a * (e * e - self.var)
         if not (math.isfinite(level) and math.isfinite(trend) and math.isfinite(var)):
             return  # an extreme value whose residual overflows teaches nothing
@@ -254,10 +265,18 @@ class Baseline:
             visits = self.visits
             assert visits is not None
             seen = visits[k]
-            if seen < CAP:
-                seen += 1
-                visits[k] = seen
-            off[k] += (1.0 - a) * e / seen
+            moved = off[k] + (1.0 - a) * e / (seen + 1 if seen < CAP else CAP)
+            if -F32_MAX < moved < F32_MAX:
+                off[k] = moved
+                if seen < CAP:
+                    visits[k] = seen + 1
+        race = self.race
+        if race is not None and t - race.t_last >= RACE_SAMPLE_S:
+            self._race(race, y, y - pred, scale, t, t_local)
+
+    def witness(self, y: float, pred: float, scale: float, t: float, t_local: float) -> None:
+        """A value kept out of the model (a FAIL) still counts in the seasonality race: the
+        values the live model gets most wrong are the ones a seasonal model may explain."""
         race = self.race
         if race is not None and t - race.t_last >= RACE_SAMPLE_S:
             self._race(race, y, y - pred, scale, t, t_local)
@@ -270,12 +289,15 @@ class Baseline:
 
     def _race(self, race: SeasonRace, y: float, e_live: float, scale: float, t: float,
               t_local: float) -> None:
+        if not -F32_MAX < y < F32_MAX:
+            return  # beyond what the race's float32 offsets hold: it teaches them nothing
         dt = t - race.t_last if math.isfinite(race.t_last) else RACE_SAMPLE_S
         race.t_last = t
         span = t - race.t0
         c = CLIP * scale if scale > 0.0 else math.inf
+        far = BIG * scale if scale > 0.0 else math.inf
         live = min(abs(e_live), c)
-        live_big = 1.0 if live >= c else 0.0
+        live_big = 1.0 if abs(e_live) >= far else 0.0
         off, st = race.off, race.stats
         hours = int(t_local // 3600.0)
         how = (hours + 72) % 168
@@ -285,6 +307,7 @@ class Baseline:
             size, period = _RACE_SHAPE[i]
             j = slots[i]
             e = y - st[i] - off[j]
+            big = 1.0 if abs(e) >= far else 0.0
             if e > c:
                 e = c
             elif e < -c:
@@ -295,15 +318,26 @@ class Baseline:
                 w = min(1.0, max(dt / period, dt / (span - period + dt)))
                 st[6 + i] += w * (abs(e) - st[6 + i])
                 st[9 + i] += w * (live - st[9 + i])
-                st[12 + i] += w * ((1.0 if abs(e) >= c else 0.0) - st[12 + i])
+                st[12 + i] += w * (big - st[12 + i])
                 st[15 + i] += w * (live_big - st[15 + i])
             st[3 + i] += 1.0
+            if st[18 + i] != j:
+                st[18 + i] = j
+                st[21 + i] = 0.0
+                st[24 + i] += 1.0
+            st[21 + i] += 1.0
             if off[j] == 0.0:
-                off[j] = y - st[i]  # a bucket's first value sets its offset
+                first = y - st[i]  # a bucket's first value sets its offset
+                if -F32_MAX < first < F32_MAX:
+                    off[j] = first
                 continue
             st[i] += a * e
-            visits = min(max(st[3 + i] / size, 1.0), float(CAP))
-            off[j] += e / visits
+            # Values this bucket has had: earlier visits (at the mean values per visit) plus
+            # this one's, so each bucket's offset is a running mean of its values.
+            seen = (st[24 + i] - 1.0) // size * (st[3 + i] / st[24 + i]) + st[21 + i]
+            moved = off[j] + e / min(max(seen, 1.0), float(CAP))
+            if -F32_MAX < moved < F32_MAX:
+                off[j] = moved
         if not race.daily_done and span >= 2.0 * DAY and self._wins(race, 0, scale, dt):
             race.daily_done = True
             self._adopt(race, 0)
@@ -323,7 +357,8 @@ class Baseline:
     @staticmethod
     def _wins(race: SeasonRace, i: int, scale: float, dt: float) -> bool:
         """Candidate ``i`` beats the live model: a clearly lower mean error, or far fewer
-        values at the clip (the ones that alert) without a worse mean error."""
+        values that would alert (at least two a period for the live model) without a clearly
+        worse mean error."""
         st = race.stats
         err, live = st[6 + i], st[9 + i]
         if live <= 0.0:
@@ -332,13 +367,14 @@ class Baseline:
             return True
         period = SEASONS[_RACE_ORDER[i]][3]
         per_period = st[15 + i] * period / max(dt, 1e-9)
-        return per_period >= 2.0 and st[12 + i] <= 0.3 * st[15 + i] and err <= 1.05 * live
+        return per_period >= 2.0 and st[12 + i] <= 0.3 * st[15 + i] and err <= 1.1 * live
 
     def _adopt(self, race: SeasonRace, i: int) -> None:
         kind = _RACE_ORDER[i]
         size, _, base, _ = SEASONS[kind]
         self._start_season(kind, array("f", race.off[base:base + size]))
         self.level = race.stats[i]
+        self.trend = 0.0
 
     # ------------------------------------------------------------------ accounting, state
 
