@@ -17,7 +17,9 @@ Contract, per value of one series:
   moves from alerting.
 * A FAIL value stays out of the baseline (FR-014), so one incident cannot widen it and mask the
   next. ``rebaseline_after`` consecutive flagged values on the same side are a lasting level
-  shift: the baseline restarts at their level and that evaluation is OK (``rebaselined``).
+  shift: the baseline restarts at their level and that evaluation is OK (``rebaselined``). With
+  the robust baseline a normal value between them breaks the run only if it is back within one
+  scale unit of the expected value or on the other side, since a shifted level is noisy too.
 * One incident, one episode (FR-017): the verdict handed to the alert machine (``held``) stays at
   the burst's highest severity until ``cooldown`` consecutive normal values have passed, so a
   value flagged again within them continues the same alert instead of paging anew. A rebaseline
@@ -402,7 +404,9 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
     scale_x = scale * pred / 2.0 if counts else scale
     model = (pred, scale, counts, kind)
     if severity is Severity.OK:
-        if state.streak:
+        if state.streak and (abs(z) < 1.0 or (dev > 0) != (state.streak_sign > 0)):
+            # A shifted level is noisy too: only a value back near the expected level, or on
+            # the other side, ends the streak of flagged values.
             del state.streak[:]
             state.streak_sign = 0
         b.learn(value, y, pred, scale, k, t, t_local)
