@@ -433,7 +433,7 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
         return AnomalyResult(Severity.OK, z, expected, scale_x, True, value, cfg, source,
                              subject, z_run=z_run, model=model)
     if severity is Severity.WARN:
-        b.learn(value, y, pred, scale, k, t, t_local)
+        b.learn(value, y, pred, scale, k, t, t_local, True)
     elif b.race is not None:
         b.witness(y, pred, scale, t, t_local)
     return AnomalyResult(severity, z, expected, scale_x, False, value, cfg, source, subject,

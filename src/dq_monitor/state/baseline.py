@@ -40,8 +40,9 @@ CAP = 100
 #: A seasonal model is adopted when its mean absolute error is at most this share of the
 #: current model's on the same values.
 ADOPT_RATIO = 0.8
-#: An error of this many scale units would alert: the race counts them per model.
-BIG = 5.0
+#: An error of this many scale units would alert: the race counts them per candidate model and
+#: compares with the values the live model flagged.
+BIG = 4.5
 #: The race samples at most one value per this many seconds of event time.
 RACE_SAMPLE_S = 60.0
 
@@ -117,9 +118,9 @@ class SeasonRace:
         self.daily_done = False
         self.off = array("f", bytes(4 * 199))
         #: Per candidate (3 each): level, samples, mean |clipped error|, the live model's on the
-        #: same values, share of values ``BIG`` scale units off (those that would alert), the
-        #: live model's share, the bucket of the current visit, values in that
-        #: visit, visits (bucket changes) so far.
+        #: same values, share of values ``BIG`` scale units off (those that would alert), share
+        #: of the same values the live model flagged, the bucket of the current visit, values
+        #: in that visit, visits (bucket changes) so far.
         self.stats = array("d", bytes(8 * 27))
         self.stats[18:21] = array("d", (-1.0, -1.0, -1.0))
         self.stats[0:3] = array("d", (level, level, level))
@@ -228,7 +229,7 @@ class Baseline:
         return pred, scale, k
 
     def learn(self, x: float, y: float, pred: float, scale: float, k: int, t: float,
-              t_local: float) -> None:
+              t_local: float, flagged: bool = False) -> None:
         """Fold value ``x`` (``y`` in model units) into the model, clipped (see module doc)."""
         self.n += 1
         q = self.quantum
@@ -272,14 +273,14 @@ class Baseline:
                     visits[k] = seen + 1
         race = self.race
         if race is not None and t - race.t_last >= RACE_SAMPLE_S:
-            self._race(race, y, y - pred, scale, t, t_local)
+            self._race(race, y, y - pred, scale, t, t_local, flagged)
 
     def witness(self, y: float, pred: float, scale: float, t: float, t_local: float) -> None:
         """A value kept out of the model (a FAIL) still counts in the seasonality race: the
         values the live model gets most wrong are the ones a seasonal model may explain."""
         race = self.race
         if race is not None and t - race.t_last >= RACE_SAMPLE_S:
-            self._race(race, y, y - pred, scale, t, t_local)
+            self._race(race, y, y - pred, scale, t, t_local, True)
 
     def unseen(self, k: int) -> bool:
         """Whether season bucket ``k`` has had no value yet (such a value is not judged)."""
@@ -288,16 +289,15 @@ class Baseline:
     # ------------------------------------------------------------------ auto seasonality
 
     def _race(self, race: SeasonRace, y: float, e_live: float, scale: float, t: float,
-              t_local: float) -> None:
+              t_local: float, flagged: bool) -> None:
         if not -F32_MAX < y < F32_MAX:
             return  # beyond what the race's float32 offsets hold: it teaches them nothing
         dt = t - race.t_last if math.isfinite(race.t_last) else RACE_SAMPLE_S
         race.t_last = t
         span = t - race.t0
         c = CLIP * scale if scale > 0.0 else math.inf
-        far = BIG * scale if scale > 0.0 else math.inf
         live = min(abs(e_live), c)
-        live_big = 1.0 if abs(e_live) >= far else 0.0
+        live_big = 1.0 if flagged else 0.0
         off, st = race.off, race.stats
         hours = int(t_local // 3600.0)
         how = (hours + 72) % 168
@@ -307,7 +307,8 @@ class Baseline:
             size, period = _RACE_SHAPE[i]
             j = slots[i]
             e = y - st[i] - off[j]
-            big = 1.0 if abs(e) >= far else 0.0
+            # Would this model flag the value? Its own scale, from its mean absolute error.
+            big = 1.0 if st[6 + i] > 0.0 and abs(e) >= BIG * 1.2533 * st[6 + i] else 0.0
             if e > c:
                 e = c
             elif e < -c:
@@ -331,14 +332,18 @@ class Baseline:
                 if -F32_MAX < first < F32_MAX:
                     off[j] = first
                 continue
-            st[i] += a * e
+            if span >= period:
+                # Fixed for the first period, so the offsets describe one consistent level;
+                # then it follows the series slowly against the period.
+                st[i] += min(a, dt / period) * e
             # Values this bucket has had: earlier visits (at the mean values per visit) plus
             # this one's, so each bucket's offset is a running mean of its values.
             seen = (st[24 + i] - 1.0) // size * (st[3 + i] / st[24 + i]) + st[21 + i]
             moved = off[j] + e / min(max(seen, 1.0), float(CAP))
             if -F32_MAX < moved < F32_MAX:
                 off[j] = moved
-        if not race.daily_done and span >= 2.0 * DAY and self._wins(race, 0, scale, dt):
+        if (not race.daily_done and 2.0 * DAY <= span < WEEK
+                and self._wins(race, 0, scale, dt)):
             race.daily_done = True
             self._adopt(race, 0)
             for base in (6, 9, 12, 15):
@@ -367,7 +372,7 @@ class Baseline:
             return True
         period = SEASONS[_RACE_ORDER[i]][3]
         per_period = st[15 + i] * period / max(dt, 1e-9)
-        return per_period >= 2.0 and st[12 + i] <= 0.3 * st[15 + i] and err <= 1.1 * live
+        return per_period >= 2.0 and st[12 + i] <= 0.5 * st[15 + i] and err <= 1.1 * live
 
     def _adopt(self, race: SeasonRace, i: int) -> None:
         kind = _RACE_ORDER[i]
