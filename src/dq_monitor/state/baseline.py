@@ -15,8 +15,9 @@ offset per season bucket (no trend: see ``learn``), learnt one value at a time i
 * **seasonality**: ``hour_of_day`` (24 buckets), ``day_of_week`` (7) or ``hour_of_week`` (168),
   from the wall-clock time of the value's own timestamp (its offset included, so a producer that
   sends local time gets local buckets). A bucket not yet seen is not judged. ``auto`` races
-  those three models against the plain one on a one-a-minute sample of the series and adopts a
-  seasonal model once the history proves it (3 days for daily, 15 days for weekly patterns).
+  those three models against the live one on a one-a-minute sample of the series and adopts a
+  seasonal model once the history proves it (daily from day 2 to 7, weekly from day 8; the
+  race ends at day 15): see ``_wins``.
 
 The first ``min_samples`` values seed level and scale from their median and MAD. Everything is
 plain synchronous code: no clock, no I/O.
@@ -348,7 +349,7 @@ class Baseline:
             self._adopt(race, 0)
             for base in (6, 9, 12, 15):
                 st[base + 1] = st[base + 2] = 0.0  # the weekly candidates now race the daily
-        if span >= 2.0 * WEEK:
+        if span >= WEEK + DAY:
             best = 1 if self._wins(race, 1, scale, dt) else None
             if self._wins(race, 2, scale, dt) and (best is None or st[8] <= 0.9 * st[7]):
                 best = 2
@@ -368,7 +369,7 @@ class Baseline:
         err, live = st[6 + i], st[9 + i]
         if live <= 0.0:
             return False
-        if err <= ADOPT_RATIO * live and live - err >= 0.1 * scale:
+        if err <= ADOPT_RATIO * live and live - err >= 0.1 * scale and live >= 0.3 * scale:
             return True
         period = SEASONS[_RACE_ORDER[i]][3]
         per_period = st[15 + i] * period / max(dt, 1e-9)
