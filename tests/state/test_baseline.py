@@ -23,13 +23,14 @@ def cfg(**kw: object) -> AnomalyConfig:
 
 def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float]:
     """Level and variance recomputed from the whole history with the documented recurrences
-    (median/MAD seed, residuals clipped at CLIP scale units, FAIL values left out)."""
+    (median seed, the larger of MAD and RMS for the scale, residuals clipped at CLIP scale units, FAIL values left out)."""
     seed = sorted(values[: c.min_samples])
     n = len(seed)
     med = seed[n // 2] if n % 2 else (seed[n // 2 - 1] + seed[n // 2]) / 2
     mad = sorted(abs(v - med) for v in seed)
     m = (mad[n // 2] if n % 2 else (mad[n // 2 - 1] + mad[n // 2]) / 2) * 1.4826
-    var = m * m if m else sum((v - med) ** 2 for v in seed) / n
+    rms = math.sqrt(sum((v - med) ** 2 for v in seed) / n)
+    var = max(m, rms) ** 2
     level, trend, a = med, 0.0, 2.0 / (c.window + 1)
     for v in values[c.min_samples:]:
         pred, scale = level + trend, math.sqrt(var)

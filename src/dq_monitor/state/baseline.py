@@ -19,7 +19,8 @@ offset per season bucket (no trend: see ``learn``), learnt one value at a time i
   seasonal model once the history proves it (daily from day 2 to 7, weekly from day 8; the
   race ends at day 15): see ``_wins``.
 
-The first ``min_samples`` values seed level and scale from their median and MAD. Everything is
+The first ``min_samples`` values seed the level (their median) and the scale (the larger of
+their MAD and RMS deviation from the median: a cautious start). Everything is
 plain synchronous code: no clock, no I/O.
 """
 
@@ -188,10 +189,13 @@ class Baseline:
         self.quantum = q
         ys = sorted(to_model(v, self.counts) for v in xs)
         med = _median(ys)
+        # A few values say little about the scale, and quantised data often has MAD 0: the seed
+        # is the larger of the MAD-based and the plain estimate, which the weighted update
+        # then brings down to the series' own at rate ``alpha``.
         mad = _median(sorted(abs(y - med) for y in ys)) * 1.4826
-        if mad == 0.0:
-            mad = math.sqrt(math.fsum((y - med) ** 2 for y in ys) / len(ys))
-        self.level, self.trend, self.var = med, 0.0, mad * mad
+        rms = math.sqrt(math.fsum((y - med) ** 2 for y in ys) / len(ys))
+        seed = max(mad, rms)
+        self.level, self.trend, self.var = med, 0.0, seed * seed
         self.warm = None
         if self.kind in SEASONS:
             self._start_season(self.kind)
