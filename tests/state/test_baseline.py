@@ -23,7 +23,8 @@ def cfg(**kw: object) -> AnomalyConfig:
 
 def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float]:
     """Level and variance recomputed from the whole history with the documented recurrences
-    (median seed, the larger of MAD and RMS for the scale, residuals clipped at CLIP scale units, FAIL values left out)."""
+    (median seed, the larger of MAD and RMS for the scale, residuals clipped at CLIP scale
+    units, FAIL values left out)."""
     seed = sorted(values[: c.min_samples])
     n = len(seed)
     med = seed[n // 2] if n % 2 else (seed[n // 2 - 1] + seed[n // 2]) / 2

@@ -283,6 +283,17 @@ def _episode(state: SeriesState, severity: Severity, cfg: AnomalyConfig) -> Seve
     return burst
 
 
+def _zscore(dev: float, scale: float) -> float:
+    """``dev`` in scale units: ±∞ off a zero scale or on overflow, 0 for no move; never NaN."""
+    if dev == 0.0:
+        return 0.0
+    if scale > 0.0:
+        z = dev / scale
+        if -_INF < z < _INF:
+            return z
+    return _INF if dev > 0 else -_INF
+
+
 def evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, *, source: str,
              subject: str, ts: datetime | None = None) -> AnomalyResult:
     """Judge ``value`` (taken at ``ts``) against the series' baseline, then learn from it."""
@@ -298,12 +309,7 @@ def evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, *, source: st
     mean = window.mean
     std = window.std
     dev = value - mean
-    if std > 0.0:
-        z = dev / std
-    elif dev == 0.0:
-        z = 0.0
-    else:
-        z = _INF if dev > 0 else -_INF
+    z = _zscore(dev, std)
     direction = cfg.direction
     score = z if direction == "up" else -z if direction == "down" else abs(z)
     severity = Severity.OK
@@ -370,14 +376,7 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
                              subject, held=_episode(state, Severity.PENDING, cfg),
                              model=(pred, scale, counts, "unseen"))
     dev = y - pred
-    if scale > 0.0:
-        z = dev / scale
-    elif dev == 0.0:
-        z = 0.0
-    else:
-        z = _INF if dev > 0 else -_INF
-    if not math.isfinite(z) and scale > 0.0:
-        z = _INF if dev > 0 else -_INF  # overflow on an extreme value: maximal, never NaN
+    z = _zscore(dev, scale)
     run = state.run
     assert run is not None
     zc = RUN_CLIP if z > RUN_CLIP else -RUN_CLIP if z < -RUN_CLIP else z
