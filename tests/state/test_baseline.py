@@ -99,6 +99,7 @@ def test_buckets_follow_wall_clock_and_monday_starts_the_week() -> None:
     assert bucket("day_of_week", monday + 6.5 * 86400) == 6
     assert bucket("hour_of_day", monday + 13 * 3600 + 59) == 13
     assert (resolution(3.0), resolution(12.34), resolution(math.pi)) == (1.0, 0.01, 0.0)
+    assert resolution(2.2e-309) == resolution(5.9e-8) == 0.0  # tiny is not "a multiple of 0.1"
 
 
 @pytest.mark.req("NFR-005", "FR-017")

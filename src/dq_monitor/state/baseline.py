@@ -84,14 +84,16 @@ def resolution(x: float) -> float:
         return 1.0
     for d in range(1, 7):
         scaled = x * 10.0**d
-        if abs(scaled - round(scaled)) <= 1e-6:
+        whole = round(scaled)
+        if whole != 0 and abs(scaled - whole) <= 1e-6:
             return 10.0**-d
     return 0.0
 
 
 def _fits(x: float, q: float) -> bool:
     r = x / q
-    return abs(r - round(r)) <= 1e-6
+    whole = round(r)
+    return (whole != 0 or x == 0.0) and abs(r - whole) <= 1e-6
 
 
 def to_model(x: float, counts: bool) -> float:
