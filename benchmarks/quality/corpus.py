@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from .synthetic import LabelledSeries
 
 DATA_ROOT = Path(__file__).resolve().parent / "data"
 HEADER = ["timestamp", "value", "label"]
@@ -22,15 +23,8 @@ class CorpusFormatError(ValueError):
         self.problem = problem
 
 
-@dataclass(frozen=True)
-class LabelledSeries:
-    """One univariate series with a 0/1 anomaly label per point (1 = inside an anomaly)."""
-
-    name: str
-    kind: str
-    timestamps: list[datetime]
-    values: list[float]
-    labels: list[int]
+# One record type for both corpora: the synthetic one's, whose extra fields have defaults.
+__all__ = ["LabelledSeries", "load_corpus", "load_series", "windows"]
 
 
 def _parse_timestamp(text: str) -> datetime:
