@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 import yaml
 
 from dq_monitor.config import load_config
+from tests.tools import require_tool
 
 COMPOSE = Path(__file__).resolve().parents[1] / "compose"
 
@@ -46,9 +46,9 @@ def test_compose_monitor_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 @pytest.mark.req("NFR-002")
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 def test_prometheus_config_passes_promtool() -> None:
-    result = subprocess.run(["promtool", "check", "config",
+    promtool = require_tool("promtool")
+    result = subprocess.run([promtool, "check", "config",
                              str(COMPOSE / "prometheus" / "prometheus.yml")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,7 @@ from dq_monitor.telemetry import Telemetry
 from tests.integration.conftest import Kafka, config_for, now_rfc3339
 from tests.servers import HttpReceiver
 from tests.test_compose import dashboard_metrics
+from tests.tools import require_tool
 
 pytestmark = pytest.mark.integration
 
@@ -58,6 +58,7 @@ scrape_configs:
 
 @pytest.mark.req("NFR-002")
 async def test_metrics_after_alerts_flow_and_prometheus_p95(kafka: Kafka) -> None:
+    prometheus = require_tool("prometheus")
     await kafka.create(kafka.topic("updates"))
     hook = HttpReceiver()
     url = await hook.start()
@@ -94,7 +95,7 @@ telemetry: {{http_port: 0}}
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
                 text = (await client.get("/metrics")).text
                 ready = await client.get("/readyz")
-            p95 = await scrape_with_prometheus(port) if shutil.which("prometheus") else None
+            p95 = await scrape_with_prometheus(port) if prometheus else None
             stop.set()
     finally:
         await telemetry.aclose()
