@@ -9,7 +9,11 @@ value replaces the oldest. Two measures keep them accurate over millions of upda
 * once per full turnover of the window the anchor moves to the current mean and the figures are
   refreshed exactly from the buffer. That costs about two float operations per value (amortised
   O(1)) and bounds rounding error to one window's worth: a purely sliding update would carry
-  forever the error of, say, a jump from 0 to 1e8.
+  forever the error of, say, a jump from 0 to 1e8;
+* a sliding update also tracks a bound on the rounding error it may have added to M2; when the
+  bound is no longer tiny against M2 itself (a large value just left a window of small ones, so
+  M2 came out of a near-cancellation) the figures are refreshed at once. That is rare on real
+  series and keeps the variance exact to about 1e-10 relative, whatever the sequence.
 
 M2 is clamped at 0, so a constant series has variance exactly 0, never negative.
 """
@@ -23,8 +27,14 @@ from collections.abc import Iterable
 from typing import Any
 
 
+#: A few units in the last place of a double: the rounding error of one sliding update, relative.
+_EPS = 4 * sys.float_info.epsilon
+#: Refresh once the accumulated error bound exceeds this fraction of M2.
+_REL = 1e-9
+
+
 class RollingWindow:
-    __slots__ = ("_buf", "_cap", "_head", "_k", "_m2", "_mean", "_n", "_turn")
+    __slots__ = ("_buf", "_cap", "_err", "_head", "_k", "_m2", "_mean", "_n", "_turn")
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
@@ -37,6 +47,7 @@ class RollingWindow:
         self._mean = 0.0  # mean of (x - K)
         self._m2 = 0.0
         self._turn = 0  # values replaced since the last refresh
+        self._err = 0.0  # bound on the rounding error sliding updates added to M2
 
     @property
     def capacity(self) -> int:
@@ -79,9 +90,12 @@ class RollingWindow:
             mean = self._mean
             new_mean = mean + (d - old) / n
             self._mean = new_mean
-            self._m2 += (d - old) * (d - new_mean + old - mean)
+            term = (d - old) * (d - new_mean + old - mean)
+            m2 = self._m2 + term
+            self._m2 = m2
+            self._err += _EPS * (abs(term) + abs(m2))
             self._turn += 1
-            if self._turn >= n:
+            if self._turn >= n or self._err > _REL * m2:
                 self._refresh()
         if self._m2 < 0.0:
             self._m2 = 0.0
@@ -96,6 +110,7 @@ class RollingWindow:
         self._mean = mean
         self._m2 = math.fsum((x - mean) ** 2 for x in buf)
         self._turn = 0
+        self._err = 0.0
 
     def nbytes(self) -> int:
         """Memory held by this window (object and buffer), for NFR-005 accounting."""
@@ -108,7 +123,7 @@ class RollingWindow:
 
     def clear(self) -> None:
         self._head = self._n = self._turn = 0
-        self._k = self._mean = self._m2 = 0.0
+        self._k = self._mean = self._m2 = self._err = 0.0
 
     def reset(self, values: Iterable[float]) -> None:
         """Refill from ``values`` (keeping the newest ``capacity``), with a fresh anchor."""
