@@ -132,3 +132,47 @@ def test_alert_round_trips_in_the_spec_format() -> None:
     assert Alert.from_json(alert.to_json()) == alert
     assert format_rfc3339(alert.detected_at) == "2026-06-26T12:00:00.000Z"
 
+
+
+def _metric(**over: object) -> bytes:
+    base: dict[str, object] = {"type": "metric", "source": "s", "metric": "m", "value": 1.0,
+                               "ts": "2026-06-26T11:58:00Z"}
+    return orjson.dumps({**base, **over})
+
+
+@pytest.mark.req("NFR-006")
+@pytest.mark.parametrize(("over", "field"), [
+    ({"value": 1.7e308}, "value"),
+    ({"value": -1.7e308}, "value"),
+    ({"ts": "0001-01-01T00:00:00+01:00"}, "ts"),
+    ({"ts": "9999-12-31T23:59:59-01:00"}, "ts"),
+    ({"ts": "1899-12-31T23:59:59Z"}, "ts"),
+    ({"source": "a\x1fb"}, "source"),
+    ({"metric": "m\n"}, "metric"),
+    ({"tags": {f"k{i}": "v" for i in range(33)}}, "tags"),
+    ({"tags": {"k": "v" * 257}}, "tags"),
+    ({"tags": {"k\x00": "v"}}, "tags"),
+])
+def test_values_that_cannot_be_held_safely_are_rejected_by_field(
+    over: dict[str, object], field: str
+) -> None:
+    with pytest.raises(MalformedEvent) as err:
+        decode_event(_metric(**over))
+    assert err.value.reason.startswith(f"field '{field}'"), err.value.reason
+
+
+@pytest.mark.req("NFR-006")
+def test_counts_beyond_exact_float_range_are_rejected() -> None:
+    raw = orjson.dumps({"type": "table_update", "source": "s",
+                        "updated_at": "2026-06-26T11:58:00Z", "row_count": 2**53 + 1})
+    with pytest.raises(MalformedEvent, match="field 'row_count'"):
+        decode_event(raw)
+
+
+@pytest.mark.req("NFR-006")
+def test_the_edges_of_the_accepted_ranges_decode() -> None:
+    ev = decode_event(_metric(value=1e150, ts="8999-12-31T23:59:59Z",
+                              tags={f"k{i}": "v" * 256 for i in range(32)}))
+    low = decode_event(_metric(value=-1e150, ts="1900-01-01T00:00:00Z"))
+    assert isinstance(ev, Metric) and isinstance(low, Metric)
+    assert (ev.value, low.value) == (1e150, -1e150)

@@ -1,7 +1,14 @@
 """Wire models: the two input events and the alert event, exactly as the spec's contract.
 
 Decoding is strict where silence would mislead an on-call reader: only finite numbers, RFC 3339
-timestamps that carry an offset, a known ``type``, and a size limit. Unknown extra fields are
+timestamps that carry an offset, a known ``type``, and a size limit.
+
+NFR-006: everything a decoded event carries into state, alerts and checkpoints is representable
+by construction, so no later arithmetic or serialisation can fail on it. Metric values lie within
+±``MAX_VALUE`` (so squares and window sums stay finite), counts within ``MAX_COUNT`` (exact as a
+float), timestamps between ``MIN_TIME`` and ``MAX_TIME`` (so deadlines added to them stay in
+range), names and tags hold no control characters (they are parts of state keys) and tag maps
+are bounded. Unknown extra fields are
 ignored so producers can add fields without breaking the monitor. Every rejection is one
 ``MalformedEvent`` whose reason names the field.
 """
@@ -30,6 +37,17 @@ from dq_monitor.errors import MalformedEvent
 
 #: Default upper bound on one encoded input event.
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
+#: Largest metric magnitude accepted: its square, summed over any window, stays finite.
+MAX_VALUE = 1e150
+#: Largest row or null count accepted: every integer up to it is exact as a float (2**53).
+MAX_COUNT = 2**53
+#: Timestamps outside [MIN_TIME, MAX_TIME) are rejected: years of headroom on both sides.
+MIN_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(9000, 1, 1, tzinfo=UTC)
+MAX_TAGS = 32
+MAX_TAG_KEY = 128
+MAX_TAG_VALUE = 256
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _RFC3339 = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
@@ -53,9 +71,14 @@ def parse_rfc3339(value: object) -> datetime:
     # Python keeps microseconds: finer digits are dropped; 'z'/'t' are accepted in any case.
     text = f"{date}T{time}{(frac or '')[:7]}{'Z' if offset in 'Zz' else offset}"
     try:
-        return datetime.fromisoformat(text)
-    except ValueError as exc:
+        parsed = datetime.fromisoformat(text)
+        in_range = MIN_TIME <= parsed < MAX_TIME
+    except (ValueError, OverflowError) as exc:
         raise ValueError(f"is not a valid date/time ({exc})") from None
+    if not in_range:
+        raise ValueError("is outside the accepted range 1900-01-01T00:00:00Z to "
+                         "9000-01-01T00:00:00Z")
+    return parsed
 
 
 def format_rfc3339(value: datetime) -> str:
@@ -66,9 +89,14 @@ def format_rfc3339(value: datetime) -> str:
 def _finite(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("must be a number")
-    f = float(value)
+    try:
+        f = float(value)
+    except OverflowError:
+        raise ValueError(f"must be within ±{MAX_VALUE:g}") from None
     if not math.isfinite(f):
         raise ValueError("must be a finite number")
+    if abs(f) > MAX_VALUE:
+        raise ValueError(f"must be within ±{MAX_VALUE:g} (larger values cannot be judged)")
     return f
 
 
@@ -77,6 +105,32 @@ def _count(value: object) -> int:
         raise ValueError("must be a non-negative integer")
     if value < 0:
         raise ValueError("must be a non-negative integer")
+    if value > MAX_COUNT:
+        raise ValueError(f"must be at most {MAX_COUNT}")
+    return value
+
+
+def _plain(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _tags(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError("must be an object of string values")
+    if len(value) > MAX_TAGS:
+        raise ValueError(f"has {len(value)} tags, over the limit of {MAX_TAGS}")
+    for k, v in value.items():
+        if not isinstance(v, str):
+            raise ValueError(f"tag {k!r} must be a string")
+        if len(k) > MAX_TAG_KEY or len(v) > MAX_TAG_VALUE:
+            raise ValueError(f"tag {k[:40]!r}: keys are limited to {MAX_TAG_KEY} characters "
+                             f"and values to {MAX_TAG_VALUE}")
+        if _CONTROL.search(k) or _CONTROL.search(v):
+            raise ValueError(f"tag {k[:40]!r} must not contain control characters")
     return value
 
 
@@ -88,7 +142,8 @@ Timestamp = Annotated[
 ]
 FiniteFloat = Annotated[float, BeforeValidator(_finite), WithJsonSchema({"type": "number"})]
 Count = Annotated[int, BeforeValidator(_count), WithJsonSchema({"type": "integer", "minimum": 0})]
-Name = Annotated[str, Field(min_length=1, max_length=512)]
+Name = Annotated[str, BeforeValidator(_plain), Field(min_length=1, max_length=512)]
+Tags = Annotated[dict[str, str], BeforeValidator(_tags)]
 
 
 class _Event(BaseModel):
@@ -102,7 +157,7 @@ class TableUpdate(_Event):
     source: Name
     updated_at: Timestamp
     row_count: Count | None = None
-    null_counts: dict[str, Count] | None = None
+    null_counts: dict[Name, Count] | None = None
     event_id: str | None = None
 
     @model_validator(mode="after")
@@ -124,7 +179,7 @@ class Metric(_Event):
     metric: Name
     value: FiniteFloat
     ts: Timestamp
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
 
 
 Event = Annotated[TableUpdate | Metric, Field(discriminator="type")]
