@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
 
 from tests.traceability import known_requirements
+
+#: ``pytest --hypothesis-profile=fuzz-long`` for long property and fuzz runs (NFR-006).
+settings.register_profile("fuzz-long", max_examples=5000, deadline=None)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

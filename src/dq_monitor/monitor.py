@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -343,34 +344,56 @@ class Monitor:
     def restore(
         self, partition: int, key: str, value: dict[str, Any] | None, now: datetime
     ) -> None:
-        """Apply one changelog record (latest value wins); unknown sources are skipped."""
+        """Apply one changelog record (latest value wins); unknown sources are skipped.
+
+        The record is read whole before anything changes, so an unreadable one (it raises,
+        and the caller skips it: NFR-006) leaves the state as it was.
+        """
         kind, name, *rest = key.split(SEP, 2)
+        if kind not in ("src", "ser", "w") or (kind != "src" and not rest):
+            raise ValueError(f"unknown state key kind {kind!r}")
         cfg = self.config.sources_by_name.get(name)
         if cfg is None:
             return
-        src = self.sources.get(name)
-        if src is None:
-            src = SourceState(config=cfg, partition=partition, watching_since=now)
-            self.sources[name] = src
         if kind == "src":
-            if value is not None:
-                src.watching_since = parse_rfc3339(value["watching_since"])
-                last = value.get("last_updated")
-                src.last_updated = None if last is None else parse_rfc3339(last)
+            if value is None:
+                return
+            since = parse_rfc3339(value["watching_since"])
+            last = value.get("last_updated")
+            last_updated = None if last is None else parse_rfc3339(last)
+            src = self._restored_source(cfg, partition, now)
+            src.watching_since, src.last_updated = since, last_updated
         elif kind == "ser":
             if value is None or cfg.anomaly is None:
-                src.series.pop(rest[0], None)
+                self._restored_source(cfg, partition, now).series.pop(rest[0], None)
             else:
-                src.series[rest[0]] = SeriesState.from_state(value, cfg.anomaly)
-        elif kind == "w":
+                series = SeriesState.from_state(value, cfg.anomaly)
+                self._restored_source(cfg, partition, now).series[rest[0]] = series
+        else:
             if value is None:
-                src.watches.pop(rest[0], None)
+                self._restored_source(cfg, partition, now).watches.pop(rest[0], None)
                 return
             check, source, subject, severity, observed, expected, detail = value["verdict"]
+            if not (check in ("freshness", "completeness", "anomaly") and source == name
+                    and isinstance(detail, str) and (subject is None or isinstance(subject, str))
+                    and _number_or_none(observed) and _number_or_none(expected)):
+                raise ValueError("verdict: out of shape")
             verdict = Verdict(check, source, subject, Severity(severity), observed, expected,
                               detail)
             damping: Damping | None = getattr(cfg, check, None)
             if damping is None:
                 return
-            src.watches[rest[0]] = Watch(AlertMachine.from_state(value["machine"], damping),
-                                         verdict)
+            watch = Watch(AlertMachine.from_state(value["machine"], damping), verdict)
+            self._restored_source(cfg, partition, now).watches[rest[0]] = watch
+
+    def _restored_source(self, cfg: SourceConfig, partition: int, now: datetime) -> SourceState:
+        src = self.sources.get(cfg.name)
+        if src is None:
+            src = self.sources[cfg.name] = SourceState(config=cfg, partition=partition,
+                                                       watching_since=now)
+        return src
+
+
+def _number_or_none(value: object) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool)
+                             and math.isfinite(value))

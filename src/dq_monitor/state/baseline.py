@@ -438,9 +438,10 @@ class Baseline:
         warm = state.get("warm")
         b.warm = None if warm is None else array("d", _floats(state, "warm", None))
         race = state.get("race")
-        if b.kind == "auto":
+        if seasonality == "auto":
+            # The race goes on after a daily model is adopted (a weekly one may still win).
             b.race = None if race is None else SeasonRace.from_state(race)
-            if b.race is None and b.warm is None:
+            if b.kind == "auto" and b.race is None and b.warm is None:
                 b.race = SeasonRace(0.0, b.level)
         return b
 
