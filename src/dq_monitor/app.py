@@ -7,11 +7,12 @@ import functools
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 
 import anyio
 
 from dq_monitor.config import Config, load_config
-from dq_monitor.errors import ConfigError
+from dq_monitor.errors import ConfigError, DqMonitorError
 from dq_monitor.ingest.service import MonitorService
 from dq_monitor.telemetry import Telemetry
 
@@ -44,10 +45,24 @@ def start_summary(config: Config) -> str:
     )
 
 
-async def serve(config: Config, *, with_router: bool = True, with_monitor: bool = True) -> None:
-    """Run until SIGTERM/SIGINT, then stop fetching, finish, flush, commit and return."""
+async def serve(config: Config, *, with_router: bool = True, with_monitor: bool = True) -> bool:
+    """Run until SIGTERM/SIGINT, then stop fetching, finish, flush, commit and return.
+
+    Returns False when a service gave up on an error it cannot outlive (``DqMonitorError``,
+    e.g. state that cannot be restored): the others are stopped cleanly and the process exits
+    non-zero so an orchestrator restarts it.
+    """
     stop = anyio.Event()
     work = anyio.CancelScope()
+    failures: list[DqMonitorError] = []
+
+    async def fatal(run: Callable[[anyio.Event], Awaitable[None]]) -> None:
+        try:
+            await run(stop)
+        except DqMonitorError as exc:
+            log.error("stopping: %s", exc)
+            failures.append(exc)
+            stop.set()
 
     async def watch_signals() -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -67,15 +82,16 @@ async def serve(config: Config, *, with_router: bool = True, with_monitor: bool 
             with work:
                 async with anyio.create_task_group() as tg:
                     if with_monitor:
-                        tg.start_soon(MonitorService(config, telemetry=telemetry).run, stop)
+                        tg.start_soon(fatal, MonitorService(config, telemetry=telemetry).run)
                     if with_router and config.channels:
                         from dq_monitor.routing.router import AlertRouter
 
                         router = AlertRouter(config, telemetry=telemetry)
-                        tg.start_soon(router.run, stop)
+                        tg.start_soon(fatal, router.run)
             outer.cancel_scope.cancel()
     finally:
         await telemetry.aclose()
+    return not failures
 
 
 def main(args: argparse.Namespace) -> int:
@@ -87,10 +103,13 @@ def main(args: argparse.Namespace) -> int:
         return 2
     log.info(start_summary(config))
     try:
-        anyio.run(functools.partial(serve, config, with_router=not args.no_router,
-                                    with_monitor=not args.router_only))
+        healthy = anyio.run(functools.partial(serve, config, with_router=not args.no_router,
+                                              with_monitor=not args.router_only))
     except OSError as exc:
         log.error("cannot start: %s", exc)
+        return 1
+    if not healthy:
+        log.error("dq-monitor stopped on an error")
         return 1
     log.info("dq-monitor stopped")
     return 0

@@ -84,6 +84,9 @@ class Telemetry:
         self.deliveries = meter.create_counter(
             "dq_deliveries",
             description="Channel deliveries by outcome: ok, retried, deduplicated, failed")
+        self.restore_failures = meter.create_counter(
+            "dq_state_restore_failures",
+            description="Failed attempts to restore owned state from a state topic (NFR-006)")
         self._gauges: dict[str, Gauge] = {}
         for name, description in (
             ("dq_series_tracked", "Anomaly series held in memory"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from opentelemetry.context import Context
 
 from dq_monitor import tracing
 from dq_monitor.config import Config
-from dq_monitor.errors import MalformedEvent
+from dq_monitor.errors import DqMonitorError, MalformedEvent
 from dq_monitor.events import decode_event
 from dq_monitor.ingest import changelog
 from dq_monitor.ingest.clients import consumer_kwargs, producer_kwargs
@@ -47,6 +48,10 @@ Record = tuple[str, bytes | None, bytes | None, int | None, list[tuple[str, byte
 TRIGGERED_HEADER = "dq-triggered-at"
 
 
+class StateRestoreError(DqMonitorError):
+    """State of owned partitions could not be restored within the deadline (NFR-006)."""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -63,7 +68,16 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class MonitorService:
-    """Runs one ``Monitor`` against Kafka until ``stop`` is set."""
+    """Runs one ``Monitor`` against Kafka until ``stop`` is set.
+
+    A failed state restore is loud, never a stall (NFR-006): the partitions stay unprocessed,
+    ``/readyz`` turns false, ``dq_state_restore_failures_total`` counts each attempt, the loop
+    retries with backoff, and after ``restore_deadline_s`` of failures ``run`` raises
+    ``StateRestoreError`` so the process exits non-zero and an orchestrator restarts it.
+    """
+
+    #: Seconds of failed restore attempts before giving up (the process then exits non-zero).
+    restore_deadline_s = 120.0
 
     def __init__(
         self,
@@ -86,13 +100,25 @@ class MonitorService:
         self._consumer: AIOKafkaConsumer | None = None
         self.telemetry = telemetry
         self._positions: dict[TopicPartition, int] = {}
+        #: Partitions assigned to us whose state is not restored yet (a failed attempt).
+        self._restore_pending: set[int] = set()
+        self._restore_failing_since: float | None = None
+        self._restore_retry_at = 0.0
+        self._restore_delay = 0.5
+        self._restore_error = ""
+        #: Dead letters found while restoring (unreadable state records), published next turn.
+        self._state_dead: list[dict[str, Any]] = []
         #: Trace context of the input record behind an alert (by id of its ``Emitted``).
         self._parents: dict[int, Context] = {}
         if telemetry is not None:
-            telemetry.ready_checks["monitor"] = self.ready.is_set
+            telemetry.ready_checks["monitor"] = self.is_ready
             telemetry.gauge("dq_series_tracked", lambda: [
                 (len(s.series), {"source": name}) for name, s in self.monitor.sources.items()])
             telemetry.gauge("dq_consumer_lag", self._lag)
+
+    def is_ready(self) -> bool:
+        """Partitions assigned and every one of them restored."""
+        return self.ready.is_set() and not self._restore_pending
 
     def _lag(self) -> list[tuple[float, dict[str, Any]]]:
         """Records between our position and the partition end, as last fetched."""
@@ -178,26 +204,64 @@ class MonitorService:
         log.info("stopped: %s", _summary(self.monitor.stats, self.stats))
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Restore state of newly owned partitions from the changelog, then start watching."""
+        """Restore state of newly owned partitions from the changelog, then start watching.
+
+        Runs inside the client's rebalance callback, where an exception would only be logged by
+        the client: a failure is kept in ``_restore_pending`` and retried by the loop instead.
+        """
         numbers = {tp.partition for tp in assigned if tp.topic in self.kafka.input_topics}
         lost = (self.revoked_pending | self.monitor.owned) - numbers
         self.monitor.revoke(lost)
         self.revoked_pending = set()
-        new = numbers - self.monitor.owned
-        assert self._producer is not None
-        now = self.clock()
-        await changelog.restore(
-            self.kafka, self.changelog_topic, new, self._producer,
-            lambda p, key, value: self.monitor.restore(p, key, value, now),
-        )
-        self.monitor.assign(new, self.clock())
-        if log.isEnabledFor(logging.DEBUG):
-            for name, src in self.monitor.sources.items():
-                log.debug("source %s: %s", name, {k: s.count for k, s in
-                                                  src.series.items()})
+        self._restore_pending &= numbers
+        await self._restore(numbers - self.monitor.owned)
         log.info("assigned partitions %s (%d sources watched)", sorted(numbers),
                  len(self.monitor.sources))
         self.ready.set()
+
+    async def _restore(self, new: set[int]) -> None:
+        if not new:
+            return
+        assert self._producer is not None
+        now = self.clock()
+        try:
+            await changelog.restore(
+                self.kafka, self.changelog_topic, new, self._producer,
+                lambda p, key, value: self.monitor.restore(p, key, value, now),
+                on_unreadable=self._state_dead.append,
+            )
+        except Exception as exc:  # broker errors or anything else: loud, retried, bounded
+            self._restore_pending |= new
+            self._restore_error = f"{type(exc).__name__}: {exc}"
+            mono = time.monotonic()
+            if self._restore_failing_since is None:
+                self._restore_failing_since = mono
+            self._restore_retry_at = mono + self._restore_delay
+            self._restore_delay = min(self._restore_delay * 2, MAX_BACKOFF_S)
+            self.stats["restore.failed"] += 1
+            if self.telemetry is not None:
+                self.telemetry.restore_failures.add(1, {"topic": self.changelog_topic})
+            log.error("state restore of %s partitions %s failed (%s); not ready, retrying",
+                      self.changelog_topic, sorted(new), self._restore_error)
+            return
+        self._restore_pending -= new
+        if not self._restore_pending:
+            self._restore_failing_since = None
+            self._restore_delay = 0.5
+        self.monitor.assign(new, self.clock())
+        if self._state_dead:
+            self.stats["restore.unreadable"] += len(self._state_dead)
+
+    async def _retry_restore(self) -> None:
+        """Called by the loop while a restore is pending: retry, or give up after the deadline."""
+        mono = time.monotonic()
+        since = self._restore_failing_since
+        if since is not None and mono - since > self.restore_deadline_s:
+            raise StateRestoreError(
+                f"state of {self.changelog_topic} partitions {sorted(self._restore_pending)} "
+                f"not restored after {self.restore_deadline_s:.0f}s ({self._restore_error})")
+        if mono >= self._restore_retry_at:
+            await self._restore(set(self._restore_pending))
 
     # ------------------------------------------------------------------ the loop
 
@@ -205,6 +269,8 @@ class MonitorService:
         consumer = self._consumer
         assert consumer is not None
         while not stop.is_set():
+            if self._restore_pending:
+                await self._retry_restore()
             timeout = MAX_POLL_S
             wake = self.monitor.next_wakeup()
             if wake is not None:
@@ -281,6 +347,8 @@ class MonitorService:
                 headers.append(tracing.header_of(span))
             outputs.append((self.kafka.alert_topic, e.alert.fingerprint.encode(),
                             e.alert.to_json(), None, headers))
+        if self._state_dead:
+            dead, self._state_dead = [*self._state_dead, *dead], []
         outputs += [
             (self.kafka.dead_letter_topic, None, orjson.dumps(d), None, [])
             for d in [*dead, *out.dead_letters]

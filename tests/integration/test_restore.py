@@ -1,0 +1,94 @@
+"""Restoring state survives any state record, and a restore that keeps failing is loud (NFR-006)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+
+from dq_monitor.ingest import changelog
+from dq_monitor.ingest.service import MonitorService, StateRestoreError
+from tests.integration.conftest import Kafka, config_for, now_rfc3339, running
+
+pytestmark = pytest.mark.integration
+
+SOURCES = """
+  - name: orders
+    anomaly: {metrics: [revenue], baseline: rolling, window: 50, min_samples: 20}
+"""
+
+
+def metric(value: float) -> dict[str, Any]:
+    return {"type": "metric", "source": "orders", "metric": "revenue", "value": value,
+            "ts": now_rfc3339()}
+
+
+@pytest.mark.req("NFR-006")
+async def test_unreadable_state_records_are_dead_lettered_and_the_rest_restores(
+    kafka: Kafka,
+) -> None:
+    await kafka.create(kafka.topic("metrics"))
+    cfg = config_for(kafka, SOURCES, inputs=("metrics",))
+    async with running(cfg) as service:
+        for i in range(25):  # warm the series up: min_samples is 20
+            await kafka.send(kafka.topic("metrics"), metric(100 + i % 3), key="orders")
+        with anyio.fail_after(20):
+            while service.monitor.stats["events.metric"] < 25:
+                await anyio.sleep(0.05)
+    topic = service.changelog_topic
+    junk = [
+        (b"ser\x1forders\x1frevenue{x=1}", b"not json"),
+        (b"src\x1forders", b'{"watching_since": null}'),
+        (b"w\x1forders\x1fanomaly\x1frevenue", b'{"machine": 1, "verdict": []}'),
+        (b"\xff\xfe", b"{}"),
+        (b"ser\x1forders\x1fother", b"[1, 2]"),
+    ]
+    producer = await kafka.producer()
+    for key, value in junk:
+        await producer.send_and_wait(topic, value, key=key, partition=0)
+    # Another instance restarts on the same changelog: ready, and the series is still warm.
+    async with running(cfg) as again:
+        assert again.is_ready()
+        await kafka.send(kafka.topic("metrics"), metric(10_000), key="orders")
+        alerts = await kafka.read(kafka.topic("alerts"), lambda xs: len(xs) >= 1, timeout=15)
+        dead = await kafka.read(kafka.topic("dead"), lambda xs: len(xs) >= len(junk) - 1)
+    assert [(a["check"], a["severity"], a["status"]) for a in alerts] == [
+        ("anomaly", "FAIL", "firing")]
+    unreadable = [d for d in dead if d["kind"] == "unreadable_state"]
+    # every junk record but the watch of a never-alerted series with a valid key is named
+    assert len(unreadable) >= len(junk) - 1
+    assert all(d["topic"] == topic and d["reason"] for d in unreadable)
+    assert again.stats["restore.unreadable"] == len(unreadable)
+
+
+@pytest.mark.req("NFR-006")
+async def test_a_restore_that_keeps_failing_is_not_ready_then_gives_up(
+    kafka: Kafka, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await kafka.create(kafka.topic("metrics"))
+    cfg = config_for(kafka, SOURCES, inputs=("metrics",))
+    attempts = 0
+
+    async def broken(*args: Any, **kwargs: Any) -> int:
+        nonlocal attempts
+        attempts += 1
+        raise OSError("changelog unreachable")
+
+    monkeypatch.setattr(changelog, "restore", broken)
+    service = MonitorService(cfg)
+    service.restore_deadline_s = 3.0
+    stop = anyio.Event()
+    readiness: list[bool] = []
+
+    async def watch() -> None:
+        await service.ready.wait()
+        readiness.append(service.is_ready())
+
+    with anyio.fail_after(40):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch)
+            with pytest.raises(StateRestoreError, match="not restored after 3s"):
+                await service.run(stop)
+    assert readiness == [False]
+    assert attempts >= 2 and service.stats["restore.failed"] == attempts
