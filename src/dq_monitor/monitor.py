@@ -353,8 +353,8 @@ class Monitor:
         if kind not in ("src", "ser", "w") or (kind != "src" and not rest):
             raise ValueError(f"unknown state key kind {kind!r}")
         cfg = self.config.sources_by_name.get(name)
-        if cfg is None:
-            return
+        if cfg is None or self.owner(name) != partition:
+            return  # unknown now, or left from a placement that is no longer its home
         if kind == "src":
             if value is None:
                 return

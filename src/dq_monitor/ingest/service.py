@@ -44,6 +44,8 @@ MAX_BACKOFF_S = 30.0
 Clock = Callable[[], datetime]
 #: topic, key, value, partition, headers
 Record = tuple[str, bytes | None, bytes | None, int | None, list[tuple[str, bytes]]]
+#: A record to re-route to its source's home partition: the record and its Kafka timestamp.
+Forward = tuple[Record, int | None]
 #: Kafka header on alert records: when the alert's cause happened (epoch ms), for NFR-002.
 TRIGGERED_HEADER = "dq-triggered-at"
 
@@ -96,6 +98,9 @@ class MonitorService:
         self.ready = anyio.Event()
         self.revoked_pending: set[int] = set()
         self.changelog_topic = self.kafka.changelog_topic or f"{self.kafka.group_id}.changelog"
+        #: Events that arrived on a partition other than their source's home go here first.
+        self.repartition_topic = f"{self.kafka.group_id}.repartition"
+        self._forward: list[Forward] = []
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.telemetry = telemetry
@@ -163,10 +168,12 @@ class MonitorService:
                     self.kafka.alert_topic: (1, {}),
                     self.kafka.dead_letter_topic: (1, {}),
                     self.changelog_topic: (parts, COMPACT),
+                    self.repartition_topic: (parts, {}),
                 })
                 self.monitor.partition_count = parts
                 await consumer.start()
-                consumer.subscribe(self.kafka.input_topics, listener=_Rebalance(self))
+                consumer.subscribe([*self.kafka.input_topics, self.repartition_topic],
+                                   listener=_Rebalance(self))
             except (KafkaError, OSError) as exc:
                 log.warning("broker %s unreachable (%s); retrying in %.1fs",
                             self.kafka.bootstrap_servers, type(exc).__name__, delay)
@@ -209,7 +216,7 @@ class MonitorService:
         Runs inside the client's rebalance callback, where an exception would only be logged by
         the client: a failure is kept in ``_restore_pending`` and retried by the loop instead.
         """
-        numbers = {tp.partition for tp in assigned if tp.topic in self.kafka.input_topics}
+        numbers = {tp.partition for tp in assigned}
         lost = (self.revoked_pending | self.monitor.owned) - numbers
         self.monitor.revoke(lost)
         self.revoked_pending = set()
@@ -318,6 +325,15 @@ class MonitorService:
             return
         if tel is not None:
             tel.events.add(1, {"topic": tp.topic, "type": event.type})
+        home = self.monitor.owner(event.source)
+        if (home != tp.partition and tp.topic != self.repartition_topic
+                and event.source in self.config.sources_by_name):
+            # NFR-006: a source's state lives on its home partition whatever partitioner (or
+            # key) the producer used; the home's owner processes it from the repartition topic.
+            self.stats["events.rerouted"] += 1
+            self._forward.append(((self.repartition_topic, event.source.encode(), rec.value,
+                                   home, list(rec.headers or [])), rec.timestamp))
+            return
         kafka_ts = datetime.fromtimestamp(rec.timestamp / 1000, UTC) if rec.timestamp else now
         res = self.monitor.on_event(event, partition=tp.partition, kafka_ts=kafka_ts, now=now)
         if res.alerts and tel is not None:
@@ -353,6 +369,9 @@ class MonitorService:
             (self.kafka.dead_letter_topic, None, orjson.dumps(d), None, [])
             for d in [*dead, *out.dead_letters]
         ]
+        forward, self._forward = self._forward, []
+        if forward:  # durable before the input offsets are committed, like alerts (NFR-004)
+            await self._write_all([r for r, _ in forward], [ts for _, ts in forward])
         if outputs:
             produce = [self.telemetry.tracer.start_span(  # type: ignore[union-attr]
                 "produce alert", context=trace.set_span_in_context(s)) for s in spans]
@@ -374,8 +393,11 @@ class MonitorService:
         if state:
             await self._write_all(state)
 
-    async def _write_all(self, records: list[Record]) -> None:
+    async def _write_all(
+        self, records: list[Record], timestamps: list[int | None] | None = None
+    ) -> None:
         """Send all records and wait for every acknowledgement, retrying through outages."""
+        stamps = timestamps or [None] * len(records)
         producer = self._producer
         assert producer is not None
         delay = 0.5
@@ -383,8 +405,9 @@ class MonitorService:
             try:
                 futures = [
                     await producer.send(topic, value=value, key=key, partition=partition,
-                                        headers=headers)
-                    for topic, key, value, partition, headers in records
+                                        headers=headers, timestamp_ms=ts)
+                    for (topic, key, value, partition, headers), ts in zip(records, stamps,
+                                                                          strict=True)
                 ]
                 await asyncio.gather(*futures)
                 return

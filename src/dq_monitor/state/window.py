@@ -26,7 +26,6 @@ from array import array
 from collections.abc import Iterable
 from typing import Any
 
-
 #: A few units in the last place of a double: the rounding error of one sliding update, relative.
 _EPS = 4 * sys.float_info.epsilon
 #: Refresh once the accumulated error bound exceeds this fraction of M2.
