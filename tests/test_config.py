@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dq_monitor.config import Config, parse_config, parse_duration
+from dq_monitor.config import Config, load_config, parse_config, parse_duration
 from dq_monitor.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "config.yaml"
@@ -144,3 +144,138 @@ def test_config_without_routing_or_channels_is_valid() -> None:
     text = example().split("routing:")[0]
     cfg = parse_config(text, env={})
     assert cfg.routing.routes == [] and cfg.channels == {}
+
+
+# --------------------------------------------------------------------------- FR-011 holes
+
+
+def with_kafka(extra: str, text: str | None = None) -> str:
+    text = example() if text is None else text
+    return text.replace("  dead_letter_topic: dq.dead-letter\n",
+                        "  dead_letter_topic: dq.dead-letter\n" + extra)
+
+
+@pytest.mark.req("FR-011")
+@pytest.mark.parametrize(("extra", "path"), [
+    ("  session_timeout: 0s\n", "kafka.session_timeout"),
+    ("  heartbeat_interval: 0ms\n", "kafka.heartbeat_interval"),
+])
+def test_zero_kafka_intervals_are_refused_by_path(extra: str, path: str) -> None:
+    assert f"{path}: must be longer than 0s" in errors_of(with_kafka(extra))
+
+
+@pytest.mark.req("FR-011")
+def test_zero_durations_that_make_no_sense_are_refused_by_path() -> None:
+    text = (
+        example()
+        .replace("max_staleness: 60m", "max_staleness: 0s")
+        .replace("dedup_window: 5m", "dedup_window: 0s\n  retry: {initial: 0ms, cap: 0s, "
+                 "max_elapsed: 0s}")
+        .replace("    port: 587\n", "    port: 587\n    timeout: 0s\n")
+        .replace("      z_fail: 4.0", "      z_fail: 4.0\n      max_flaps: 2\n"
+                 "      flap_window: 0s")
+    ) + "scheduler: {sweep_interval: 0s}\n"
+    errs = errors_of(text)
+    for path in ("sources[0].freshness.max_staleness", "sources[0].anomaly.flap_window",
+                 "routing.dedup_window", "routing.retry.initial", "routing.retry.cap",
+                 "routing.retry.max_elapsed", "channels.oncall-email.timeout",
+                 "scheduler.sweep_interval"):
+        assert f"{path}: must be longer than 0s" in errs, path
+
+
+@pytest.mark.req("FR-011")
+def test_zero_damping_is_allowed_and_huge_durations_are_not() -> None:
+    text = example().replace("max_staleness: 60m}",
+                             "max_staleness: 60m, for: 0s, resolve_after: 0s}")
+    cfg = parse_config(text, env=ENV)
+    assert cfg.sources[0].freshness is not None and cfg.sources[0].freshness.for_ == 0
+    errs = errors_of(example().replace("max_staleness: 60m", "max_staleness: 99999999999h"))
+    assert errs == ["sources[0].freshness.max_staleness: too long: at most 8784h"]
+
+
+@pytest.mark.req("FR-011")
+def test_related_intervals_are_checked() -> None:
+    errs = errors_of(with_kafka("  heartbeat_interval: 10s\n  session_timeout: 10s\n"))
+    assert errs == ["kafka.heartbeat_interval: must be shorter than session_timeout "
+                    "(10s >= 10s)"]
+    errs = errors_of(example().replace("dedup_window: 5m",
+                                       "dedup_window: 5m\n  retry: {initial: 1m, cap: 30s}"))
+    assert errs == ["routing.retry.initial: must not exceed cap (60s > 30s)"]
+
+
+@pytest.mark.req("FR-011")
+def test_duplicate_keys_are_named_by_path() -> None:
+    text = example().replace("  group_id: dq-monitor\n",
+                             "  group_id: dq-monitor\n  group_id: other\n")
+    text = text.replace("      window: 100\n", "      window: 100\n      window: 50\n")
+    errs = errors_of(text)
+    assert "kafka.group_id: duplicate key (lines 3 and 4); give each key once" in errs
+    assert any(e.startswith("sources[0].anomaly.window: duplicate key") for e in errs)
+
+
+@pytest.mark.req("FR-011")
+def test_a_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    from dq_monitor.cli import main
+
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(example().replace("warehouse.orders", "entrepôt.commandes").encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(bad)
+    (err,) = info.value.errors
+    assert err.startswith("<file>: not UTF-8 text (byte 0xf4 at offset ")
+    assert main(["validate", str(bad)]) == 2
+
+
+# --------------------------------------------------------------------------- FR-020 security
+
+TLS = "  security_protocol: SSL\n"
+
+
+@pytest.mark.req("FR-020")
+def test_sasl_needs_its_credentials_and_options_must_take_effect() -> None:
+    errs = errors_of(with_kafka("  security_protocol: SASL_SSL\n"))
+    assert errs == [f"kafka.{f}: required when security_protocol is SASL_SSL"
+                    for f in ("sasl_mechanism", "sasl_username", "sasl_password")]
+    errs = errors_of(with_kafka("  sasl_mechanism: PLAIN\n  ssl_check_hostname: false\n"))
+    assert errs == [
+        "kafka.sasl_mechanism: has no effect with security_protocol PLAINTEXT "
+        "(use SASL_PLAINTEXT or SASL_SSL)",
+        "kafka.ssl_check_hostname: has no effect with security_protocol PLAINTEXT "
+        "(use SSL or SASL_SSL)",
+    ]
+
+
+@pytest.mark.req("FR-020")
+def test_tls_files_are_checked_before_start(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    errs = errors_of(with_kafka(TLS + f"  ssl_ca_file: {tmp_path / 'missing.pem'}\n"
+                                "  ssl_key_file: /dev/null\n"))
+    assert errs[0] == "kafka.ssl_key_file: set ssl_cert_file too (the certificate of this key)"
+    assert errs[1].startswith("kafka.ssl_ca_file: cannot read ") and "No such file" in errs[1]
+    errs = errors_of(with_kafka(TLS + f"  ssl_ca_file: {junk}\n  ssl_cert_file: {junk}\n"))
+    assert [e.split(":")[0] for e in errs] == ["kafka.ssl_ca_file", "kafka.ssl_cert_file"]
+
+
+@pytest.mark.req("FR-020")
+def test_sasl_password_comes_from_the_environment_and_stays_secret() -> None:
+    text = with_kafka("  security_protocol: SASL_SSL\n  sasl_mechanism: SCRAM-SHA-512\n"
+                      "  sasl_username: dq\n  sasl_password: ${KAFKA_PASSWORD}\n")
+    cfg = parse_config(text, env={**ENV, "KAFKA_PASSWORD": "pa55-w0rd"})
+    assert cfg.kafka.sasl_password is not None
+    assert cfg.kafka.sasl_password.get_secret_value() == "pa55-w0rd"
+    assert "pa55-w0rd" not in repr(cfg) and "pa55-w0rd" not in cfg.model_dump_json()
+
+
+@pytest.mark.req("FR-020")
+def test_kafka_channel_security_needs_its_own_cluster() -> None:
+    forward = ("  forward:\n    type: kafka\n    topic: dq.copy\n    security_protocol: SSL\n")
+    def with_forward(extra: str) -> str:
+        return example().replace("\ntelemetry:", forward + extra + "\ntelemetry:")
+
+    errs = errors_of(with_forward(""))
+    assert errs == ["channels.forward.security_protocol: applies only with bootstrap_servers "
+                    "(without it the channel uses the kafka section's connection)"]
+    errs = errors_of(with_forward("    bootstrap_servers: other:9093\n    sasl_username: x\n"))
+    assert errs == ["channels.forward.sasl_username: has no effect with security_protocol SSL "
+                    "(use SASL_PLAINTEXT or SASL_SSL)"]

@@ -12,6 +12,7 @@ from dq_monitor.errors import (
     ConfigError,
     DeliveryError,
     DqMonitorError,
+    KafkaAccessError,
     MalformedEvent,
 )
 from dq_monitor.events import Alert, Metric, TableUpdate, decode_event
@@ -27,6 +28,7 @@ __all__ = [
     "DeliveryError",
     "DqMonitorError",
     "Emitted",
+    "KafkaAccessError",
     "MalformedEvent",
     "Metric",
     "Monitor",

@@ -10,10 +10,12 @@ import sys
 from collections.abc import Awaitable, Callable
 
 import anyio
+from aiokafka.errors import KafkaError
 
 from dq_monitor.config import Config, load_config
-from dq_monitor.errors import ConfigError, DqMonitorError
+from dq_monitor.errors import ConfigError, DqMonitorError, KafkaAccessError
 from dq_monitor.ingest.service import MonitorService
+from dq_monitor.kafka import check_access
 from dq_monitor.telemetry import Telemetry
 
 log = logging.getLogger("dq_monitor")
@@ -74,6 +76,13 @@ async def serve(config: Config, *, with_router: bool = True, with_monitor: bool 
         log.warning("shutdown took over %.0fs; exiting", SHUTDOWN_GRACE_S)
         work.cancel()
 
+    try:  # FR-020: a refused certificate or credential is one clear line, not a retry loop
+        await check_access(config.kafka, config.kafka.bootstrap_servers)
+    except KafkaAccessError as exc:
+        log.error("%s", exc)
+        return False
+    except (OSError, KafkaError):
+        pass  # unreachable for now: the services retry, and probe again when it answers
     telemetry = Telemetry(config.telemetry)
     await telemetry.start_http()
     try:

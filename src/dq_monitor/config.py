@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import ssl
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -48,9 +50,36 @@ def parse_duration(value: object) -> float:
     return float(m.group(1)) * _UNIT[m.group(2)]
 
 
+#: The longest duration accepted anywhere (a leap year): longer ones are typos, and far-future
+#: deadlines would overflow date arithmetic.
+MAX_DURATION_S = 366 * 86400.0
+
+
+def _bounded(seconds: float) -> float:
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"too long: at most {MAX_DURATION_S / 3600:g}h")
+    return seconds
+
+
+def _positive(seconds: float) -> float:
+    if seconds <= 0:
+        raise ValueError("must be longer than 0s")
+    return seconds
+
+
+#: A duration that may be 0 (``for: 0s`` means at once).
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
+    AfterValidator(_bounded),
+    WithJsonSchema({"type": "string", "pattern": _DURATION_PATTERN}),
+]
+#: A duration for which 0 makes no sense (a timeout, an interval, a window).
+PositiveDuration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    AfterValidator(_bounded),
+    AfterValidator(_positive),
     WithJsonSchema({"type": "string", "pattern": _DURATION_PATTERN}),
 ]
 
@@ -74,11 +103,11 @@ class Damping(_Model):
     for_: Duration = Field(default="0s", alias="for")  # type: ignore[assignment]
     resolve_after: Duration = "0s"  # type: ignore[assignment]
     max_flaps: int | None = Field(default=None, ge=1)
-    flap_window: Duration = "10m"  # type: ignore[assignment]
+    flap_window: PositiveDuration = "10m"  # type: ignore[assignment]
 
 
 class FreshnessConfig(Damping):
-    max_staleness: Duration
+    max_staleness: PositiveDuration
     warn_ratio: float = Field(default=0.8, gt=0, lt=1)
 
 
@@ -153,7 +182,41 @@ class SourceConfig(_Model):
 # --------------------------------------------------------------------------- kafka
 
 
-class KafkaConfig(_Model):
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+SECURITY_FIELDS = (
+    "security_protocol", "sasl_mechanism", "sasl_username", "sasl_password", "ssl_ca_file",
+    "ssl_cert_file", "ssl_key_file", "ssl_key_password", "ssl_check_hostname",
+)
+
+
+class KafkaSecurity(_Model):
+    """FR-020: how a client authenticates to a cluster and verifies it (the monitor's, the
+    router's, or a Kafka channel's own). ``ssl_*`` apply to SSL and SASL_SSL, ``sasl_*`` to
+    SASL_PLAINTEXT and SASL_SSL; an option that would have no effect is rejected."""
+
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = Field(default=None, min_length=1)
+    sasl_password: SecretStr | None = None
+    #: PEM bundle of the CAs that sign the brokers' certificates (default: the system's).
+    ssl_ca_file: str | None = None
+    #: PEM client certificate (mutual TLS); the key may be in the same file.
+    ssl_cert_file: str | None = None
+    ssl_key_file: str | None = None
+    ssl_key_password: SecretStr | None = None
+    ssl_check_hostname: bool = True
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+
+class KafkaConfig(KafkaSecurity):
     bootstrap_servers: str = Field(min_length=1)
     group_id: str = "dq-monitor"
     router_group_id: str | None = None
@@ -163,13 +226,9 @@ class KafkaConfig(_Model):
     changelog_topic: str | None = None
     delivery_log_topic: str | None = None
     client_id: str = "dq-monitor"
-    session_timeout: Duration = "10s"  # type: ignore[assignment]
-    heartbeat_interval: Duration = "3s"  # type: ignore[assignment]
+    session_timeout: PositiveDuration = "10s"  # type: ignore[assignment]
+    heartbeat_interval: PositiveDuration = "3s"  # type: ignore[assignment]
     max_event_bytes: int = Field(default=1024 * 1024, ge=1024)
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
 
     @property
     def router_group(self) -> str:
@@ -224,15 +283,15 @@ class Route(_Model):
 
 
 class RetryConfig(_Model):
-    initial: Duration = "500ms"  # type: ignore[assignment]
+    initial: PositiveDuration = "500ms"  # type: ignore[assignment]
     factor: float = Field(default=2.0, ge=1)
-    cap: Duration = "30s"  # type: ignore[assignment]
+    cap: PositiveDuration = "30s"  # type: ignore[assignment]
     max_attempts: int = Field(default=6, ge=1)
-    max_elapsed: Duration = "2m"  # type: ignore[assignment]
+    max_elapsed: PositiveDuration = "2m"  # type: ignore[assignment]
 
 
 class RoutingConfig(_Model):
-    dedup_window: Duration = "5m"  # type: ignore[assignment]
+    dedup_window: PositiveDuration = "5m"  # type: ignore[assignment]
     routes: list[Route] = Field(default_factory=list)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     queue_size: int = Field(default=1000, ge=1)
@@ -242,7 +301,7 @@ class RoutingConfig(_Model):
 
 
 class _Channel(_Model):
-    timeout: Duration = "10s"  # type: ignore[assignment]
+    timeout: PositiveDuration = "10s"  # type: ignore[assignment]
 
 
 class SlackChannel(_Channel):
@@ -274,10 +333,13 @@ class WebhookChannel(_Channel):
     signature_header: str = "X-DQ-Signature"
 
 
-class KafkaChannel(_Channel):
+class KafkaChannel(_Channel, KafkaSecurity):
+    """Forward to ``topic``: on the monitor's cluster (the router's producer), or, with
+    ``bootstrap_servers``, on another cluster with its own security settings."""
+
     type: Literal["kafka"]
     topic: str = Field(min_length=1)
-    bootstrap_servers: str | None = None
+    bootstrap_servers: str | None = Field(default=None, min_length=1)
 
 
 ChannelConfig = Annotated[
@@ -299,7 +361,7 @@ class TelemetryConfig(_Model):
 class SchedulerConfig(_Model):
     """NFR-001: every check is re-evaluated at least every ``sweep_interval`` (at most 1 minute)."""
 
-    sweep_interval: Duration = Field(default="30s", le=60)  # type: ignore[assignment]
+    sweep_interval: PositiveDuration = Field(default="30s", le=60)  # type: ignore[assignment]
 
 
 class Config(_Model):
@@ -400,8 +462,80 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _seconds(value: Any) -> float | None:
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None
+
+
+def _readable(path: Any, where: str) -> Iterator[str]:
+    if not isinstance(path, str):
+        return
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        yield f"{where}: cannot read {path!r} ({exc.strerror})"
+
+
+def _security_checks(section: dict[str, Any], base: str) -> Iterator[str]:
+    """FR-020: every security option given must take effect, and SASL needs its credentials."""
+    protocol = section.get("security_protocol", "PLAINTEXT")
+    if not isinstance(protocol, str):
+        return
+    tls, sasl = protocol in ("SSL", "SASL_SSL"), protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+    for name in ("sasl_mechanism", "sasl_username", "sasl_password"):
+        if sasl and section.get(name) in (None, ""):
+            yield f"{base}.{name}: required when security_protocol is {protocol}"
+        elif not sasl and name in section:
+            yield (f"{base}.{name}: has no effect with security_protocol {protocol} "
+                   "(use SASL_PLAINTEXT or SASL_SSL)")
+    for name in ("ssl_ca_file", "ssl_cert_file", "ssl_key_file", "ssl_key_password",
+                 "ssl_check_hostname"):
+        if not tls and name in section:
+            yield (f"{base}.{name}: has no effect with security_protocol {protocol} "
+                   "(use SSL or SASL_SSL)")
+    if not tls:
+        return
+    if "ssl_key_file" in section and "ssl_cert_file" not in section:
+        yield f"{base}.ssl_key_file: set ssl_cert_file too (the certificate of this key)"
+    if "ssl_key_password" in section and "ssl_cert_file" not in section:
+        yield f"{base}.ssl_key_password: set ssl_cert_file too (it unlocks the client key)"
+    problems = [
+        *_readable(section.get("ssl_ca_file"), f"{base}.ssl_ca_file"),
+        *_readable(section.get("ssl_cert_file"), f"{base}.ssl_cert_file"),
+        *_readable(section.get("ssl_key_file"), f"{base}.ssl_key_file"),
+    ]
+    yield from problems
+    if problems:
+        return
+    ca, cert, key = (section.get(k) for k in ("ssl_ca_file", "ssl_cert_file", "ssl_key_file"))
+    password = section.get("ssl_key_password")
+    ctx = ssl.create_default_context()
+    if isinstance(ca, str):
+        try:
+            ctx.load_verify_locations(cafile=ca)
+        except (ssl.SSLError, ValueError) as exc:
+            yield f"{base}.ssl_ca_file: not a PEM certificate bundle ({exc.__class__.__name__})"
+    if isinstance(cert, str):
+        try:
+            ctx.load_cert_chain(cert, key if isinstance(key, str) else None,
+                                password=str(password) if password is not None else None)
+        except (ssl.SSLError, ValueError):
+            yield (f"{base}.ssl_cert_file: cannot load the client certificate and key "
+                   "(not PEM, a key that does not match, or a wrong ssl_key_password)")
+
+
 def _cross_checks(raw: dict[str, Any]) -> Iterator[str]:
     """Relations between fields, checked on the raw document wherever the fields are readable."""
+    kafka = _dict(raw.get("kafka"))
+    yield from _security_checks(kafka, "kafka")
+    beat, session = (_seconds(kafka.get("heartbeat_interval", "3s")),
+                     _seconds(kafka.get("session_timeout", "10s")))
+    if beat and session and beat >= session:
+        yield (f"kafka.heartbeat_interval: must be shorter than session_timeout "
+               f"({beat:g}s >= {session:g}s)")
     names: dict[str, int] = {}
     for i, src in enumerate(_list(raw.get("sources"))):
         src = _dict(src)
@@ -439,6 +573,10 @@ def _cross_checks(raw: dict[str, Any]) -> Iterator[str]:
                 yield f"sources[{i}].{check}.flap_window: set max_flaps to enable flap damping"
     channels = _dict(raw.get("channels"))
     routing = _dict(raw.get("routing"))
+    retry = _dict(routing.get("retry"))
+    initial, cap = _seconds(retry.get("initial", "500ms")), _seconds(retry.get("cap", "30s"))
+    if initial and cap and initial > cap:
+        yield f"routing.retry.initial: must not exceed cap ({initial:g}s > {cap:g}s)"
     for i, route in enumerate(_list(routing.get("routes"))):
         for j, ch in enumerate(_list(_dict(route).get("channels"))):
             if isinstance(ch, str) and ch not in channels:
@@ -450,6 +588,34 @@ def _cross_checks(raw: dict[str, Any]) -> Iterator[str]:
             yield f"channels.{name}.tls: tls (implicit TLS) and starttls are mutually exclusive"
         if ch.get("type") == "email" and ch.get("username") and not ch.get("password"):
             yield f"channels.{name}.password: required when username is set"
+        if ch.get("type") == "kafka":
+            if "bootstrap_servers" in ch:
+                yield from _security_checks(ch, f"channels.{name}")
+            else:
+                for field in SECURITY_FIELDS:
+                    if field in ch:
+                        yield (f"channels.{name}.{field}: applies only with bootstrap_servers "
+                               "(without it the channel uses the kafka section's connection)")
+
+
+def _duplicate_keys(node: yaml.Node, loc: tuple[str | int, ...] = ()) -> Iterator[str]:
+    """Keys given twice in one mapping: YAML would silently keep the last one."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is None or key == "<<":
+                continue
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                yield (f"{path_str((*loc, key))}: duplicate key (lines {seen[key]} and {line}); "
+                       "give each key once")
+            else:
+                seen[key] = line
+            yield from _duplicate_keys(value_node, (*loc, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _duplicate_keys(item, (*loc, i))
 
 
 def parse_config(
@@ -458,6 +624,8 @@ def parse_config(
     """Validate a YAML document; raise ``ConfigError`` listing every problem by path."""
     env = os.environ if env is None else env
     try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        duplicates = list(_duplicate_keys(root)) if root is not None else []
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -466,7 +634,7 @@ def parse_config(
         raise ConfigError([f"{where}: {problem}"], file=file) from None
     if not isinstance(raw, dict):
         raise ConfigError(["<root>: the file must be a YAML mapping"], file=file)
-    errors: list[str] = []
+    errors: list[str] = list(duplicates)
     expanded = expand_env(raw, env, errors)
     config: Config | None = None
     try:
@@ -486,6 +654,9 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Co
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"<file>: cannot read ({exc.strerror})"], file=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"<file>: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                           f"offset {exc.start}); save the file as UTF-8"], file=str(p)) from None
     return parse_config(text, env=env, file=str(p))
 
 

@@ -23,6 +23,10 @@ class ConfigError(DqMonitorError):
         super().__init__(f"{len(self.errors)} configuration error(s){where}:\n{lines}")
 
 
+class KafkaAccessError(DqMonitorError):
+    """The cluster refused our credentials, or its certificate did not verify (FR-020)."""
+
+
 class MalformedEvent(DqMonitorError):
     """An input record could not be decoded; ``reason`` names the offending field."""
 

@@ -23,7 +23,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from dq_monitor.config import KafkaConfig
-from dq_monitor.ingest.clients import common_kwargs
+from dq_monitor.kafka.clients import common_kwargs
 
 log = logging.getLogger(__name__)
 

@@ -29,9 +29,9 @@ from dq_monitor.config import Config
 from dq_monitor.errors import DqMonitorError, MalformedEvent
 from dq_monitor.events import decode_event
 from dq_monitor.ingest import changelog
-from dq_monitor.ingest.clients import consumer_kwargs, producer_kwargs
 from dq_monitor.ingest.deadletter import malformed_event
 from dq_monitor.ingest.topics import COMPACT, ensure_topics, partition_counts
+from dq_monitor.kafka import check_access, consumer_kwargs, producer_kwargs
 from dq_monitor.monitor import Emitted, Monitor, Outcome
 from dq_monitor.telemetry import Telemetry
 
@@ -156,6 +156,7 @@ class MonitorService:
             producer = AIOKafkaProducer(**producer_kwargs(self.kafka))
             consumer = AIOKafkaConsumer(**consumer_kwargs(self.kafka, self.kafka.group_id))
             try:
+                await check_access(self.kafka, self.kafka.bootstrap_servers)
                 await producer.start()
                 parts = await self._input_partitions()
                 if parts == 0:

@@ -9,7 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from dq_monitor.config import KafkaConfig
-from dq_monitor.ingest.clients import common_kwargs
+from dq_monitor.kafka.clients import common_kwargs
 
 log = logging.getLogger(__name__)
 

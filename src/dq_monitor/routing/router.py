@@ -34,9 +34,9 @@ from dq_monitor.channels.base import Channel
 from dq_monitor.config import Config
 from dq_monitor.events import Alert, format_rfc3339
 from dq_monitor.ingest import changelog
-from dq_monitor.ingest.clients import consumer_kwargs, producer_kwargs
 from dq_monitor.ingest.service import TRIGGERED_HEADER
 from dq_monitor.ingest.topics import COMPACT, ensure_topics
+from dq_monitor.kafka import check_access, consumer_kwargs, producer_kwargs
 from dq_monitor.routing.dedup import Decision, DeliveryLog
 from dq_monitor.routing.match import route_channels
 from dq_monitor.routing.retry import RetryPolicy, deliver_with_retry
@@ -144,6 +144,7 @@ class AlertRouter:
             consumer = AIOKafkaConsumer(
                 self.kafka.alert_topic, **consumer_kwargs(self.kafka, self.kafka.router_group))
             try:
+                await check_access(self.kafka, self.kafka.bootstrap_servers)
                 await producer.start()
                 await ensure_topics(self.kafka, {
                     self.kafka.alert_topic: (1, {}),

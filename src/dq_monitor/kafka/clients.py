@@ -1,24 +1,44 @@
-"""aiokafka client settings derived from the config, in one place (security included)."""
+"""aiokafka client settings derived from the config, in one place (FR-020 security included)."""
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
-from dq_monitor.config import KafkaConfig
+from dq_monitor.config import KafkaConfig, KafkaSecurity
+
+
+def ssl_context(sec: KafkaSecurity) -> ssl.SSLContext:
+    """Verify the brokers against ``ssl_ca_file`` (or the system CAs); present a client
+    certificate when one is configured. Hostname checking is on unless turned off."""
+    ctx = ssl.create_default_context(cafile=sec.ssl_ca_file)
+    ctx.check_hostname = sec.ssl_check_hostname
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    if sec.ssl_cert_file is not None:
+        password = sec.ssl_key_password.get_secret_value() if sec.ssl_key_password else None
+        ctx.load_cert_chain(sec.ssl_cert_file, sec.ssl_key_file, password=password)
+    return ctx
+
+
+def security_kwargs(sec: KafkaSecurity) -> dict[str, Any]:
+    """The aiokafka arguments for ``security_protocol`` and its TLS / SASL options."""
+    kwargs: dict[str, Any] = {"security_protocol": sec.security_protocol}
+    if sec.uses_tls:
+        kwargs["ssl_context"] = ssl_context(sec)
+    if sec.uses_sasl:
+        kwargs["sasl_mechanism"] = sec.sasl_mechanism
+        kwargs["sasl_plain_username"] = sec.sasl_username
+        if sec.sasl_password is not None:
+            kwargs["sasl_plain_password"] = sec.sasl_password.get_secret_value()
+    return kwargs
 
 
 def common_kwargs(cfg: KafkaConfig, bootstrap: str | None = None) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {
+    return {
         "bootstrap_servers": bootstrap or cfg.bootstrap_servers,
         "client_id": cfg.client_id,
-        "security_protocol": cfg.security_protocol,
+        **security_kwargs(cfg),
     }
-    if cfg.sasl_mechanism is not None:
-        kwargs["sasl_mechanism"] = cfg.sasl_mechanism
-        kwargs["sasl_plain_username"] = cfg.sasl_username
-        if cfg.sasl_password is not None:
-            kwargs["sasl_plain_password"] = cfg.sasl_password.get_secret_value()
-    return kwargs
 
 
 def producer_kwargs(cfg: KafkaConfig) -> dict[str, Any]:
