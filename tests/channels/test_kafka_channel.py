@@ -57,3 +57,31 @@ async def test_client_errors_map_to_retryable_or_final(alert: Alert, error: Kafk
         await forward(FakeProducer(error)).send(alert, repeat=False)
     assert info.value.retryable is retryable
     assert info.value.channel == "forward" and type(error).__name__ in info.value.reason
+
+
+class HangingProducer:
+    async def send_and_wait(self, topic: str, value: bytes, key: bytes) -> None:
+        import anyio
+
+        await anyio.sleep(3600)
+
+
+@pytest.mark.req("FR-010", "FR-011")
+async def test_a_send_is_bounded_by_the_channel_timeout(alert: Alert) -> None:
+    cfg = KafkaConfig.model_validate({"type": "kafka", "topic": "t", "timeout": "50ms"})
+    with pytest.raises(DeliveryError) as info:
+        await KafkaChannel("forward", cfg, HangingProducer()).send(alert, repeat=False)
+    assert info.value.retryable and "timed out after 0.05s" in info.value.reason
+
+
+@pytest.mark.req("FR-020")
+async def test_with_its_own_cluster_an_unreachable_one_is_retryable(alert: Alert) -> None:
+    from dq_monitor.embedded import free_port
+
+    cfg = KafkaConfig.model_validate({"type": "kafka", "topic": "t", "timeout": "2s",
+                                      "bootstrap_servers": f"127.0.0.1:{free_port()}"})
+    ch = KafkaChannel.from_config("other", cfg)
+    with pytest.raises(DeliveryError) as info:
+        await ch.send(alert, repeat=False)
+    await ch.aclose()
+    assert info.value.retryable and "127.0.0.1" in info.value.reason

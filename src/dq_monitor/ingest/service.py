@@ -160,7 +160,7 @@ class MonitorService:
                 await producer.start()
                 parts = await self._input_partitions()
                 if parts == 0:
-                    await _quietly_stop(None, producer)
+                    await _quietly_stop(consumer, producer)
                     with anyio.move_on_after(delay):
                         await stop.wait()
                     delay = min(delay * 2, MAX_BACKOFF_S)
