@@ -74,8 +74,10 @@ class HttpReceiver:
 
 @contextlib.contextmanager
 def smtp_server(*, tls_cert: tuple[Path, Path] | None = None, auth: tuple[str, str] | None = None,
-                reply: str | None = None) -> Iterator[tuple[int, list[Any]]]:
-    """An aiosmtpd server on a free port; yields (port, received messages)."""
+                reply: str | None = None, refuse: dict[str, str] | None = None,
+                ) -> Iterator[tuple[int, list[Any]]]:
+    """An aiosmtpd server on a free port; yields (port, received messages). ``refuse`` maps
+    recipients to the reply that refuses them (``"550 5.1.1 no such user"``)."""
     import ssl
 
     from aiosmtpd.controller import Controller
@@ -84,6 +86,13 @@ def smtp_server(*, tls_cert: tuple[Path, Path] | None = None, auth: tuple[str, s
     received: list[Any] = []
 
     class Handler:
+        async def handle_RCPT(self, server: Any, session: Any, envelope: Any,  # noqa: N802
+                              address: str, rcpt_options: list[str]) -> str:
+            if refuse and address in refuse:
+                return refuse[address]
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
             if reply:
                 return reply

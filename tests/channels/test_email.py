@@ -125,9 +125,11 @@ async def test_one_refused_recipient_does_not_fail_the_delivery(
     smtp: SmtpFactory, alert: Alert, caplog: pytest.LogCaptureFixture
 ) -> None:
     with smtp(refuse={"lead@example.com": "550 5.1.1 no such user"}) as server:
-        await channel(server.port).send(alert, repeat=False)  # a retry would mail oncall twice
+        partly = await channel(server.port).send(alert, repeat=False)  # no retry: no 2nd mail
     assert [e.rcpt_tos for e in server.received] == [["oncall@example.com"]]
     assert "lead@example.com (550)" in caplog.text
+    assert partly is not None and partly.recipients == ("lead@example.com",)
+    assert partly.reason == "recipients refused: lead@example.com 550 5.1.1 no such user"
 
 
 @pytest.mark.req("FR-010", "FR-011")

@@ -119,6 +119,31 @@ async def test_undeliverable_alert_is_dead_lettered_and_others_still_get_it(
     assert len(good.requests) == 1 and len(bad.requests) == 4
 
 
+@pytest.mark.req("FR-011", "FR-008")
+async def test_refused_recipients_are_dead_lettered_and_counted_once(kafka: Kafka) -> None:
+    with smtp_server(refuse={"lead@example.com": "550 5.1.1 no such user"}) as (port, mails):
+        cfg = router_config(kafka, f"""
+  mail: {{type: email, host: 127.0.0.1, port: {port}, from: dq@example.com,
+          to: [oncall@example.com, lead@example.com]}}
+""", """
+    - channels: [mail]
+""")
+        alert = make_alert(fp="0a" * 16)
+        async with routing(cfg) as router:
+            await publish(kafka, alert)
+            dead = await kafka.read(kafka.topic("dead"), lambda xs: len(xs) >= 1, timeout=15)
+            await anyio.sleep(0.5)
+            stats = dict(router.stats)
+    assert [m.rcpt_tos for m in mails] == [["oncall@example.com"]]  # sent once, not retried
+    (record,) = dead
+    assert record["kind"] == "undeliverable_alert" and record["channel"] == "mail"
+    assert record["recipients"] == ["lead@example.com"]
+    assert record["reason"] == "recipients refused: lead@example.com 550 5.1.1 no such user"
+    assert record["alert"]["fingerprint"] == "0a" * 16
+    assert stats["mail.partial"] == 1 and "mail.ok" not in stats
+    assert stats["dead_letter.undeliverable_alert"] == 1
+
+
 @pytest.mark.req("FR-010")
 async def test_a_hanging_channel_does_not_delay_the_others(kafka: Kafka) -> None:
     fast, hung = HttpReceiver(), HttpReceiver(default=(0, {}))

@@ -7,6 +7,7 @@ no routing, dedup or retry rules: those live in ``dq_monitor.routing`` and are t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dq_monitor.events import Alert
@@ -15,12 +16,22 @@ from dq_monitor.events import Alert
 COLOURS = {"FAIL": "#d32f2f", "WARN": "#f9a825", "resolved": "#2e7d32"}
 
 
+@dataclass(frozen=True, slots=True)
+class Undelivered:
+    """What ``send`` returns when the channel accepted the alert for some recipients only:
+    sending again would duplicate it for the others, so the rest is dead-lettered instead."""
+
+    recipients: tuple[str, ...]
+    reason: str
+
+
 class Channel(Protocol):
-    """A delivery adapter. ``send`` raises ``DeliveryError`` only; ``aclose`` frees its pool."""
+    """A delivery adapter. ``send`` raises ``DeliveryError`` only, and returns ``Undelivered``
+    for recipients that were refused while others were reached; ``aclose`` frees its pool."""
 
     name: str
 
-    async def send(self, alert: Alert, *, repeat: bool) -> None: ...
+    async def send(self, alert: Alert, *, repeat: bool) -> Undelivered | None: ...
 
     async def aclose(self) -> None: ...
 

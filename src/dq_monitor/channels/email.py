@@ -16,7 +16,7 @@ from email.utils import formatdate, make_msgid
 
 import aiosmtplib
 
-from dq_monitor.channels.base import colour, fields, number, render_text, title
+from dq_monitor.channels.base import Undelivered, colour, fields, number, render_text, title
 from dq_monitor.config import EmailChannel as EmailConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
@@ -82,7 +82,7 @@ class EmailChannel:
     def from_config(cls, name: str, cfg: EmailConfig, **_deps: object) -> EmailChannel:
         return cls(name, cfg)
 
-    async def send(self, alert: Alert, *, repeat: bool) -> None:
+    async def send(self, alert: Alert, *, repeat: bool) -> Undelivered | None:
         cfg = self.cfg
         try:
             refused, _ = await aiosmtplib.send(
@@ -116,10 +116,17 @@ class EmailChannel:
             why = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
             raise self._error(f"SMTP {cfg.host}:{cfg.port} unreachable ({why})",
                               retryable=True) from None
-        if refused:
-            # Some recipients have the mail: sending again would duplicate it for them.
-            log.warning("channel %r: recipients refused: %s", self.name,
-                        ", ".join(f"{rcpt} ({r.code})" for rcpt, r in refused.items()))
+        if not refused:
+            return None
+        # Some recipients have the mail: sending again would duplicate it for them.
+        log.warning("channel %r: recipients refused: %s", self.name,
+                    ", ".join(f"{rcpt} ({r.code})" for rcpt, r in refused.items()))
+        return Undelivered(
+            tuple(refused),
+            "recipients refused: " + "; ".join(
+                " ".join(f"{rcpt} {r.code} {r.message}".split())[:REPLY_CHARS]
+                for rcpt, r in refused.items()),
+        )
 
     def _error(self, reason: str, *, retryable: bool) -> DeliveryError:
         if self._password:

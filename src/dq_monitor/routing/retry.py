@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from dq_monitor.channels.base import Channel
+from dq_monitor.channels.base import Channel, Undelivered
 from dq_monitor.config import RetryConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
@@ -85,6 +85,8 @@ class DeliveryOutcome:
     attempts: int
     elapsed: float
     reason: str | None = None
+    #: Recipients the channel could not reach although it delivered to the others.
+    undelivered: Undelivered | None = None
 
 
 async def deliver_with_retry(
@@ -111,9 +113,9 @@ async def deliver_with_retry(
         remaining = policy.max_elapsed - (clock() - start)
         try:
             with anyio.move_on_after(max(remaining, 0.001)) as scope:
-                await channel.send(alert, repeat=repeat)
+                partly = await channel.send(alert, repeat=repeat)
             if not scope.cancelled_caught:
-                return DeliveryOutcome(True, attempt, clock() - start)
+                return DeliveryOutcome(True, attempt, clock() - start, undelivered=partly)
             error = DeliveryError(channel.name, "no answer within max_elapsed", retryable=False)
         except DeliveryError as exc:
             error = exc

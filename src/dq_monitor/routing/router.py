@@ -275,8 +275,13 @@ class AlertRouter:
             self._count(job.channel, "failed")
             await self._undeliverable(job, outcome.reason or "delivery failed", outcome.attempts)
             return
+        if outcome.undelivered is not None:  # FR-011: delivered, but not to everyone
+            self._count(job.channel, "partial")
+            await self._undeliverable(job, outcome.undelivered.reason, outcome.attempts,
+                                      recipients=outcome.undelivered.recipients)
+        else:
+            self._count(job.channel, "ok")
         now = self.clock()
-        self._count(job.channel, "ok")
         if self.telemetry is not None and job.triggered_at is not None:
             self.telemetry.alert_latency.record(
                 max(0.0, now - job.triggered_at),
@@ -297,14 +302,19 @@ class AlertRouter:
                 if channel in self._queues:
                     await self._enqueue(Job(alert, channel, True, None, lambda: None))
 
-    async def _undeliverable(self, job: Job, reason: str, attempts: int) -> None:
-        if job.repeat:
+    async def _undeliverable(self, job: Job, reason: str, attempts: int, *,
+                             recipients: tuple[str, ...] | None = None) -> None:
+        """Dead-letter a delivery that failed, or (``recipients``) the part of it that did."""
+        if job.repeat and recipients is None:
             self.log.reminder_failed(job.alert, job.channel)
-        await self._dead_letter({
+        record: dict[str, Any] = {
             "kind": "undeliverable_alert", "channel": job.channel, "reason": reason,
             "attempts": attempts, "alert": job.alert.model_dump(mode="json"),
             "at": format_rfc3339(datetime.now(UTC)),
-        })
+        }
+        if recipients is not None:
+            record["recipients"] = list(recipients)
+        await self._dead_letter(record)
 
     async def _dead_letter(self, record: dict[str, Any]) -> None:
         self.stats[f"dead_letter.{record['kind']}"] += 1
