@@ -21,6 +21,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     at: float
+    status: int = 0  # the status the receiver answered with
 
     def json(self) -> Any:
         return orjson.loads(self.body)
@@ -53,8 +54,8 @@ class HttpReceiver:
                 headers = {k.strip().lower(): v.strip() for k, _, v in
                            (line.partition(":") for line in lines[1:] if line)}
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                self.requests.append(Request(path, headers, body, time.monotonic()))
                 status, extra = self.script.pop(0) if self.script else self.default
+                self.requests.append(Request(path, headers, body, time.monotonic(), status))
                 if status == 0:
                     await asyncio.sleep(3600)
                 text = b'{"ok": false}' if status >= 300 else b"ok"

@@ -144,6 +144,33 @@ async def test_refused_recipients_are_dead_lettered_and_counted_once(kafka: Kafk
     assert stats["dead_letter.undeliverable_alert"] == 1
 
 
+@pytest.mark.req("FR-021", "FR-009", "FR-010")
+async def test_resolved_of_an_unseen_episode_and_a_failed_resolved(kafka: Kafka) -> None:
+    hook = HttpReceiver(script=[(200, {}), (200, {}), (400, {})])  # the resolved is refused
+    url = await hook.start()
+    cfg = router_config(kafka, f"""
+  hook: {{type: webhook, url: "{url}/a"}}
+""", """
+    - channels: [hook]
+""")
+    unseen = make_alert(status="resolved", fp="0b" * 16)  # its firing went via another router
+    firing = make_alert(fp="0c" * 16, alert_id="first")
+    async with routing(cfg) as router:
+        await publish(kafka, unseen)
+        await until(lambda: len(hook.requests) >= 1)
+        await publish(kafka, firing)
+        await publish(kafka, make_alert(status="resolved", fp="0c" * 16))
+        dead = await kafka.read(kafka.topic("dead"), lambda xs: len(xs) >= 1, timeout=15)
+        await publish(kafka, make_alert(fp="0c" * 16, alert_id="second"))  # a re-fire
+        await until(lambda: len(hook.requests) >= 4)
+        stats = dict(router.stats)
+    await hook.stop()
+    posted = [(r.json()["fingerprint"][:2], r.json()["status"]) for r in hook.requests]
+    assert posted == [("0b", "resolved"), ("0c", "firing"), ("0c", "resolved"), ("0c", "firing")]
+    assert stats["resolved.unseen_episode"] == 1
+    assert [d["alert"]["status"] for d in dead] == ["resolved"]
+
+
 @pytest.mark.req("FR-010")
 async def test_a_hanging_channel_does_not_delay_the_others(kafka: Kafka) -> None:
     fast, hung = HttpReceiver(), HttpReceiver(default=(0, {}))

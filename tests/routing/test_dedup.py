@@ -228,3 +228,16 @@ def test_a_recorded_delivery_is_a_duplicate_within_the_window(
             assert channel not in log.firing_channels(fp)
         elif log.decide(a, channel, now + WINDOW) is not SKIP:  # not a closed-episode replay
             assert channel in log.firing_channels(fp)
+
+
+@pytest.mark.req("FR-009", "FR-021")
+def test_a_failed_resolved_closes_the_episode_and_unknown_episodes_are_known_as_such() -> None:
+    log = DeliveryLog(dedup_window=60)
+    assert not log.knows("ab" * 16)
+    firing = make_alert()
+    log.record(firing, "slack", 0)
+    assert log.knows(firing.fingerprint)
+    # the router records a resolved it gave up on as it records a delivered one
+    log.record(resolved(), "slack", 5)
+    assert log.due_reminders(1000) == []
+    assert log.decide(make_alert(alert_id="a-new-episode"), "slack", 6) is Decision.SEND

@@ -154,6 +154,10 @@ class DeliveryLog:
                    and alert.alert_id in self._entries[k].closes
                    for k in self._by_fp.get(alert.fingerprint, ()))
 
+    def knows(self, fingerprint: str) -> bool:
+        """Any delivery of ``fingerprint`` recorded or queued here (firing or resolved)."""
+        return fingerprint in self._by_fp or fingerprint in self._queued
+
     def firing_channels(self, fingerprint: str) -> set[str]:
         """Channels that received, or are about to receive, a firing alert of ``fingerprint``
         in its open episode: where its resolved alert goes (queued behind the firing one)."""

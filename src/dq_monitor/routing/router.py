@@ -199,8 +199,13 @@ class AlertRouter:
         triggered = _header_ms(rec.headers, TRIGGERED_HEADER)
         if alert.status == "firing":
             targets = route_channels(self.config.routing.routes, alert)
-        else:
+        elif self.log.knows(alert.fingerprint):
             targets = sorted(self.log.firing_channels(alert.fingerprint))
+        else:
+            # No delivery of this episode on record here (its firing was delivered by another
+            # router before a failover): the route rules decide, so the recovery is not lost.
+            self.stats["resolved.unseen_episode"] += 1
+            targets = route_channels(self.config.routing.routes, alert)
         jobs = [c for c in targets if c in self._queues]
         if not jobs:
             return
@@ -304,9 +309,17 @@ class AlertRouter:
 
     async def _undeliverable(self, job: Job, reason: str, attempts: int, *,
                              recipients: tuple[str, ...] | None = None) -> None:
-        """Dead-letter a delivery that failed, or (``recipients``) the part of it that did."""
+        """Dead-letter a delivery that failed, or (``recipients``) the part of it that did.
+
+        A ``resolved`` that could not be delivered still ends its episode on the channel, as a
+        delivered one would: no reminders for an alert that is over, and the next firing of the
+        same check is news (not a duplicate of the old episode).
+        """
         if job.repeat and recipients is None:
             self.log.reminder_failed(job.alert, job.channel)
+        if job.alert.status == "resolved" and recipients is None:
+            for key, value in self.log.record(job.alert, job.channel, self.clock()):
+                await self._write(self.kafka.delivery_log, key, value)
         record: dict[str, Any] = {
             "kind": "undeliverable_alert", "channel": job.channel, "reason": reason,
             "attempts": attempts, "alert": job.alert.model_dump(mode="json"),

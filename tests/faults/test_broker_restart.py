@@ -1,0 +1,78 @@
+"""NFR-007: the broker SIGKILLed mid-stream and started again on its durable (S3) storage."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from tests.faults.harness import (
+    Broker,
+    Incidents,
+    Producer,
+    Service,
+    config_text,
+    figures,
+    record,
+    services,
+    until,
+)
+from tests.servers import HttpReceiver
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+
+@pytest.mark.req("NFR-007", "NFR-004")
+async def test_broker_killed_and_restarted_mid_stream_loses_no_alert(
+    tmp_path: Path, s3: tuple[str, dict[str, str]]
+) -> None:
+    storage, env = s3
+    broker = Broker(storage, env, tmp_path / "broker.log")
+    await broker.start()
+    prefix = f"f{uuid.uuid4().hex[:8]}"
+    incidents = Incidents(sources=12, rounds=2)
+    hook = HttpReceiver()
+    url = await hook.start()
+    producer = Producer(broker.bootstrap)
+    config = tmp_path / "config.yaml"
+    config.write_text(config_text(broker.bootstrap, prefix, incidents, url))
+    monitor = Service(config, tmp_path / "monitor.log")
+    outage: dict[str, Any] = {}
+    try:
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(f"{prefix}.updates", 2, 1)])
+        finally:
+            await admin.close()
+        with services(monitor.start()):
+            await monitor.wait_for("assigned partitions")
+            topic = f"{prefix}.updates"
+            await producer.send(topic, incidents.events(0, "bad"), pause=0.02)
+            await until(lambda: len(hook.requests) >= incidents.sources // 2, 20)
+            killed = time.monotonic()
+            await broker.kill()  # mid-stream: alerts of round 0 are still being produced
+            await anyio.sleep(1.0)
+            await broker.start()
+            outage["broker_down_s"] = round(time.monotonic() - killed, 2)
+            for rnd, kind in ((0, "good"), (1, "bad"), (1, "good")):
+                await producer.send(topic, incidents.events(rnd, kind), pause=0.02)
+            expected = incidents.expected()
+            await until(lambda: expected <= {(p["source"], p["status"], float(p["observed"]))
+                                             for p in (r.json() for r in hook.requests)}, 60)
+            outage["recovered_in_s"] = round(time.monotonic() - killed, 2)
+            await anyio.sleep(1.0)  # let late duplicates arrive before counting
+    finally:
+        await producer.close()
+        await hook.stop()
+        await broker.stop()
+    result = figures("broker SIGKILL + restart (S3 storage)", expected,
+                     [r.json() for r in hook.requests], context=outage)
+    record("broker_restart", result)
+    assert result["lost"] == 0, (result, monitor.text()[-4000:])
+    assert result["delivered"] == len(expected)
