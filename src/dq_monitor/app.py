@@ -16,21 +16,13 @@ from dq_monitor.config import Config, load_config
 from dq_monitor.errors import ConfigError, DqMonitorError, KafkaAccessError
 from dq_monitor.ingest.service import MonitorService
 from dq_monitor.kafka import check_access
+from dq_monitor.logs import setup_logging
 from dq_monitor.telemetry import Telemetry
 
 log = logging.getLogger("dq_monitor")
 
 #: After a stop signal, in-flight work gets this long to finish, flush and commit.
 SHUTDOWN_GRACE_S = 8.0
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
 
 
 def start_summary(config: Config) -> str:
