@@ -11,17 +11,7 @@ import anyio
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.faults.harness import (
-    Broker,
-    Incidents,
-    Producer,
-    Service,
-    config_text,
-    figures,
-    record,
-    services,
-    until,
-)
+from tests.faults import harness as h
 from tests.servers import HttpReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -32,16 +22,16 @@ async def test_broker_killed_and_restarted_mid_stream_loses_no_alert(
     tmp_path: Path, s3: tuple[str, dict[str, str]]
 ) -> None:
     storage, env = s3
-    broker = Broker(storage, env, tmp_path / "broker.log")
+    broker = h.Broker(storage, env, tmp_path / "broker.log")
     await broker.start()
     prefix = f"f{uuid.uuid4().hex[:8]}"
-    incidents = Incidents(sources=12, rounds=2)
+    incidents = h.Incidents(sources=12, rounds=2)
     hook = HttpReceiver()
     url = await hook.start()
-    producer = Producer(broker.bootstrap)
+    producer = h.Producer(broker.bootstrap)
     config = tmp_path / "config.yaml"
-    config.write_text(config_text(broker.bootstrap, prefix, incidents, url))
-    monitor = Service(config, tmp_path / "monitor.log")
+    config.write_text(h.config_text(broker.bootstrap, prefix, incidents, url))
+    monitor = h.Service(config, tmp_path / "monitor.log")
     outage: dict[str, Any] = {}
     try:
         admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
@@ -50,11 +40,11 @@ async def test_broker_killed_and_restarted_mid_stream_loses_no_alert(
             await admin.create_topics([NewTopic(f"{prefix}.updates", 2, 1)])
         finally:
             await admin.close()
-        with services(monitor.start()):
+        with h.services(monitor.start()):
             await monitor.wait_for("assigned partitions")
             topic = f"{prefix}.updates"
             await producer.send(topic, incidents.events(0, "bad"), pause=0.02)
-            await until(lambda: len(hook.requests) >= incidents.sources // 2, 20)
+            await h.until(lambda: len(hook.requests) >= incidents.sources // 2, 20)
             killed = time.monotonic()
             await broker.kill()  # mid-stream: alerts of round 0 are still being produced
             await anyio.sleep(1.0)
@@ -63,7 +53,7 @@ async def test_broker_killed_and_restarted_mid_stream_loses_no_alert(
             for rnd, kind in ((0, "good"), (1, "bad"), (1, "good")):
                 await producer.send(topic, incidents.events(rnd, kind), pause=0.02)
             expected = incidents.expected()
-            await until(lambda: expected <= {(p["source"], p["status"], float(p["observed"]))
+            await h.until(lambda: expected <= {(p["source"], p["status"], float(p["observed"]))
                                              for p in (r.json() for r in hook.requests)}, 60)
             outage["recovered_in_s"] = round(time.monotonic() - killed, 2)
             await anyio.sleep(1.0)  # let late duplicates arrive before counting
@@ -71,8 +61,8 @@ async def test_broker_killed_and_restarted_mid_stream_loses_no_alert(
         await producer.close()
         await hook.stop()
         await broker.stop()
-    result = figures("broker SIGKILL + restart (S3 storage)", expected,
+    result = h.figures("broker SIGKILL + restart (S3 storage)", expected,
                      [r.json() for r in hook.requests], context=outage)
-    record("broker_restart", result)
+    h.record("broker_restart", result)
     assert result["lost"] == 0, (result, monitor.text()[-4000:])
     assert result["delivered"] == len(expected)

@@ -8,16 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import (
-    Incidents,
-    Producer,
-    Service,
-    config_text,
-    figures,
-    record,
-    services,
-    until,
-)
+from tests.faults import harness as h
 from tests.integration.conftest import Kafka
 from tests.servers import HttpReceiver
 
@@ -30,25 +21,25 @@ MAX_ELAPSED = 2.0
 async def test_channel_down_longer_than_max_elapsed_loses_no_alert(
     kafka: Kafka, tmp_path: Path
 ) -> None:
-    incidents = Incidents(sources=8, rounds=2)
+    incidents = h.Incidents(sources=8, rounds=2)
     await kafka.create(kafka.topic("updates"))
     hook = HttpReceiver()
     url = await hook.start()
     config = tmp_path / "config.yaml"
-    config.write_text(config_text(
+    config.write_text(h.config_text(
         kafka.bootstrap, kafka.prefix, incidents, url,
         retry=f"retry: {{initial: 100ms, cap: 500ms, max_attempts: 50, "
               f"max_elapsed: {MAX_ELAPSED:g}s}}"))
-    monitor = Service(config, tmp_path / "monitor.log")
-    producer = Producer(kafka.bootstrap)
+    monitor = h.Service(config, tmp_path / "monitor.log")
+    producer = h.Producer(kafka.bootstrap)
     topic = kafka.topic("updates")
     context: dict[str, float] = {}
     dead: list[dict[str, object]] = []
     try:
-        with services(monitor.start()):
+        with h.services(monitor.start()):
             await monitor.wait_for("assigned partitions")
             await producer.send(topic, incidents.events(0, "bad"))
-            await until(lambda: len(hook.requests) >= incidents.sources, 20)
+            await h.until(lambda: len(hook.requests) >= incidents.sources, 20)
             hook.default = (503, {})  # down: every attempt fails
             down = time.monotonic()
             await producer.send(topic, incidents.events(0, "good"))
@@ -58,14 +49,14 @@ async def test_channel_down_longer_than_max_elapsed_loses_no_alert(
             hook.default = (200, {})  # back
             await producer.send(topic, incidents.events(1, "bad") + incidents.events(1, "good"))
             expected = incidents.expected()
-            await until(lambda: {(s, st, o) for s, st, o in expected if o < 2_000_000
+            await h.until(lambda: {(s, st, o) for s, st, o in expected if o < 2_000_000
                                  or o >= 2_000_100} <= ok(hook), 30)
     finally:
         await producer.close()
         await hook.stop()
-    result = figures(f"channel down > max_elapsed ({MAX_ELAPSED:g}s), then back", expected,
+    result = h.figures(f"channel down > max_elapsed ({MAX_ELAPSED:g}s), then back", expected,
                      ok_posts(hook), dead=dead, context=context)
-    record("channel_down", result)
+    h.record("channel_down", result)
     assert result["lost"] == 0, result
     assert result["dead_lettered"] == incidents.sources  # the resolutions sent while down
     assert result["delivered"] == len(expected) - incidents.sources

@@ -11,16 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import (
-    Incidents,
-    Producer,
-    Service,
-    config_text,
-    figures,
-    record,
-    services,
-    until,
-)
+from tests.faults import harness as h
 from tests.integration.conftest import Kafka
 from tests.servers import HttpReceiver
 
@@ -29,36 +20,36 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 @pytest.mark.req("NFR-007", "NFR-004")
 async def test_sigkill_mid_batch_loses_no_alert(kafka: Kafka, tmp_path: Path) -> None:
-    incidents = Incidents(sources=24, rounds=2)
+    incidents = h.Incidents(sources=24, rounds=2)
     await kafka.create(kafka.topic("updates"), partitions=2)
     hook = HttpReceiver()
     url = await hook.start()
     config = tmp_path / "config.yaml"
-    config.write_text(config_text(kafka.bootstrap, kafka.prefix, incidents, url))
-    monitor = Service(config, tmp_path / "monitor.log")
-    producer = Producer(kafka.bootstrap)
+    config.write_text(h.config_text(kafka.bootstrap, kafka.prefix, incidents, url))
+    monitor = h.Service(config, tmp_path / "monitor.log")
+    producer = h.Producer(kafka.bootstrap)
     topic = kafka.topic("updates")
     context: dict[str, float] = {}
     try:
-        with services(monitor.start()):
+        with h.services(monitor.start()):
             await monitor.wait_for("assigned partitions")
             # one burst: the monitor fetches it in a batch or two and is killed inside them
             await producer.send(topic, incidents.events(0, "bad") + incidents.events(0, "good"))
-            await until(lambda: len(hook.requests) >= 1, 20)
+            await h.until(lambda: len(hook.requests) >= 1, 20)
             context["delivered_before_kill"] = len(hook.requests)
             killed = time.monotonic()
             monitor.kill()
             monitor.start()
             await producer.send(topic, incidents.events(1, "bad") + incidents.events(1, "good"))
             expected = incidents.expected()
-            await until(lambda: expected <= {(p["source"], p["status"], float(p["observed"]))
+            await h.until(lambda: expected <= {(p["source"], p["status"], float(p["observed"]))
                                              for p in (r.json() for r in hook.requests)}, 60)
             context["recovered_in_s"] = round(time.monotonic() - killed, 2)
     finally:
         await producer.close()
         await hook.stop()
-    result = figures("process SIGKILLed mid-batch", expected, [r.json() for r in hook.requests],
+    result = h.figures("process SIGKILLed mid-batch", expected, [r.json() for r in hook.requests],
                      context=context)
-    record("sigkill_mid_batch", result)
+    h.record("sigkill_mid_batch", result)
     assert result["lost"] == 0, (result, monitor.text()[-3000:])
     assert context["delivered_before_kill"] < len(expected) // 2  # it died mid-way
