@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from dq_monitor.config import parse_config
 from dq_monitor.errors import DqMonitorError, MalformedEvent
 from dq_monitor.events import Alert, decode_event
-from dq_monitor.ingest.changelog import encode
+from dq_monitor.kafka.changelog import encode
 from dq_monitor.monitor import Monitor
 
 T0 = datetime(2026, 6, 26, 12, 0, tzinfo=UTC)

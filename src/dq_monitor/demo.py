@@ -28,7 +28,7 @@ from dq_monitor.config import Config, parse_config
 from dq_monitor.embedded import embedded_broker
 from dq_monitor.events import format_rfc3339
 from dq_monitor.ingest.service import MonitorService
-from dq_monitor.ingest.topics import ensure_topics
+from dq_monitor.kafka.topics import ensure_topics
 from dq_monitor.logs import setup_logging
 from dq_monitor.monitor import Emitted
 

@@ -7,8 +7,8 @@ from typing import Any
 import anyio
 import pytest
 
-from dq_monitor.ingest import changelog
 from dq_monitor.ingest.service import MonitorService, StateRestoreError
+from dq_monitor.kafka import changelog
 from tests.integration.conftest import Kafka, config_for, now_rfc3339, running
 
 pytestmark = pytest.mark.integration

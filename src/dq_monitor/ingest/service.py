@@ -9,7 +9,6 @@ fingerprint), never loses it. Broker outages are waited out with backoff; nothin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -28,10 +27,11 @@ from dq_monitor import tracing
 from dq_monitor.config import Config
 from dq_monitor.errors import DqMonitorError, MalformedEvent
 from dq_monitor.events import decode_event
-from dq_monitor.ingest import changelog
 from dq_monitor.ingest.deadletter import malformed_event
-from dq_monitor.ingest.topics import COMPACT, ensure_topics, partition_counts
-from dq_monitor.kafka import check_access, consumer_kwargs, producer_kwargs
+from dq_monitor.kafka import changelog, check_access, consumer_kwargs, producer_kwargs
+from dq_monitor.kafka.backoff import Backoff, pause, quiet_stop
+from dq_monitor.kafka.headers import TRIGGERED_HEADER
+from dq_monitor.kafka.topics import COMPACT, ensure_topics, partition_counts
 from dq_monitor.monitor import Emitted, Monitor, Outcome
 from dq_monitor.telemetry import Telemetry
 
@@ -39,15 +39,12 @@ log = logging.getLogger("dq_monitor.service")
 
 #: Longest wait between loop turns; bounds how late a stop request or a deadline is seen.
 MAX_POLL_S = 0.2
-MAX_BACKOFF_S = 30.0
 
 Clock = Callable[[], datetime]
 #: topic, key, value, partition, headers
 Record = tuple[str, bytes | None, bytes | None, int | None, list[tuple[str, bytes]]]
 #: A record to re-route to its source's home partition: the record and its Kafka timestamp.
 Forward = tuple[Record, int | None]
-#: Kafka header on alert records: when the alert's cause happened (epoch ms), for NFR-002.
-TRIGGERED_HEADER = "dq-triggered-at"
 
 
 class StateRestoreError(DqMonitorError):
@@ -109,7 +106,7 @@ class MonitorService:
         self._restore_pending: set[int] = set()
         self._restore_failing_since: float | None = None
         self._restore_retry_at = 0.0
-        self._restore_delay = 0.5
+        self._restore_backoff = Backoff()
         self._restore_error = ""
         #: Dead letters found while restoring (unreadable state records), published next turn.
         self._state_dead: list[dict[str, Any]] = []
@@ -151,7 +148,7 @@ class MonitorService:
                 await self._shutdown()
 
     async def _connect(self, stop: anyio.Event) -> bool:
-        delay = 0.5
+        backoff = Backoff()
         while not stop.is_set():
             producer = AIOKafkaProducer(**producer_kwargs(self.kafka))
             consumer = AIOKafkaConsumer(**consumer_kwargs(self.kafka, self.kafka.group_id))
@@ -160,10 +157,8 @@ class MonitorService:
                 await producer.start()
                 parts = await self._input_partitions()
                 if parts == 0:
-                    await _quietly_stop(consumer, producer)
-                    with anyio.move_on_after(delay):
-                        await stop.wait()
-                    delay = min(delay * 2, MAX_BACKOFF_S)
+                    await quiet_stop(consumer, producer)
+                    await pause(backoff.next(), stop)
                     continue
                 await ensure_topics(self.kafka, {
                     self.kafka.alert_topic: (1, {}),
@@ -176,12 +171,11 @@ class MonitorService:
                 consumer.subscribe([*self.kafka.input_topics, self.repartition_topic],
                                    listener=_Rebalance(self))
             except (KafkaError, OSError) as exc:
+                delay = backoff.next()
                 log.warning("broker %s unreachable (%s); retrying in %.1fs",
                             self.kafka.bootstrap_servers, type(exc).__name__, delay)
-                await _quietly_stop(consumer, producer)
-                with anyio.move_on_after(delay):
-                    await stop.wait()
-                delay = min(delay * 2, MAX_BACKOFF_S)
+                await quiet_stop(consumer, producer)
+                await pause(delay, stop)
                 continue
             self._producer, self._consumer = producer, consumer
             log.info("connected to %s; waiting for partitions of %s",
@@ -208,7 +202,7 @@ class MonitorService:
                 await self._publish(Outcome(), [])  # last checkpoint of changed state
             except Exception:
                 log.warning("final checkpoint not written; state will be rebuilt on restart")
-        await _quietly_stop(self._consumer, self._producer)
+        await quiet_stop(self._consumer, self._producer)
         log.info("stopped: %s", _summary(self.monitor.stats, self.stats))
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -244,8 +238,7 @@ class MonitorService:
             mono = time.monotonic()
             if self._restore_failing_since is None:
                 self._restore_failing_since = mono
-            self._restore_retry_at = mono + self._restore_delay
-            self._restore_delay = min(self._restore_delay * 2, MAX_BACKOFF_S)
+            self._restore_retry_at = mono + self._restore_backoff.next()
             self.stats["restore.failed"] += 1
             if self.telemetry is not None:
                 self.telemetry.restore_failures.add(1, {"topic": self.changelog_topic})
@@ -255,7 +248,7 @@ class MonitorService:
         self._restore_pending -= new
         if not self._restore_pending:
             self._restore_failing_since = None
-            self._restore_delay = 0.5
+            self._restore_backoff.reset()
         self.monitor.assign(new, self.clock())
         if self._state_dead:
             self.stats["restore.unreadable"] += len(self._state_dead)
@@ -401,7 +394,7 @@ class MonitorService:
         stamps = timestamps or [None] * len(records)
         producer = self._producer
         assert producer is not None
-        delay = 0.5
+        backoff = Backoff()
         while True:
             try:
                 futures = [
@@ -414,10 +407,10 @@ class MonitorService:
                 return
             except KafkaError as exc:
                 # Resend everything: a duplicate alert (same fingerprint) is allowed, a loss not.
+                delay = backoff.next()
                 log.warning("could not write %d record(s) (%s); retrying in %.1fs",
                             len(records), type(exc).__name__, delay)
-                await anyio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF_S)
+                await pause(delay)
 
     def _record(self, out: Outcome, dead: list[dict[str, Any]], acked: datetime) -> None:
         tel = self.telemetry
@@ -445,15 +438,6 @@ class MonitorService:
             log.info("commit skipped after a rebalance; records will be re-read")
         except KafkaError as exc:
             log.warning("commit failed (%s); records will be re-read", type(exc).__name__)
-
-
-async def _quietly_stop(
-    consumer: AIOKafkaConsumer | None, producer: AIOKafkaProducer | None
-) -> None:
-    for client in (consumer, producer):
-        if client is not None:
-            with contextlib.suppress(Exception):  # best effort while shutting down
-                await client.stop()
 
 
 def _summary(monitor_stats: Counter[str], stats: Counter[str]) -> str:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -273,11 +273,13 @@ class DeliveryLog:
         """Every entry as a record: ``load(log.entries())`` rebuilds an equal log."""
         return [encode_entry(k, e) for k, e in self._entries.items()]
 
-    def load(self, records: Iterable[Record]) -> int:
+    def load(self, records: Iterable[Record],
+             on_unreadable: Callable[[str], None] | None = None) -> int:
         """Apply records from the compacted topic in order (the latest per key wins).
 
-        A record that cannot be read is skipped with a warning: losing one dedup fact costs at
-        most one duplicate message, while refusing to start would stop every alert.
+        A record that cannot be read is skipped with a warning and handed (its reason) to
+        ``on_unreadable``: losing one dedup fact costs at most one duplicate message, while
+        refusing to start would stop every alert (NFR-006).
         """
         bad = 0
         for raw_key, raw_value in records:
@@ -286,6 +288,8 @@ class DeliveryLog:
             except ValueError as exc:
                 bad += 1
                 log.warning("delivery log: skipped a record (%s)", exc)
+                if on_unreadable is not None:
+                    on_unreadable(str(exc))
                 continue
             self._put(key, entry)
         if bad:

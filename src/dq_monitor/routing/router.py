@@ -1,12 +1,16 @@
-"""The alert router: alert topic → matched channels, at least once, each channel on its own.
+"""The alert router: a thin Kafka loop around ``routing.dispatch`` (FR-007…FR-010, FR-021).
 
 It reads the alert topic with its own consumer group and commits an alert's offset only once
-every channel it routes to has delivered it or dead-lettered it (FR-010), so a crash re-delivers
-rather than loses. Each channel has a bounded queue and its own worker: a slow or dead channel
-never delays another, and a full queue dead-letters the overflow visibly instead of blocking the
-rest. Delivered keys go to a compacted delivery-log topic read back at start, so dedup (FR-009)
-and "resolved goes where firing went" survive restarts. Reminders for alerts still firing after
-``dedup_window`` are sent from the log with ``repeat: true``.
+every channel it routes to has delivered it or dead-lettered it, so a crash re-delivers rather
+than loses. Each channel has a bounded queue and its own worker: a slow or dead channel never
+delays another, and a full queue dead-letters the overflow visibly instead of blocking the rest.
+
+Delivery state (dedup entries, episodes, reminder schedule) is kept per alert partition, in a
+compacted delivery log co-partitioned with the alert topic. A partition gained in a rebalance is
+paused until its delivery state is restored; a partition lost is forgotten, and jobs still
+queued for it are dropped (its new owner delivers them from the committed offset). So only the
+owner of a partition delivers or reminds for it, several routers can share the alert topic, and
+"resolved goes where firing went" holds across failovers.
 """
 
 from __future__ import annotations
@@ -15,13 +19,12 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from opentelemetry.context import Context
@@ -32,41 +35,44 @@ from dq_monitor import tracing
 from dq_monitor.channels import build_channel
 from dq_monitor.channels.base import Channel
 from dq_monitor.config import Config
-from dq_monitor.events import Alert, format_rfc3339
-from dq_monitor.ingest import changelog
-from dq_monitor.ingest.service import TRIGGERED_HEADER
-from dq_monitor.ingest.topics import COMPACT, ensure_topics
-from dq_monitor.kafka import check_access, consumer_kwargs, producer_kwargs
-from dq_monitor.routing.dedup import Decision, DeliveryLog
-from dq_monitor.routing.match import route_channels
+from dq_monitor.errors import DqMonitorError
+from dq_monitor.events import Alert
+from dq_monitor.kafka import changelog, check_access, consumer_kwargs, producer_kwargs
+from dq_monitor.kafka.backoff import Backoff, pause, quiet_stop
+from dq_monitor.kafka.headers import TRIGGERED_HEADER, header_ms
+from dq_monitor.kafka.topics import COMPACT, ensure_topics, partition_counts
+from dq_monitor.routing import dispatch
+from dq_monitor.routing.dedup import DeliveryLog
+from dq_monitor.routing.dispatch import Pending, Step
 from dq_monitor.routing.retry import RetryPolicy, deliver_with_retry
 from dq_monitor.telemetry import Telemetry
 
 log = logging.getLogger("dq_monitor.router")
-
-MAX_BACKOFF_S = 30.0
 
 
 @dataclass(slots=True)
 class Job:
     alert: Alert
     channel: str
+    #: The alert partition whose delivery state this job reads and writes.
+    partition: int
     repeat: bool
     triggered_at: float | None
-    done: Callable[[], None]
+    #: Offset of the alert record (``None`` for a reminder, which holds no commit back).
+    offset: int | None = None
     #: The alert's trace (from the record's ``traceparent``), parent of the delivery span.
     trace: Context | None = None
 
 
-@dataclass(slots=True)
-class _Pending:
-    """Offsets of one partition still being delivered; the commit point is the lowest one."""
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, router: AlertRouter, consumer: AIOKafkaConsumer) -> None:
+        self.router, self.consumer = router, consumer
 
-    open: dict[int, int] = field(default_factory=dict)  # offset → channel jobs left
-    high: int = -1  # highest offset read
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.router.on_revoked(self.consumer, revoked)
 
-    def commit_point(self) -> int:
-        return min(self.open) if self.open else self.high + 1
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.router.on_assigned(self.consumer, assigned)
 
 
 class AlertRouter:
@@ -83,12 +89,18 @@ class AlertRouter:
         self.telemetry = telemetry
         self.clock = clock
         self.policy = RetryPolicy.from_config(config.routing.retry)
-        self.log = DeliveryLog(config.routing.dedup_window)
+        #: Delivery state of each alert partition this router owns and has restored.
+        self.logs: dict[int, DeliveryLog] = {}
         self.channels = channels if channels is not None else {}
         self.stats: Counter[str] = Counter()
         self.ready = anyio.Event()
         self._producer: AIOKafkaProducer | None = None
-        self._pending: dict[TopicPartition, _Pending] = {}
+        self._pending: dict[TopicPartition, Pending] = {}
+        #: Partitions assigned but not restored yet: paused until their state is back.
+        self._restore_pending: set[TopicPartition] = set()
+        self._restore_backoff = Backoff()
+        self._restore_retry_at = 0.0
+        self._joined = False
         self._queues: dict[str, MemoryObjectSendStream[Job]] = {}
         if telemetry is not None:
             telemetry.ready_checks["router"] = self.ready.is_set
@@ -101,7 +113,6 @@ class AlertRouter:
             return
         self._producer = producer
         try:
-            await self._load_log(producer)
             for name, cfg in self.config.channels.items():
                 if name not in self.channels:
                     self.channels[name] = build_channel(name, cfg, producer=producer)
@@ -112,9 +123,8 @@ class AlertRouter:
                     self._queues[name] = send
                     tg.start_soon(self._worker, name, receive)
                 tg.start_soon(self._reminders, stop)
-                self.ready.set()
-                log.info("router ready: %d channel(s), %d route(s)", len(self.channels),
-                         len(self.config.routing.routes))
+                consumer.subscribe([self.kafka.alert_topic],
+                                   listener=_Rebalance(self, consumer))
                 await self._loop(consumer, stop)
                 for q in self._queues.values():
                     await q.aclose()  # workers drain what is queued, then end
@@ -128,109 +138,167 @@ class AlertRouter:
             with anyio.CancelScope(shield=True):
                 for ch in self.channels.values():
                     await ch.aclose()
-                for client in (consumer, producer):
-                    try:
-                        await client.stop()
-                    except Exception:
-                        log.debug("client stop failed", exc_info=True)
+                await quiet_stop(consumer, producer)
             log.info("router stopped: %s", dict(self.stats))
 
     async def _connect(
         self, stop: anyio.Event
     ) -> tuple[AIOKafkaProducer | None, AIOKafkaConsumer | None]:
-        delay = 0.5
+        backoff = Backoff()
         while not stop.is_set():
             producer = AIOKafkaProducer(**producer_kwargs(self.kafka))
-            consumer = AIOKafkaConsumer(
-                self.kafka.alert_topic, **consumer_kwargs(self.kafka, self.kafka.router_group))
+            consumer = AIOKafkaConsumer(**consumer_kwargs(self.kafka, self.kafka.router_group))
             try:
                 await check_access(self.kafka, self.kafka.bootstrap_servers)
                 await producer.start()
                 await ensure_topics(self.kafka, {
                     self.kafka.alert_topic: (1, {}),
                     self.kafka.dead_letter_topic: (1, {}),
-                    self.kafka.delivery_log: (1, COMPACT),
                 })
+                await self._ensure_delivery_log()
                 await consumer.start()
                 return producer, consumer
             except (KafkaError, OSError) as exc:
+                delay = backoff.next()
                 log.warning("router: broker %s unreachable (%s); retrying in %.1fs",
                             self.kafka.bootstrap_servers, type(exc).__name__, delay)
-                for client in (consumer, producer):
-                    try:
-                        await client.stop()
-                    except Exception:
-                        log.debug("client stop failed", exc_info=True)
-                with anyio.move_on_after(delay):
-                    await stop.wait()
-                delay = min(delay * 2, MAX_BACKOFF_S)
+                await quiet_stop(consumer, producer)
+                await pause(delay, stop)
         return None, None
 
-    async def _load_log(self, producer: AIOKafkaProducer) -> None:
-        entries: list[tuple[bytes, bytes | None]] = []
-        await changelog.restore(
-            self.kafka, self.kafka.delivery_log, [0], producer,
-            lambda _p, key, value: entries.append(
-                (key.encode(), None if value is None else orjson.dumps(value))),
-        )
-        self.log.load(entries)
+    async def _ensure_delivery_log(self) -> None:
+        """The delivery log has the alert topic's partitions: partition p holds p's state."""
+        topics = [self.kafka.alert_topic, self.kafka.delivery_log]
+        parts = (await partition_counts(self.kafka, [self.kafka.alert_topic]))[
+            self.kafka.alert_topic]
+        await ensure_topics(self.kafka, {self.kafka.delivery_log: (parts, COMPACT)})
+        counts = await partition_counts(self.kafka, topics)
+        if counts.get(self.kafka.delivery_log) != parts:
+            raise DqMonitorError(
+                f"kafka.delivery_log_topic {self.kafka.delivery_log!r} has "
+                f"{counts.get(self.kafka.delivery_log)} partition(s) but the alert topic has "
+                f"{parts}: delivery state must be co-partitioned with the alerts (delete the "
+                "delivery log, or name a new one)")
+
+    # ------------------------------------------------------------------ partitions
+
+    def on_assigned(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
+        """Pause gained partitions until their delivery state is restored by the loop (an
+        exception here would only be logged by the client, so nothing here can fail)."""
+        self._joined = True
+        gained = {tp for tp in assigned if tp.partition not in self.logs}
+        self._restore_pending = (self._restore_pending & assigned) | gained
+        if gained:
+            consumer.pause(*gained)
+            self._restore_retry_at = 0.0
+
+    async def on_revoked(self, consumer: AIOKafkaConsumer, revoked: set[TopicPartition]) -> None:
+        """Commit what is done for the lost partitions, then forget their state: their new
+        owner restores it from the delivery log and delivers the rest."""
+        await self._commit(consumer)
+        for tp in revoked:
+            self.logs.pop(tp.partition, None)
+            self._pending.pop(tp, None)
+            self._restore_pending.discard(tp)
+
+    async def _restore_partitions(self, consumer: AIOKafkaConsumer) -> None:
+        todo = {tp for tp in self._restore_pending if tp in consumer.assignment()}
+        self._restore_pending = todo
+        if not todo or time.monotonic() < self._restore_retry_at:
+            return
+        assert self._producer is not None
+        restored: dict[int, list[tuple[bytes, bytes | None]]] = {tp.partition: [] for tp in todo}
+        dead: list[dict[str, Any]] = []
+        try:
+            await changelog.restore(
+                self.kafka, self.kafka.delivery_log, sorted(restored), self._producer,
+                lambda p, key, value: restored[p].append(
+                    (key.encode(), None if value is None else orjson.dumps(value))),
+                on_unreadable=dead.append,
+            )
+        except Exception as exc:  # broker trouble or anything else: loud and retried
+            delay = self._restore_backoff.next()
+            self._restore_retry_at = time.monotonic() + delay
+            self.stats["restore.failed"] += 1
+            log.error("router: restoring delivery state of partitions %s failed (%s: %s); "
+                      "retrying in %.1fs", sorted(restored), type(exc).__name__, exc, delay)
+            return
+        self._restore_backoff.reset()
+        for p, records in restored.items():
+            state = DeliveryLog(self.config.routing.dedup_window)
+            reasons: list[str] = []
+            state.load(records, on_unreadable=reasons.append)
+            dead.extend(dispatch.unreadable_delivery_state(self.kafka.delivery_log, p, r)
+                        for r in reasons)
+            self.logs[p] = state
+        for record in dead:
+            await self._dead_letter(record)
+        log.info("router: partitions %s of %s restored (%d delivery entries)",
+                 sorted(restored), self.kafka.alert_topic,
+                 sum(len(self.logs[p]) for p in restored))
+        self._restore_pending = set()
+        consumer.resume(*todo)
 
     # ------------------------------------------------------------------ reading
 
     async def _loop(self, consumer: AIOKafkaConsumer, stop: anyio.Event) -> None:
         while not stop.is_set():
+            if self._restore_pending:
+                await self._restore_partitions(consumer)
+            elif self._joined and not self.ready.is_set():
+                # in the group and every owned partition restored (a standby owns none)
+                self.ready.set()
+                log.info("router ready: %d channel(s), %d route(s), alert partitions %s",
+                         len(self.channels), len(self.config.routing.routes),
+                         sorted(self.logs))
             batch = await consumer.getmany(timeout_ms=200, max_records=500)
             for tp, records in batch.items():
-                pending = self._pending.setdefault(tp, _Pending())
+                if tp.partition not in self.logs:
+                    # fetched just before a rebalance paused it: read again once restored
+                    if tp in consumer.assignment():
+                        consumer.seek(tp, records[0].offset)
+                    continue
+                pending = self._pending.setdefault(tp, Pending())
                 for rec in records:
-                    pending.high = max(pending.high, rec.offset)
-                    await self._route(tp, rec)
+                    await self._route(tp, rec, pending)
             await self._commit(consumer)
 
-    async def _route(self, tp: TopicPartition, rec: Any) -> None:
+    async def _route(self, tp: TopicPartition, rec: Any, pending: Pending) -> None:
         try:
             alert = Alert.from_json(rec.value)
         except (ValidationError, ValueError, TypeError) as exc:
-            await self._dead_letter({
-                "kind": "malformed_alert", "reason": str(exc).splitlines()[0],
-                "topic": tp.topic, "partition": tp.partition, "offset": rec.offset,
-            })
+            pending.read(rec.offset, 0)
+            await self._dead_letter(dispatch.malformed_alert(
+                str(exc).splitlines()[0], tp.topic, tp.partition, rec.offset))
             return
-        triggered = _header_ms(rec.headers, TRIGGERED_HEADER)
-        if alert.status == "firing":
-            targets = route_channels(self.config.routing.routes, alert)
-        elif self.log.knows(alert.fingerprint):
-            targets = sorted(self.log.firing_channels(alert.fingerprint))
-        else:
-            # No delivery of this episode on record here (its firing was delivered by another
-            # router before a failover): the route rules decide, so the recovery is not lost.
+        chosen = dispatch.targets(self.config.routing.routes, self.logs[tp.partition], alert)
+        if chosen.unseen_episode:
             self.stats["resolved.unseen_episode"] += 1
-            targets = route_channels(self.config.routing.routes, alert)
-        jobs = [c for c in targets if c in self._queues]
-        if not jobs:
-            return
-        pending = self._pending[tp]
-        pending.open[rec.offset] = len(jobs)
-
-        def done(offset: int = rec.offset) -> None:
-            left = pending.open[offset] - 1
-            if left:
-                pending.open[offset] = left
-            else:
-                del pending.open[offset]
-
+        jobs = [c for c in chosen.channels if c in self._queues]
+        pending.read(rec.offset, len(jobs))
+        triggered = header_ms(rec.headers, TRIGGERED_HEADER)
         parent = tracing.extract(rec.headers)
         for channel in jobs:
-            await self._enqueue(Job(alert, channel, False, triggered, done, parent))
+            await self._enqueue(Job(alert, channel, tp.partition, False, triggered, rec.offset,
+                                    parent))
 
     async def _enqueue(self, job: Job) -> None:
+        state = self.logs.get(job.partition)
         try:
             self._queues[job.channel].send_nowait(job)
-            self.log.queue(job.alert, job.channel)
+            if state is not None:
+                state.queue(job.alert, job.channel)
         except anyio.WouldBlock:
             # A full queue must not stall the other channels: overflow is dead-lettered, loudly.
             await self._undeliverable(job, "channel queue full", 0)
-            job.done()
+            self._ended(job)
+
+    def _ended(self, job: Job) -> None:
+        if job.offset is None:
+            return
+        pending = self._pending.get(TopicPartition(self.kafka.alert_topic, job.partition))
+        if pending is not None:
+            pending.ended(job.offset)
 
     # ------------------------------------------------------------------ delivering
 
@@ -238,37 +306,37 @@ class AlertRouter:
         channel = self.channels[name]
         async with jobs:
             async for job in jobs:
+                state = self.logs.get(job.partition)
                 try:
-                    # Dedup is decided here, in the channel's own order, so a copy queued
-                    # behind its original sees the original's delivery (FR-009).
-                    decision = self.log.decide(job.alert, job.channel, self.clock())
-                    stale = job.repeat and decision is not Decision.SEND_REMINDER
-                    if decision is Decision.SKIP_DUPLICATE or stale:
-                        # a duplicate, or a reminder the episode no longer needs (resolved,
-                        # escalated or just delivered since it was queued)
-                        if job.repeat:
-                            self.log.reminder_failed(job.alert, job.channel)
+                    if state is None:  # the partition moved to another router
+                        self.stats[f"{job.channel}.revoked"] += 1
+                        continue
+                    step = dispatch.next_step(state, job.alert, job.channel,
+                                              reminder=job.repeat, now=self.clock())
+                    if step is Step.SKIP:
                         self._count(job.channel, "deduplicated")
                     else:
-                        job.repeat = job.repeat or decision is Decision.SEND_REMINDER
-                        await self._deliver(channel, job)
+                        job.repeat = step is Step.REMIND
+                        await self._deliver(channel, job, state)
                 finally:
-                    self.log.done(job.alert, job.channel)
-                    job.done()
+                    if state is not None:
+                        state.done(job.alert, job.channel)
+                    self._ended(job)
 
-    async def _deliver(self, channel: Channel, job: Job) -> None:
+    async def _deliver(self, channel: Channel, job: Job, state: DeliveryLog) -> None:
         span = None
         if self.telemetry is not None:
             span = self.telemetry.tracer.start_span(
                 f"deliver {job.channel}", context=job.trace,
                 attributes={"dq.channel": job.channel, "dq.repeat": job.repeat})
         try:
-            await self._deliver_traced(channel, job, span)
+            await self._deliver_traced(channel, job, state, span)
         finally:
             if span is not None:
                 span.end()
 
-    async def _deliver_traced(self, channel: Channel, job: Job, span: Span | None) -> None:
+    async def _deliver_traced(self, channel: Channel, job: Job, state: DeliveryLog,
+                              span: Span | None) -> None:
         outcome = await deliver_with_retry(channel, job.alert, job.repeat, self.policy)
         if span is not None:
             span.set_attribute("dq.attempts", outcome.attempts)
@@ -292,20 +360,22 @@ class AlertRouter:
                 max(0.0, now - job.triggered_at),
                 {"channel": job.channel, "check": job.alert.check,
                  "severity": job.alert.severity})
-        for key, value in self.log.record(job.alert, job.channel, now, repeat=job.repeat):
-            await self._write(self.kafka.delivery_log, key, value)
+        await self._persist(job.partition, state.record(job.alert, job.channel, now,
+                                                        repeat=job.repeat))
 
     async def _reminders(self, stop: anyio.Event) -> None:
-        """Re-send alerts still firing ``dedup_window`` after their last delivery."""
-        interval = min(30.0, max(0.5, self.config.routing.dedup_window / 10))
+        """Re-send alerts still firing ``dedup_window`` after their last delivery, for the
+        partitions this router owns (and only those)."""
+        interval = dispatch.reminder_interval(self.config.routing.dedup_window)
         while not stop.is_set():
-            with anyio.move_on_after(interval):
-                await stop.wait()
+            await pause(interval, stop)
             if stop.is_set():
                 return
-            for alert, channel in self.log.due_reminders(self.clock()):
-                if channel in self._queues:
-                    await self._enqueue(Job(alert, channel, True, None, lambda: None))
+            now = self.clock()
+            for partition, state in list(self.logs.items()):
+                for alert, channel in state.due_reminders(now):
+                    if channel in self._queues:
+                        await self._enqueue(Job(alert, channel, partition, True, None))
 
     async def _undeliverable(self, job: Job, reason: str, attempts: int, *,
                              recipients: tuple[str, ...] | None = None) -> None:
@@ -315,19 +385,19 @@ class AlertRouter:
         delivered one would: no reminders for an alert that is over, and the next firing of the
         same check is news (not a duplicate of the old episode).
         """
-        if job.repeat and recipients is None:
-            self.log.reminder_failed(job.alert, job.channel)
-        if job.alert.status == "resolved" and recipients is None:
-            for key, value in self.log.record(job.alert, job.channel, self.clock()):
-                await self._write(self.kafka.delivery_log, key, value)
-        record: dict[str, Any] = {
-            "kind": "undeliverable_alert", "channel": job.channel, "reason": reason,
-            "attempts": attempts, "alert": job.alert.model_dump(mode="json"),
-            "at": format_rfc3339(datetime.now(UTC)),
-        }
-        if recipients is not None:
-            record["recipients"] = list(recipients)
-        await self._dead_letter(record)
+        state = self.logs.get(job.partition)
+        if state is not None and recipients is None:
+            if job.repeat:
+                state.reminder_failed(job.alert, job.channel)
+            if job.alert.status == "resolved":
+                await self._persist(job.partition, state.record(job.alert, job.channel,
+                                                                self.clock()))
+        await self._dead_letter(dispatch.undeliverable_alert(
+            job.alert, job.channel, reason, attempts, recipients=recipients))
+
+    async def _persist(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> None:
+        for key, value in records:
+            await self._write(self.kafka.delivery_log, key, value, partition)
 
     async def _dead_letter(self, record: dict[str, Any]) -> None:
         self.stats[f"dead_letter.{record['kind']}"] += 1
@@ -335,19 +405,21 @@ class AlertRouter:
             self.telemetry.dead_letters.add(1, {"kind": record["kind"]})
         await self._write(self.kafka.dead_letter_topic, None, orjson.dumps(record))
 
-    async def _write(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+    async def _write(self, topic: str, key: bytes | None, value: bytes | None,
+                     partition: int | None = None) -> None:
         """Write one record, waiting out broker trouble: dropping it would lose a delivery fact."""
         assert self._producer is not None
-        delay = 0.5
+        backoff = Backoff()
         while True:
             try:
-                await self._producer.send_and_wait(topic, value=value, key=key)
+                await self._producer.send_and_wait(topic, value=value, key=key,
+                                                   partition=partition)
                 return
             except KafkaError as exc:
+                delay = backoff.next()
                 log.warning("router: cannot write to %s (%s); retrying in %.1fs", topic,
                             type(exc).__name__, delay)
-                await anyio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF_S)
+                await pause(delay)
 
     def _count(self, channel: str, outcome: str, n: int = 1) -> None:
         self.stats[f"{channel}.{outcome}"] += n
@@ -355,8 +427,10 @@ class AlertRouter:
             self.telemetry.deliveries.add(n, {"channel": channel, "outcome": outcome})
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
-        offsets = {tp: p.commit_point() for tp, p in self._pending.items() if p.high >= 0}
-        offsets = {tp: o for tp, o in offsets.items() if tp in consumer.assignment() and o > 0}
+        owned = consumer.assignment()
+        offsets = {tp: p.commit_point() for tp, p in self._pending.items()
+                   if p.high >= 0 and tp in owned}
+        offsets = {tp: o for tp, o in offsets.items() if o > 0}
         if not offsets:
             return
         try:
@@ -364,13 +438,3 @@ class AlertRouter:
         except (CommitFailedError, KafkaError) as exc:
             log.info("router commit skipped (%s); alerts will be re-read and deduplicated",
                      type(exc).__name__)
-
-
-def _header_ms(headers: Any, name: str) -> float | None:
-    for key, value in headers or ():
-        if key == name and value:
-            try:
-                return int(value) / 1000
-            except ValueError:
-                return None
-    return None

@@ -1,0 +1,117 @@
+"""The router's decisions as plain code (FR-007, FR-009, FR-010, FR-021): no I/O, ``now`` passed in.
+
+* ``targets``: the channels an alert goes to. A firing alert goes where the route rules say; a
+  resolved one where its episode's firing alert went, or, when this partition's delivery state
+  holds no record of the episode at all (its firing was delivered before a failover, or before
+  the state expired), where the route rules say, so a recovery is never silently dropped.
+* ``next_step``: at a channel's turn, send, send as a reminder, or skip (a duplicate, or a
+  reminder the episode no longer needs).
+* ``Pending``: which input offsets may be committed (every channel job of a record ended).
+* ``reminder_interval``: how often reminders are looked for.
+* the dead-letter records the router writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from dq_monitor.config import Route
+from dq_monitor.events import Alert, format_rfc3339
+from dq_monitor.routing.dedup import Decision, DeliveryLog
+from dq_monitor.routing.match import route_channels
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    channels: list[str]
+    #: A resolved alert whose episode this partition's delivery state has no record of.
+    unseen_episode: bool = False
+
+
+def targets(routes: Sequence[Route], log: DeliveryLog, alert: Alert) -> Targets:
+    if alert.status == "firing":
+        return Targets(route_channels(routes, alert))
+    if log.knows(alert.fingerprint):
+        return Targets(sorted(log.firing_channels(alert.fingerprint)))
+    return Targets(route_channels(routes, alert), unseen_episode=True)
+
+
+class Step(Enum):
+    SEND = "send"
+    REMIND = "remind"
+    SKIP = "skip"
+
+
+def next_step(log: DeliveryLog, alert: Alert, channel: str, *, reminder: bool,
+              now: float) -> Step:
+    """Decide at the channel's turn (in its own order, so a copy queued behind its original
+    sees the original recorded). A queued reminder that is no longer due (the episode resolved,
+    escalated or was just delivered) is skipped and re-armed."""
+    decision = log.decide(alert, channel, now)
+    if decision is Decision.SKIP_DUPLICATE or (reminder and decision is not
+                                               Decision.SEND_REMINDER):
+        if reminder:
+            log.reminder_failed(alert, channel)
+        return Step.SKIP
+    return Step.REMIND if reminder or decision is Decision.SEND_REMINDER else Step.SEND
+
+
+def reminder_interval(dedup_window: float) -> float:
+    """Look for due reminders ten times per window, between every 0.5 s and every 30 s."""
+    return min(30.0, max(0.5, dedup_window / 10))
+
+
+@dataclass(slots=True)
+class Pending:
+    """Offsets of one partition still being delivered; the commit point is the lowest one."""
+
+    open: dict[int, int] = field(default_factory=dict)  # offset → channel jobs left
+    high: int = -1  # highest offset read
+
+    def read(self, offset: int, jobs: int) -> None:
+        self.high = max(self.high, offset)
+        if jobs:
+            self.open[offset] = jobs
+
+    def ended(self, offset: int) -> None:
+        """One channel job of the record at ``offset`` ended (delivered, skipped, dead-lettered)."""
+        left = self.open.get(offset, 0) - 1
+        if left > 0:
+            self.open[offset] = left
+        else:
+            self.open.pop(offset, None)
+
+    def commit_point(self) -> int:
+        return min(self.open) if self.open else self.high + 1
+
+
+def _at(now: datetime | None) -> str:
+    return format_rfc3339(now or datetime.now(UTC))
+
+
+def malformed_alert(reason: str, topic: str, partition: int, offset: int) -> dict[str, Any]:
+    return {"kind": "malformed_alert", "reason": reason, "topic": topic,
+            "partition": partition, "offset": offset}
+
+
+def undeliverable_alert(alert: Alert, channel: str, reason: str, attempts: int, *,
+                        recipients: Sequence[str] | None = None,
+                        now: datetime | None = None) -> dict[str, Any]:
+    """A delivery given up on, or (``recipients``) the recipients a channel could not reach."""
+    record: dict[str, Any] = {
+        "kind": "undeliverable_alert", "channel": channel, "reason": reason,
+        "attempts": attempts, "alert": alert.model_dump(mode="json"), "at": _at(now),
+    }
+    if recipients is not None:
+        record["recipients"] = list(recipients)
+    return record
+
+
+def unreadable_delivery_state(topic: str, partition: int, reason: str) -> dict[str, Any]:
+    """NFR-006: a delivery-log record that could not be read was skipped at restore."""
+    return {"kind": "unreadable_state", "topic": topic, "partition": partition,
+            "reason": reason, "at": _at(None)}
