@@ -14,7 +14,6 @@ from aiokafka.errors import KafkaError
 
 from dq_monitor.config import Config, load_config
 from dq_monitor.errors import ConfigError, DqMonitorError, KafkaAccessError
-from dq_monitor.ingest.service import MonitorService
 from dq_monitor.kafka import check_access
 from dq_monitor.logs import setup_logging
 from dq_monitor.telemetry import Telemetry
@@ -83,6 +82,8 @@ async def serve(config: Config, *, with_router: bool = True, with_monitor: bool 
             with work:
                 async with anyio.create_task_group() as tg:
                     if with_monitor:
+                        from dq_monitor.ingest.service import MonitorService
+
                         tg.start_soon(fatal, MonitorService(config, telemetry=telemetry).run)
                     if with_router and config.channels:
                         from dq_monitor.routing.router import AlertRouter

@@ -9,7 +9,6 @@ Secret fields are ``SecretStr``: they never appear in a repr, a log line or an e
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import ssl
@@ -267,13 +266,6 @@ class Match(_Model):
         list[StatusName] | None, BeforeValidator(_as_list), _one_or_many("firing", "resolved")
     ] = None
 
-    def matches(self, *, severity: str, check: str, source: str, status: str) -> bool:
-        return (
-            (self.severity is None or severity in self.severity)
-            and (self.check is None or check in self.check)
-            and (self.source is None or fnmatch.fnmatchcase(source, self.source))
-            and (self.status is None or status in self.status)
-        )
 
 
 class Route(_Model):

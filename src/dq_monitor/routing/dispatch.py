@@ -1,7 +1,8 @@
 """The router's decisions as plain code (FR-007, FR-009, FR-010, FR-021): no I/O, ``now`` passed in.
 
 * ``targets``: the channels an alert goes to. A firing alert goes where the route rules say; a
-  resolved one where its episode's firing alert went, or, when this partition's delivery state
+  resolved one where its episode's firing alert went (as far as the routes' ``status`` admits,
+  see ``routing.match``), or, when this partition's delivery state
   holds no record of the episode at all (its firing was delivered before a failover, or before
   the state expired), where the route rules say, so a recovery is never silently dropped.
 * ``next_step``: at a channel's turn, send, send as a reminder, or skip (a duplicate, or a
@@ -22,7 +23,7 @@ from typing import Any
 from dq_monitor.config import Route
 from dq_monitor.events import Alert, format_rfc3339
 from dq_monitor.routing.dedup import Decision, DeliveryLog
-from dq_monitor.routing.match import route_channels
+from dq_monitor.routing.match import resolved_channels, route_channels
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,7 @@ def targets(routes: Sequence[Route], log: DeliveryLog, alert: Alert) -> Targets:
     if alert.status == "firing":
         return Targets(route_channels(routes, alert))
     if log.knows(alert.fingerprint):
-        return Targets(sorted(log.firing_channels(alert.fingerprint)))
+        return Targets(resolved_channels(routes, alert, log.firing_channels(alert.fingerprint)))
     return Targets(route_channels(routes, alert), unseen_episode=True)
 
 

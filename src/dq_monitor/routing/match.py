@@ -1,25 +1,60 @@
 """FR-007 routing: which channels an alert goes to, from the ordered ``routing.routes``.
 
-The router applies this to firing alerts; a resolved alert goes to the channels that received
-its firing alert (``DeliveryLog.firing_channels``), whatever the routes say by then.
+A route's ``match`` fields must all hold (a list means any of its values; ``source`` is a
+glob). Routes are tried in order; the first match wins unless it says ``continue``.
+
+``status`` decides where recoveries go. A resolved alert goes to the channels its firing alert
+reached (``DeliveryLog.firing_channels``) that a route still admits for ``resolved``: a route
+with ``status: firing`` keeps recoveries off its channels, a route without ``status`` admits
+both. A route that names ``status: resolved`` explicitly also sends recoveries to its channels
+when the firing alert did not go there (a "recoveries" channel).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import fnmatch
+from collections.abc import Iterable, Sequence
 
-from dq_monitor.config import Route
+from dq_monitor.config import Match, Route
 from dq_monitor.events import Alert
 
 
-def route_channels(routes: Sequence[Route], alert: Alert) -> list[str]:
-    """Routes in order; the first match wins unless it says ``continue``. Each channel once,
-    in the order first named."""
-    out: dict[str, None] = {}
+def matches(match: Match, alert: Alert) -> bool:
+    """All given fields of ``match`` hold for ``alert``."""
+    return (
+        (match.severity is None or alert.severity in match.severity)
+        and (match.check is None or alert.check in match.check)
+        and (match.source is None or fnmatch.fnmatchcase(alert.source, match.source))
+        and (match.status is None or alert.status in match.status)
+    )
+
+
+def _matching(routes: Sequence[Route], alert: Alert) -> list[Route]:
+    out = []
     for route in routes:
-        if route.match.matches(severity=alert.severity, check=alert.check, source=alert.source,
-                               status=alert.status):
-            out.update(dict.fromkeys(route.channels))
+        if matches(route.match, alert):
+            out.append(route)
             if not route.continue_:
                 break
+    return out
+
+
+def _channels(routes: Iterable[Route]) -> list[str]:
+    out: dict[str, None] = {}
+    for route in routes:
+        out.update(dict.fromkeys(route.channels))
     return list(out)
+
+
+def route_channels(routes: Sequence[Route], alert: Alert) -> list[str]:
+    """Channels of the matching routes, each once, in the order first named."""
+    return _channels(_matching(routes, alert))
+
+
+def resolved_channels(routes: Sequence[Route], alert: Alert, firing: Iterable[str]) -> list[str]:
+    """Where a resolved ``alert`` goes, given the channels its firing alert reached."""
+    matched = _matching(routes, alert)
+    admitted = set(_channels(matched))
+    explicit = _channels(r for r in matched
+                         if r.match.status is not None and "resolved" in r.match.status)
+    return sorted({c for c in firing if c in admitted} | set(explicit))

@@ -1,0 +1,77 @@
+"""The router's decisions with no broker and no event loop: targets, steps, commit points."""
+
+from __future__ import annotations
+
+import pytest
+
+from dq_monitor.config import Route
+from dq_monitor.routing.dedup import DeliveryLog
+from dq_monitor.routing.dispatch import (
+    Pending,
+    Step,
+    next_step,
+    reminder_interval,
+    targets,
+    undeliverable_alert,
+)
+from tests.channels.conftest import make_alert
+
+
+def routes(*specs: dict[str, object]) -> list[Route]:
+    return [Route.model_validate(s) for s in specs]
+
+
+@pytest.mark.req("FR-007", "FR-021")
+def test_resolved_goes_where_firing_went_as_far_as_status_admits() -> None:
+    rs = routes({"match": {"status": "firing"}, "channels": ["pager"], "continue": True},
+                {"match": {}, "channels": ["slack"], "continue": True},
+                {"match": {"status": "resolved"}, "channels": ["recoveries"]})
+    log = DeliveryLog(300)
+    firing = make_alert()
+    assert targets(rs, log, firing).channels == ["pager", "slack"]
+    for channel in ("pager", "slack"):
+        log.record(firing, channel, 0)
+    got = targets(rs, log, make_alert(status="resolved"))
+    assert got.channels == ["recoveries", "slack"] and not got.unseen_episode
+
+
+@pytest.mark.req("FR-021")
+def test_a_resolved_with_no_record_of_its_episode_follows_the_rules_and_is_flagged() -> None:
+    rs = routes({"match": {"severity": "FAIL"}, "channels": ["slack"]})
+    got = targets(rs, DeliveryLog(300), make_alert(status="resolved"))
+    assert got.channels == ["slack"] and got.unseen_episode
+
+
+@pytest.mark.req("FR-009")
+def test_steps_send_skip_and_remind() -> None:
+    log = DeliveryLog(60)
+    a = make_alert()
+    assert next_step(log, a, "slack", reminder=False, now=0) is Step.SEND
+    log.record(a, "slack", 0)
+    assert next_step(log, a, "slack", reminder=False, now=10) is Step.SKIP
+    assert next_step(log, a, "slack", reminder=True, now=10) is Step.SKIP  # not due yet
+    assert next_step(log, a, "slack", reminder=True, now=61) is Step.REMIND
+    assert next_step(log, a, "slack", reminder=False, now=61) is Step.REMIND
+
+
+@pytest.mark.req("FR-010", "NFR-004")
+def test_commit_point_waits_for_the_oldest_open_record() -> None:
+    p = Pending()
+    p.read(5, 2)
+    p.read(6, 0)  # routed nowhere: nothing to wait for
+    p.read(7, 1)
+    assert p.commit_point() == 5
+    p.ended(5)
+    p.ended(7)
+    assert p.commit_point() == 5
+    p.ended(5)
+    assert p.commit_point() == 8
+
+
+@pytest.mark.req("FR-009")
+def test_reminder_cadence_and_dead_letter_shape() -> None:
+    assert [reminder_interval(w) for w in (1, 60, 3600)] == [0.5, 6.0, 30.0]
+    record = undeliverable_alert(make_alert(), "mail", "refused", 1, recipients=["x@y"])
+    assert {k: record[k] for k in ("kind", "channel", "reason", "attempts", "recipients")} == {
+        "kind": "undeliverable_alert", "channel": "mail", "reason": "refused", "attempts": 1,
+        "recipients": ["x@y"]}
