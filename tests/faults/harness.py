@@ -130,10 +130,11 @@ channels:
 
 
 class Service:
-    """``dq-monitor run`` as a process whose log goes to a file (a pipe could fill and block)."""
+    """``dq-monitor run`` (or ``route``) as a process whose log goes to a file (a pipe could
+    fill and block)."""
 
-    def __init__(self, config: Path, log: Path) -> None:
-        self.config, self.log = config, log
+    def __init__(self, config: Path, log: Path, command: str = "run") -> None:
+        self.config, self.log, self.command = config, log, command
         self.proc: subprocess.Popen[bytes] | None = None
         self._from = 0
 
@@ -141,7 +142,8 @@ class Service:
         self._from = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "dq_monitor.cli", "run", "--config", str(self.config)],
+                [sys.executable, "-m", "dq_monitor.cli", self.command, "--config",
+                 str(self.config)],
                 env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=out,
                 stderr=subprocess.STDOUT)
         return self
