@@ -88,7 +88,7 @@ async def test_a_router_killed_mid_episode_hands_over_its_delivery_state(
             r.stop()
         await hook.stop()
 
-    sent: dict[tuple[str, str, bool], int] = defaultdict(int)
+    sent: dict[tuple[object, object, object], int] = defaultdict(int)
     for _, _, p in timeline(hook):
         sent[(p["fingerprint"], p["status"], p["repeat"])] += 1
     for fp in fps:
