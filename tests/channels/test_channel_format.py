@@ -14,7 +14,7 @@ from dq_monitor.channels.slack import SlackChannel
 from dq_monitor.channels.webhook import WebhookChannel
 from dq_monitor.config import CHANNEL_TYPES, parse_config
 from dq_monitor.events import Alert
-from tests.channels.conftest import make_alert
+from dq_monitor.testing import make_alert
 
 CONFIG = """
 kafka: {bootstrap_servers: "localhost:9092", input_topics: [in], alert_topic: alerts,

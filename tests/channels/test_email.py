@@ -13,7 +13,8 @@ from dq_monitor.channels.email import EmailChannel
 from dq_monitor.config import EmailChannel as EmailConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
-from tests.channels.conftest import Certificate, SmtpFactory, make_alert
+from dq_monitor.testing import Certificate, make_alert
+from tests.channels.conftest import SmtpFactory
 
 PASSWORD = "pw-Secret-123"
 

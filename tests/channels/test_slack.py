@@ -15,7 +15,7 @@ from dq_monitor.config import SlackChannel as SlackConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
 from dq_monitor.routing.retry import RetryPolicy, deliver_with_retry
-from tests.channels.conftest import HttpServer, Reply, make_alert
+from dq_monitor.testing import HttpReceiver, Reply, make_alert
 
 TOKEN = "T0AAAA/B0BBBB/very-secret-token"
 FAST = RetryPolicy(initial=0.01, factor=2, cap=0.05, max_attempts=6, max_elapsed=10)
@@ -27,7 +27,7 @@ def slack(base_url: str, **kw: object) -> SlackChannel:
 
 
 @pytest.mark.req("FR-008")
-async def test_message_carries_the_facts_and_overrides(http_server: HttpServer,
+async def test_message_carries_the_facts_and_overrides(http_server: HttpReceiver,
                                                        alert: Alert) -> None:
     ch = slack(http_server.url, channel="#data-quality", username="dq-monitor")
     await ch.send(alert, repeat=False)
@@ -50,7 +50,7 @@ async def test_message_carries_the_facts_and_overrides(http_server: HttpServer,
 
 
 @pytest.mark.req("FR-008", "FR-009")
-async def test_reminders_and_recoveries_look_different(http_server: HttpServer) -> None:
+async def test_reminders_and_recoveries_look_different(http_server: HttpReceiver) -> None:
     ch = slack(http_server.url)
     await ch.send(make_alert(severity="WARN"), repeat=True)
     await ch.send(make_alert(status="resolved"), repeat=False)
@@ -65,7 +65,7 @@ async def test_reminders_and_recoveries_look_different(http_server: HttpServer) 
 
 
 @pytest.mark.req("FR-010")
-async def test_429_retry_after_delays_the_next_attempt(http_server: HttpServer,
+async def test_429_retry_after_delays_the_next_attempt(http_server: HttpReceiver,
                                                        alert: Alert) -> None:
     http_server.script = [Reply(429, {"Retry-After": "2"}, b"rate_limited")]
     ch = slack(http_server.url)
@@ -82,7 +82,7 @@ async def test_429_retry_after_delays_the_next_attempt(http_server: HttpServer,
     (503, True, 7.0), (429, True, 7.0), (500, True, None), (502, True, None),
     (400, False, None), (403, False, None), (404, False, None), (301, False, None),
 ])
-async def test_status_policy(http_server: HttpServer, alert: Alert, status: int,
+async def test_status_policy(http_server: HttpReceiver, alert: Alert, status: int,
                              retryable: bool, wait: float | None) -> None:
     http_server.default = Reply(status, {"Retry-After": "7"}, b"invalid_token")
     ch = slack(http_server.url)
@@ -118,7 +118,7 @@ async def test_a_refused_connection_is_retryable_and_hides_the_url(alert: Alert)
 
 
 @pytest.mark.req("FR-011")
-async def test_an_error_page_echoing_the_url_is_redacted(http_server: HttpServer,
+async def test_an_error_page_echoing_the_url_is_redacted(http_server: HttpReceiver,
                                                         alert: Alert) -> None:
     http_server.default = Reply(404, body=f"no hook at /services/{TOKEN}".encode())
     ch = slack(http_server.url)
@@ -129,7 +129,7 @@ async def test_an_error_page_echoing_the_url_is_redacted(http_server: HttpServer
 
 
 @pytest.mark.req("FR-011")
-async def test_request_logs_never_show_the_url(http_server: HttpServer, alert: Alert,
+async def test_request_logs_never_show_the_url(http_server: HttpReceiver, alert: Alert,
                                                caplog: pytest.LogCaptureFixture) -> None:
     ch = slack(http_server.url)
     with caplog.at_level(logging.DEBUG):

@@ -13,7 +13,7 @@ from dq_monitor.config import WebhookChannel as WebhookConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
 from dq_monitor.routing.retry import RetryPolicy, deliver_with_retry
-from tests.channels.conftest import HttpServer, Reply
+from dq_monitor.testing import HttpReceiver, Reply
 
 FAST = RetryPolicy(initial=0.01, factor=2, cap=0.05, max_attempts=6, max_elapsed=10)
 SIGNING_KEY = "s3cr3t-signing-key"
@@ -26,7 +26,7 @@ def webhook(base_url: str, **kw: object) -> WebhookChannel:
 
 
 @pytest.mark.req("FR-008")
-async def test_body_is_the_alert_and_the_signature_verifies(http_server: HttpServer,
+async def test_body_is_the_alert_and_the_signature_verifies(http_server: HttpReceiver,
                                                             alert: Alert) -> None:
     ch = webhook(http_server.url, secret=SIGNING_KEY, headers={"Authorization": BEARER})
     await ch.send(alert, repeat=True)
@@ -42,7 +42,7 @@ async def test_body_is_the_alert_and_the_signature_verifies(http_server: HttpSer
 
 @pytest.mark.req("FR-008")
 async def test_custom_signature_header_and_no_signature_without_secret(
-    http_server: HttpServer, alert: Alert
+    http_server: HttpReceiver, alert: Alert
 ) -> None:
     signed = webhook(http_server.url, secret=SIGNING_KEY, signature_header="X-Hub-Signature-256")
     plain = webhook(http_server.url)
@@ -56,7 +56,7 @@ async def test_custom_signature_header_and_no_signature_without_secret(
 
 
 @pytest.mark.req("FR-010")
-async def test_fails_three_times_then_is_delivered_exactly_once(http_server: HttpServer,
+async def test_fails_three_times_then_is_delivered_exactly_once(http_server: HttpReceiver,
                                                                 alert: Alert) -> None:
     http_server.script = [Reply(500), Reply(502), Reply(503)]
     ch = webhook(http_server.url)
@@ -68,7 +68,7 @@ async def test_fails_three_times_then_is_delivered_exactly_once(http_server: Htt
 
 
 @pytest.mark.req("FR-010")
-async def test_400_is_final_after_one_attempt(http_server: HttpServer, alert: Alert) -> None:
+async def test_400_is_final_after_one_attempt(http_server: HttpReceiver, alert: Alert) -> None:
     http_server.default = Reply(400, body=b'{"error": "bad payload"}')
     ch = webhook(http_server.url)
     outcome = await deliver_with_retry(ch, alert, False, FAST)
@@ -78,7 +78,7 @@ async def test_400_is_final_after_one_attempt(http_server: HttpServer, alert: Al
 
 
 @pytest.mark.req("FR-010")
-async def test_a_hanging_receiver_times_out_retryably(http_server: HttpServer,
+async def test_a_hanging_receiver_times_out_retryably(http_server: HttpReceiver,
                                                       alert: Alert) -> None:
     http_server.script = [Reply(hang=True)]
     ch = webhook(http_server.url, timeout="200ms")
@@ -91,7 +91,7 @@ async def test_a_hanging_receiver_times_out_retryably(http_server: HttpServer,
 
 
 @pytest.mark.req("FR-010", "FR-011")
-async def test_no_secret_in_any_error(http_server: HttpServer, alert: Alert) -> None:
+async def test_no_secret_in_any_error(http_server: HttpReceiver, alert: Alert) -> None:
     secrets = ("query-secret", SIGNING_KEY, "top-secret-bearer")
     echo = " ".join(secrets).encode()
     http_server.script = [Reply(500, body=echo), Reply(400, body=echo), Reply(hang=True)]

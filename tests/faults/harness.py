@@ -324,12 +324,3 @@ class Broker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-async def until(predicate: Any, timeout: float) -> bool:
-    """Wait for ``predicate()``; False (not an exception) on timeout, so figures still print."""
-    with anyio.move_on_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.1)
-        return True
-    return False

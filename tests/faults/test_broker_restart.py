@@ -11,8 +11,8 @@ import anyio
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from dq_monitor.testing import HttpReceiver, eventually
 from tests.faults import harness as h
-from tests.servers import HttpReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -44,7 +44,7 @@ async def test_broker_killed_and_restarted_mid_stream_loses_no_alert(
             await monitor.wait_for("assigned partitions")
             topic = f"{prefix}.updates"
             await producer.send(topic, incidents.events(0, "bad"), pause=0.02)
-            await h.until(lambda: len(hook.requests) >= incidents.sources // 2, 20)
+            await eventually(lambda: len(hook.requests) >= incidents.sources // 2, 20)
             killed = time.monotonic()
             await broker.kill()  # mid-stream: alerts of round 0 are still being produced
             await anyio.sleep(1.0)
@@ -53,7 +53,7 @@ async def test_broker_killed_and_restarted_mid_stream_loses_no_alert(
             for rnd, kind in ((0, "good"), (1, "bad"), (1, "good")):
                 await producer.send(topic, incidents.events(rnd, kind), pause=0.02)
             expected = incidents.expected()
-            await h.until(lambda: expected <= {(p["source"], p["status"], float(p["observed"]))
+            await eventually(lambda: expected <= {(p["source"], p["status"], float(p["observed"]))
                                              for p in (r.json() for r in hook.requests)}, 60)
             outage["recovered_in_s"] = round(time.monotonic() - killed, 2)
             await anyio.sleep(1.0)  # let late duplicates arrive before counting

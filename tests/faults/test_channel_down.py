@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from dq_monitor.testing import HttpReceiver, Reply, eventually
 from tests.faults import harness as h
 from tests.integration.conftest import Kafka
-from tests.servers import HttpReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -39,17 +39,17 @@ async def test_channel_down_longer_than_max_elapsed_loses_no_alert(
         with h.services(monitor.start()):
             await monitor.wait_for("assigned partitions")
             await producer.send(topic, incidents.events(0, "bad"))
-            await h.until(lambda: len(hook.requests) >= incidents.sources, 20)
-            hook.default = (503, {})  # down: every attempt fails
+            await eventually(lambda: len(hook.requests) >= incidents.sources, 20)
+            hook.default = Reply(503)  # down: every attempt fails
             down = time.monotonic()
             await producer.send(topic, incidents.events(0, "good"))
             dead = await kafka.read(kafka.topic("dead"),
                                     lambda xs: len(xs) >= incidents.sources, timeout=30)
             context["channel_down_s"] = round(time.monotonic() - down, 2)
-            hook.default = (200, {})  # back
+            hook.default = Reply(200)  # back
             await producer.send(topic, incidents.events(1, "bad") + incidents.events(1, "good"))
             expected = incidents.expected()
-            await h.until(lambda: {(s, st, o) for s, st, o in expected if o < 2_000_000
+            await eventually(lambda: {(s, st, o) for s, st, o in expected if o < 2_000_000
                                  or o >= 2_000_100} <= ok(hook), 30)
     finally:
         await producer.close()

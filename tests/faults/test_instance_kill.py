@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from dq_monitor.testing import HttpReceiver, eventually
 from tests.faults import harness as h
 from tests.integration.conftest import Kafka
-from tests.servers import HttpReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -31,18 +31,18 @@ async def test_one_of_two_instances_killed_loses_no_alert(kafka: Kafka, tmp_path
         with h.services(first.start(), second.start()):
             await first.wait_for("assigned partitions")
             await second.wait_for("assigned partitions")
-            await h.until(lambda: first.text().count("assigned partitions")
+            await eventually(lambda: first.text().count("assigned partitions")
                         + second.text().count("assigned partitions") >= 3, 20)
             await producer.send(topic, incidents.events(0, "bad"))
             opened = {(s, "firing", o) for s, st, o in incidents.expected([0]) if st == "firing"}
-            await h.until(lambda: opened <= seen(hook), 30)
+            await eventually(lambda: opened <= seen(hook), 30)
             taken["sources_on_killed"] = watched(first.text())
             killed = time.monotonic()
             first.kill()  # its sources are firing; their recovery arrives after it died
             for rnd, kind in ((0, "good"), (1, "bad"), (1, "good")):
                 await producer.send(topic, incidents.events(rnd, kind))
             expected = incidents.expected()
-            await h.until(lambda: expected <= seen(hook), 60)
+            await eventually(lambda: expected <= seen(hook), 60)
             taken["recovered_in_s"] = round(time.monotonic() - killed, 2)
     finally:
         await producer.close()

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from dq_monitor.testing import HttpReceiver, eventually
 from tests.faults import harness as h
 from tests.integration.conftest import Kafka
-from tests.servers import HttpReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -35,14 +35,14 @@ async def test_sigkill_mid_batch_loses_no_alert(kafka: Kafka, tmp_path: Path) ->
             await monitor.wait_for("assigned partitions")
             # one burst: the monitor fetches it in a batch or two and is killed inside them
             await producer.send(topic, incidents.events(0, "bad") + incidents.events(0, "good"))
-            await h.until(lambda: len(hook.requests) >= 1, 20)
+            await eventually(lambda: len(hook.requests) >= 1, 20)
             context["delivered_before_kill"] = len(hook.requests)
             killed = time.monotonic()
             monitor.kill()
             monitor.start()
             await producer.send(topic, incidents.events(1, "bad") + incidents.events(1, "good"))
             expected = incidents.expected()
-            await h.until(lambda: expected <= {(p["source"], p["status"], float(p["observed"]))
+            await eventually(lambda: expected <= {(p["source"], p["status"], float(p["observed"]))
                                              for p in (r.json() for r in hook.requests)}, 60)
             context["recovered_in_s"] = round(time.monotonic() - killed, 2)
     finally:

@@ -12,9 +12,8 @@ import pytest
 from dq_monitor.config import Config
 from dq_monitor.events import Alert
 from dq_monitor.routing.router import AlertRouter
-from tests.channels.conftest import make_alert
+from dq_monitor.testing import HttpReceiver, Reply, make_alert, smtp_server
 from tests.integration.conftest import Kafka, config_for, serving
-from tests.servers import HttpReceiver, smtp_server
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +56,8 @@ async def until(predicate: Any, timeout: float = 20) -> None:
 async def test_spec_routes_and_dedup_across_a_router_restart(kafka: Kafka) -> None:
     slack = HttpReceiver()
     url = await slack.start()
-    with smtp_server() as (smtp_port, mails):
+    with smtp_server() as smtp:
+        smtp_port, mails = smtp.port, smtp.received
         cfg = router_config(kafka, f"""
   slack-dq: {{type: slack, webhook_url: "{url}/hook", channel: "#data-quality"}}
   oncall-email: {{type: email, host: 127.0.0.1, port: {smtp_port}, from: dq@example.com,
@@ -94,7 +94,7 @@ async def test_spec_routes_and_dedup_across_a_router_restart(kafka: Kafka) -> No
 async def test_undeliverable_alert_is_dead_lettered_and_others_still_get_it(
     kafka: Kafka,
 ) -> None:
-    good, bad = HttpReceiver(), HttpReceiver(default=(500, {}))
+    good, bad = HttpReceiver(), HttpReceiver(default=Reply(500))
     good_url, bad_url = await good.start(), await bad.start()
     cfg = router_config(kafka, f"""
   good: {{type: webhook, url: "{good_url}/ok"}}
@@ -121,7 +121,8 @@ async def test_undeliverable_alert_is_dead_lettered_and_others_still_get_it(
 
 @pytest.mark.req("FR-011", "FR-008")
 async def test_refused_recipients_are_dead_lettered_and_counted_once(kafka: Kafka) -> None:
-    with smtp_server(refuse={"lead@example.com": "550 5.1.1 no such user"}) as (port, mails):
+    with smtp_server(refuse={"lead@example.com": "550 5.1.1 no such user"}) as smtp:
+        port, mails = smtp.port, smtp.received
         cfg = router_config(kafka, f"""
   mail: {{type: email, host: 127.0.0.1, port: {port}, from: dq@example.com,
           to: [oncall@example.com, lead@example.com]}}
@@ -146,7 +147,7 @@ async def test_refused_recipients_are_dead_lettered_and_counted_once(kafka: Kafk
 
 @pytest.mark.req("FR-021", "FR-009", "FR-010")
 async def test_resolved_of_an_unseen_episode_and_a_failed_resolved(kafka: Kafka) -> None:
-    hook = HttpReceiver(script=[(200, {}), (200, {}), (400, {})])  # the resolved is refused
+    hook = HttpReceiver(script=[Reply(200), Reply(200), Reply(400)])  # the resolved is refused
     url = await hook.start()
     cfg = router_config(kafka, f"""
   hook: {{type: webhook, url: "{url}/a"}}
@@ -173,7 +174,7 @@ async def test_resolved_of_an_unseen_episode_and_a_failed_resolved(kafka: Kafka)
 
 @pytest.mark.req("FR-010")
 async def test_a_hanging_channel_does_not_delay_the_others(kafka: Kafka) -> None:
-    fast, hung = HttpReceiver(), HttpReceiver(default=(0, {}))
+    fast, hung = HttpReceiver(), HttpReceiver(default=Reply(hang=True))
     fast_url, hung_url = await fast.start(), await hung.start()
     cfg = router_config(kafka, f"""
   fast: {{type: webhook, url: "{fast_url}/ok"}}

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.channels.conftest import make_alert
-from tests.faults.harness import Service, until
+from dq_monitor.testing import HttpReceiver, make_alert
+from dq_monitor.testing import eventually as until
+from tests.faults.harness import Service
 from tests.integration.conftest import HEARTBEAT, SESSION_TIMEOUT, Kafka
-from tests.servers import HttpReceiver
 
 pytestmark = pytest.mark.integration
 

@@ -28,8 +28,8 @@ from dq_monitor.config import Config, KafkaSecurity, parse_config
 from dq_monitor.embedded import free_port, wait_for_port
 from dq_monitor.kafka import security_kwargs
 from dq_monitor.routing.router import AlertRouter
+from dq_monitor.testing import HttpReceiver
 from tests.integration.conftest import HEARTBEAT, SESSION_TIMEOUT, now_rfc3339, running, serving
-from tests.servers import HttpReceiver
 from tests.tools import require_tool
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ from dq_monitor.embedded import free_port, wait_for_port
 from dq_monitor.ingest.service import MonitorService
 from dq_monitor.routing.router import AlertRouter
 from dq_monitor.telemetry import Telemetry
+from dq_monitor.testing import HttpReceiver
 from tests.integration.conftest import Kafka, config_for, now_rfc3339
-from tests.servers import HttpReceiver
 from tests.test_compose import dashboard_metrics
 from tests.tools import require_tool
 

@@ -10,8 +10,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from dq_monitor.ingest.service import MonitorService
 from dq_monitor.routing.router import AlertRouter
 from dq_monitor.telemetry import Telemetry
+from dq_monitor.testing import HttpReceiver
 from tests.integration.conftest import Kafka, config_for, now_rfc3339
-from tests.servers import HttpReceiver
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from dq_monitor.routing.dedup import (
     decode_entry,
     encode_entry,
 )
-from tests.channels.conftest import make_alert
+from dq_monitor.testing import make_alert
 
 WINDOW = 300.0
 SEND, REMIND, SKIP = Decision.SEND, Decision.SEND_REMINDER, Decision.SKIP_DUPLICATE

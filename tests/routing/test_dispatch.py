@@ -14,7 +14,7 @@ from dq_monitor.routing.dispatch import (
     targets,
     undeliverable_alert,
 )
-from tests.channels.conftest import make_alert
+from dq_monitor.testing import make_alert
 
 
 def routes(*specs: dict[str, object]) -> list[Route]:

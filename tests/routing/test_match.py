@@ -6,7 +6,7 @@ import pytest
 
 from dq_monitor.config import Route
 from dq_monitor.routing.match import route_channels
-from tests.channels.conftest import make_alert
+from dq_monitor.testing import make_alert
 
 
 def routes(*raw: dict[str, object]) -> list[Route]:

@@ -13,7 +13,7 @@ from dq_monitor.config import RetryConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
 from dq_monitor.routing.retry import DeliveryOutcome, RetryPolicy, deliver_with_retry
-from tests.channels.conftest import make_alert
+from dq_monitor.testing import make_alert
 
 SPEC = RetryPolicy()  # the spec's defaults: 0.5 s, x2, cap 30 s, 6 attempts, 2 min
 RETRYABLE = DeliveryError("c", "HTTP 503", retryable=True)
