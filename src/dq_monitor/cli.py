@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dq-monitor", description="Real-time data-quality monitor for Kafka pipelines."
     )
+    from dq_monitor import __version__
+
+    parser.add_argument("--version", action="version", version=f"dq-monitor {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="validate a config file (exit 0 valid, 2 invalid)")

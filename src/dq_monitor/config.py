@@ -334,10 +334,34 @@ class KafkaChannel(_Channel, KafkaSecurity):
     bootstrap_servers: str | None = Field(default=None, min_length=1)
 
 
+class AlertmanagerChannel(_Channel):
+    """Prometheus Alertmanager's v2 API at ``url`` (its base, e.g. ``http://am:9093``)."""
+
+    type: Literal["alertmanager"]
+    url: SecretStr
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    #: Static labels added to every alert (e.g. ``team``), for Alertmanager's own routing.
+    labels: dict[str, str] = Field(default_factory=dict)
+    #: A firing alert's ``endsAt`` this far ahead; reminders push it on. Must exceed
+    #: ``routing.dedup_window`` or Alertmanager resolves it between reminders.
+    resolve_timeout: PositiveDuration = "1h"  # type: ignore[assignment]
+    generator_url: str | None = None
+
+
+class PagerDutyChannel(_Channel):
+    """PagerDuty Events API v2: trigger and resolve, ``dedup_key`` = the alert fingerprint."""
+
+    type: Literal["pagerduty"]
+    routing_key: SecretStr
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+
+
 ChannelConfig = Annotated[
-    SlackChannel | EmailChannel | WebhookChannel | KafkaChannel, Field(discriminator="type")
+    SlackChannel | EmailChannel | WebhookChannel | KafkaChannel | AlertmanagerChannel
+    | PagerDutyChannel,
+    Field(discriminator="type"),
 ]
-CHANNEL_TYPES = ("slack", "email", "webhook", "kafka")
+CHANNEL_TYPES = ("slack", "email", "webhook", "kafka", "alertmanager", "pagerduty")
 
 
 # --------------------------------------------------------------------------- rest
@@ -580,6 +604,13 @@ def _cross_checks(raw: dict[str, Any]) -> Iterator[str]:
             yield f"channels.{name}.tls: tls (implicit TLS) and starttls are mutually exclusive"
         if ch.get("type") == "email" and ch.get("username") and not ch.get("password"):
             yield f"channels.{name}.password: required when username is set"
+        if ch.get("type") == "alertmanager":
+            ttl = _seconds(ch.get("resolve_timeout", "1h"))
+            window = _seconds(routing.get("dedup_window", "5m"))
+            if ttl and window and ttl <= window:
+                yield (f"channels.{name}.resolve_timeout: must exceed routing.dedup_window "
+                       f"({ttl:g}s <= {window:g}s), or Alertmanager resolves the alert "
+                       "between reminders")
         if ch.get("type") == "kafka":
             if "bootstrap_servers" in ch:
                 yield from _security_checks(ch, f"channels.{name}")

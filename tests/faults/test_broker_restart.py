@@ -34,10 +34,20 @@ async def test_broker_killed_and_restarted_mid_stream_loses_no_alert(
     monitor = h.Service(config, tmp_path / "monitor.log")
     outage: dict[str, Any] = {}
     try:
+        # Every topic up front, one at a time: the emulator has no conditional writes, so
+        # topics created concurrently (the monitor and its router both do at start) can
+        # overwrite each other's metadata in the broker's store.
         admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
         await admin.start()
+        compact = {"cleanup.policy": "compact"}
         try:
-            await admin.create_topics([NewTopic(f"{prefix}.updates", 2, 1)])
+            for name, parts, configs in (
+                (f"{prefix}.updates", 2, {}), (f"{prefix}.alerts", 1, {}),
+                (f"{prefix}.dead", 1, {}), (f"{prefix}-mon.changelog", 2, compact),
+                (f"{prefix}-mon.repartition", 2, {}),
+                (f"{prefix}.alerts.delivery-log", 1, compact),
+            ):
+                await admin.create_topics([NewTopic(name, parts, 1, topic_configs=configs)])
         finally:
             await admin.close()
         with h.services(monitor.start()):

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from dq_monitor.channels.alertmanager import AlertmanagerChannel
 from dq_monitor.channels.base import Channel, alert_payload, render_text, title
 from dq_monitor.channels.email import EmailChannel
 from dq_monitor.channels.kafka import KafkaChannel
+from dq_monitor.channels.pagerduty import PagerDutyChannel
 from dq_monitor.channels.slack import SlackChannel
 from dq_monitor.channels.webhook import WebhookChannel
 from dq_monitor.config import ChannelConfig
@@ -24,6 +26,8 @@ REGISTRY: dict[str, Callable[..., Channel]] = {
     "email": EmailChannel.from_config,
     "webhook": WebhookChannel.from_config,
     "kafka": KafkaChannel.from_config,
+    "alertmanager": AlertmanagerChannel.from_config,
+    "pagerduty": PagerDutyChannel.from_config,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,12 +38,14 @@ class Request:
 @dataclass
 class HttpReceiver:
     """Answers each request from ``script`` in turn, then with ``default``; records them all.
+    With ``respond``, that function answers instead (an emulator of a real service's API).
 
     ``async with HttpReceiver() as hook: ... hook.url ...``, or ``start()`` / ``stop()``.
     """
 
     script: list[Reply] = field(default_factory=list)
     default: Reply = field(default_factory=Reply)
+    respond: Callable[[Request], Reply] | None = None
     requests: list[Request] = field(default_factory=list)
     #: Statuses actually sent, in order (a hung request sends none).
     answered: list[int] = field(default_factory=list)
@@ -92,8 +95,14 @@ class HttpReceiver:
                 headers = {k.strip().lower(): v.strip()
                            for k, _, v in (h.partition(":") for h in head[1:] if h)}
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                reply = self.script.pop(0) if self.script else self.default
-                self.requests.append(Request(method, path, headers, body, time.monotonic(),
+                request = Request(method, path, headers, body, time.monotonic())
+                if self.script:
+                    reply = self.script.pop(0)
+                elif self.respond is not None:
+                    reply = self.respond(request)
+                else:
+                    reply = self.default
+                self.requests.append(Request(method, path, headers, body, request.at,
                                              0 if reply.hang else reply.status))
                 if reply.hang:
                     await asyncio.Event().wait()

@@ -1,0 +1,70 @@
+"""PagerDuty Events API v2 (FR-008): trigger on firing, resolve on resolved, one incident per
+alert fingerprint.
+
+``dedup_key`` is the fingerprint, so a reminder (``repeat``) re-triggers the open incident
+instead of opening another, and the recovery resolves it. The routing key is a secret: it is
+sent in the body and kept out of every error. PagerDuty answers 202 when it accepts an event;
+400 (an invalid event) is final; 429 and 5xx are retried by the shared policy (FR-010).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+
+from dq_monitor.channels import http
+from dq_monitor.channels.base import render_text, title
+from dq_monitor.config import PagerDutyChannel as PagerDutyConfig
+from dq_monitor.events import Alert, format_rfc3339
+
+SEVERITY = {"FAIL": "critical", "WARN": "warning"}
+
+
+def pd_event(alert: Alert, routing_key: str, repeat: bool) -> dict[str, Any]:
+    """The Events API v2 body for ``alert``."""
+    if alert.status == "resolved":
+        return {"routing_key": routing_key, "event_action": "resolve",
+                "dedup_key": alert.fingerprint}
+    return {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": alert.fingerprint,
+        "payload": {
+            "summary": title(alert, repeat)[:1024],
+            "source": alert.source,
+            "severity": SEVERITY[alert.severity],
+            "timestamp": format_rfc3339(alert.event_time),
+            "component": alert.subject or alert.source,
+            "class": alert.check,
+            "custom_details": {
+                "detail": alert.detail, "observed": alert.observed, "expected": alert.expected,
+                "requirement": alert.requirement, "alert_id": alert.alert_id,
+                "text": render_text(alert, repeat),
+            },
+        },
+    }
+
+
+class PagerDutyChannel:
+    def __init__(self, name: str, cfg: PagerDutyConfig) -> None:
+        self.name = name
+        self.cfg = cfg
+        self._http: httpx.AsyncClient = http.client(cfg.timeout)
+        self._key = cfg.routing_key.get_secret_value()
+
+    @classmethod
+    def from_config(cls, name: str, cfg: PagerDutyConfig, **_deps: object) -> PagerDutyChannel:
+        return cls(name, cfg)
+
+    async def send(self, alert: Alert, *, repeat: bool) -> None:
+        body = orjson.dumps(pd_event(alert, self._key, repeat))
+        await http.post(self.name, self._http, self.cfg.url, content=body,
+                        headers={"content-type": "application/json"}, secrets=[self._key])
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def __repr__(self) -> str:
+        return f"PagerDutyChannel({self.name!r})"
