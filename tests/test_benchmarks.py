@@ -37,7 +37,7 @@ def test_anomaly_benchmark_runs(tmp_path: Path) -> None:
     out = tmp_path / "anomaly.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_anomaly.py"), "--values", "20000",
-         "--json", str(out)], capture_output=True, text=True, timeout=120,
+         "--traced-series", "500", "--json", str(out)], capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     results = orjson.loads(out.read_bytes())

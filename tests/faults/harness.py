@@ -299,14 +299,23 @@ class Broker:
         await self.gate.open()
 
     async def _load_partitions(self) -> None:
-        conn = await create_conn("127.0.0.1", self.own_port)
-        try:
-            meta = await conn.send(MetadataRequest(None))
-            topics = [(t[1], [(p[1], 0, 1 << 20) for p in t[3]]) for t in meta.topics]
-            if topics:
-                await conn.send(FetchRequest(100, 1, 1 << 24, 0, topics))
-        finally:
-            conn.close()
+        with anyio.fail_after(20):
+            while True:
+                try:
+                    conn = await create_conn("127.0.0.1", self.own_port)
+                except (KafkaError, OSError):  # listening, not answering yet
+                    await anyio.sleep(0.1)
+                    continue
+                try:
+                    meta = await conn.send(MetadataRequest(None))
+                    topics = [(t[1], [(p[1], 0, 1 << 20) for p in t[3]]) for t in meta.topics]
+                    if topics:
+                        await conn.send(FetchRequest(100, 1, 1 << 24, 0, topics))
+                    return
+                except (KafkaError, OSError):
+                    await anyio.sleep(0.1)
+                finally:
+                    conn.close()
 
     async def kill(self) -> None:
         """SIGKILL, and wait for the process to be gone so its port is free again."""

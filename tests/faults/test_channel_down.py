@@ -14,21 +14,21 @@ from tests.integration.conftest import Kafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
-MAX_ELAPSED = 2.0
+MAX_ELAPSED = 1.0
 
 
 @pytest.mark.req("NFR-007", "FR-010")
 async def test_channel_down_longer_than_max_elapsed_loses_no_alert(
     kafka: Kafka, tmp_path: Path
 ) -> None:
-    incidents = h.Incidents(sources=8, rounds=2)
+    incidents = h.Incidents(sources=6, rounds=2)
     await kafka.create(kafka.topic("updates"))
     hook = HttpReceiver()
     url = await hook.start()
     config = tmp_path / "config.yaml"
     config.write_text(h.config_text(
         kafka.bootstrap, kafka.prefix, incidents, url,
-        retry=f"retry: {{initial: 100ms, cap: 500ms, max_attempts: 50, "
+        retry=f"retry: {{initial: 100ms, cap: 300ms, max_attempts: 50, "
               f"max_elapsed: {MAX_ELAPSED:g}s}}"))
     monitor = h.Service(config, tmp_path / "monitor.log")
     producer = h.Producer(kafka.bootstrap)
