@@ -279,3 +279,21 @@ def test_kafka_channel_security_needs_its_own_cluster() -> None:
     errs = errors_of(with_forward("    bootstrap_servers: other:9093\n    sasl_username: x\n"))
     assert errs == ["channels.forward.sasl_username: has no effect with security_protocol SSL "
                     "(use SASL_PLAINTEXT or SASL_SSL)"]
+
+
+@pytest.mark.req("FR-018", "FR-011")
+def test_mute_windows_are_validated_by_path() -> None:
+    text = example().replace("  dedup_window: 5m\n", """  dedup_window: 5m
+  mute_windows:
+    backfill: {weekdays: [mon, funday], times: [{start: "25:00", end: "03:00"}]}
+    empty: {times: [{start: "01:00", end: "01:00"}], time_zone: Mars/Olympus}
+""").replace("      channels: [slack-dq]\n", "      channels: [slack-dq]\n      mute: [nightly]\n")
+    errs = errors_of(text)
+    assert any(e.startswith("routing.mute_windows.backfill.weekdays[1]:") for e in errs)
+    assert any(e.startswith("routing.mute_windows.backfill.times[0].start:") for e in errs)
+    assert any(e.startswith("routing.mute_windows.empty.times[0]: start and end are equal")
+               for e in errs)
+    assert ("routing.mute_windows.empty.time_zone: unknown time zone 'Mars/Olympus' (use an "
+            "IANA name such as 'Europe/Berlin')") in errs
+    assert ("routing.routes[0].mute[0]: unknown mute window 'nightly' (known: backfill, empty)"
+            in errs)

@@ -194,3 +194,43 @@ async def test_a_hanging_channel_does_not_delay_the_others(kafka: Kafka) -> None
     delays = [r.at - s for r, s in zip(fast.requests, sent, strict=True)]
     assert max(delays) < 1.0, delays  # while every delivery to "hung" is still waiting
     assert len(hung.requests) == 1  # one worker, stuck on its first alert
+
+
+@pytest.mark.req("FR-018")
+async def test_a_mute_window_holds_deliveries_then_sends_what_still_fires_once(
+    kafka: Kafka,
+) -> None:
+    from datetime import UTC, datetime
+
+    from dq_monitor.testing import FakeClock
+
+    hook = HttpReceiver()
+    url = await hook.start()
+    cfg = config_for(kafka, "  - name: warehouse.orders", f"""
+routing:
+  dedup_window: 5s
+  mute_windows:
+    nightly: {{times: [{{start: "01:00", end: "03:00"}}], time_zone: UTC}}
+  routes:
+    - channels: [hook]
+      mute: [nightly]
+channels:
+  hook: {{type: webhook, url: "{url}/a"}}
+""", inputs=("in",), group="mon")
+    clock = FakeClock(datetime(2026, 12, 3, 2, 0, tzinfo=UTC).timestamp())  # muted
+    still = make_alert(fp="0d" * 16, alert_id="still-firing")
+    over = make_alert(fp="0e" * 16, alert_id="over-while-muted")
+    async with serving(AlertRouter(cfg, clock=clock)) as router:
+        for alert in (still, over, make_alert(fp="0e" * 16, status="resolved")):
+            await publish(kafka, alert)
+        await until(lambda: router.stats["hook.silenced"] >= 3)
+        await anyio.sleep(1.5)  # release checks run meanwhile: the window still holds
+        assert hook.requests == []
+        clock.advance(3600)  # 03:00: the window is over
+        await until(lambda: len(hook.requests) >= 1)
+        await anyio.sleep(1.5)
+        stats = dict(router.stats)
+    await hook.stop()
+    assert [(r.json()["alert_id"], r.json()["status"]) for r in hook.requests] == [
+        ("still-firing", "firing")]  # once; the incident that began and ended muted: never
+    assert stats["hook.silenced"] == 3 and stats["hook.ok"] == 1

@@ -75,3 +75,22 @@ def test_reminder_cadence_and_dead_letter_shape() -> None:
     assert {k: record[k] for k in ("kind", "channel", "reason", "attempts", "recipients")} == {
         "kind": "undeliverable_alert", "channel": "mail", "reason": "refused", "attempts": 1,
         "recipients": ["x@y"]}
+
+
+@pytest.mark.req("FR-018")
+def test_a_channel_is_held_only_while_every_route_choosing_it_is_muted() -> None:
+    from datetime import UTC, datetime, time
+    from zoneinfo import ZoneInfo
+
+    from dq_monitor.routing.dispatch import held
+    from dq_monitor.routing.mute import MuteWindow
+
+    night = MuteWindow("night", frozenset(range(7)), ((time(1), time(3)),), ZoneInfo("UTC"))
+    rs = routes({"match": {}, "channels": ["mail", "slack"], "mute": ["night"],
+                 "continue": True},
+                {"match": {"severity": "FAIL"}, "channels": ["slack"]})
+    mutes = targets(rs, DeliveryLog(300), make_alert()).mutes
+    at_two = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
+    assert held(mutes["mail"], {"night": night}, at_two)
+    assert "slack" not in mutes  # also chosen by an unmuted route: never held
+    assert not held(mutes["mail"], {"night": night}, at_two.replace(hour=4))

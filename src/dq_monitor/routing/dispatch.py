@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -23,7 +23,10 @@ from typing import Any
 from dq_monitor.config import Route
 from dq_monitor.events import Alert, format_rfc3339
 from dq_monitor.routing.dedup import Decision, DeliveryLog
-from dq_monitor.routing.match import resolved_channels, route_channels
+from dq_monitor.routing.match import mute_sets, resolved_channels, route_channels
+from dq_monitor.routing.mute import MuteWindow
+
+Mutes = tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +34,23 @@ class Targets:
     channels: list[str]
     #: A resolved alert whose episode this partition's delivery state has no record of.
     unseen_episode: bool = False
+    #: FR-018: per channel, the mute-window lists that may hold it (see ``held``).
+    mutes: dict[str, Mutes] = field(default_factory=dict)
 
 
 def targets(routes: Sequence[Route], log: DeliveryLog, alert: Alert) -> Targets:
+    mutes = mute_sets(routes, alert)
     if alert.status == "firing":
-        return Targets(route_channels(routes, alert))
+        return Targets(route_channels(routes, alert), mutes=mutes)
     if log.knows(alert.fingerprint):
-        return Targets(resolved_channels(routes, alert, log.firing_channels(alert.fingerprint)))
-    return Targets(route_channels(routes, alert), unseen_episode=True)
+        return Targets(resolved_channels(routes, alert, log.firing_channels(alert.fingerprint)),
+                       mutes=mutes)
+    return Targets(route_channels(routes, alert), unseen_episode=True, mutes=mutes)
+
+
+def held(mutes: Mutes, windows: Mapping[str, MuteWindow], now: datetime) -> bool:
+    """A delivery is held while every route that chose its channel has an active window."""
+    return bool(mutes) and all(any(windows[w].active(now) for w in names) for names in mutes)
 
 
 class Step(Enum):

@@ -58,3 +58,14 @@ def resolved_channels(routes: Sequence[Route], alert: Alert, firing: Iterable[st
     explicit = _channels(r for r in matched
                          if r.match.status is not None and "resolved" in r.match.status)
     return sorted({c for c in firing if c in admitted} | set(explicit))
+
+
+def mute_sets(routes: Sequence[Route], alert: Alert) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Per channel, the ``mute`` lists of the matching routes that name it (FR-018): a channel
+    is held only while every one of them has an active window, so a channel also reached by an
+    unmuted route is never held."""
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for route in _matching(routes, alert):
+        for channel in route.channels:
+            out.setdefault(channel, []).append(tuple(route.mute))
+    return {c: tuple(sets) for c, sets in out.items() if all(sets)}

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -44,6 +45,7 @@ from dq_monitor.kafka.topics import COMPACT, ensure_topics, partition_counts
 from dq_monitor.routing import dispatch
 from dq_monitor.routing.dedup import DeliveryLog
 from dq_monitor.routing.dispatch import Pending, Step
+from dq_monitor.routing.mute import Hold, MuteWindow
 from dq_monitor.routing.retry import RetryPolicy, deliver_with_retry
 from dq_monitor.telemetry import Telemetry
 
@@ -62,6 +64,8 @@ class Job:
     offset: int | None = None
     #: The alert's trace (from the record's ``traceparent``), parent of the delivery span.
     trace: Context | None = None
+    #: FR-018: the mute-window lists of the routes that chose this channel.
+    mutes: dispatch.Mutes = ()
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -102,6 +106,10 @@ class AlertRouter:
         self._restore_retry_at = 0.0
         self._joined = False
         self._queues: dict[str, MemoryObjectSendStream[Job]] = {}
+        self.windows = {name: MuteWindow.from_config(name, w)
+                        for name, w in config.routing.mute_windows.items()}
+        #: Deliveries held by a mute window; their offsets stay uncommitted until released.
+        self._hold: Hold[Job] = Hold()
         if telemetry is not None:
             telemetry.ready_checks["router"] = self.ready.is_set
 
@@ -196,6 +204,8 @@ class AlertRouter:
         """Commit what is done for the lost partitions, then forget their state: their new
         owner restores it from the delivery log and delivers the rest."""
         await self._commit(consumer)
+        lost = {tp.partition for tp in revoked}
+        self._hold.drop_where(lambda job: job.partition in lost)
         for tp in revoked:
             self.logs.pop(tp.partition, None)
             self._pending.pop(tp, None)
@@ -280,7 +290,7 @@ class AlertRouter:
         parent = tracing.extract(rec.headers)
         for channel in jobs:
             await self._enqueue(Job(alert, channel, tp.partition, False, triggered, rec.offset,
-                                    parent))
+                                    parent, chosen.mutes.get(channel, ())))
 
     async def _enqueue(self, job: Job) -> None:
         state = self.logs.get(job.partition)
@@ -307,9 +317,17 @@ class AlertRouter:
         async with jobs:
             async for job in jobs:
                 state = self.logs.get(job.partition)
+                parked = False
                 try:
                     if state is None:  # the partition moved to another router
                         self.stats[f"{job.channel}.revoked"] += 1
+                        continue
+                    if self._hold.holds(job.alert, job.channel) or dispatch.held(
+                            job.mutes, self.windows, datetime.fromtimestamp(self.clock(), UTC)):
+                        # FR-018: muted now (or behind something muted): decided at release
+                        self._hold.add(job.alert, job.channel, job)
+                        self._count(job.channel, "silenced")
+                        parked = True
                         continue
                     step = dispatch.next_step(state, job.alert, job.channel,
                                               reminder=job.repeat, now=self.clock())
@@ -319,9 +337,10 @@ class AlertRouter:
                         job.repeat = step is Step.REMIND
                         await self._deliver(channel, job, state)
                 finally:
-                    if state is not None:
-                        state.done(job.alert, job.channel)
-                    self._ended(job)
+                    if not parked:
+                        if state is not None:
+                            state.done(job.alert, job.channel)
+                        self._ended(job)
 
     async def _deliver(self, channel: Channel, job: Job, state: DeliveryLog) -> None:
         span = None
@@ -372,10 +391,33 @@ class AlertRouter:
             if stop.is_set():
                 return
             now = self.clock()
+            await self._release_held(now)
             for partition, state in list(self.logs.items()):
                 for alert, channel in state.due_reminders(now):
                     if channel in self._queues:
                         await self._enqueue(Job(alert, channel, partition, True, None))
+
+    async def _release_held(self, now: float) -> None:
+        """FR-018: decide the held deliveries no window holds any more (see ``routing.mute``)."""
+        if not len(self._hold):
+            return
+        at = datetime.fromtimestamp(now, UTC)
+        send, drop = self._hold.release(lambda job: dispatch.held(job.mutes, self.windows, at))
+        for job in drop:  # began and ended while muted, or superseded: not sent
+            state = self.logs.get(job.partition)
+            if state is not None:
+                state.done(job.alert, job.channel)
+            self._ended(job)
+        for job in send:
+            job.mutes = ()  # decided: deliver now, whatever the windows say next
+            try:
+                self._queues[job.channel].send_nowait(job)
+            except anyio.WouldBlock:
+                await self._undeliverable(job, "channel queue full", 0)
+                state = self.logs.get(job.partition)
+                if state is not None:
+                    state.done(job.alert, job.channel)
+                self._ended(job)
 
     async def _undeliverable(self, job: Job, reason: str, attempts: int, *,
                              recipients: tuple[str, ...] | None = None) -> None:
