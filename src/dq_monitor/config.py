@@ -228,6 +228,9 @@ class KafkaConfig(KafkaSecurity):
     session_timeout: PositiveDuration = "10s"  # type: ignore[assignment]
     heartbeat_interval: PositiveDuration = "3s"  # type: ignore[assignment]
     max_event_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: NFR-003/NFR-004: state checkpoints and input-offset commits happen this often (alerts
+    #: are written at once regardless); a crash re-reads at most this much input.
+    commit_interval: PositiveDuration = Field(default="1s", le=60)  # type: ignore[assignment]
 
     @property
     def router_group(self) -> str:

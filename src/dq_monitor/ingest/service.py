@@ -102,6 +102,9 @@ class MonitorService:
         self._consumer: AIOKafkaConsumer | None = None
         self.telemetry = telemetry
         self._positions: dict[TopicPartition, int] = {}
+        #: Input offsets processed since the last checkpoint (committed with it).
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._checkpointed_at = time.monotonic()
         #: Partitions assigned to us whose state is not restored yet (a failed attempt).
         self._restore_pending: set[int] = set()
         self._restore_failing_since: float | None = None
@@ -199,7 +202,8 @@ class MonitorService:
     async def _shutdown(self) -> None:
         if self._producer is not None and self._consumer is not None:
             try:
-                await self._publish(Outcome(), [])  # last checkpoint of changed state
+                await self._publish(Outcome(), [])
+                await self._checkpoint(self._consumer)  # last state, then the offsets
             except Exception:
                 log.warning("final checkpoint not written; state will be rebuilt on restart")
         await quiet_stop(self._consumer, self._producer)
@@ -295,9 +299,25 @@ class MonitorService:
             tick = self.monitor.on_tick(now)
             out.alerts += tick.alerts
             out.dead_letters += tick.dead_letters
-            await self._publish(out, dead)
-            if offsets:
-                await self._commit(consumer, offsets)
+            await self._publish(out, dead)  # alerts durable at once (NFR-002)
+            self._uncommitted.update(offsets)
+            if time.monotonic() - self._checkpointed_at >= self.kafka.commit_interval:
+                await self._checkpoint(consumer)
+
+    async def _checkpoint(self, consumer: AIOKafkaConsumer) -> None:
+        """State changed since the last checkpoint, then the input offsets (NFR-004 order:
+        alerts are already durable). Every ``kafka.commit_interval``, not every batch: a series
+        that changed many times is written once, and a crash re-reads at most one interval."""
+        self._checkpointed_at = time.monotonic()
+        state: list[Record] = [
+            (self.changelog_topic, key.encode(), changelog.encode(value), p, [])
+            for p, key, value in self.monitor.take_dirty()
+        ]
+        if state:
+            await self._write_all(state)
+        offsets, self._uncommitted = self._uncommitted, {}
+        if offsets:
+            await self._commit(consumer, offsets)
 
     def _process(
         self, tp: TopicPartition, rec: Any, now: datetime, out: Outcome,
@@ -339,7 +359,8 @@ class MonitorService:
         out.dead_letters += res.dead_letters
 
     async def _publish(self, out: Outcome, dead: list[dict[str, Any]]) -> None:
-        """Make alerts and dead letters durable, then the state that reflects them.
+        """Make alerts and dead letters durable now; the state that reflects them follows at
+        the next ``_checkpoint``.
 
         The order matters without transactions: a checkpoint saying "alert X is firing" must
         never be durable while alert X is not, or a restart would restore the state, re-read the
@@ -380,12 +401,6 @@ class MonitorService:
             if self.on_published is not None:
                 for e in out.alerts:
                     self.on_published(e, acked)
-        state: list[Record] = [
-            (self.changelog_topic, key.encode(), changelog.encode(value), p, [])
-            for p, key, value in self.monitor.take_dirty()
-        ]
-        if state:
-            await self._write_all(state)
 
     async def _write_all(
         self, records: list[Record], timestamps: list[int | None] | None = None
