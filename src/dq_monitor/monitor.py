@@ -68,6 +68,8 @@ class Monitor:
 
     def __init__(self, config: Config, *, partition_count: int = 1) -> None:
         self.config = config
+        #: Home partition of each configured source, for the current ``partition_count``.
+        self._homes: dict[str, int] = {}
         self.partition_count = partition_count
         self.owned: set[int] = set()
         self.sources: dict[str, SourceState] = {}
@@ -81,8 +83,20 @@ class Monitor:
 
     # ------------------------------------------------------------------ ownership
 
+    @property
+    def partition_count(self) -> int:
+        return self._partition_count
+
+    @partition_count.setter
+    def partition_count(self, count: int) -> None:
+        self._partition_count = count
+        self._homes = {name: partition_for(name, count) for name in self.config.sources_by_name}
+
     def owner(self, source: str) -> int:
-        return partition_for(source, self.partition_count)
+        """Home partition of ``source`` (murmur2 of its name, as Kafka's Java partitioner);
+        precomputed for configured sources, which is every event that matters per event."""
+        home = self._homes.get(source)
+        return partition_for(source, self._partition_count) if home is None else home
 
     def assign(self, partitions: Iterable[int], now: datetime) -> None:
         """Start watching the configured sources owned by ``partitions`` (after any restore)."""

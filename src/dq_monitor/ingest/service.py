@@ -339,9 +339,9 @@ class MonitorService:
             return
         if tel is not None:
             tel.events.add(1, {"topic": tp.topic, "type": event.type})
-        home = self.monitor.owner(event.source)
-        if (home != tp.partition and tp.topic != self.repartition_topic
-                and event.source in self.config.sources_by_name):
+        home = tp.partition
+        if (event.source in self.config.sources_by_name and tp.topic != self.repartition_topic
+                and (home := self.monitor.owner(event.source)) != tp.partition):
             # NFR-006: a source's state lives on its home partition whatever partitioner (or
             # key) the producer used; the home's owner processes it from the repartition topic.
             self.stats["events.rerouted"] += 1
