@@ -97,7 +97,7 @@ def test_firing_alert_carries_the_spec_fields() -> None:
     cause = null_rate(Severity.FAIL, 0.05)
     t = Transition("firing", Severity.FAIL, cause, T0)
     alert = build_alert(t, event_time=T0, detected_at=T0 + timedelta(seconds=1))
-    assert uuid.UUID(alert.alert_id).version == 4
+    assert uuid.UUID(alert.alert_id).version == 5
     assert alert.fingerprint == fingerprint("completeness", "warehouse.orders", "customer_id")
     assert (alert.check, alert.source, alert.subject) == (
         "completeness", "warehouse.orders", "customer_id")
@@ -112,11 +112,16 @@ def test_firing_alert_carries_the_spec_fields() -> None:
 
 
 @pytest.mark.req("FR-006")
-def test_alert_ids_are_fresh_unless_given() -> None:
+def test_alert_ids_name_the_transition_unless_given() -> None:
     t = Transition("firing", Severity.WARN, null_rate(Severity.WARN, 0.009), T0)
     a = build_alert(t, event_time=T0, detected_at=T0)
-    b = build_alert(t, event_time=T0, detected_at=T0)
-    assert a.alert_id != b.alert_id and a.fingerprint == b.fingerprint
+    replayed = build_alert(t, event_time=T0, detected_at=T0 + timedelta(seconds=30))
+    assert a.alert_id == replayed.alert_id  # the same transition re-created after a crash
+    later = build_alert(t, event_time=T0 + timedelta(minutes=5), detected_at=T0)
+    fail = build_alert(Transition("firing", Severity.FAIL, null_rate(Severity.FAIL, 0.2), T0),
+                       event_time=T0, detected_at=T0)
+    assert len({a.alert_id, later.alert_id, fail.alert_id}) == 3
+    assert a.fingerprint == later.fingerprint == fail.fingerprint
     given_id = "7f1c1f0e-0000-4000-8000-000000000001"
     assert build_alert(t, event_time=T0, detected_at=T0, alert_id=given_id).alert_id == given_id
 

@@ -42,10 +42,22 @@ def describe(t: Transition) -> str:
     return text
 
 
+#: Namespace of the name-based (UUID5) alert ids.
+ALERT_ID_NAMESPACE = uuid.UUID("6f1c3e2a-9b7d-5c4e-8a1f-3d2b7e9c0a51")
+
+
+def alert_id_for(fp: str, severity: str, status: str, event_time: datetime,
+                 observed: float | None) -> str:
+    """The same transition gives the same id: replaying input after a crash re-creates alerts
+    the router already delivered, and with equal ids it knows them for copies (FR-009)."""
+    name = f"{fp}|{severity}|{status}|{event_time.isoformat()}|{observed!r}"
+    return str(uuid.uuid5(ALERT_ID_NAMESPACE, name))
+
+
 def build_alert(
     t: Transition, *, event_time: datetime, detected_at: datetime, alert_id: str | None = None
 ) -> Alert:
-    """The alert event for ``t``; ``alert_id`` defaults to a fresh UUID4."""
+    """The alert event for ``t``; ``alert_id`` defaults to ``alert_id_for`` the transition."""
     v = t.verdict
     if t.severity is Severity.FAIL:
         severity: Literal["WARN", "FAIL"] = "FAIL"
@@ -53,9 +65,11 @@ def build_alert(
         severity = "WARN"
     else:
         raise ValueError(f"{v.check} alert for {v.source}: a transition cannot be {t.severity}")
+    fp = fingerprint(v.check, v.source, v.subject)
     return Alert(
-        alert_id=alert_id if alert_id is not None else str(uuid.uuid4()),
-        fingerprint=fingerprint(v.check, v.source, v.subject),
+        alert_id=alert_id if alert_id is not None else alert_id_for(
+            fp, severity, t.status, event_time, v.observed),
+        fingerprint=fp,
         check=v.check,
         source=v.source,
         subject=v.subject,
