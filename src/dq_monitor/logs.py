@@ -15,15 +15,19 @@ THROTTLED = ("aiokafka",)
 
 
 class Throttle(logging.Filter):
-    """At most one record per (logger, message template) every ``interval`` seconds."""
+    """At most one record per (logger, message template) every ``interval`` seconds, for the
+    loggers under ``prefixes``; records of other loggers pass untouched."""
 
-    def __init__(self, interval: float = 30.0) -> None:
+    def __init__(self, interval: float = 30.0, prefixes: tuple[str, ...] = THROTTLED) -> None:
         super().__init__()
         self.interval = interval
+        self.prefixes = prefixes
         self._last: dict[tuple[str, str], float] = {}
         self._held: dict[tuple[str, str], int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".", 1)[0] not in self.prefixes:
+            return True
         key = (record.name, str(record.msg))
         last = self._last.get(key)
         if last is not None and record.created - last < self.interval:
@@ -44,17 +48,5 @@ def setup_logging(level: str) -> None:
     )
     throttle = Throttle()
     for handler in logging.getLogger().handlers:
-        handler.addFilter(_only(THROTTLED, throttle))
+        handler.addFilter(throttle)
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
-
-
-def _only(prefixes: tuple[str, ...], inner: logging.Filter) -> logging.Filter:
-    """Apply ``inner`` to records of loggers under ``prefixes``; pass the others."""
-
-    class Scoped(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            if record.name.split(".", 1)[0] in prefixes:
-                return inner.filter(record)
-            return True
-
-    return Scoped()

@@ -152,11 +152,15 @@ class MonitorService:
 
     async def _connect(self, stop: anyio.Event) -> bool:
         backoff = Backoff()
+        # ``serve`` probed the cluster before starting us; probe again only after a failed
+        # attempt, which may have been a refusal that looked like an outage (FR-020).
+        failed = False
         while not stop.is_set():
             producer = AIOKafkaProducer(**producer_kwargs(self.kafka))
             consumer = AIOKafkaConsumer(**consumer_kwargs(self.kafka, self.kafka.group_id))
             try:
-                await check_access(self.kafka, self.kafka.bootstrap_servers)
+                if failed:
+                    await check_access(self.kafka, self.kafka.bootstrap_servers)
                 await producer.start()
                 parts = await self._input_partitions()
                 if parts == 0:
@@ -174,6 +178,7 @@ class MonitorService:
                 consumer.subscribe([*self.kafka.input_topics, self.repartition_topic],
                                    listener=_Rebalance(self))
             except (KafkaError, OSError) as exc:
+                failed = True
                 delay = backoff.next()
                 log.warning("broker %s unreachable (%s); retrying in %.1fs",
                             self.kafka.bootstrap_servers, type(exc).__name__, delay)
@@ -339,7 +344,6 @@ class MonitorService:
             return
         if tel is not None:
             tel.events.add(1, {"topic": tp.topic, "type": event.type})
-        home = tp.partition
         if (event.source in self.config.sources_by_name and tp.topic != self.repartition_topic
                 and (home := self.monitor.owner(event.source)) != tp.partition):
             # NFR-006: a source's state lives on its home partition whatever partitioner (or

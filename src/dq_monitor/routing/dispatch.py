@@ -23,7 +23,7 @@ from typing import Any
 from dq_monitor.config import Route
 from dq_monitor.events import Alert, format_rfc3339
 from dq_monitor.routing.dedup import Decision, DeliveryLog
-from dq_monitor.routing.match import mute_sets, resolved_channels, route_channels
+from dq_monitor.routing.match import channels_of, matching, mute_sets, resolved_channels
 from dq_monitor.routing.mute import MuteWindow
 
 Mutes = tuple[tuple[str, ...], ...]
@@ -39,13 +39,14 @@ class Targets:
 
 
 def targets(routes: Sequence[Route], log: DeliveryLog, alert: Alert) -> Targets:
-    mutes = mute_sets(routes, alert)
+    matched = matching(routes, alert)
+    mutes = mute_sets(matched)
     if alert.status == "firing":
-        return Targets(route_channels(routes, alert), mutes=mutes)
+        return Targets(channels_of(matched), mutes=mutes)
     if log.knows(alert.fingerprint):
-        return Targets(resolved_channels(routes, alert, log.firing_channels(alert.fingerprint)),
+        return Targets(resolved_channels(matched, log.firing_channels(alert.fingerprint)),
                        mutes=mutes)
-    return Targets(route_channels(routes, alert), unseen_episode=True, mutes=mutes)
+    return Targets(channels_of(matched), unseen_episode=True, mutes=mutes)
 
 
 def held(mutes: Mutes, windows: Mapping[str, MuteWindow], now: datetime) -> bool:

@@ -29,7 +29,9 @@ def matches(match: Match, alert: Alert) -> bool:
     )
 
 
-def _matching(routes: Sequence[Route], alert: Alert) -> list[Route]:
+def matching(routes: Sequence[Route], alert: Alert) -> list[Route]:
+    """The routes ``alert`` takes, in order (the first match ends the list unless it says
+    ``continue``); the functions below derive channels and mutes from this one list."""
     out = []
     for route in routes:
         if matches(route.match, alert):
@@ -39,7 +41,7 @@ def _matching(routes: Sequence[Route], alert: Alert) -> list[Route]:
     return out
 
 
-def _channels(routes: Iterable[Route]) -> list[str]:
+def channels_of(routes: Iterable[Route]) -> list[str]:
     out: dict[str, None] = {}
     for route in routes:
         out.update(dict.fromkeys(route.channels))
@@ -48,24 +50,24 @@ def _channels(routes: Iterable[Route]) -> list[str]:
 
 def route_channels(routes: Sequence[Route], alert: Alert) -> list[str]:
     """Channels of the matching routes, each once, in the order first named."""
-    return _channels(_matching(routes, alert))
+    return channels_of(matching(routes, alert))
 
 
-def resolved_channels(routes: Sequence[Route], alert: Alert, firing: Iterable[str]) -> list[str]:
-    """Where a resolved ``alert`` goes, given the channels its firing alert reached."""
-    matched = _matching(routes, alert)
-    admitted = set(_channels(matched))
-    explicit = _channels(r for r in matched
+def resolved_channels(matched: Sequence[Route], firing: Iterable[str]) -> list[str]:
+    """Where a resolved alert that took the ``matched`` routes goes, given the channels its
+    firing alert reached."""
+    admitted = set(channels_of(matched))
+    explicit = channels_of(r for r in matched
                          if r.match.status is not None and "resolved" in r.match.status)
     return sorted({c for c in firing if c in admitted} | set(explicit))
 
 
-def mute_sets(routes: Sequence[Route], alert: Alert) -> dict[str, tuple[tuple[str, ...], ...]]:
-    """Per channel, the ``mute`` lists of the matching routes that name it (FR-018): a channel
+def mute_sets(matched: Sequence[Route]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Per channel, the ``mute`` lists of the ``matched`` routes that name it (FR-018): a channel
     is held only while every one of them has an active window, so a channel also reached by an
     unmuted route is never held."""
     out: dict[str, list[tuple[str, ...]]] = {}
-    for route in _matching(routes, alert):
+    for route in matched:
         for channel in route.channels:
             out.setdefault(channel, []).append(tuple(route.mute))
     return {c: tuple(sets) for c, sets in out.items() if all(sets)}

@@ -16,7 +16,7 @@ uncommitted until it is released, so a restart during a window re-reads and hold
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Generic, TypeVar
@@ -58,11 +58,6 @@ class MuteWindow:
                                                             and t < end):
                 return True  # crosses midnight: started today, or yesterday
         return False
-
-
-def muting(windows: Iterable[MuteWindow], now: datetime) -> list[str]:
-    """Names of the windows active at ``now``."""
-    return [w.name for w in windows if w.active(now)]
 
 
 T = TypeVar("T")

@@ -153,11 +153,15 @@ class AlertRouter:
         self, stop: anyio.Event
     ) -> tuple[AIOKafkaProducer | None, AIOKafkaConsumer | None]:
         backoff = Backoff()
+        # ``serve`` probed the cluster before starting us; probe again only after a failed
+        # attempt, which may have been a refusal that looked like an outage (FR-020).
+        failed = False
         while not stop.is_set():
             producer = AIOKafkaProducer(**producer_kwargs(self.kafka))
             consumer = AIOKafkaConsumer(**consumer_kwargs(self.kafka, self.kafka.router_group))
             try:
-                await check_access(self.kafka, self.kafka.bootstrap_servers)
+                if failed:
+                    await check_access(self.kafka, self.kafka.bootstrap_servers)
                 await producer.start()
                 await ensure_topics(self.kafka, {
                     self.kafka.alert_topic: (1, {}),
@@ -167,6 +171,7 @@ class AlertRouter:
                 await consumer.start()
                 return producer, consumer
             except (KafkaError, OSError) as exc:
+                failed = True
                 delay = backoff.next()
                 log.warning("router: broker %s unreachable (%s); retrying in %.1fs",
                             self.kafka.bootstrap_servers, type(exc).__name__, delay)
@@ -176,17 +181,16 @@ class AlertRouter:
 
     async def _ensure_delivery_log(self) -> None:
         """The delivery log has the alert topic's partitions: partition p holds p's state."""
-        topics = [self.kafka.alert_topic, self.kafka.delivery_log]
-        parts = (await partition_counts(self.kafka, [self.kafka.alert_topic]))[
-            self.kafka.alert_topic]
-        await ensure_topics(self.kafka, {self.kafka.delivery_log: (parts, COMPACT)})
-        counts = await partition_counts(self.kafka, topics)
-        if counts.get(self.kafka.delivery_log) != parts:
+        log_topic = self.kafka.delivery_log
+        counts = await partition_counts(self.kafka, [self.kafka.alert_topic, log_topic])
+        parts = counts[self.kafka.alert_topic]
+        if log_topic not in counts:
+            await ensure_topics(self.kafka, {log_topic: (parts, COMPACT)})
+        elif counts[log_topic] != parts:
             raise DqMonitorError(
-                f"kafka.delivery_log_topic {self.kafka.delivery_log!r} has "
-                f"{counts.get(self.kafka.delivery_log)} partition(s) but the alert topic has "
-                f"{parts}: delivery state must be co-partitioned with the alerts (delete the "
-                "delivery log, or name a new one)")
+                f"kafka.delivery_log_topic {log_topic!r} has {counts[log_topic]} "
+                f"partition(s) but the alert topic has {parts}: delivery state must be "
+                "co-partitioned with the alerts (delete the delivery log, or name a new one)")
 
     # ------------------------------------------------------------------ partitions
 
@@ -292,16 +296,28 @@ class AlertRouter:
             await self._enqueue(Job(alert, channel, tp.partition, False, triggered, rec.offset,
                                     parent, chosen.mutes.get(channel, ())))
 
-    async def _enqueue(self, job: Job) -> None:
+    async def _enqueue(self, job: Job, *, requeue: bool = False) -> None:
+        """Queue ``job`` for its channel; ``requeue`` for a held job, already counted queued."""
         state = self.logs.get(job.partition)
         try:
             self._queues[job.channel].send_nowait(job)
-            if state is not None:
+            if state is not None and not requeue:
                 state.queue(job.alert, job.channel)
         except anyio.WouldBlock:
             # A full queue must not stall the other channels: overflow is dead-lettered, loudly.
             await self._undeliverable(job, "channel queue full", 0)
-            self._ended(job)
+            if requeue:
+                self._finish(job)
+            else:
+                self._ended(job)
+
+    def _finish(self, job: Job) -> None:
+        """A queued job ended (delivered, skipped, dropped): no longer in flight, and its
+        record's offset may be committed once the record's other jobs end too."""
+        state = self.logs.get(job.partition)
+        if state is not None:
+            state.done(job.alert, job.channel)
+        self._ended(job)
 
     def _ended(self, job: Job) -> None:
         if job.offset is None:
@@ -322,8 +338,8 @@ class AlertRouter:
                     if state is None:  # the partition moved to another router
                         self.stats[f"{job.channel}.revoked"] += 1
                         continue
-                    if self._hold.holds(job.alert, job.channel) or dispatch.held(
-                            job.mutes, self.windows, datetime.fromtimestamp(self.clock(), UTC)):
+                    if self._hold.holds(job.alert, job.channel) or (job.mutes and dispatch.held(
+                            job.mutes, self.windows, datetime.fromtimestamp(self.clock(), UTC))):
                         # FR-018: muted now (or behind something muted): decided at release
                         self._hold.add(job.alert, job.channel, job)
                         self._count(job.channel, "silenced")
@@ -338,9 +354,7 @@ class AlertRouter:
                         await self._deliver(channel, job, state)
                 finally:
                     if not parked:
-                        if state is not None:
-                            state.done(job.alert, job.channel)
-                        self._ended(job)
+                        self._finish(job)
 
     async def _deliver(self, channel: Channel, job: Job, state: DeliveryLog) -> None:
         span = None
@@ -404,20 +418,10 @@ class AlertRouter:
         at = datetime.fromtimestamp(now, UTC)
         send, drop = self._hold.release(lambda job: dispatch.held(job.mutes, self.windows, at))
         for job in drop:  # began and ended while muted, or superseded: not sent
-            state = self.logs.get(job.partition)
-            if state is not None:
-                state.done(job.alert, job.channel)
-            self._ended(job)
+            self._finish(job)
         for job in send:
             job.mutes = ()  # decided: deliver now, whatever the windows say next
-            try:
-                self._queues[job.channel].send_nowait(job)
-            except anyio.WouldBlock:
-                await self._undeliverable(job, "channel queue full", 0)
-                state = self.logs.get(job.partition)
-                if state is not None:
-                    state.done(job.alert, job.channel)
-                self._ended(job)
+            await self._enqueue(job, requeue=True)
 
     async def _undeliverable(self, job: Job, reason: str, attempts: int, *,
                              recipients: tuple[str, ...] | None = None) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -102,8 +102,7 @@ class HttpReceiver:
                     reply = self.respond(request)
                 else:
                     reply = self.default
-                self.requests.append(Request(method, path, headers, body, request.at,
-                                             0 if reply.hang else reply.status))
+                self.requests.append(replace(request, status=0 if reply.hang else reply.status))
                 if reply.hang:
                     await asyncio.Event().wait()
                 extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
