@@ -265,14 +265,18 @@ class Gate:
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
+#: Seconds between cutting the clients off and killing the broker (see ``Broker.kill``).
+SETTLE_S = 0.5
+
+
 class Broker:
     """The embedded broker with durable S3 storage behind a ``Gate``: killed and started
     again on the same ports, its partitions loaded before clients get back in."""
 
     def __init__(self, storage: str, env: dict[str, str], log: Path) -> None:
         self.storage, self.env, self.log = storage, env, log
-        self.own_port, self.gate = free_port(), Gate(free_port(), 0)
-        self.gate.target = self.own_port
+        self.own_port = free_port()
+        self.gate = Gate(free_port(), self.own_port)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -313,9 +317,18 @@ class Broker:
                     conn.close()
 
     async def kill(self) -> None:
-        """SIGKILL, and wait for the process to be gone so its port is free again."""
+        """Cut every client off at once, SIGKILL the broker, and wait for it to be gone so its
+        port is free again.
+
+        The kill comes ``SETTLE_S`` after the cut: the S3 emulator writes objects in place, not
+        atomically, so a broker killed in the middle of a PUT leaves a torn (empty) object —
+        seen as a partition's ``watermark.json`` — that the restarted broker cannot read, and
+        fetches of that partition fail for good. A real S3 (or Kafka's own log) has no such
+        window; the clients still lose the broker mid-stream, with requests unanswered.
+        """
         assert self.proc is not None
         await self.gate.close()
+        await anyio.sleep(SETTLE_S)
         self.proc.send_signal(signal.SIGKILL)
         await anyio.to_thread.run_sync(lambda: self.proc.wait(timeout=10) if self.proc else 0)
 
