@@ -5,14 +5,22 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from dq_monitor.config import TelemetryConfig
+from dq_monitor.api import OperatorApi
+from dq_monitor.config import TelemetryConfig, parse_config
 from dq_monitor.telemetry import Telemetry
+
+MINIMAL = """
+kafka: {bootstrap_servers: "127.0.0.1:9", input_topics: [in], alert_topic: a,
+        dead_letter_topic: d}
+sources: [{name: orders}]
+"""
 
 
 @pytest.mark.req("NFR-002")
 async def test_latency_histogram_and_health_endpoints() -> None:
     tel = Telemetry(TelemetryConfig(http_port=0))
-    port = await tel.start_http()
+    api = OperatorApi(parse_config(MINIMAL), tel)
+    port = await api.start(port=0)
     ready = {"monitor": False}
     tel.ready_checks["monitor"] = lambda: ready["monitor"]
     tel.gauge("dq_series_tracked", lambda: [(3.0, {"source": "orders"})])
@@ -28,6 +36,7 @@ async def test_latency_histogram_and_health_endpoints() -> None:
                                                    "severity": "FAIL"})
             body = (await client.get("/metrics")).text
     finally:
+        await api.aclose()
         await tel.aclose()
     assert 'dq_alert_latency_seconds_bucket{channel="slack-dq",check="anomaly"' in body
     assert 'le="0.005"' in body and 'le="0.2"' in body

@@ -224,6 +224,8 @@ class KafkaConfig(KafkaSecurity):
     dead_letter_topic: str = Field(min_length=1)
     changelog_topic: str | None = None
     delivery_log_topic: str | None = None
+    #: FR-018: where silences are kept (compacted); default ``<alert_topic>.silences``.
+    silences_topic: str | None = None
     client_id: str = "dq-monitor"
     session_timeout: PositiveDuration = "10s"  # type: ignore[assignment]
     heartbeat_interval: PositiveDuration = "3s"  # type: ignore[assignment]
@@ -239,6 +241,10 @@ class KafkaConfig(KafkaSecurity):
     @property
     def delivery_log(self) -> str:
         return self.delivery_log_topic or f"{self.alert_topic}.delivery-log"
+
+    @property
+    def silences(self) -> str:
+        return self.silences_topic or f"{self.alert_topic}.silences"
 
 
 # --------------------------------------------------------------------------- routing
@@ -414,6 +420,9 @@ class TelemetryConfig(_Model):
     http_host: str = "127.0.0.1"
     otlp_endpoint: str | None = None
     service_name: str = "dq-monitor"
+    #: FR-019: bearer token for the API's write endpoints (use ``${VAR}``). Without one, writes
+    #: are allowed only while ``http_host`` is a loopback address.
+    api_token: SecretStr | None = None
 
 
 class SchedulerConfig(_Model):

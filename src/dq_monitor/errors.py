@@ -59,3 +59,7 @@ class DeliveryError(DqMonitorError):
 
 class BacktestError(DqMonitorError):
     """The backtest cannot run at all (missing header, unknown source or metric)."""
+
+
+class UnknownSilence(DqMonitorError):
+    """FR-018: no silence has the id given (to expire or show)."""

@@ -9,8 +9,6 @@ in one process (tests, the demo).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,7 +22,6 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from dq_monitor.config import TelemetryConfig
 
@@ -105,7 +102,6 @@ class Telemetry:
         if span_exporter is not None:
             self.tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
         self.tracer = self.tracer_provider.get_tracer("dq_monitor")
-        self._server: asyncio.Server | None = None
 
     def _observe(self, name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
@@ -120,7 +116,8 @@ class Telemetry:
         """Feed ``dq_series_tracked`` / ``dq_consumer_lag`` from a callable read at scrape time."""
         self._gauges[name] = source
 
-    # ------------------------------------------------------------------ HTTP
+    # ------------------------------------------------------------------ exposition (served by
+    # ``api.operator`` on the telemetry port)
 
     def metrics_text(self) -> bytes:
         return generate_latest(self.registry)
@@ -129,46 +126,6 @@ class Telemetry:
         checks = {name: bool(check()) for name, check in self.ready_checks.items()}
         return all(checks.values()) and bool(checks), checks
 
-    async def start_http(self, host: str | None = None, port: int | None = None) -> int:
-        """Serve /metrics, /healthz, /readyz; returns the bound port (0 picks a free one)."""
-        bind_port = self.cfg.http_port if port is None else port
-        if bind_port is None:
-            return 0
-        self._server = await asyncio.start_server(self._handle, host or self.cfg.http_host,
-                                                  bind_port)
-        bound: int = self._server.sockets[0].getsockname()[1]
-        log.info("telemetry on http://%s:%d/metrics", host or self.cfg.http_host, bound)
-        return bound
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
-            path = request.split(b" ", 2)[1].decode("latin-1").split("?")[0]
-            if path == "/metrics":
-                status, ctype, body = "200 OK", CONTENT_TYPE_LATEST, self.metrics_text()
-            elif path == "/healthz":
-                status, ctype, body = "200 OK", "text/plain", b"ok\n"
-            elif path == "/readyz":
-                ok, checks = self.readiness()
-                lines = "".join(f"{k}: {'ok' if v else 'not ready'}\n" for k, v in checks.items())
-                status = "200 OK" if ok else "503 Service Unavailable"
-                ctype, body = "text/plain", lines.encode() or b"starting\n"
-            else:
-                status, ctype, body = "404 Not Found", "text/plain", b"not found\n"
-            head = (f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
-                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
-            writer.write(head.encode() + body)
-            await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, IndexError, OSError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
     async def aclose(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
         self.provider.shutdown()
         self.tracer_provider.shutdown()

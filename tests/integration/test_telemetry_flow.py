@@ -11,6 +11,7 @@ import anyio
 import httpx
 import pytest
 
+from dq_monitor.api import OperatorApi
 from dq_monitor.embedded import free_port, wait_for_port
 from dq_monitor.ingest.service import MonitorService
 from dq_monitor.routing.router import AlertRouter
@@ -73,7 +74,8 @@ channels:
 telemetry: {{http_port: 0}}
 """, inputs=("updates",), group="tel")
     telemetry = Telemetry(cfg.telemetry)
-    port = await telemetry.start_http()
+    api = OperatorApi(cfg, telemetry)
+    port = await api.start()
     stop = anyio.Event()
     try:
         async with anyio.create_task_group() as tg:
@@ -98,6 +100,7 @@ telemetry: {{http_port: 0}}
             p95 = await scrape_with_prometheus(port) if prometheus else None
             stop.set()
     finally:
+        await api.aclose()
         await telemetry.aclose()
         await hook.stop()
     assert ready.status_code == 200

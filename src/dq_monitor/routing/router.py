@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,9 +47,24 @@ from dq_monitor.routing.dedup import DeliveryLog
 from dq_monitor.routing.dispatch import Pending, Step
 from dq_monitor.routing.mute import Hold, MuteWindow
 from dq_monitor.routing.retry import RetryPolicy, deliver_with_retry
+from dq_monitor.silence import SilenceBook
 from dq_monitor.telemetry import Telemetry
 
 log = logging.getLogger("dq_monitor.router")
+
+#: How often held deliveries are looked at again (a silence expired, a window ended).
+RELEASE_CHECK_S = 1.0
+
+
+async def _first(*waits: Callable[[], Awaitable[object]]) -> None:
+    """Return as soon as one of ``waits`` returns."""
+    async with anyio.create_task_group() as tg:
+        async def one(wait: Callable[[], Awaitable[object]]) -> None:
+            await wait()
+            tg.cancel_scope.cancel()
+
+        for wait in waits:
+            tg.start_soon(one, wait)
 
 
 @dataclass(slots=True)
@@ -87,6 +102,7 @@ class AlertRouter:
         telemetry: Telemetry | None = None,
         channels: dict[str, Channel] | None = None,
         clock: Callable[[], float] = time.time,
+        silences: SilenceBook | None = None,
     ) -> None:
         self.config = config
         self.kafka = config.kafka
@@ -108,8 +124,12 @@ class AlertRouter:
         self._queues: dict[str, MemoryObjectSendStream[Job]] = {}
         self.windows = {name: MuteWindow.from_config(name, w)
                         for name, w in config.routing.mute_windows.items()}
-        #: Deliveries held by a mute window; their offsets stay uncommitted until released.
+        #: Deliveries held by a mute window or a silence; their offsets stay uncommitted until
+        #: released.
         self._hold: Hold[Job] = Hold()
+        #: FR-018: the deployment's silences; a router given none follows the topic itself.
+        self._own_silences = silences is None
+        self.silences = silences if silences is not None else SilenceBook(config.kafka)
         if telemetry is not None:
             telemetry.ready_checks["router"] = self.ready.is_set
 
@@ -125,12 +145,17 @@ class AlertRouter:
                 if name not in self.channels:
                     self.channels[name] = build_channel(name, cfg, producer=producer)
             async with anyio.create_task_group() as tg:
+                if self._own_silences:
+                    tg.start_soon(self.silences.run, stop)
                 for name in self.config.channels:
                     send, receive = anyio.create_memory_object_stream[Job](
                         self.config.routing.queue_size)
                     self._queues[name] = send
                     tg.start_soon(self._worker, name, receive)
                 tg.start_soon(self._reminders, stop)
+                tg.start_soon(self._releases, stop)
+                # no delivery before the silences are known: a restart must not page through one
+                await _first(self.silences.loaded.wait, stop.wait)
                 consumer.subscribe([self.kafka.alert_topic],
                                    listener=_Rebalance(self, consumer))
                 await self._loop(consumer, stop)
@@ -338,8 +363,7 @@ class AlertRouter:
                     if state is None:  # the partition moved to another router
                         self.stats[f"{job.channel}.revoked"] += 1
                         continue
-                    if self._hold.holds(job.alert, job.channel) or (job.mutes and dispatch.held(
-                            job.mutes, self.windows, datetime.fromtimestamp(self.clock(), UTC))):
+                    if self._hold.holds(job.alert, job.channel) or self._muted(job):
                         # FR-018: muted now (or behind something muted): decided at release
                         self._hold.add(job.alert, job.channel, job)
                         self._count(job.channel, "silenced")
@@ -405,18 +429,32 @@ class AlertRouter:
             if stop.is_set():
                 return
             now = self.clock()
-            await self._release_held(now)
             for partition, state in list(self.logs.items()):
                 for alert, channel in state.due_reminders(now):
                     if channel in self._queues:
                         await self._enqueue(Job(alert, channel, partition, True, None))
 
+    def _muted(self, job: Job, at: datetime | None = None) -> bool:
+        """FR-018: whether a mute window of the job's routes, or a silence, holds it now."""
+        if job.mutes or len(self.silences.set):
+            at = at or datetime.fromtimestamp(self.clock(), UTC)
+            return bool((job.mutes and dispatch.held(job.mutes, self.windows, at))
+                        or self.silences.silencing(job.alert, at))
+        return False
+
+    async def _releases(self, stop: anyio.Event) -> None:
+        """Release held deliveries soon after their window ends or their silence expires."""
+        while not stop.is_set():
+            await pause(RELEASE_CHECK_S, stop)
+            if not stop.is_set():
+                await self._release_held(self.clock())
+
     async def _release_held(self, now: float) -> None:
-        """FR-018: decide the held deliveries no window holds any more (see ``routing.mute``)."""
+        """FR-018: decide the held deliveries nothing holds any more (see ``routing.mute``)."""
         if not len(self._hold):
             return
         at = datetime.fromtimestamp(now, UTC)
-        send, drop = self._hold.release(lambda job: dispatch.held(job.mutes, self.windows, at))
+        send, drop = self._hold.release(lambda job: self._muted(job, at))
         for job in drop:  # began and ended while muted, or superseded: not sent
             self._finish(job)
         for job in send:

@@ -1,0 +1,244 @@
+"""FR-019: the telemetry port's endpoints, from ``/metrics`` to the silences API.
+
+=========================  ==========================================================
+``GET /``                  status page (HTML)
+``GET /metrics``           Prometheus metrics; ``/healthz``, ``/readyz`` as before
+``GET /api/v1/alerts``     firing alerts of the deployment (``AlertsResponse``)
+``GET /api/v1/sources``    per-source state (``SourcesResponse``)
+``GET /api/v1/silences``   silences (``?expired`` adds those ended in the last week)
+``POST /api/v1/silences``  create one (``SilenceRequest``) → 201 and the silence
+``GET|DELETE /api/v1/silences/{id}``   show one / expire it now
+=========================  ==========================================================
+
+Write requests need ``Authorization: Bearer <telemetry.api_token>`` when a token is configured;
+without one they are allowed only when the port is bound to loopback. Bad requests get a 4xx
+with ``{"error": reason}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pydantic import ValidationError
+
+from dq_monitor.api import page, views
+from dq_monitor.api.firing import FiringView
+from dq_monitor.api.http import Request, Response, error, json_response, serve
+from dq_monitor.config import Config
+from dq_monitor.errors import UnknownSilence
+from dq_monitor.silence import SilenceBook, SilenceRequest, SilenceSet, SilenceView
+from dq_monitor.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from dq_monitor.monitor import Monitor
+
+log = logging.getLogger(__name__)
+
+SILENCES = "/api/v1/silences"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validation_reason(exc: ValidationError) -> str:
+    """Every problem of a request body, each named by its field."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{field}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class OperatorApi:
+    def __init__(
+        self,
+        config: Config,
+        telemetry: Telemetry,
+        *,
+        silences: SilenceBook | None = None,
+        firing: FiringView | None = None,
+        firing_loaded: Callable[[], bool] = lambda: True,
+        monitor: Monitor | None = None,
+        clock: Callable[[], float] = time.time,
+        instance: str | None = None,
+    ) -> None:
+        self.config, self.telemetry = config, telemetry
+        self.silences, self.monitor, self.clock = silences, monitor, clock
+        self.firing = firing if firing is not None else FiringView()
+        self.firing_loaded = firing_loaded
+        self.instance = instance or socket.gethostname()
+        token = config.telemetry.api_token
+        self._token = None if token is None else token.get_secret_value().encode()
+        self._open_writes = is_loopback(config.telemetry.http_host)
+        self._server: asyncio.Server | None = None
+
+    async def start(self, host: str | None = None, port: int | None = None) -> int:
+        """Serve on ``telemetry.http_host:http_port`` (or these); returns the bound port, 0 when
+        ``http_port`` is null (nothing served)."""
+        tel = self.config.telemetry
+        bind_port = tel.http_port if port is None else port
+        if bind_port is None:
+            return 0
+        bind_host = host or tel.http_host
+        self._open_writes = is_loopback(bind_host)
+        self._server = await serve(bind_host, bind_port, self.handle)
+        bound: int = self._server.sockets[0].getsockname()[1]
+        log.info("telemetry and operator API on http://%s:%d/ (/metrics, /api/v1/...)",
+                 bind_host, bound)
+        return bound
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    async def handle(self, req: Request) -> Response:
+        path = req.path.rstrip("/") or "/"
+        if req.method in WRITE_METHODS and (refused := self._refuse_write(req)) is not None:
+            return refused
+        if path.startswith(SILENCES + "/"):
+            return await self._one_silence(req, path[len(SILENCES) + 1:])
+        routes: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {
+            "/": {"GET": self._page}, "/metrics": {"GET": self._metrics},
+            "/healthz": {"GET": self._healthz}, "/readyz": {"GET": self._readyz},
+            "/api/v1/alerts": {"GET": self._alerts}, "/api/v1/sources": {"GET": self._sources},
+            SILENCES: {"GET": self._list_silences, "POST": self._add_silence},
+        }
+        methods = routes.get(path)
+        if methods is None:
+            return error(404, f"no such endpoint: {req.path}")
+        if req.method == "HEAD" and "GET" in methods:
+            full = await methods["GET"](req)
+            return Response(full.status, b"", full.content_type, full.headers)
+        handler = methods.get(req.method)
+        if handler is None:
+            return error(405, f"{req.method} is not allowed on {path}",
+                         ("Allow", ", ".join(sorted(methods))))
+        return await handler(req)
+
+    def _refuse_write(self, req: Request) -> Response | None:
+        if self._token is None:
+            if self._open_writes:
+                return None
+            return error(403, "writes are disabled: the API is not bound to loopback and "
+                              "telemetry.api_token is not set")
+        scheme, _, given = req.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
+                                                                 self._token):
+            return error(401, "a valid bearer token is required (Authorization: Bearer ...)",
+                         ("WWW-Authenticate", 'Bearer realm="dq-monitor"'))
+        return None
+
+    # ------------------------------------------------------------------ telemetry
+
+    async def _metrics(self, req: Request) -> Response:
+        return Response(200, self.telemetry.metrics_text(), CONTENT_TYPE_LATEST)
+
+    async def _healthz(self, req: Request) -> Response:
+        return Response(200, b"ok\n", "text/plain")
+
+    async def _readyz(self, req: Request) -> Response:
+        ok, checks = self.telemetry.readiness()
+        lines = "".join(f"{k}: {'ok' if v else 'not ready'}\n" for k, v in checks.items())
+        return Response(200 if ok else 503, lines.encode() or b"starting\n", "text/plain")
+
+    # ------------------------------------------------------------------ views
+
+    def _silence_set(self) -> SilenceSet:
+        return self.silences.set if self.silences is not None else SilenceSet()
+
+    def _not_loaded(self) -> Response | None:
+        if not self.firing_loaded():
+            return error(503, "still reading the alert topic; try again in a moment",
+                         ("Retry-After", "2"))
+        if self.silences is not None and not self.silences.loaded.is_set():
+            return error(503, "still reading the silences topic; try again in a moment",
+                         ("Retry-After", "2"))
+        return None
+
+    def _alerts_view(self, now: datetime) -> views.AlertsResponse:
+        return views.alerts_view(self.instance, self.firing, self._silence_set(), now)
+
+    def _sources_view(self, now: datetime) -> views.SourcesResponse:
+        return views.sources_view(self.instance, self.config, self.monitor, self.firing, now)
+
+    async def _alerts(self, req: Request) -> Response:
+        if (busy := self._not_loaded()) is not None:
+            return busy
+        return json_response(200, self._alerts_view(self.now()).model_dump(mode="json"))
+
+    async def _sources(self, req: Request) -> Response:
+        return json_response(200, self._sources_view(self.now()).model_dump(mode="json"))
+
+    async def _page(self, req: Request) -> Response:
+        if (busy := self._not_loaded()) is not None:
+            return busy
+        now = self.now()
+        html = page.render(self._alerts_view(now), self._sources_view(now),
+                           views.silences_view(self._silence_set(), now, expired=False), now,
+                           service=self.config.telemetry.service_name)
+        return Response(200, html, "text/html; charset=utf-8")
+
+    # ------------------------------------------------------------------ silences
+
+    async def _list_silences(self, req: Request) -> Response:
+        if (busy := self._not_loaded()) is not None:
+            return busy
+        body = views.silences_view(self._silence_set(), self.now(), expired=req.flag("expired"))
+        return json_response(200, body.model_dump(mode="json"))
+
+    async def _add_silence(self, req: Request) -> Response:
+        if self.silences is None:
+            return error(404, "this process keeps no silences")
+        if "json" not in req.headers.get("content-type", "application/json"):
+            return error(415, "send the silence as application/json")
+        try:
+            request = SilenceRequest.model_validate_json(req.body or b"{}")
+        except ValidationError as exc:
+            return error(400, validation_reason(exc))
+        now = self.now()
+        try:
+            silence = await self.silences.add(request, now)
+        except ValueError as exc:
+            return error(400, str(exc))
+        return json_response(201, SilenceView.of(silence, now).model_dump(mode="json"))
+
+    async def _one_silence(self, req: Request, silence_id: str) -> Response:
+        if self.silences is None:
+            return error(404, "this process keeps no silences")
+        if (busy := self._not_loaded()) is not None:
+            return busy
+        now = self.now()
+        if req.method in ("GET", "HEAD"):
+            silence = self.silences.set.get(silence_id)
+            if silence is None:
+                return error(404, f"silence {silence_id!r}: no such silence")
+            return json_response(200, SilenceView.of(silence, now).model_dump(mode="json"))
+        if req.method != "DELETE":
+            return error(405, f"{req.method} is not allowed on a silence",
+                         ("Allow", "DELETE, GET"))
+        try:
+            ended = await self.silences.expire(silence_id, now)
+        except UnknownSilence as exc:
+            return error(404, str(exc))
+        return json_response(200, SilenceView.of(ended, now).model_dump(mode="json"))

@@ -1,0 +1,157 @@
+"""FR-019 response bodies of the operator API, and how each is built from what an instance holds.
+
+The models are the contract: ``dq-monitor schemas`` writes one JSON Schema per response into
+``schemas/``. Firing alerts come from the deployment-wide view of the alert topic; per-source
+state comes from the sources this instance owns (a source owned by another instance is listed
+with ``owned: false`` and the checks the alert topic says are firing for it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from dq_monitor.api.firing import FiringView
+from dq_monitor.config import CheckKind, Config, SeverityName
+from dq_monitor.events import Timestamp
+from dq_monitor.silence import SilenceSet, SilenceView
+
+if TYPE_CHECKING:  # the router-only process never loads the monitor core
+    from dq_monitor.monitor import Monitor
+
+VerdictName = Literal["PENDING", "OK", "WARN", "FAIL"]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FiringAlert(_Out):
+    fingerprint: str
+    alert_id: str
+    check: CheckKind
+    source: str
+    subject: str | None
+    severity: SeverityName
+    #: When the episode began firing (its first firing alert's event time).
+    since: Timestamp
+    observed: float | None
+    expected: float | None
+    detail: str
+    #: Ids of the silences holding its deliveries now (empty: it pages).
+    silenced_by: list[str]
+
+
+class AlertsResponse(_Out):
+    """``GET /api/v1/alerts``: every alert firing in the deployment."""
+
+    instance: str
+    generated_at: Timestamp
+    alerts: list[FiringAlert]
+
+
+class CheckState(_Out):
+    check: CheckKind
+    subject: str | None
+    #: The latest verdict (``OK`` for a check with nothing wrong on any subject).
+    verdict: VerdictName
+    #: The severity alerting now, or null.
+    firing: SeverityName | None
+    detail: str | None
+
+
+class SourceStatus(_Out):
+    name: str
+    #: Whether this instance holds the source's state (else another instance does).
+    owned: bool
+    last_update: Timestamp | None
+    staleness_s: float | None
+    max_staleness_s: float | None
+    checks: list[CheckState]
+
+
+class SourcesResponse(_Out):
+    """``GET /api/v1/sources``: every configured source."""
+
+    instance: str
+    generated_at: Timestamp
+    #: Input partitions this instance owns.
+    partitions: list[int]
+    sources: list[SourceStatus]
+
+
+class SilencesResponse(_Out):
+    """``GET /api/v1/silences``: pending and active silences (``?expired`` adds recent ones)."""
+
+    silences: list[SilenceView]
+
+
+class ApiError(_Out):
+    """The body of every 4xx/5xx answer."""
+
+    error: str
+
+
+def alerts_view(instance: str, firing: FiringView, silences: SilenceSet,
+                now: datetime) -> AlertsResponse:
+    return AlertsResponse(instance=instance, generated_at=now, alerts=[
+        FiringAlert(
+            fingerprint=f.alert.fingerprint, alert_id=f.alert.alert_id, check=f.alert.check,
+            source=f.alert.source, subject=f.alert.subject, severity=f.alert.severity,
+            since=f.since, observed=f.alert.observed, expected=f.alert.expected,
+            detail=f.alert.detail,
+            silenced_by=[s.id for s in silences.silencing(f.alert, now)])
+        for f in firing.firing()])
+
+
+def sources_view(instance: str, config: Config, monitor: Monitor | None, firing: FiringView,
+                 now: datetime) -> SourcesResponse:
+    owned = monitor.sources if monitor is not None else {}
+    out: list[SourceStatus] = []
+    for cfg in config.sources:
+        kinds: tuple[tuple[CheckKind, object], ...] = (
+            ("freshness", cfg.freshness), ("completeness", cfg.completeness),
+            ("anomaly", cfg.anomaly))
+        configured = [kind for kind, on in kinds if on is not None]
+        max_staleness = cfg.freshness.max_staleness if cfg.freshness else None
+        state = owned.get(cfg.name)
+        checks: list[CheckState] = []
+        if state is None:
+            for f in firing.firing():
+                if f.alert.source == cfg.name:
+                    checks.append(CheckState(check=f.alert.check, subject=f.alert.subject,
+                                             verdict=f.alert.severity, firing=f.alert.severity,
+                                             detail=f.alert.detail))
+            out.append(SourceStatus(name=cfg.name, owned=False, last_update=None,
+                                    staleness_s=None, max_staleness_s=max_staleness,
+                                    checks=_with_ok(configured, checks)))
+            continue
+        for _, watch in sorted(state.watches.items()):
+            machine = watch.machine.firing
+            checks.append(CheckState(
+                check=watch.verdict.check, subject=watch.verdict.subject,
+                verdict=watch.verdict.severity.value,
+                firing=None if machine is None else machine.value,
+                detail=watch.verdict.detail))
+        last = state.last_updated
+        out.append(SourceStatus(
+            name=cfg.name, owned=True, last_update=last,
+            staleness_s=None if last is None else max(0.0, (now - last).total_seconds()),
+            max_staleness_s=max_staleness, checks=_with_ok(configured, checks)))
+    return SourcesResponse(instance=instance, generated_at=now,
+                           partitions=sorted(monitor.owned) if monitor is not None else [],
+                           sources=out)
+
+
+def _with_ok(configured: list[CheckKind], checks: list[CheckState]) -> list[CheckState]:
+    """A configured check with nothing to report on any subject is shown once, as OK."""
+    seen = {c.check for c in checks}
+    return checks + [CheckState(check=kind, subject=None, verdict="OK", firing=None, detail=None)
+                     for kind in configured if kind not in seen]
+
+
+def silences_view(silences: SilenceSet, now: datetime, *, expired: bool) -> SilencesResponse:
+    return SilencesResponse(silences=[SilenceView.of(s, now)
+                                      for s in silences.listing(now, expired=expired)])
