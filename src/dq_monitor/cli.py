@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", default=None, help="use this broker instead of an embedded one")
     p.set_defaults(func=_cmd_demo)
 
+    from dq_monitor.oncall import add_parsers
+
+    add_parsers(sub)
+
     p = sub.add_parser("schemas", help="write the JSON Schemas of events, alerts and config")
     p.add_argument("--dir", default="schemas")
     p.set_defaults(func=_cmd_schemas)

@@ -78,10 +78,10 @@ class SilenceRequest(Matchers):
         else:
             assert self.duration is not None
             end = start + timedelta(seconds=parse_duration(self.duration))
-        if end <= start:
-            raise ValueError("ends_at must be after starts_at")
         if end <= now:
             raise ValueError("ends_at is in the past: the silence would never hold anything")
+        if end <= start:
+            raise ValueError("ends_at must be after starts_at")
         if end - start > MAX_SILENCE:
             raise ValueError(f"a silence may last at most {MAX_SILENCE.days} days")
         return Silence(
