@@ -12,11 +12,10 @@ from collections.abc import Awaitable, Callable
 import anyio
 from aiokafka.errors import KafkaError
 
-from dq_monitor.api import FiringView, OperatorApi
+from dq_monitor.api import OperatorApi
 from dq_monitor.config import Config, load_config
 from dq_monitor.errors import ConfigError, DqMonitorError, KafkaAccessError
 from dq_monitor.kafka import check_access
-from dq_monitor.kafka.tail import TopicTail
 from dq_monitor.logs import setup_logging
 from dq_monitor.silence import SilenceBook
 from dq_monitor.telemetry import Telemetry
@@ -79,17 +78,12 @@ async def serve(config: Config, *, with_router: bool = True, with_monitor: bool 
         pass  # unreachable for now: the services retry, and probe again when it answers
     telemetry = Telemetry(config.telemetry)
     silences = SilenceBook(config.kafka)
-    firing = FiringView()
-    # FR-019: every instance reads the whole alert topic, so any of them lists what fires
-    feed = TopicTail(config.kafka, config.kafka.alert_topic,
-                     lambda record: firing.apply_record(record.value))
     monitor = None
     if with_monitor:
         from dq_monitor.ingest.service import MonitorService
 
         monitor = MonitorService(config, telemetry=telemetry)
-    api = OperatorApi(config, telemetry, silences=silences, firing=firing,
-                      firing_loaded=feed.loaded.is_set,
+    api = OperatorApi(config, telemetry, silences=silences,
                       monitor=monitor.monitor if monitor is not None else None)
     serving = bool(await api.start())
     try:
@@ -99,7 +93,7 @@ async def serve(config: Config, *, with_router: bool = True, with_monitor: bool 
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(silences.run, stop)
                     if serving:
-                        tg.start_soon(feed.run, stop)
+                        tg.start_soon(api.run, stop)
                     if monitor is not None:
                         tg.start_soon(fatal, monitor.run)
                     if with_router and config.channels:

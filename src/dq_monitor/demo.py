@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from rich.console import Console
 from rich.table import Table
 
+from dq_monitor.api import OperatorApi
 from dq_monitor.config import Config, parse_config
 from dq_monitor.embedded import embedded_broker
 from dq_monitor.events import format_rfc3339
@@ -31,6 +32,8 @@ from dq_monitor.ingest.service import MonitorService
 from dq_monitor.kafka.topics import ensure_topics
 from dq_monitor.logs import setup_logging
 from dq_monitor.monitor import Emitted
+from dq_monitor.silence import SilenceBook
+from dq_monitor.telemetry import Telemetry
 
 UPDATES, METRICS = "demo.table-updates", "demo.metrics"
 
@@ -186,7 +189,8 @@ def _broker(bootstrap: str | None) -> Iterator[str]:
             yield address
 
 
-async def run_demo(duration: float, bootstrap: str | None, console: Console) -> int:
+async def run_demo(duration: float, bootstrap: str | None, console: Console,
+                   status_port: int | None = 9464) -> int:
     with _broker(bootstrap) as address:
         console.print(f"[bold]dq-monitor demo[/]: broker {address}, {duration:.0f}s of traffic")
         config = parse_config(DEMO_CONFIG.format(
@@ -198,21 +202,34 @@ async def run_demo(duration: float, bootstrap: str | None, console: Console) -> 
         def published(e: Emitted, acked: datetime) -> None:
             latencies.append((acked - e.triggered_at).total_seconds() * 1000)
 
-        service = MonitorService(config, on_published=published)
+        telemetry = Telemetry(config.telemetry)
+        service = MonitorService(config, on_published=published, telemetry=telemetry)
+        silences = SilenceBook(config.kafka)
+        api = OperatorApi(config, telemetry, silences=silences, monitor=service.monitor)
         stop, traffic_done = anyio.Event(), anyio.Event()
         seen: Counter[tuple[str, str]] = Counter()
         dead: list[dict[str, Any]] = []
+        try:
+            port = await api.start(port=0 if status_port is None else status_port)
+        except OSError:
+            port = await api.start(port=0)  # the default port is taken: any free one
         async with anyio.create_task_group() as tg:
             tg.start_soon(service.run, stop)
+            tg.start_soon(silences.run, stop)
+            tg.start_soon(api.run, stop)
             tg.start_soon(show_alerts, config, console, seen, dead, stop)
             with anyio.fail_after(60):
                 await service.ready.wait()
+            console.print(f"status page: [link]http://127.0.0.1:{port}/[/link] "
+                          f"(and [bold]dq-monitor alerts --url http://127.0.0.1:{port}[/])")
             console.print("monitor ready: playing traffic with injected incidents "
                           "(a spike, a null-rate jump, a silent source, a level shift, "
                           "a malformed event)")
             await play_traffic(address, duration, traffic_done)
             await anyio.sleep(1.0)  # let the last alerts reach the view
             stop.set()
+        await api.aclose()
+        await telemetry.aclose()
         console.print(summary(seen, dead, latencies))
     return 0
 

@@ -37,7 +37,9 @@ def _ago(then: datetime) -> str:
 
 
 def _console() -> Console:
-    return Console(soft_wrap=True, highlight=False)
+    """The terminal's width on a terminal; piped, wide enough that each row stays one line
+    (for grep)."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 400)
 
 
 def alerts(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""JSON Schemas of the wire formats and the config file, generated from the pydantic models.
+"""JSON Schemas of the wire formats, the config file and the operator API's bodies, generated
+from the pydantic models.
 
 The committed copies under ``schemas/`` are for producers and editors that validate without
 Python; a test fails when they drift from the models (regenerate with ``dq-monitor schemas``).
@@ -12,8 +13,10 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter
 
+from dq_monitor.api.views import AlertsResponse, ApiError, SilencesResponse, SourcesResponse
 from dq_monitor.config import config_schema
 from dq_monitor.events import Alert, Metric, TableUpdate
+from dq_monitor.silence import SilenceRequest, SilenceView
 
 
 def all_schemas() -> dict[str, dict[str, Any]]:
@@ -23,6 +26,13 @@ def all_schemas() -> dict[str, dict[str, Any]]:
         "metric.schema.json": TypeAdapter(Metric).json_schema(),
         "alert.schema.json": TypeAdapter(Alert).json_schema(mode="serialization"),
         "config.schema.json": config_schema(),
+        # FR-019: the operator API's bodies
+        "api-alerts.schema.json": AlertsResponse.model_json_schema(mode="serialization"),
+        "api-sources.schema.json": SourcesResponse.model_json_schema(mode="serialization"),
+        "api-silences.schema.json": SilencesResponse.model_json_schema(mode="serialization"),
+        "api-silence.schema.json": SilenceView.model_json_schema(mode="serialization"),
+        "api-silence-request.schema.json": SilenceRequest.model_json_schema(),
+        "api-error.schema.json": ApiError.model_json_schema(),
     }
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
+import jsonschema
+import orjson
 import pytest
 
 from dq_monitor.api import FiringView, OperatorApi
@@ -18,6 +22,13 @@ from dq_monitor.telemetry import Telemetry
 from dq_monitor.testing import make_alert
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+
+def conforms(body: Any, name: str) -> Any:
+    """``body``, after checking it against the committed ``schemas/api-NAME.schema.json``."""
+    jsonschema.validate(body, orjson.loads((SCHEMAS / f"api-{name}.schema.json").read_bytes()))
+    return body
 
 CONFIG = """
 kafka: {{bootstrap_servers: "127.0.0.1:9", input_topics: [in], alert_topic: a,
@@ -66,12 +77,14 @@ async def loopback() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.mark.req("FR-019")
 async def test_firing_alerts_show_which_silence_holds_them(loopback: httpx.AsyncClient) -> None:
-    body = (await loopback.get("/api/v1/alerts")).json()
+    body = conforms((await loopback.get("/api/v1/alerts")).json(), "alerts")
     assert body["instance"] == "test-1"
     [alert] = body["alerts"]
     assert alert["fingerprint"] == "0a" * 16 and alert["severity"] == "FAIL"
     assert alert["since"] == "2026-06-26T11:58:00.000Z"
-    listed = (await loopback.get("/api/v1/silences")).json()["silences"]
+    listed = conforms((await loopback.get("/api/v1/silences")).json(), "silences")["silences"]
+    one = (await loopback.get(f"/api/v1/silences/{listed[0]['id']}")).json()
+    assert conforms(one, "silence") == listed[0]
     assert [s["state"] for s in listed] == ["active"]
     assert alert["silenced_by"] == [listed[0]["id"]]
 
@@ -79,7 +92,7 @@ async def test_firing_alerts_show_which_silence_holds_them(loopback: httpx.Async
 @pytest.mark.req("FR-019")
 async def test_sources_show_staleness_and_check_states_of_owned_and_other_sources(
         loopback: httpx.AsyncClient) -> None:
-    body = (await loopback.get("/api/v1/sources")).json()
+    body = conforms((await loopback.get("/api/v1/sources")).json(), "sources")
     assert body["partitions"] == [0]
     by_name = {s["name"]: s for s in body["sources"]}
     orders = by_name["warehouse.orders"]
@@ -113,7 +126,7 @@ async def test_bad_requests_get_a_4xx_with_a_reason(
         reason: str) -> None:
     response = await loopback.request(method, path, content=body)
     assert response.status_code == status
-    assert reason in response.json()["error"]
+    assert reason in conforms(response.json(), "error")["error"]
     assert "Traceback" not in response.text
 
 

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import anyio
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
@@ -35,6 +36,7 @@ from dq_monitor.api.firing import FiringView
 from dq_monitor.api.http import Request, Response, error, json_response, serve
 from dq_monitor.config import Config
 from dq_monitor.errors import UnknownSilence
+from dq_monitor.kafka.tail import TopicTail
 from dq_monitor.silence import SilenceBook, SilenceRequest, SilenceSet, SilenceView
 from dq_monitor.telemetry import Telemetry
 
@@ -73,14 +75,22 @@ class OperatorApi:
         *,
         silences: SilenceBook | None = None,
         firing: FiringView | None = None,
-        firing_loaded: Callable[[], bool] = lambda: True,
+        firing_loaded: Callable[[], bool] = lambda: True,  # with ``firing`` only
         monitor: Monitor | None = None,
         clock: Callable[[], float] = time.time,
         instance: str | None = None,
     ) -> None:
         self.config, self.telemetry = config, telemetry
         self.silences, self.monitor, self.clock = silences, monitor, clock
-        self.firing = firing if firing is not None else FiringView()
+        #: FR-019: without a given view, every instance reads the whole alert topic itself, so
+        #: any of them lists what fires in the deployment (``run`` follows it).
+        self.feed: TopicTail | None = None
+        if firing is None:
+            view = firing = FiringView()
+            self.feed = TopicTail(config.kafka, config.kafka.alert_topic,
+                                  lambda record: view.apply_record(record.value))
+            firing_loaded = self.feed.loaded.is_set
+        self.firing = firing
         self.firing_loaded = firing_loaded
         self.instance = instance or socket.gethostname()
         token = config.telemetry.api_token
@@ -102,6 +112,11 @@ class OperatorApi:
         log.info("telemetry and operator API on http://%s:%d/ (/metrics, /api/v1/...)",
                  bind_host, bound)
         return bound
+
+    async def run(self, stop: anyio.Event) -> None:
+        """Follow the alert topic for the firing view, until ``stop``."""
+        if self.feed is not None:
+            await self.feed.run(stop)
 
     async def aclose(self) -> None:
         if self._server is not None:

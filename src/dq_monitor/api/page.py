@@ -59,7 +59,7 @@ def render(alerts: AlertsResponse, sources: SourcesResponse, silences: SilencesR
         f'<tr class="alert" data-fingerprint="{escape(a.fingerprint)}">'
         + _cell(a.severity, f"sev {a.severity}") + _cell(a.check) + _cell(a.source)
         + _cell(a.subject or "—") + _cell(_since(a.since, now)) + _cell(a.detail)
-        + _cell(("silenced by " + ", ".join(a.silenced_by)) if a.silenced_by else "paging",
+        + _cell(("silenced by " + ", ".join(a.silenced_by)) if a.silenced_by else "not silenced",
                 "muted" if a.silenced_by else "")
         + "</tr>"
         for a in alerts.alerts]
