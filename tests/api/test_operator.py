@@ -185,3 +185,14 @@ async def test_views_wait_for_the_topics_to_be_read() -> None:
         await api.aclose()
     assert busy.status_code == 503 and "still reading the alert topic" in busy.json()["error"]
     assert busy.headers["retry-after"] == "2" and health.status_code == 200
+
+
+@pytest.mark.req("FR-018", "FR-019")
+async def test_a_silence_the_broker_did_not_take_is_a_503_and_changes_nothing(
+        loopback: httpx.AsyncClient) -> None:
+    before = (await loopback.get("/api/v1/silences")).json()
+    refused = await loopback.post("/api/v1/silences", json={
+        "source": "sales.*", "created_by": "ana", "comment": "load test", "duration": "1h"})
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
+    assert "the silence was not stored" in refused.json()["error"]
+    assert (await loopback.get("/api/v1/silences")).json() == before

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import anyio
+from aiokafka.errors import KafkaError
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
@@ -65,6 +66,13 @@ def validation_reason(exc: ValidationError) -> str:
         field = ".".join(str(p) for p in err["loc"]) or "body"
         parts.append(f"{field}: {err['msg']}")
     return "; ".join(parts)
+
+
+def _unstored(topic: str, exc: BaseException) -> Response:
+    """A write the broker did not take: nothing changed, the caller may retry."""
+    return error(503, f"the silence was not stored: cannot write to {topic} "
+                      f"({type(exc).__name__}); nothing changed, try again",
+                 ("Retry-After", "5"))
 
 
 class OperatorApi:
@@ -236,6 +244,8 @@ class OperatorApi:
             silence = await self.silences.add(request, now)
         except ValueError as exc:
             return error(400, str(exc))
+        except (KafkaError, OSError) as exc:
+            return _unstored(self.silences.topic, exc)
         return json_response(201, SilenceView.of(silence, now).model_dump(mode="json"))
 
     async def _one_silence(self, req: Request, silence_id: str) -> Response:
@@ -256,4 +266,6 @@ class OperatorApi:
             ended = await self.silences.expire(silence_id, now)
         except UnknownSilence as exc:
             return error(404, str(exc))
+        except (KafkaError, OSError) as exc:
+            return _unstored(self.silences.topic, exc)
         return json_response(200, SilenceView.of(ended, now).model_dump(mode="json"))
