@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -54,17 +54,6 @@ log = logging.getLogger("dq_monitor.router")
 
 #: How often held deliveries are looked at again (a silence expired, a window ended).
 RELEASE_CHECK_S = 1.0
-
-
-async def _first(*waits: Callable[[], Awaitable[object]]) -> None:
-    """Return as soon as one of ``waits`` returns."""
-    async with anyio.create_task_group() as tg:
-        async def one(wait: Callable[[], Awaitable[object]]) -> None:
-            await wait()
-            tg.cancel_scope.cancel()
-
-        for wait in waits:
-            tg.start_soon(one, wait)
 
 
 @dataclass(slots=True)
@@ -155,7 +144,8 @@ class AlertRouter:
                 tg.start_soon(self._reminders, stop)
                 tg.start_soon(self._releases, stop)
                 # no delivery before the silences are known: a restart must not page through one
-                await _first(self.silences.loaded.wait, stop.wait)
+                while not (self.silences.loaded.is_set() or stop.is_set()):
+                    await pause(0.05, stop)
                 consumer.subscribe([self.kafka.alert_topic],
                                    listener=_Rebalance(self, consumer))
                 await self._loop(consumer, stop)
