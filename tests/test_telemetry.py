@@ -43,3 +43,15 @@ async def test_latency_histogram_and_health_endpoints() -> None:
     assert 'dq_alert_latency_seconds_count{channel="slack-dq",check="anomaly",' \
            'severity="FAIL"} 3.0' in body
     assert 'dq_series_tracked{source="orders"} 3.0' in body
+
+
+@pytest.mark.req("NFR-002", "NFR-003")
+async def test_disabled_telemetry_records_nothing_and_needs_no_checks_by_callers() -> None:
+    tel = Telemetry.disabled()
+    tel.alert_latency.record(0.01, {"channel": "c"})
+    tel.deliveries.add(1, {"channel": "c", "outcome": "ok"})
+    with tel.tracer.start_as_current_span("deliver c") as span:
+        span.set_attribute("dq.attempts", 1)
+        assert not span.is_recording()
+    assert b"dq_deliveries" not in tel.metrics_text()
+    await tel.aclose()

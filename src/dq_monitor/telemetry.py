@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeter, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import NoOpTracer, Tracer
 from prometheus_client import CollectorRegistry, generate_latest
 
 from dq_monitor.config import TelemetryConfig
@@ -35,35 +36,45 @@ LATENCY_BUCKETS = (
 Gauge = Callable[[], Iterable[tuple[float, dict[str, Any]]]]
 
 
+def _meter_provider(cfg: TelemetryConfig, registry: CollectorRegistry,
+                    resource: Resource) -> MeterProvider:
+    readers: list[MetricReader] = [
+        PrometheusMetricReader(registry=registry, scope_info_enabled=False)]
+    if cfg.otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        endpoint = cfg.otlp_endpoint.rstrip("/") + "/v1/metrics"
+        readers.append(PeriodicExportingMetricReader(
+            OTLPMetricExporter(endpoint=endpoint), export_interval_millis=10_000))
+    latency_view = ExplicitBucketHistogramAggregation(boundaries=LATENCY_BUCKETS)
+    return MeterProvider(
+        metric_readers=readers,
+        resource=resource,
+        views=[
+            View(instrument_name="dq_alert_latency", aggregation=latency_view),
+            View(instrument_name="dq_detection_latency", aggregation=latency_view),
+        ],
+    )
+
+
 class Telemetry:
     """The monitor's instruments. Names are stable: dashboards and alert rules query them."""
 
     def __init__(
-        self, cfg: TelemetryConfig | None = None, *, span_exporter: SpanExporter | None = None
+        self, cfg: TelemetryConfig | None = None, *, span_exporter: SpanExporter | None = None,
+        enabled: bool = True,
     ) -> None:
+        """``enabled=False`` (``Telemetry.disabled()``): every instrument and the tracer are
+        OpenTelemetry's no-ops, so callers record unconditionally at almost no cost."""
         self.cfg = cfg or TelemetryConfig()
         self.registry = CollectorRegistry(auto_describe=True)
-        readers: list[MetricReader] = [
-            PrometheusMetricReader(registry=self.registry, scope_info_enabled=False)]
-        if self.cfg.otlp_endpoint:
-            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
-                OTLPMetricExporter,
-            )
-
-            endpoint = self.cfg.otlp_endpoint.rstrip("/") + "/v1/metrics"
-            readers.append(PeriodicExportingMetricReader(
-                OTLPMetricExporter(endpoint=endpoint), export_interval_millis=10_000))
-        latency_view = ExplicitBucketHistogramAggregation(boundaries=LATENCY_BUCKETS)
+        self.provider: MeterProvider | None = None
+        self.tracer_provider: TracerProvider | None = None
+        meter: Meter = NoOpMeter("dq_monitor")
         resource = Resource.create({"service.name": self.cfg.service_name})
-        self.provider = MeterProvider(
-            metric_readers=readers,
-            resource=resource,
-            views=[
-                View(instrument_name="dq_alert_latency", aggregation=latency_view),
-                View(instrument_name="dq_detection_latency", aggregation=latency_view),
-            ],
-        )
-        meter = self.provider.get_meter("dq_monitor")
+        if enabled:
+            self.provider = _meter_provider(self.cfg, self.registry, resource)
+            meter = self.provider.get_meter("dq_monitor")
         self.alert_latency = meter.create_histogram(
             "dq_alert_latency", unit="s",
             description="Triggering event (Kafka timestamp) or freshness deadline to the "
@@ -93,15 +104,25 @@ class Telemetry:
             meter.create_observable_gauge(name, callbacks=[self._observe(name)],
                                           description=description)
         self.ready_checks: dict[str, Callable[[], bool]] = {}
-        self.tracer_provider = TracerProvider(resource=resource)
-        if span_exporter is None and self.cfg.otlp_endpoint:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        self.tracer: Tracer = NoOpTracer()
+        if enabled:
+            self.tracer_provider = TracerProvider(resource=resource)
+            if span_exporter is None and self.cfg.otlp_endpoint:
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+                    OTLPSpanExporter,
+                )
 
-            span_exporter = OTLPSpanExporter(
-                endpoint=self.cfg.otlp_endpoint.rstrip("/") + "/v1/traces")
-        if span_exporter is not None:
-            self.tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
-        self.tracer = self.tracer_provider.get_tracer("dq_monitor")
+                span_exporter = OTLPSpanExporter(
+                    endpoint=self.cfg.otlp_endpoint.rstrip("/") + "/v1/traces")
+            if span_exporter is not None:
+                self.tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+            self.tracer = self.tracer_provider.get_tracer("dq_monitor")
+
+    @classmethod
+    def disabled(cls) -> Telemetry:
+        """Instruments that record nothing: for code run without a telemetry port (tests,
+        benchmarks, embedding), instead of ``if telemetry is not None`` at every call."""
+        return cls(enabled=False)
 
     def _observe(self, name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
@@ -127,5 +148,7 @@ class Telemetry:
         return all(checks.values()) and bool(checks), checks
 
     async def aclose(self) -> None:
-        self.provider.shutdown()
-        self.tracer_provider.shutdown()
+        if self.provider is not None:
+            self.provider.shutdown()
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()

@@ -56,6 +56,7 @@ telemetry: {{http_port: null}}
                 await anyio.sleep(0.05)
         records = await kafka.read_records(kafka.topic("alerts"), lambda rs: len(rs) >= 1)
         stop.set()
+    assert telemetry.tracer_provider is not None
     telemetry.tracer_provider.force_flush()
     await telemetry.aclose()
     await hook.stop()

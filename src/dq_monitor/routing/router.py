@@ -95,7 +95,7 @@ class AlertRouter:
     ) -> None:
         self.config = config
         self.kafka = config.kafka
-        self.telemetry = telemetry
+        self.telemetry = telemetry if telemetry is not None else Telemetry.disabled()
         self.clock = clock
         self.policy = RetryPolicy.from_config(config.routing.retry)
         #: Delivery state of each alert partition this router owns and has restored.
@@ -119,8 +119,7 @@ class AlertRouter:
         #: FR-018: the deployment's silences; a router given none follows the topic itself.
         self._own_silences = silences is None
         self.silences = silences if silences is not None else SilenceBook(config.kafka)
-        if telemetry is not None:
-            telemetry.ready_checks["router"] = self.ready.is_set
+        self.telemetry.ready_checks["router"] = self.ready.is_set
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -371,24 +370,20 @@ class AlertRouter:
                         self._finish(job)
 
     async def _deliver(self, channel: Channel, job: Job, state: DeliveryLog) -> None:
-        span = None
-        if self.telemetry is not None:
-            span = self.telemetry.tracer.start_span(
-                f"deliver {job.channel}", context=job.trace,
-                attributes={"dq.channel": job.channel, "dq.repeat": job.repeat})
+        span = self.telemetry.tracer.start_span(
+            f"deliver {job.channel}", context=job.trace,
+            attributes={"dq.channel": job.channel, "dq.repeat": job.repeat})
         try:
             await self._deliver_traced(channel, job, state, span)
         finally:
-            if span is not None:
-                span.end()
+            span.end()
 
     async def _deliver_traced(self, channel: Channel, job: Job, state: DeliveryLog,
-                              span: Span | None) -> None:
+                              span: Span) -> None:
         outcome = await deliver_with_retry(channel, job.alert, job.repeat, self.policy)
-        if span is not None:
-            span.set_attribute("dq.attempts", outcome.attempts)
-            if not outcome.ok:
-                span.set_status(Status(StatusCode.ERROR, outcome.reason or "undeliverable"))
+        span.set_attribute("dq.attempts", outcome.attempts)
+        if not outcome.ok:
+            span.set_status(Status(StatusCode.ERROR, outcome.reason or "undeliverable"))
         if outcome.attempts > 1:
             self._count(job.channel, "retried", outcome.attempts - 1)
         if not outcome.ok:
@@ -402,7 +397,7 @@ class AlertRouter:
         else:
             self._count(job.channel, "ok")
         now = self.clock()
-        if self.telemetry is not None and job.triggered_at is not None:
+        if job.triggered_at is not None:
             self.telemetry.alert_latency.record(
                 max(0.0, now - job.triggered_at),
                 {"channel": job.channel, "check": job.alert.check,
@@ -475,8 +470,7 @@ class AlertRouter:
 
     async def _dead_letter(self, record: dict[str, Any]) -> None:
         self.stats[f"dead_letter.{record['kind']}"] += 1
-        if self.telemetry is not None:
-            self.telemetry.dead_letters.add(1, {"kind": record["kind"]})
+        self.telemetry.dead_letters.add(1, {"kind": record["kind"]})
         await self._write(self.kafka.dead_letter_topic, None, orjson.dumps(record))
 
     async def _write(self, topic: str, key: bytes | None, value: bytes | None,
@@ -497,8 +491,7 @@ class AlertRouter:
 
     def _count(self, channel: str, outcome: str, n: int = 1) -> None:
         self.stats[f"{channel}.{outcome}"] += n
-        if self.telemetry is not None:
-            self.telemetry.deliveries.add(n, {"channel": channel, "outcome": outcome})
+        self.telemetry.deliveries.add(n, {"channel": channel, "outcome": outcome})
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         owned = consumer.assignment()
