@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -196,6 +197,25 @@ async def test_a_hanging_channel_does_not_delay_the_others(kafka: Kafka) -> None
     assert len(hung.requests) == 1  # one worker, stuck on its first alert
 
 
+async def held_then_released(kafka: Kafka, router: AlertRouter, hook: HttpReceiver,
+                             release: Callable[[], Awaitable[object]]) -> dict[str, int]:
+    """Publish an alert that keeps firing and an incident that begins and ends while held,
+    check nothing is sent, ``release``, then return the router's stats once it delivered."""
+    still = make_alert(fp="0d" * 16, alert_id="still-firing")
+    over = make_alert(fp="0e" * 16, alert_id="over-while-held")
+    for alert in (still, over, make_alert(fp="0e" * 16, status="resolved")):
+        await publish(kafka, alert)
+    await until(lambda: router.stats["hook.silenced"] >= 3)
+    await anyio.sleep(1.5)  # release checks run meanwhile: still held
+    assert hook.requests == []
+    await release()
+    await until(lambda: len(hook.requests) >= 1)
+    await anyio.sleep(1.5)
+    assert [(r.json()["alert_id"], r.json()["status"]) for r in hook.requests] == [
+        ("still-firing", "firing")]  # once; the incident that began and ended held: never
+    return dict(router.stats)
+
+
 @pytest.mark.req("FR-018")
 async def test_a_mute_window_holds_deliveries_then_sends_what_still_fires_once(
     kafka: Kafka,
@@ -218,21 +238,13 @@ channels:
   hook: {{type: webhook, url: "{url}/a"}}
 """, inputs=("in",), group="mon")
     clock = FakeClock(datetime(2026, 12, 3, 2, 0, tzinfo=UTC).timestamp())  # muted
-    still = make_alert(fp="0d" * 16, alert_id="still-firing")
-    over = make_alert(fp="0e" * 16, alert_id="over-while-muted")
+
+    async def window_ends() -> None:
+        clock.advance(3600)  # 03:00
+
     async with serving(AlertRouter(cfg, clock=clock)) as router:
-        for alert in (still, over, make_alert(fp="0e" * 16, status="resolved")):
-            await publish(kafka, alert)
-        await until(lambda: router.stats["hook.silenced"] >= 3)
-        await anyio.sleep(1.5)  # release checks run meanwhile: the window still holds
-        assert hook.requests == []
-        clock.advance(3600)  # 03:00: the window is over
-        await until(lambda: len(hook.requests) >= 1)
-        await anyio.sleep(1.5)
-        stats = dict(router.stats)
+        stats = await held_then_released(kafka, router, hook, window_ends)
     await hook.stop()
-    assert [(r.json()["alert_id"], r.json()["status"]) for r in hook.requests] == [
-        ("still-firing", "firing")]  # once; the incident that began and ended muted: never
     assert stats["hook.silenced"] == 3 and stats["hook.ok"] == 1
 
 
@@ -252,23 +264,11 @@ routing:
 channels:
   hook: {{type: webhook, url: "{url}/a"}}
 """, inputs=("in",), group="mon")
-    router = AlertRouter(cfg)
-    async with serving(router):
+    async with serving(AlertRouter(cfg)) as router:
         silence = await router.silences.add(SilenceRequest(
             source="warehouse.*", created_by="ana", comment="backfill", duration="1h"),
             datetime.now(UTC))
-        still = make_alert(fp="1d" * 16, alert_id="still-firing")
-        over = make_alert(fp="1e" * 16, alert_id="over-while-silenced")
-        for alert in (still, over, make_alert(fp="1e" * 16, status="resolved")):
-            await publish(kafka, alert)
-        await until(lambda: router.stats["hook.silenced"] >= 3)
-        await anyio.sleep(1.5)  # release checks run meanwhile: the silence still holds
-        assert hook.requests == []
-        await router.silences.expire(silence.id, datetime.now(UTC))
-        await until(lambda: len(hook.requests) >= 1)
-        await anyio.sleep(1.5)
-        stats = dict(router.stats)
+        stats = await held_then_released(kafka, router, hook, lambda: router.silences.expire(
+            silence.id, datetime.now(UTC)))
     await hook.stop()
-    assert [(r.json()["alert_id"], r.json()["status"]) for r in hook.requests] == [
-        ("still-firing", "firing")]
     assert stats["hook.silenced"] == 3 and stats["hook.ok"] == 1

@@ -23,9 +23,9 @@ import ipaddress
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from aiokafka.errors import KafkaError
@@ -38,7 +38,7 @@ from dq_monitor.api.http import Request, Response, error, json_response, serve
 from dq_monitor.config import Config
 from dq_monitor.errors import UnknownSilence
 from dq_monitor.kafka.tail import TopicTail
-from dq_monitor.silence import SilenceBook, SilenceRequest, SilenceSet, SilenceView
+from dq_monitor.silence import Silence, SilenceBook, SilenceRequest, SilenceSet, SilenceView
 from dq_monitor.telemetry import Telemetry
 
 if TYPE_CHECKING:
@@ -66,13 +66,6 @@ def validation_reason(exc: ValidationError) -> str:
         field = ".".join(str(p) for p in err["loc"]) or "body"
         parts.append(f"{field}: {err['msg']}")
     return "; ".join(parts)
-
-
-def _unstored(topic: str, exc: BaseException) -> Response:
-    """A write the broker did not take: nothing changed, the caller may retry."""
-    return error(503, f"the silence was not stored: cannot write to {topic} "
-                      f"({type(exc).__name__}); nothing changed, try again",
-                 ("Retry-After", "5"))
 
 
 class OperatorApi:
@@ -239,14 +232,7 @@ class OperatorApi:
             request = SilenceRequest.model_validate_json(req.body or b"{}")
         except ValidationError as exc:
             return error(400, validation_reason(exc))
-        now = self.now()
-        try:
-            silence = await self.silences.add(request, now)
-        except ValueError as exc:
-            return error(400, str(exc))
-        except (KafkaError, OSError) as exc:
-            return _unstored(self.silences.topic, exc)
-        return json_response(201, SilenceView.of(silence, now).model_dump(mode="json"))
+        return await self._store(201, self.silences.add(request, self.now()))
 
     async def _one_silence(self, req: Request, silence_id: str) -> Response:
         if self.silences is None:
@@ -262,10 +248,20 @@ class OperatorApi:
         if req.method != "DELETE":
             return error(405, f"{req.method} is not allowed on a silence",
                          ("Allow", "DELETE, GET"))
+        return await self._store(200, self.silences.expire(silence_id, now))
+
+    async def _store(self, status: int, write: Coroutine[Any, Any, Silence]) -> Response:
+        """Answer a silence write: the stored silence, or why nothing changed."""
+        assert self.silences is not None
         try:
-            ended = await self.silences.expire(silence_id, now)
+            silence = await write
         except UnknownSilence as exc:
             return error(404, str(exc))
+        except ValueError as exc:
+            return error(400, str(exc))
         except (KafkaError, OSError) as exc:
-            return _unstored(self.silences.topic, exc)
-        return json_response(200, SilenceView.of(ended, now).model_dump(mode="json"))
+            return error(503, f"the silence was not stored: cannot write to "
+                              f"{self.silences.topic} ({type(exc).__name__}); nothing changed, "
+                              "try again", ("Retry-After", "5"))
+        return json_response(status, SilenceView.of(silence, self.now()).model_dump(
+            mode="json"))
