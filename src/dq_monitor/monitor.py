@@ -22,7 +22,13 @@ from aiokafka.partitioner import murmur2
 
 from dq_monitor.alerts.build import build_alert
 from dq_monitor.alerts.machine import AlertMachine
-from dq_monitor.checks.anomaly import AnomalyResult, SeriesState, evaluate, series_key
+from dq_monitor.checks.anomaly import (
+    AnomalyResult,
+    SeriesState,
+    evaluate,
+    evaluate_quiet,
+    series_key,
+)
 from dq_monitor.checks.completeness import evaluate_completeness
 from dq_monitor.checks.freshness import evaluate_freshness
 from dq_monitor.checks.verdict import Severity, Verdict
@@ -31,6 +37,8 @@ from dq_monitor.events import Alert, Metric, TableUpdate, format_rfc3339, parse_
 from dq_monitor.state.sources import SourceState, Watch
 
 ROW_COUNT_METRIC = "row_count"
+#: The ``stats`` counter of each event type (built once, not per event).
+_EVENT_STAT = {"table_update": "events.table_update", "metric": "events.metric"}
 #: Separates the parts of state keys (unit separator: never part of a source or series name).
 SEP = "\x1f"
 
@@ -77,7 +85,9 @@ class Monitor:
         self._heap: list[tuple[datetime, int, str, str, str]] = []
         self._seq = itertools.count()
         self._next_sweep: datetime | None = None
-        self._dirty: set[tuple[int, str]] = set()
+        #: Changed state as (partition, kind, source, subject): the key text is built only when
+        #: it is checkpointed.
+        self._dirty: set[tuple[int, str, str, str]] = set()
         #: Report every anomaly evaluation in ``Outcome.anomaly`` (the backtest reads z from it).
         self.trace_anomaly = False
 
@@ -123,16 +133,21 @@ class Monitor:
     def _new_source(self, cfg: SourceConfig, partition: int, now: datetime) -> SourceState:
         src = SourceState(config=cfg, partition=partition, watching_since=now)
         self.sources[cfg.name] = src
-        self._dirty.add((partition, f"src{SEP}{cfg.name}"))
+        self._dirty.add((partition, "src", cfg.name, ""))
         return src
 
     # ------------------------------------------------------------------ inputs
 
     def on_event(
-        self, event: TableUpdate | Metric, *, partition: int, kafka_ts: datetime, now: datetime
+        self, event: TableUpdate | Metric, *, partition: int, kafka_ts: datetime, now: datetime,
+        out: Outcome | None = None,
     ) -> Outcome:
-        out = Outcome()
-        self.stats[f"events.{event.type}"] += 1
+        """Judge one event; what it causes is added to ``out`` (a new ``Outcome`` by default:
+        the Kafka adapter passes one per batch, so an event that changes nothing allocates
+        nothing) and returned."""
+        if out is None:
+            out = Outcome()
+        self.stats[_EVENT_STAT[event.type]] += 1
         src = self.sources.get(event.source)
         if src is None:
             cfg = self.config.sources_by_name.get(event.source)
@@ -152,7 +167,7 @@ class Monitor:
     ) -> None:
         cfg = src.config
         src.saw_update(ev.updated_at, now)
-        self._dirty.add((src.partition, f"src{SEP}{cfg.name}"))
+        self._dirty.add((src.partition, "src", cfg.name, ""))
         if cfg.freshness is not None:
             self._check_freshness(src, now, out, event_time=ev.updated_at, triggered_at=kafka_ts)
         if cfg.completeness is not None:
@@ -196,13 +211,23 @@ class Monitor:
                 })
                 return
             state = src.series[subject] = SeriesState.new(an)
-        result = evaluate(state, value, an, source=src.config.name, subject=subject,
-                          ts=event_time)
+        name = src.config.name
+        self._dirty.add((src.partition, "ser", name, subject))
         if self.trace_anomaly:
+            result = evaluate(state, value, an, source=name, subject=subject, ts=event_time)
             out.anomaly.append((subject, result))
-        self._dirty.add((src.partition, f"ser{SEP}{src.config.name}{SEP}{subject}"))
+        elif not src.watches or watch_key("anomaly", subject) not in src.watches:
+            # The common case, a series with no alert state: a verdict is needed only if the
+            # value starts an episode, and nothing is built otherwise.
+            quiet = evaluate_quiet(state, value, an, source=name, subject=subject,
+                                   ts=event_time)
+            if quiet is None:
+                return
+            result = quiet
+        else:
+            result = evaluate(state, value, an, source=name, subject=subject, ts=event_time)
         if not result.held.firing and watch_key("anomaly", subject) not in src.watches:
-            return  # the common case: healthy and never alerted, no verdict needed
+            return  # healthy and never alerted, no verdict needed
         self._judge(src, result.verdict, an, now, out, event_time=event_time,
                     triggered_at=triggered_at)
 
@@ -304,7 +329,7 @@ class Monitor:
         if verdict.severity is not Severity.PENDING:
             watch.verdict = verdict
         transition = watch.machine.observe(verdict, now)
-        self._dirty.add((src.partition, f"w{SEP}{src.config.name}{SEP}{key}"))
+        self._dirty.add((src.partition, "w", src.config.name, key))
         if transition is not None:
             alert = build_alert(transition, event_time=event_time, detected_at=now)
             self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
@@ -326,10 +351,11 @@ class Monitor:
         State of a partition this instance no longer owns is left out, not deleted: its new
         owner restores it from the changelog, and a tombstone from here would erase it.
         """
-        out = [(p, key, self.snapshot(key)) for p, key in sorted(self._dirty)
-               if p in self.owned and key.split(SEP, 2)[1] in self.sources]
+        keys = sorted((p, f"{kind}{SEP}{name}" if kind == "src" else f"{kind}{SEP}{name}{SEP}{sub}")
+                      for p, kind, name, sub in self._dirty
+                      if p in self.owned and name in self.sources)
         self._dirty.clear()
-        return out
+        return [(p, key, self.snapshot(key)) for p, key in keys]
 
     def snapshot(self, key: str) -> dict[str, Any] | None:
         kind, name, *rest = key.split(SEP, 2)
