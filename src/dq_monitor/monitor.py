@@ -34,6 +34,7 @@ from dq_monitor.checks.freshness import evaluate_freshness
 from dq_monitor.checks.verdict import Severity, Verdict
 from dq_monitor.config import Config, Damping, SourceConfig
 from dq_monitor.events import Alert, Metric, TableUpdate, format_rfc3339, parse_rfc3339
+from dq_monitor.state import checkpoint
 from dq_monitor.state.sources import SourceState, Watch
 
 ROW_COUNT_METRIC = "row_count"
@@ -370,7 +371,7 @@ class Monitor:
             }
         if kind == "ser":
             series = src.series.get(rest[0])
-            return None if series is None else series.to_state()
+            return None if series is None else checkpoint.encode(series)
         watch = src.watches.get(rest[0])
         if watch is None:
             return None
@@ -407,7 +408,7 @@ class Monitor:
             if value is None or cfg.anomaly is None:
                 self._restored_source(cfg, partition, now).series.pop(rest[0], None)
             else:
-                series = SeriesState.from_state(value, cfg.anomaly)
+                series = checkpoint.decode(value, cfg.anomaly)  # binary, or the older JSON
                 self._restored_source(cfg, partition, now).series[rest[0]] = series
         else:
             if value is None:
