@@ -194,7 +194,7 @@ def test_frequent_updates_keep_the_deadline_heap_small() -> None:
     m = started()
     for i in range(5000):
         feed(m, update(i * 0.1), i * 0.1)
-    assert len(m._heap) < 10
+    assert len(m.scheduler) < 10
     # and the source still goes stale on time after the last update
     fired = run_until(m, 500 + 601)
     assert ("freshness", "FAIL", "firing", "orders") in fired

@@ -2,15 +2,14 @@
 
 The Kafka adapter (``ingest``) feeds it records and calls ``on_tick`` whenever ``next_wakeup``
 is due; tests drive it directly with a fake clock. It owns the per-partition source state, arms
-freshness deadlines and damping timers on one heap, and re-evaluates everything every
+freshness deadlines and damping timers on its ``Scheduler`` (``dq_monitor.scheduler``: one
+heap of typed deadlines and the sweep), and re-evaluates everything every
 ``scheduler.sweep_interval`` (NFR-001). Changed state is reported by key (``take_dirty``) so the
 adapter can checkpoint it to the changelog topic before committing input offsets.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -34,6 +33,7 @@ from dq_monitor.checks.freshness import evaluate_freshness
 from dq_monitor.checks.verdict import Severity, Verdict
 from dq_monitor.config import Config, Damping, SourceConfig
 from dq_monitor.events import Alert, Metric, TableUpdate, format_rfc3339, parse_rfc3339
+from dq_monitor.scheduler import Scheduler
 from dq_monitor.state import checkpoint
 from dq_monitor.state.sources import SourceState, Watch
 
@@ -83,9 +83,8 @@ class Monitor:
         self.owned: set[int] = set()
         self.sources: dict[str, SourceState] = {}
         self.stats: Counter[str] = Counter()
-        self._heap: list[tuple[datetime, int, str, str, str]] = []
-        self._seq = itertools.count()
-        self._next_sweep: datetime | None = None
+        #: Freshness deadlines, damping timers and the sweep (``dq_monitor.scheduler``).
+        self.scheduler = Scheduler(config.scheduler.sweep_interval)
         #: Changed state as (partition, kind, source, subject): the key text is built only when
         #: it is checkpointed.
         self._dirty: set[tuple[int, str, str, str]] = set()
@@ -121,9 +120,8 @@ class Monitor:
                     src = self._new_source(cfg, p, now)
                 self._arm_freshness(src, now)
                 for key in src.watches:
-                    self._push(now, "watch", cfg.name, key)
-        if self._next_sweep is None:
-            self._next_sweep = now + timedelta(seconds=self.config.scheduler.sweep_interval)
+                    self.scheduler.push(now, "watch", cfg.name, key)
+        self.scheduler.start(now)
 
     def revoke(self, partitions: Iterable[int]) -> None:
         gone = set(partitions)
@@ -236,15 +234,11 @@ class Monitor:
 
     def next_wakeup(self) -> datetime | None:
         """The earliest instant ``on_tick`` has work: a deadline, a damping timer or a sweep."""
-        nxt = self._heap[0][0] if self._heap else None
-        if self._next_sweep is not None and (nxt is None or self._next_sweep < nxt):
-            return self._next_sweep
-        return nxt
+        return self.scheduler.next_wakeup()
 
     def on_tick(self, now: datetime) -> Outcome:
         out = Outcome()
-        while self._heap and self._heap[0][0] <= now:
-            when, _, kind, name, key = heapq.heappop(self._heap)
+        for when, _, kind, name, key in self.scheduler.due(now):
             src = self.sources.get(name)
             if src is None:
                 continue
@@ -254,9 +248,8 @@ class Monitor:
                 self._check_freshness(src, now, out, event_time=when, triggered_at=when)
             else:
                 self._reobserve(src, key, now, out, when)
-        if self._next_sweep is not None and now >= self._next_sweep:
+        if self.scheduler.sweep_due(now):
             self.sweep(now, out)
-            self._next_sweep = now + timedelta(seconds=self.config.scheduler.sweep_interval)
         return out
 
     def sweep(self, now: datetime, out: Outcome) -> None:
@@ -283,7 +276,7 @@ class Monitor:
 
     def _arm_freshness(self, src: SourceState, now: datetime) -> None:
         if src.config.freshness is not None:
-            self._push(now, "fresh", src.config.name, "")
+            self.scheduler.push(now, "fresh", src.config.name, "")
 
     def _check_freshness(
         self, src: SourceState, now: datetime, out: Outcome, *, event_time: datetime,
@@ -307,7 +300,7 @@ class Monitor:
             if armed is None or res.next_change_at < armed:
                 # A later deadline needs no new entry: the armed one fires first and re-arms.
                 src.fresh_armed = res.next_change_at
-                self._push(res.next_change_at, "fresh", src.config.name, "")
+                self.scheduler.push(res.next_change_at, "fresh", src.config.name, "")
 
     # ------------------------------------------------------------------ verdicts → alerts
 
@@ -337,12 +330,9 @@ class Monitor:
             out.alerts.append(Emitted(alert, src.partition, triggered_at))
         due = watch.machine.next_due(now)
         if due is not None:
-            self._push(due, "watch", src.config.name, key)
+            self.scheduler.push(due, "watch", src.config.name, key)
         elif watch.machine.idle:
             del src.watches[key]
-
-    def _push(self, when: datetime, kind: str, source: str, key: str) -> None:
-        heapq.heappush(self._heap, (when, next(self._seq), kind, source, key))
 
     # ------------------------------------------------------------------ checkpoints
 
