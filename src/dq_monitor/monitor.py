@@ -29,7 +29,7 @@ from dq_monitor.checks.anomaly import (
     series_key,
 )
 from dq_monitor.checks.completeness import evaluate_completeness
-from dq_monitor.checks.freshness import evaluate_freshness
+from dq_monitor.checks.freshness import evaluate_freshness, freshness_severity
 from dq_monitor.checks.verdict import Severity, Verdict
 from dq_monitor.config import Config, Damping, SourceConfig
 from dq_monitor.events import Alert, Metric, TableUpdate, format_rfc3339, parse_rfc3339
@@ -46,6 +46,10 @@ SEP = "\x1f"
 
 def watch_key(check: str, subject: str | None) -> str:
     return f"{check}{SEP}{subject or ''}"
+
+
+#: The watch key of a source's freshness alert.
+_FRESHNESS_WATCH = watch_key("freshness", None)
 
 
 def partition_for(source: str, partition_count: int) -> int:
@@ -77,8 +81,9 @@ class Monitor:
 
     def __init__(self, config: Config, *, partition_count: int = 1) -> None:
         self.config = config
-        #: Home partition of each configured source, for the current ``partition_count``.
-        self._homes: dict[str, int] = {}
+        #: Home partition of each configured source, for the current ``partition_count`` (a new
+        #: dict whenever the count changes).
+        self.homes: dict[str, int] = {}
         self.partition_count = partition_count
         self.owned: set[int] = set()
         self.sources: dict[str, SourceState] = {}
@@ -100,12 +105,12 @@ class Monitor:
     @partition_count.setter
     def partition_count(self, count: int) -> None:
         self._partition_count = count
-        self._homes = {name: partition_for(name, count) for name in self.config.sources_by_name}
+        self.homes = {name: partition_for(name, count) for name in self.config.sources_by_name}
 
     def owner(self, source: str) -> int:
         """Home partition of ``source`` (murmur2 of its name, as Kafka's Java partitioner);
         precomputed for configured sources, which is every event that matters per event."""
-        home = self._homes.get(source)
+        home = self.homes.get(source)
         return partition_for(source, self._partition_count) if home is None else home
 
     def assign(self, partitions: Iterable[int], now: datetime) -> None:
@@ -284,6 +289,14 @@ class Monitor:
     ) -> None:
         cfg = src.config.freshness
         assert cfg is not None
+        if _FRESHNESS_WATCH not in src.watches:
+            # No alert state: a fresh source needs no verdict (it would change nothing), only
+            # its next deadline.
+            severity, _, nxt = freshness_severity(
+                cfg, reference=src.last_updated or src.watching_since, now=now)
+            if severity is Severity.OK:
+                self._arm(src, nxt)
+                return
         res = evaluate_freshness(src.config.name, cfg, last_updated=src.last_updated,
                                  watching_since=src.watching_since, now=now)
         if res.verdict.severity.firing:
@@ -295,12 +308,15 @@ class Monitor:
             event_time = triggered_at = min(crossed, now)
         self._judge(src, res.verdict, cfg, now, out, event_time=event_time,
                     triggered_at=triggered_at)
-        if res.next_change_at is not None:
+        self._arm(src, res.next_change_at)
+
+    def _arm(self, src: SourceState, deadline: datetime | None) -> None:
+        if deadline is not None:
             armed = src.fresh_armed
-            if armed is None or res.next_change_at < armed:
+            if armed is None or deadline < armed:
                 # A later deadline needs no new entry: the armed one fires first and re-arms.
-                src.fresh_armed = res.next_change_at
-                self.scheduler.push(res.next_change_at, "fresh", src.config.name, "")
+                src.fresh_armed = deadline
+                self.scheduler.push(deadline, "fresh", src.config.name, "")
 
     # ------------------------------------------------------------------ verdicts → alerts
 

@@ -346,8 +346,8 @@ class MonitorService:
             return
         if tel is not None:
             tel.events.add(1, {"topic": tp.topic, "type": event.type})
-        if (event.source in self.config.sources_by_name and tp.topic != self.repartition_topic
-                and (home := self.monitor.owner(event.source)) != tp.partition):
+        home = self.monitor.homes.get(event.source)  # None: not a configured source
+        if home is not None and home != tp.partition and tp.topic != self.repartition_topic:
             # NFR-006: a source's state lives on its home partition whatever partitioner (or
             # key) the producer used; the home's owner processes it from the repartition topic.
             self.stats["events.rerouted"] += 1
