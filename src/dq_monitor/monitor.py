@@ -223,8 +223,7 @@ class Monitor:
         elif not src.watches or watch_key("anomaly", subject) not in src.watches:
             # The common case, a series with no alert state: a verdict is needed only if the
             # value starts an episode, and nothing is built otherwise.
-            quiet = evaluate_quiet(state, value, an, source=name, subject=subject,
-                                   ts=event_time)
+            quiet = evaluate_quiet(state, value, an, name, subject, event_time)
             if quiet is None:
                 return
             result = quiet

@@ -305,11 +305,15 @@ def evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, *, source: st
     return result
 
 
-def evaluate_quiet(state: SeriesState, value: float, cfg: AnomalyConfig, *, source: str,
-                   subject: str, ts: datetime | None = None) -> AnomalyResult | None:
+def evaluate_quiet(state: SeriesState, value: float, cfg: AnomalyConfig, source: str,
+                   subject: str, ts: datetime | None) -> AnomalyResult | None:
     """``evaluate``, except that nothing is built and None is returned when the verdict held
     for the alert machine is not firing: the monitor's common case for a series it has no
-    alert state for. The state changes exactly as with ``evaluate``."""
+    alert state for. The state changes exactly as with ``evaluate``. (Positional arguments:
+    it runs once per event.)"""
+    baseline = state.baseline
+    if baseline is not None:
+        return _robust(state, baseline, value, cfg, source, subject, ts, True)
     return _evaluate(state, value, cfg, source, subject, ts, True)
 
 
