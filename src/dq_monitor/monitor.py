@@ -28,7 +28,7 @@ from dq_monitor.checks.anomaly import (
     evaluate_quiet,
     series_key,
 )
-from dq_monitor.checks.completeness import evaluate_completeness
+from dq_monitor.checks.completeness import ROW_COUNT_SUBJECT, evaluate_completeness
 from dq_monitor.checks.freshness import evaluate_freshness, freshness_severity
 from dq_monitor.checks.verdict import Severity, Verdict
 from dq_monitor.config import Config, Damping, SourceConfig
@@ -175,7 +175,12 @@ class Monitor:
         if cfg.freshness is not None:
             self._check_freshness(src, now, out, event_time=ev.updated_at, triggered_at=kafka_ts)
         if cfg.completeness is not None:
-            for verdict in evaluate_completeness(cfg.completeness, ev):
+            # With no alert state for the source, only WARN/FAIL verdicts would change anything
+            # (unless a column is named like the row-count subject: its two verdicts share a
+            # watch, so the second one counts whatever it is).
+            only_firing = (not src.watches
+                           and ROW_COUNT_SUBJECT not in cfg.completeness.columns)
+            for verdict in evaluate_completeness(cfg.completeness, ev, only_firing=only_firing):
                 self._judge(src, verdict, cfg.completeness, now, out,
                             event_time=ev.updated_at, triggered_at=kafka_ts)
         if (cfg.anomaly is not None and ev.row_count is not None
