@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import msgspec
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dq_monitor import events
 from dq_monitor.errors import MalformedEvent
 from dq_monitor.events import Alert, Metric, TableUpdate, decode_event, format_rfc3339
 
@@ -176,3 +178,125 @@ def test_the_edges_of_the_accepted_ranges_decode() -> None:
     low = decode_event(_metric(value=-1e150, ts="1900-01-01T00:00:00Z"))
     assert isinstance(ev, Metric) and isinstance(low, Metric)
     assert (ev.value, low.value) == (1e150, -1e150)
+
+
+# ----------------------------------------------------------------------------- the lean path
+
+_STAMPS = st.sampled_from([
+    "2026-06-26T11:58:00Z", "2026-06-26T11:58:00.123Z", "2026-06-26T11:58:00.123456Z",
+    "2026-06-26T11:58:00.123456789Z", "2026-06-26t11:58:00z", "2026-06-26 11:58:00Z",
+    "2026-06-26T13:58:00+02:00", "2026-06-26T11:58:00", "2026-06-26T11:58:00+0200",
+    "2026-W26-5T11:58:00Z", "2026-06-26T115800.1Z", "2026-06-26T11:58:00,123Z",
+    "1899-12-31T23:59:59Z", "1900-01-01T00:00:00Z", "8999-12-31T23:59:59.999999Z",
+    "9000-01-01T00:00:00Z", "2026-02-30T11:58:00Z", "2026-06-26T24:00:00Z",
+    "２026-06-26T11:58:00Z", "2026-06-26T11:58:0a.123Z", "",
+]) | st.text(alphabet="0123456789-:TZ.+ ", max_size=28)
+_TEXT = st.text(max_size=6) | st.sampled_from(["", "a\x1fb", "m\n", "x" * 513, "☃", "\x7f"])
+_NUMBERS = (st.floats() | st.integers(min_value=-2**64, max_value=2**64)
+            | st.sampled_from([1e150, -1e150, 1.0000001e150, 2**53, 2**53 + 1, True, "3", None]))
+_TAGS = st.none() | st.dictionaries(_TEXT | st.just("k" * 129), _TEXT | st.just("v" * 257)
+                                    | st.integers(), max_size=34)
+
+
+@st.composite
+def _stamp_variants(draw: st.DrawFn) -> str:
+    """A valid timestamp with one character replaced, inserted or removed, or a known oddity."""
+    text = draw(st.sampled_from(["2026-06-26T11:58:00Z", "2026-06-26T11:58:00.123Z",
+                                 "2026-06-26T11:58:00.123456Z"]))
+    i = draw(st.integers(min_value=0, max_value=len(text)))
+    c = draw(st.sampled_from("0189-:.TtZz +,W\x00٣"))
+    edit = draw(st.sampled_from(["replace", "insert", "delete", "keep"]))
+    if edit == "replace":
+        text = text[:i] + c + text[i + 1:]
+    elif edit == "insert":
+        text = text[:i] + c + text[i:]
+    elif edit == "delete":
+        text = text[:i] + text[i + 1:]
+    return text
+
+
+_BASE: dict[str, dict[str, object]] = {
+    "metric": {"type": "metric", "source": "s", "metric": "m", "value": 1.5,
+               "ts": "2026-06-26T11:58:00Z", "tags": {"k": "v"}},
+    "table_update": {"type": "table_update", "source": "s", "updated_at": "2026-06-26T11:58:00Z",
+                     "row_count": 10, "null_counts": {"c": 1}, "event_id": "e"},
+}
+_FIELD_VALUES: dict[str, st.SearchStrategy[object]] = {
+    "type": st.sampled_from(["metric", "table_update", "log", 1, None]),
+    "source": _TEXT, "metric": _TEXT, "value": _NUMBERS, "row_count": _NUMBERS,
+    "ts": _STAMPS | _stamp_variants(), "updated_at": _STAMPS | _stamp_variants(),
+    "tags": _TAGS, "null_counts": st.none() | st.dictionaries(_TEXT, _NUMBERS, max_size=3),
+    "event_id": _TEXT | _NUMBERS, "extra": _NUMBERS | _TEXT,
+}
+
+
+@st.composite
+def _wire_event(draw: st.DrawFn) -> dict[str, object]:
+    """A valid event with one to three fields replaced by tricky values (or dropped)."""
+    event = dict(_BASE[draw(st.sampled_from(sorted(_BASE)))])
+    for name in draw(st.lists(st.sampled_from(sorted(_FIELD_VALUES)), min_size=1, max_size=3)):
+        if draw(st.integers(min_value=0, max_value=9)) == 0:
+            event.pop(name, None)
+        else:
+            event[name] = draw(_FIELD_VALUES[name])
+    return event
+
+
+def _outcome(decode: object, raw: bytes) -> tuple[object, ...]:
+    try:
+        ev = decode(raw)  # type: ignore[operator]
+    except MalformedEvent as exc:
+        return ("rejected", exc.reason)
+    return ("accepted", type(ev).__name__, msgspec.structs.asdict(ev))
+
+
+@pytest.mark.req("NFR-003", "NFR-006")
+@settings(max_examples=1500, deadline=None)
+@given(_wire_event() | st.binary(max_size=80).map(lambda b: {"type": "metric", "source": b.hex()}))
+def test_the_lean_decoder_accepts_and_rejects_exactly_as_the_reference_models(
+    event: dict[str, object]
+) -> None:
+    try:
+        raw = orjson.dumps(event)
+    except TypeError:  # an integer beyond 64 bits: written as JSON text by hand
+        raw = repr(event).replace("'", '"').replace("None", "null").replace(
+            "True", "true").encode()
+    assert _outcome(decode_event, raw) == _outcome(events._decode_reference, raw)
+
+
+@pytest.mark.req("NFR-003", "NFR-006")
+@pytest.mark.parametrize("raw", [
+    b'{"type":"metric","source":"s","metric":"m","value":1,"ts":"2026-06-26T11:58:00Z",'
+    b'"note":"\xed\xa0\x80"}',
+    b'{"type":"metric","source":"s","metric":"m","value":1,"ts":"2026-06-26T11:58:00Z",'
+    b'"note":"\xff"}',
+    b'{"type":"metric","type":"table_update","source":"s","updated_at":"2026-06-26T11:58:00Z"}',
+    b'{"type":"metric","source":"s","metric":"m","value":1e999,"ts":"2026-06-26T11:58:00Z"}',
+    b'{"type":"metric","source":"s","metric":"m","value":1,"ts":"2026-06-26T11:58:00Z"}\x00',
+])
+def test_the_lean_decoder_leaves_the_odd_records_to_the_reference(raw: bytes) -> None:
+    assert _outcome(decode_event, raw) == _outcome(events._decode_reference, raw)
+
+
+@pytest.mark.req("NFR-006")
+def test_events_built_in_code_are_checked_and_normalised_like_decoded_ones() -> None:
+    ev = Metric(type="metric", source="s", metric="m", value=3,
+                ts="2026-06-26T13:58:00.123456789+02:00")  # type: ignore[arg-type]
+    assert ev.value == 3.0 and type(ev.value) is float
+    assert ev.ts == datetime(2026, 6, 26, 11, 58, 0, 123456, tzinfo=UTC)
+    with pytest.raises(ValueError, match="value"):
+        Metric(type="metric", source="s", metric="m", value=1e200, ts=datetime.now(UTC))
+    with pytest.raises(ValueError, match="updated_at"):
+        TableUpdate(type="table_update", source="s", updated_at=datetime(2026, 1, 1))
+    with pytest.raises(ValueError, match="exceeds row_count"):
+        TableUpdate(type="table_update", source="s", updated_at=datetime.now(UTC),
+                    row_count=1, null_counts={"c": 2})
+
+
+@pytest.mark.req("NFR-003", "FR-012")
+def test_an_unknown_field_is_skipped_unread() -> None:
+    # Unknown fields are ignored (FR-002): the lean decoder does not even read their numbers,
+    # so one that no double can hold (valid JSON, but beyond orjson) no longer rejects the event.
+    raw = (b'{"type":"metric","source":"s","metric":"m","value":1,'
+           b'"ts":"2026-06-26T11:58:00Z","note":1e999}')
+    assert isinstance(decode_event(raw), Metric)

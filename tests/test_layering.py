@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "dq_monitor"
-MONITOR_ONLY = ("dq_monitor.ingest", "dq_monitor.monitor", "dq_monitor.checks",
-                "dq_monitor.state", "dq_monitor.alerts")
+MONITOR_ONLY = ("dq_monitor.ingest", "dq_monitor.monitor", "dq_monitor.scheduler",
+                "dq_monitor.checks", "dq_monitor.state", "dq_monitor.alerts")
 
 
 def imports(path: Path) -> set[str]:

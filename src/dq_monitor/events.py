@@ -11,6 +11,12 @@ range), names and tags hold no control characters (they are parts of state keys)
 are bounded. Unknown extra fields are
 ignored so producers can add fields without breaking the monitor. Every rejection is one
 ``MalformedEvent`` whose reason names the field.
+
+NFR-003: the pydantic models are the reference (rules, reason texts, JSON Schemas); the hot path
+decodes into msgspec Structs and accepts an event only where quick checks show the models would
+accept it with the same values, and hands everything else to the models. The one difference is
+that unknown fields are skipped unread, so a number in one that no double can hold no longer
+rejects the event.
 """
 
 from __future__ import annotations
@@ -20,18 +26,22 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import msgspec
+import msgspec.structs
 import orjson
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     PlainSerializer,
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import CoreSchema
 
 from dq_monitor.errors import MalformedEvent
 
@@ -150,8 +160,10 @@ class _Event(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
-class TableUpdate(_Event):
+class _TableUpdateModel(_Event):
     """A table was (re)written: feeds freshness, completeness and the ``row_count`` series."""
+
+    model_config = ConfigDict(title="TableUpdate")
 
     type: Literal["table_update"]
     source: Name
@@ -161,7 +173,7 @@ class TableUpdate(_Event):
     event_id: str | None = None
 
     @model_validator(mode="after")
-    def _nulls_within_rows(self) -> TableUpdate:
+    def _nulls_within_rows(self) -> _TableUpdateModel:
         if self.row_count is not None and self.null_counts:
             for column, nulls in self.null_counts.items():
                 if nulls > self.row_count:
@@ -171,8 +183,10 @@ class TableUpdate(_Event):
         return self
 
 
-class Metric(_Event):
+class _MetricModel(_Event):
     """One observation of a metric series (FR-002, FR-005)."""
+
+    model_config = ConfigDict(title="Metric")
 
     type: Literal["metric"]
     source: Name
@@ -182,8 +196,159 @@ class Metric(_Event):
     tags: Tags | None = None
 
 
-Event = Annotated[TableUpdate | Metric, Field(discriminator="type")]
-_EVENT = TypeAdapter(Event)
+_EventModel = Annotated[_TableUpdateModel | _MetricModel, Field(discriminator="type")]
+_EVENT = TypeAdapter(_EventModel)
+
+# ----------------------------------------------------------------------------- the lean path
+#
+# The pydantic models above are the reference: they define the JSON Schemas and every rule and
+# reason text. The hot path decodes with msgspec Structs instead (NFR-003) and checks the same
+# rules with cheap tests that only ever *accept* what the models accept, with the same values;
+# anything else (unusual forms, rejections) is handed to the models, so reasons are unchanged.
+
+def _fast_stamp(text: str) -> datetime | None:
+    """The common ``YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]Z`` form, exactly as ``parse_rfc3339``
+    reads it; None for any other form (``parse_rfc3339`` then decides).
+
+    The separators are checked at their places, so ``fromisoformat`` (which also reads week
+    dates and basic formats) can only read this one layout, where it accepts ASCII digits only.
+    """
+    n = len(text)
+    if not ((n == 20 or ((n == 24 or n == 27) and text[19] == ".")) and text[n - 1] == "Z"
+            and text[4:17:3] == "--T::" and text.isascii()):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if MIN_TIME <= parsed < MAX_TIME else None
+
+
+def _is_name(value: object) -> bool:
+    return (type(value) is str and 0 < len(value) <= 512
+            and (value.isprintable() or _CONTROL.search(value) is None))
+
+
+def _is_count(value: object) -> bool:
+    return type(value) is int and 0 <= value <= MAX_COUNT
+
+
+def _printable(tags: dict[str, str]) -> bool:
+    """Keys and values are strings within their limits and printable (so free of control
+    characters: any other tag map takes the reference path, which judges it exactly)."""
+    if len(tags) > MAX_TAGS:
+        return False
+    for k, v in tags.items():
+        if (len(k) > MAX_TAG_KEY or len(v) > MAX_TAG_VALUE or not k.isprintable()
+                or not v.isprintable()):
+            return False
+    return True
+
+
+def _settle(event: msgspec.Struct, model: type[BaseModel]) -> None:
+    """Validate ``event`` by ``model`` (raising its ``ValidationError``, a ``ValueError``) and
+    store the normalised values: the path for every event the quick checks did not accept."""
+    fields = {name: getattr(event, name) for name in event.__struct_fields__}
+    valid = model.model_validate(fields)
+    for name in event.__struct_fields__:
+        msgspec.structs.force_setattr(event, name, getattr(valid, name))
+
+
+class TableUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """A table was (re)written: feeds freshness, completeness and the ``row_count`` series."""
+
+    type: Literal["table_update"]
+    source: str
+    updated_at: datetime
+    row_count: int | None = None
+    null_counts: dict[str, int] | None = None
+    event_id: str | None = None
+
+    def __post_init__(self) -> None:
+        at: object = self.updated_at
+        if type(at) is str and (fast := _fast_stamp(at)) is not None:
+            msgspec.structs.force_setattr(self, "updated_at", fast)
+            at = fast
+        rows, nulls = self.row_count, self.null_counts
+        if not (self.type == "table_update" and _is_name(self.source)
+                and isinstance(at, datetime) and at.tzinfo is not None
+                and (rows is None or _is_count(rows))
+                and (self.event_id is None or type(self.event_id) is str)
+                and (nulls is None or (type(nulls) is dict and all(
+                    _is_name(c) and _is_count(n) and (rows is None or n <= rows)
+                    for c, n in nulls.items())))):
+            _settle(self, _TableUpdateModel)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler
+                                     ) -> CoreSchema:
+        return handler(_TableUpdateModel)
+
+
+class Metric(msgspec.Struct, frozen=True, kw_only=True):
+    """One observation of a metric series (FR-002, FR-005)."""
+
+    type: Literal["metric"]
+    source: str
+    metric: str
+    value: float
+    ts: datetime
+    tags: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        ts: object = self.ts
+        if ts.__class__ is str:
+            fast = _fast_stamp(ts)
+            if fast is not None:
+                msgspec.structs.force_setattr(self, "ts", fast)
+                ts = fast
+        value, source, metric, tags = self.value, self.source, self.metric, self.tags
+        # A tag that is not a string fails ``len`` or ``isprintable``: the reference path then
+        # judges it like any other event the quick checks do not accept.
+        try:
+            if (value.__class__ is float and -MAX_VALUE <= value <= MAX_VALUE
+                    and self.type == "metric" and ts.__class__ is datetime
+                    and ts.tzinfo is not None
+                    and source.__class__ is str and 0 < len(source) <= 512
+                    and source.isprintable()
+                    and metric.__class__ is str and 0 < len(metric) <= 512
+                    and metric.isprintable()
+                    and (tags is None or (tags.__class__ is dict and _printable(tags)))):
+                return
+        except (TypeError, AttributeError):
+            pass
+        _settle(self, _MetricModel)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler
+                                     ) -> CoreSchema:
+        return handler(_MetricModel)
+
+
+Event = TableUpdate | Metric
+
+# Wire shapes: msgspec checks JSON, types and the tag at C speed; timestamps stay text until
+# the event's own checks read them.
+_Rows = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
+
+
+class _TableUpdateWire(msgspec.Struct, tag_field="type", tag="table_update"):
+    source: str
+    updated_at: str
+    row_count: _Rows | None = None
+    null_counts: dict[str, _Rows] | None = None
+    event_id: str | None = None
+
+
+class _MetricWire(msgspec.Struct, tag_field="type", tag="metric"):
+    source: str
+    metric: str
+    value: float
+    ts: str
+    tags: dict[str, str] | None = None
+
+
+_WIRE = msgspec.json.Decoder(_TableUpdateWire | _MetricWire)
 
 
 class Alert(BaseModel):
@@ -239,6 +404,34 @@ def decode_event(raw: bytes, *, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Tab
     if len(raw) > max_bytes:
         raise MalformedEvent(f"event is {len(raw)} bytes, over the {max_bytes}-byte limit")
     try:
+        # msgspec skips ignored fields without reading their strings: bad UTF-8 anywhere is
+        # found here, and such a record takes the reference path (which rejects it).
+        if raw.isascii() or _utf8(raw):
+            wire = _WIRE.decode(raw)
+            if isinstance(wire, _MetricWire):
+                return Metric(type="metric", source=wire.source, metric=wire.metric,
+                              value=wire.value, ts=wire.ts,  # type: ignore[arg-type]
+                              tags=wire.tags)
+            return TableUpdate(type="table_update", source=wire.source,
+                               updated_at=wire.updated_at,  # type: ignore[arg-type]
+                               row_count=wire.row_count, null_counts=wire.null_counts,
+                               event_id=wire.event_id)
+    except (msgspec.DecodeError, ValueError):
+        pass
+    return _decode_reference(raw)
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except (UnicodeDecodeError, AttributeError):
+        return False
+    return True
+
+
+def _decode_reference(raw: bytes) -> TableUpdate | Metric:
+    """The pydantic path: every rule, and the reason naming the field when one fails."""
+    try:
         data: Any = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         if isinstance(raw, bytes):
@@ -250,6 +443,12 @@ def decode_event(raw: bytes, *, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Tab
     if not isinstance(data, dict):
         raise MalformedEvent(f"event must be a JSON object, got {type(data).__name__}")
     try:
-        return _EVENT.validate_python(data)
+        model = _EVENT.validate_python(data)
     except ValidationError as exc:
         raise MalformedEvent(_reason(exc)) from None
+    if isinstance(model, _MetricModel):
+        return Metric(type="metric", source=model.source, metric=model.metric,
+                      value=model.value, ts=model.ts, tags=model.tags)
+    return TableUpdate(type="table_update", source=model.source, updated_at=model.updated_at,
+                       row_count=model.row_count, null_counts=model.null_counts,
+                       event_id=model.event_id)

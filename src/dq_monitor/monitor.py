@@ -2,15 +2,14 @@
 
 The Kafka adapter (``ingest``) feeds it records and calls ``on_tick`` whenever ``next_wakeup``
 is due; tests drive it directly with a fake clock. It owns the per-partition source state, arms
-freshness deadlines and damping timers on one heap, and re-evaluates everything every
+freshness deadlines and damping timers on its ``Scheduler`` (``dq_monitor.scheduler``: one
+heap of typed deadlines and the sweep), and re-evaluates everything every
 ``scheduler.sweep_interval`` (NFR-001). Changed state is reported by key (``take_dirty``) so the
 adapter can checkpoint it to the changelog topic before committing input offsets.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -22,21 +21,35 @@ from aiokafka.partitioner import murmur2
 
 from dq_monitor.alerts.build import build_alert
 from dq_monitor.alerts.machine import AlertMachine
-from dq_monitor.checks.anomaly import AnomalyResult, SeriesState, evaluate, series_key
-from dq_monitor.checks.completeness import evaluate_completeness
-from dq_monitor.checks.freshness import evaluate_freshness
+from dq_monitor.checks.anomaly import (
+    AnomalyResult,
+    SeriesState,
+    evaluate,
+    evaluate_quiet,
+    series_key,
+)
+from dq_monitor.checks.completeness import ROW_COUNT_SUBJECT, evaluate_completeness
+from dq_monitor.checks.freshness import evaluate_freshness, freshness_severity
 from dq_monitor.checks.verdict import Severity, Verdict
 from dq_monitor.config import Config, Damping, SourceConfig
 from dq_monitor.events import Alert, Metric, TableUpdate, format_rfc3339, parse_rfc3339
+from dq_monitor.scheduler import Scheduler
+from dq_monitor.state import checkpoint
 from dq_monitor.state.sources import SourceState, Watch
 
 ROW_COUNT_METRIC = "row_count"
+#: The ``stats`` counter of each event type (built once, not per event).
+_EVENT_STAT = {"table_update": "events.table_update", "metric": "events.metric"}
 #: Separates the parts of state keys (unit separator: never part of a source or series name).
 SEP = "\x1f"
 
 
 def watch_key(check: str, subject: str | None) -> str:
     return f"{check}{SEP}{subject or ''}"
+
+
+#: The watch key of a source's freshness alert.
+_FRESHNESS_WATCH = watch_key("freshness", None)
 
 
 def partition_for(source: str, partition_count: int) -> int:
@@ -68,16 +81,18 @@ class Monitor:
 
     def __init__(self, config: Config, *, partition_count: int = 1) -> None:
         self.config = config
-        #: Home partition of each configured source, for the current ``partition_count``.
-        self._homes: dict[str, int] = {}
+        #: Home partition of each configured source, for the current ``partition_count`` (a new
+        #: dict whenever the count changes).
+        self.homes: dict[str, int] = {}
         self.partition_count = partition_count
         self.owned: set[int] = set()
         self.sources: dict[str, SourceState] = {}
         self.stats: Counter[str] = Counter()
-        self._heap: list[tuple[datetime, int, str, str, str]] = []
-        self._seq = itertools.count()
-        self._next_sweep: datetime | None = None
-        self._dirty: set[tuple[int, str]] = set()
+        #: Freshness deadlines, damping timers and the sweep (``dq_monitor.scheduler``).
+        self.scheduler = Scheduler(config.scheduler.sweep_interval)
+        #: Changed state as (partition, kind, source, subject): the key text is built only when
+        #: it is checkpointed.
+        self._dirty: set[tuple[int, str, str, str]] = set()
         #: Report every anomaly evaluation in ``Outcome.anomaly`` (the backtest reads z from it).
         self.trace_anomaly = False
 
@@ -90,12 +105,12 @@ class Monitor:
     @partition_count.setter
     def partition_count(self, count: int) -> None:
         self._partition_count = count
-        self._homes = {name: partition_for(name, count) for name in self.config.sources_by_name}
+        self.homes = {name: partition_for(name, count) for name in self.config.sources_by_name}
 
     def owner(self, source: str) -> int:
         """Home partition of ``source`` (murmur2 of its name, as Kafka's Java partitioner);
         precomputed for configured sources, which is every event that matters per event."""
-        home = self._homes.get(source)
+        home = self.homes.get(source)
         return partition_for(source, self._partition_count) if home is None else home
 
     def assign(self, partitions: Iterable[int], now: datetime) -> None:
@@ -110,9 +125,8 @@ class Monitor:
                     src = self._new_source(cfg, p, now)
                 self._arm_freshness(src, now)
                 for key in src.watches:
-                    self._push(now, "watch", cfg.name, key)
-        if self._next_sweep is None:
-            self._next_sweep = now + timedelta(seconds=self.config.scheduler.sweep_interval)
+                    self.scheduler.push(now, "watch", cfg.name, key)
+        self.scheduler.start(now)
 
     def revoke(self, partitions: Iterable[int]) -> None:
         gone = set(partitions)
@@ -123,16 +137,21 @@ class Monitor:
     def _new_source(self, cfg: SourceConfig, partition: int, now: datetime) -> SourceState:
         src = SourceState(config=cfg, partition=partition, watching_since=now)
         self.sources[cfg.name] = src
-        self._dirty.add((partition, f"src{SEP}{cfg.name}"))
+        self._dirty.add((partition, "src", cfg.name, ""))
         return src
 
     # ------------------------------------------------------------------ inputs
 
     def on_event(
-        self, event: TableUpdate | Metric, *, partition: int, kafka_ts: datetime, now: datetime
+        self, event: TableUpdate | Metric, *, partition: int, kafka_ts: datetime, now: datetime,
+        out: Outcome | None = None,
     ) -> Outcome:
-        out = Outcome()
-        self.stats[f"events.{event.type}"] += 1
+        """Judge one event; what it causes is added to ``out`` (a new ``Outcome`` by default:
+        the Kafka adapter passes one per batch, so an event that changes nothing allocates
+        nothing) and returned."""
+        if out is None:
+            out = Outcome()
+        self.stats[_EVENT_STAT[event.type]] += 1
         src = self.sources.get(event.source)
         if src is None:
             cfg = self.config.sources_by_name.get(event.source)
@@ -152,11 +171,16 @@ class Monitor:
     ) -> None:
         cfg = src.config
         src.saw_update(ev.updated_at, now)
-        self._dirty.add((src.partition, f"src{SEP}{cfg.name}"))
+        self._dirty.add((src.partition, "src", cfg.name, ""))
         if cfg.freshness is not None:
             self._check_freshness(src, now, out, event_time=ev.updated_at, triggered_at=kafka_ts)
         if cfg.completeness is not None:
-            for verdict in evaluate_completeness(cfg.completeness, ev):
+            # With no alert state for the source, only WARN/FAIL verdicts would change anything
+            # (unless a column is named like the row-count subject: its two verdicts share a
+            # watch, so the second one counts whatever it is).
+            only_firing = (not src.watches
+                           and ROW_COUNT_SUBJECT not in cfg.completeness.columns)
+            for verdict in evaluate_completeness(cfg.completeness, ev, only_firing=only_firing):
                 self._judge(src, verdict, cfg.completeness, now, out,
                             event_time=ev.updated_at, triggered_at=kafka_ts)
         if (cfg.anomaly is not None and ev.row_count is not None
@@ -196,13 +220,22 @@ class Monitor:
                 })
                 return
             state = src.series[subject] = SeriesState.new(an)
-        result = evaluate(state, value, an, source=src.config.name, subject=subject,
-                          ts=event_time)
+        name = src.config.name
+        self._dirty.add((src.partition, "ser", name, subject))
         if self.trace_anomaly:
+            result = evaluate(state, value, an, source=name, subject=subject, ts=event_time)
             out.anomaly.append((subject, result))
-        self._dirty.add((src.partition, f"ser{SEP}{src.config.name}{SEP}{subject}"))
+        elif not src.watches or watch_key("anomaly", subject) not in src.watches:
+            # The common case, a series with no alert state: a verdict is needed only if the
+            # value starts an episode, and nothing is built otherwise.
+            quiet = evaluate_quiet(state, value, an, name, subject, event_time)
+            if quiet is None:
+                return
+            result = quiet
+        else:
+            result = evaluate(state, value, an, source=name, subject=subject, ts=event_time)
         if not result.held.firing and watch_key("anomaly", subject) not in src.watches:
-            return  # the common case: healthy and never alerted, no verdict needed
+            return  # healthy and never alerted, no verdict needed
         self._judge(src, result.verdict, an, now, out, event_time=event_time,
                     triggered_at=triggered_at)
 
@@ -210,15 +243,11 @@ class Monitor:
 
     def next_wakeup(self) -> datetime | None:
         """The earliest instant ``on_tick`` has work: a deadline, a damping timer or a sweep."""
-        nxt = self._heap[0][0] if self._heap else None
-        if self._next_sweep is not None and (nxt is None or self._next_sweep < nxt):
-            return self._next_sweep
-        return nxt
+        return self.scheduler.next_wakeup()
 
     def on_tick(self, now: datetime) -> Outcome:
         out = Outcome()
-        while self._heap and self._heap[0][0] <= now:
-            when, _, kind, name, key = heapq.heappop(self._heap)
+        for when, _, kind, name, key in self.scheduler.due(now):
             src = self.sources.get(name)
             if src is None:
                 continue
@@ -228,9 +257,8 @@ class Monitor:
                 self._check_freshness(src, now, out, event_time=when, triggered_at=when)
             else:
                 self._reobserve(src, key, now, out, when)
-        if self._next_sweep is not None and now >= self._next_sweep:
+        if self.scheduler.sweep_due(now):
             self.sweep(now, out)
-            self._next_sweep = now + timedelta(seconds=self.config.scheduler.sweep_interval)
         return out
 
     def sweep(self, now: datetime, out: Outcome) -> None:
@@ -257,7 +285,7 @@ class Monitor:
 
     def _arm_freshness(self, src: SourceState, now: datetime) -> None:
         if src.config.freshness is not None:
-            self._push(now, "fresh", src.config.name, "")
+            self.scheduler.push(now, "fresh", src.config.name, "")
 
     def _check_freshness(
         self, src: SourceState, now: datetime, out: Outcome, *, event_time: datetime,
@@ -265,6 +293,14 @@ class Monitor:
     ) -> None:
         cfg = src.config.freshness
         assert cfg is not None
+        if _FRESHNESS_WATCH not in src.watches:
+            # No alert state: a fresh source needs no verdict (it would change nothing), only
+            # its next deadline.
+            severity, _, nxt = freshness_severity(
+                cfg, reference=src.last_updated or src.watching_since, now=now)
+            if severity is Severity.OK:
+                self._arm(src, nxt)
+                return
         res = evaluate_freshness(src.config.name, cfg, last_updated=src.last_updated,
                                  watching_since=src.watching_since, now=now)
         if res.verdict.severity.firing:
@@ -276,12 +312,15 @@ class Monitor:
             event_time = triggered_at = min(crossed, now)
         self._judge(src, res.verdict, cfg, now, out, event_time=event_time,
                     triggered_at=triggered_at)
-        if res.next_change_at is not None:
+        self._arm(src, res.next_change_at)
+
+    def _arm(self, src: SourceState, deadline: datetime | None) -> None:
+        if deadline is not None:
             armed = src.fresh_armed
-            if armed is None or res.next_change_at < armed:
+            if armed is None or deadline < armed:
                 # A later deadline needs no new entry: the armed one fires first and re-arms.
-                src.fresh_armed = res.next_change_at
-                self._push(res.next_change_at, "fresh", src.config.name, "")
+                src.fresh_armed = deadline
+                self.scheduler.push(deadline, "fresh", src.config.name, "")
 
     # ------------------------------------------------------------------ verdicts → alerts
 
@@ -304,19 +343,16 @@ class Monitor:
         if verdict.severity is not Severity.PENDING:
             watch.verdict = verdict
         transition = watch.machine.observe(verdict, now)
-        self._dirty.add((src.partition, f"w{SEP}{src.config.name}{SEP}{key}"))
+        self._dirty.add((src.partition, "w", src.config.name, key))
         if transition is not None:
             alert = build_alert(transition, event_time=event_time, detected_at=now)
             self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
             out.alerts.append(Emitted(alert, src.partition, triggered_at))
         due = watch.machine.next_due(now)
         if due is not None:
-            self._push(due, "watch", src.config.name, key)
+            self.scheduler.push(due, "watch", src.config.name, key)
         elif watch.machine.idle:
             del src.watches[key]
-
-    def _push(self, when: datetime, kind: str, source: str, key: str) -> None:
-        heapq.heappush(self._heap, (when, next(self._seq), kind, source, key))
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -326,10 +362,11 @@ class Monitor:
         State of a partition this instance no longer owns is left out, not deleted: its new
         owner restores it from the changelog, and a tombstone from here would erase it.
         """
-        out = [(p, key, self.snapshot(key)) for p, key in sorted(self._dirty)
-               if p in self.owned and key.split(SEP, 2)[1] in self.sources]
+        keys = sorted((p, f"{kind}{SEP}{name}" if kind == "src" else f"{kind}{SEP}{name}{SEP}{sub}")
+                      for p, kind, name, sub in self._dirty
+                      if p in self.owned and name in self.sources)
         self._dirty.clear()
-        return out
+        return [(p, key, self.snapshot(key)) for p, key in keys]
 
     def snapshot(self, key: str) -> dict[str, Any] | None:
         kind, name, *rest = key.split(SEP, 2)
@@ -344,7 +381,7 @@ class Monitor:
             }
         if kind == "ser":
             series = src.series.get(rest[0])
-            return None if series is None else series.to_state()
+            return None if series is None else checkpoint.encode(series)
         watch = src.watches.get(rest[0])
         if watch is None:
             return None
@@ -381,7 +418,7 @@ class Monitor:
             if value is None or cfg.anomaly is None:
                 self._restored_source(cfg, partition, now).series.pop(rest[0], None)
             else:
-                series = SeriesState.from_state(value, cfg.anomaly)
+                series = checkpoint.decode(value, cfg.anomaly)  # binary, or the older JSON
                 self._restored_source(cfg, partition, now).series[rest[0]] = series
         else:
             if value is None:

@@ -58,3 +58,20 @@ def test_missing_figures_are_pending_not_guessed() -> None:
         "customer_id": Severity.PENDING, "amount": Severity.PENDING, "row_count": Severity.PENDING
     }
     assert run(10, {"amount": 0})["customer_id"].severity is Severity.PENDING
+
+
+@pytest.mark.req("NFR-003", "FR-004")
+@pytest.mark.parametrize(("rows", "nulls"), [
+    (1000, {"customer_id": 5, "amount": 0}), (1000, {"customer_id": 9, "amount": 200}),
+    (1000, {"customer_id": 20, "amount": 600}), (0, {"customer_id": 0}), (None, None),
+    (10, {"amount": 2}), (0, None),
+])
+def test_only_firing_gives_exactly_the_warn_and_fail_verdicts(
+    rows: int | None, nulls: dict[str, int] | None
+) -> None:
+    ev = TableUpdate(type="table_update", source="warehouse.orders",
+                     updated_at=datetime(2026, 6, 26, tzinfo=UTC), row_count=rows,
+                     null_counts=nulls)
+    every = evaluate_completeness(CFG, ev)
+    assert evaluate_completeness(CFG, ev, only_firing=True) == [
+        v for v in every if v.severity.firing]

@@ -57,6 +57,9 @@ def series_key(source: str, metric: str, tags: Mapping[str, str] | None) -> str:
     """The series name used as the alert ``subject``: ``metric{k=v,...}`` with sorted tags."""
     if not tags:
         return metric
+    if len(tags) == 1:
+        for k, v in tags.items():
+            return f"{metric}{{{k}={v}}}"
     return metric + "{" + ",".join(f"{k}={tags[k]}" for k in sorted(tags)) + "}"
 
 
@@ -297,15 +300,37 @@ def _zscore(dev: float, scale: float) -> float:
 def evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, *, source: str,
              subject: str, ts: datetime | None = None) -> AnomalyResult:
     """Judge ``value`` (taken at ``ts``) against the series' baseline, then learn from it."""
+    result = _evaluate(state, value, cfg, source, subject, ts, False)
+    assert result is not None
+    return result
+
+
+def evaluate_quiet(state: SeriesState, value: float, cfg: AnomalyConfig, source: str,
+                   subject: str, ts: datetime | None) -> AnomalyResult | None:
+    """``evaluate``, except that nothing is built and None is returned when the verdict held
+    for the alert machine is not firing: the monitor's common case for a series it has no
+    alert state for. The state changes exactly as with ``evaluate``. (Positional arguments:
+    it runs once per event.)"""
+    baseline = state.baseline
+    if baseline is not None:
+        return _robust(state, baseline, value, cfg, source, subject, ts, True)
+    return _evaluate(state, value, cfg, source, subject, ts, True)
+
+
+def _evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, source: str, subject: str,
+              ts: datetime | None, quiet: bool) -> AnomalyResult | None:
     if state.baseline is not None:
-        return _robust(state, state.baseline, value, cfg, source, subject, ts)
+        return _robust(state, state.baseline, value, cfg, source, subject, ts, quiet)
     assert state.window is not None
     window = state.window
     n = window.count
     if n < cfg.min_samples:
         window.push(value)
+        held = state.burst  # what ``_episode`` holds for a PENDING value
+        if quiet and held is None:
+            return None
         return AnomalyResult(Severity.PENDING, None, None, None, False, value, cfg, source,
-                             subject, held=_episode(state, Severity.PENDING, cfg))
+                             subject, held=held)
     mean = window.mean
     std = window.std
     dev = value - mean
@@ -322,8 +347,11 @@ def evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, *, source: st
             del state.streak[:]
             state.streak_sign = 0
         window.push(value)
+        held = None if state.burst is None else _episode(state, severity, cfg)
+        if quiet and held is None:
+            return None
         return AnomalyResult(severity, z, mean, std, False, value, cfg, source, subject,
-                             held=_episode(state, severity, cfg))
+                             held=held)
     sign = 1 if dev > 0 else -1
     streak = state.streak
     if sign != state.streak_sign:
@@ -336,6 +364,8 @@ def evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, *, source: st
         state.streak_sign = 0
         state.burst = None
         state.quiet = 0
+        if quiet:
+            return None
         return AnomalyResult(Severity.OK, z, mean, std, True, value, cfg, source, subject)
     if severity is Severity.WARN:
         window.push(value)
@@ -344,7 +374,7 @@ def evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, *, source: st
 
 
 def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, source: str,
-            subject: str, ts: datetime | None) -> AnomalyResult:
+            subject: str, ts: datetime | None, quiet: bool) -> AnomalyResult | None:
     if ts is None:
         t = t_local = 0.0
     else:
@@ -355,8 +385,11 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
                 t_local = t + offset.total_seconds()
     if b.warm is not None:
         b.warm_up(value, t)
+        held = state.burst  # what ``_episode`` holds for a PENDING value
+        if quiet and held is None:
+            return None
         return AnomalyResult(Severity.PENDING, None, None, None, False, value, cfg, source,
-                             subject, held=_episode(state, Severity.PENDING, cfg))
+                             subject, held=held)
     counts = b.counts
     if counts and (value < 0.0 or not value.is_integer()):
         # No longer a count series: its model no longer fits, so it starts again.
@@ -365,18 +398,29 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
         del state.streak[:]
         state.streak_sign = 0
         b.warm_up(value, t)
+        held = state.burst
+        if quiet and held is None:
+            return None
         return AnomalyResult(Severity.PENDING, None, None, None, False, value, cfg, source,
-                             subject, held=_episode(state, Severity.PENDING, cfg))
+                             subject, held=held)
     y = 2.0 * math.sqrt(value + 0.375) if counts else value
     pred, scale, k = b.predict(t_local)
     kind = b.kind
-    if b.unseen(k):
+    if k >= 0 and b.unseen(k):
         b.learn(value, y, pred, scale, k, t, t_local)
+        held = state.burst
+        if quiet and held is None:
+            return None
         return AnomalyResult(Severity.PENDING, None, None, None, False, value, cfg, source,
-                             subject, held=_episode(state, Severity.PENDING, cfg),
-                             model=(pred, scale, counts, "unseen"))
+                             subject, held=held, model=(pred, scale, counts, "unseen"))
     dev = y - pred
-    z = _zscore(dev, scale)
+    # _zscore(dev, scale), inline
+    if dev == 0.0:
+        z = 0.0
+    else:
+        z = dev / scale if scale > 0.0 else _INF
+        if not -_INF < z < _INF:
+            z = _INF if dev > 0 else -_INF
     run = state.run
     assert run is not None
     zc = RUN_CLIP if z > RUN_CLIP else -RUN_CLIP if z < -RUN_CLIP else z
@@ -395,13 +439,17 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
         point, over = -z, -z_run
     score = point if point > over else over
     severity = Severity.OK
-    expected = from_model(pred, counts) if counts else pred
+    if counts:  # from_model(pred, True), inline
+        h = (0.0 if pred < 0.0 else pred) / 2.0  # max(pred, 0.0), NaN kept as max keeps it
+        expected = h * h - 0.375
+        if expected < 0.0:
+            expected = 0.0
+    else:
+        expected = pred
     if score >= cfg.z_warn:
         moved = abs(value - expected)
         if moved >= cfg.min_abs_change and moved >= cfg.min_rel_change * abs(expected):
             severity = Severity.FAIL if score >= cfg.z_fail else Severity.WARN
-    scale_x = scale * pred / 2.0 if counts else scale
-    model = (pred, scale, counts, kind)
     if severity is Severity.OK:
         if state.streak and (abs(z) < 1.0 or (dev > 0) != (state.streak_sign > 0)):
             # A shifted level is noisy too: only a value back near the expected level, or on
@@ -410,8 +458,14 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
             state.streak_sign = 0
         b.learn(value, y, pred, scale, k, t, t_local)
         held = None if state.burst is None else _episode(state, severity, cfg)
+        if quiet and held is None:
+            return None
+        scale_x = scale * pred / 2.0 if counts else scale
+        model = (pred, scale, counts, kind)
         return AnomalyResult(severity, z, expected, scale_x, False, value, cfg, source,
                              subject, held=held, z_run=z_run, model=model)
+    scale_x = scale * pred / 2.0 if counts else scale
+    model = (pred, scale, counts, kind)
     sign = 1 if dev > 0 else -1
     streak = state.streak
     if sign != state.streak_sign:
@@ -429,6 +483,8 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
         state.clear_run()
         state.burst = None
         state.quiet = 0
+        if quiet:
+            return None
         return AnomalyResult(Severity.OK, z, expected, scale_x, True, value, cfg, source,
                              subject, z_run=z_run, model=model)
     if severity is Severity.WARN:

@@ -20,14 +20,21 @@ def _verdict(source: str, subject: str, severity: Severity, observed: float | No
     return Verdict("completeness", source, subject, severity, observed, expected, detail)
 
 
-def evaluate_completeness(cfg: CompletenessConfig, event: TableUpdate) -> list[Verdict]:
-    """One verdict per configured column, plus one for ``min_row_count`` when it is set."""
+def evaluate_completeness(cfg: CompletenessConfig, event: TableUpdate, *,
+                          only_firing: bool = False) -> list[Verdict]:
+    """One verdict per configured column, plus one for ``min_row_count`` when it is set.
+
+    ``only_firing`` leaves out the verdicts that are not WARN or FAIL, unbuilt: for a caller
+    with no alert state for the source, to which they would change nothing.
+    """
     source, rows = event.source, event.row_count
     out: list[Verdict] = []
     nulls_by_column = event.null_counts or {}
     for column, rule in cfg.columns.items():
         nulls = nulls_by_column.get(column)
         if rows is None or nulls is None:
+            if only_firing:
+                continue
             missing = "row_count" if rows is None else f"null_counts.{column}"
             out.append(_verdict(source, column, Severity.PENDING, None, rule.max_null_rate,
                                 f"{source}.{column}: event has no {missing}"))
@@ -39,6 +46,8 @@ def evaluate_completeness(cfg: CompletenessConfig, event: TableUpdate) -> list[V
         elif rate > warn:
             severity, limit, word = Severity.WARN, warn, "above the warning level"
         else:
+            if only_firing:
+                continue
             severity, limit, word = Severity.OK, rule.max_null_rate, "within the limit"
         out.append(_verdict(
             source, column, severity, rate, rule.max_null_rate,
@@ -48,12 +57,13 @@ def evaluate_completeness(cfg: CompletenessConfig, event: TableUpdate) -> list[V
     if cfg.min_row_count is not None:
         minimum = cfg.min_row_count
         if rows is None:
-            out.append(_verdict(source, ROW_COUNT_SUBJECT, Severity.PENDING, None, minimum,
-                                f"{source}: event has no row_count"))
+            if not only_firing:
+                out.append(_verdict(source, ROW_COUNT_SUBJECT, Severity.PENDING, None, minimum,
+                                    f"{source}: event has no row_count"))
         elif rows < minimum:
             out.append(_verdict(source, ROW_COUNT_SUBJECT, Severity.FAIL, rows, minimum,
                                 f"{source} has {rows} rows, below the minimum of {minimum}"))
-        else:
+        elif not only_firing:
             out.append(_verdict(source, ROW_COUNT_SUBJECT, Severity.OK, rows, minimum,
                                 f"{source} has {rows} rows (minimum {minimum})"))
     return out

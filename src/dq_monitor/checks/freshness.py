@@ -42,6 +42,22 @@ def _fmt(seconds: float) -> str:
     return f"{seconds:.4g}s"
 
 
+def freshness_severity(
+    cfg: FreshnessConfig, *, reference: datetime, now: datetime
+) -> tuple[Severity, float, datetime | None]:
+    """(severity, staleness in seconds, next change) at ``now``, staleness counted from
+    ``reference``: the judgement of ``evaluate_freshness`` without its sentence, for callers
+    that need no verdict when the source is fresh."""
+    staleness = max(0.0, (now - reference).total_seconds())
+    fail_at = cfg.max_staleness
+    warn_at = cfg.warn_ratio * cfg.max_staleness
+    if staleness >= fail_at:
+        return Severity.FAIL, staleness, None
+    if staleness >= warn_at:
+        return Severity.WARN, staleness, _reached_at(reference, fail_at)
+    return Severity.OK, staleness, _reached_at(reference, warn_at)
+
+
 def evaluate_freshness(
     source: str,
     cfg: FreshnessConfig,
@@ -52,25 +68,21 @@ def evaluate_freshness(
 ) -> FreshnessResult:
     """Judge staleness at ``now``; observed/expected in the verdict are seconds."""
     reference = last_updated if last_updated is not None else watching_since
-    staleness = max(0.0, (now - reference).total_seconds())
+    severity, staleness, nxt = freshness_severity(cfg, reference=reference, now=now)
     fail_at = cfg.max_staleness
-    warn_at = cfg.warn_ratio * cfg.max_staleness
     since = (
         f"last update {_fmt(staleness)} ago"
         if last_updated is not None
         else f"no update seen in the {_fmt(staleness)} since monitoring started"
     )
-    if staleness >= fail_at:
-        severity, nxt = Severity.FAIL, None
+    if severity is Severity.FAIL:
         detail = f"{source} is stale: {since}, over the {_fmt(fail_at)} limit"
-    elif staleness >= warn_at:
-        severity, nxt = Severity.WARN, _reached_at(reference, fail_at)
+    elif severity is Severity.WARN:
         detail = (
             f"{source} is getting stale: {since}, past {cfg.warn_ratio:g} of the "
             f"{_fmt(fail_at)} limit"
         )
     else:
-        severity, nxt = Severity.OK, _reached_at(reference, warn_at)
         detail = f"{source} is fresh: {since}, limit {_fmt(fail_at)}"
     verdict = Verdict(
         check="freshness",

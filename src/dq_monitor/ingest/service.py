@@ -113,6 +113,8 @@ class MonitorService:
         self._restore_error = ""
         #: Dead letters found while restoring (unreadable state records), published next turn.
         self._state_dead: list[dict[str, Any]] = []
+        #: The last Kafka timestamp converted (milliseconds, datetime).
+        self._last_ts: tuple[int, datetime] = (0, datetime.fromtimestamp(0, UTC))
         #: Trace context of the input record behind an alert (by id of its ``Emitted``).
         self._parents: dict[int, Context] = {}
         if telemetry is not None:
@@ -300,6 +302,7 @@ class MonitorService:
                           records[0].offset, records[-1].offset)
                 for rec in records:
                     self._process(tp, rec, now, out, dead)
+                self.stats[f"consumed.{tp.topic}"] += len(records)
                 offsets[tp] = self._positions[tp] = records[-1].offset + 1
             tick = self.monitor.on_tick(now)
             out.alerts += tick.alerts
@@ -328,7 +331,6 @@ class MonitorService:
         self, tp: TopicPartition, rec: Any, now: datetime, out: Outcome,
         dead: list[dict[str, Any]],
     ) -> None:
-        self.stats[f"consumed.{tp.topic}"] += 1
         tel = self.telemetry
         try:
             if rec.value is None:
@@ -344,23 +346,29 @@ class MonitorService:
             return
         if tel is not None:
             tel.events.add(1, {"topic": tp.topic, "type": event.type})
-        if (event.source in self.config.sources_by_name and tp.topic != self.repartition_topic
-                and (home := self.monitor.owner(event.source)) != tp.partition):
+        home = self.monitor.homes.get(event.source)  # None: not a configured source
+        if home is not None and home != tp.partition and tp.topic != self.repartition_topic:
             # NFR-006: a source's state lives on its home partition whatever partitioner (or
             # key) the producer used; the home's owner processes it from the repartition topic.
             self.stats["events.rerouted"] += 1
             self._forward.append(((self.repartition_topic, event.source.encode(), rec.value,
                                    home, list(rec.headers or [])), rec.timestamp))
             return
-        kafka_ts = datetime.fromtimestamp(rec.timestamp / 1000, UTC) if rec.timestamp else now
-        res = self.monitor.on_event(event, partition=tp.partition, kafka_ts=kafka_ts, now=now)
-        if res.alerts and tel is not None:
+        ts_ms = rec.timestamp
+        if not ts_ms:
+            kafka_ts = now
+        elif ts_ms == self._last_ts[0]:
+            kafka_ts = self._last_ts[1]  # records of one batch often share a millisecond
+        else:
+            kafka_ts = datetime.fromtimestamp(ts_ms / 1000, UTC)
+            self._last_ts = (ts_ms, kafka_ts)
+        first = len(out.alerts)
+        self.monitor.on_event(event, partition=tp.partition, kafka_ts=kafka_ts, now=now, out=out)
+        if tel is not None and len(out.alerts) > first:
             parent = tracing.extract(rec.headers)
             if parent is not None:
-                for e in res.alerts:
+                for e in out.alerts[first:]:
                     self._parents[id(e)] = parent
-        out.alerts += res.alerts
-        out.dead_letters += res.dead_letters
 
     async def _publish(self, out: Outcome, dead: list[dict[str, Any]]) -> None:
         """Make alerts and dead letters durable now; the state that reflects them follows at

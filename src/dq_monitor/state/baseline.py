@@ -227,8 +227,12 @@ class Baseline:
         q = self.quantum
         if q > 0.0:
             if self.counts:
-                x = from_model(pred, True)
-                floor = to_model(x + q, True) - to_model(x, True)
+                # from_model / to_model, inline (the same operations in the same order)
+                h = (0.0 if pred < 0.0 else pred) / 2.0
+                x = h * h - 0.375
+                if x < 0.0:
+                    x = 0.0
+                floor = 2.0 * math.sqrt(x + q + 0.375) - 2.0 * math.sqrt(x + 0.375)
             else:
                 floor = q
             if scale < floor:
@@ -240,8 +244,11 @@ class Baseline:
         """Fold value ``x`` (``y`` in model units) into the model, clipped (see module doc)."""
         self.n += 1
         q = self.quantum
-        if q > 0.0 and not _fits(x, q):
-            self.quantum = min(q, resolution(x))
+        if q > 0.0:
+            r = x / q  # _fits(x, q), inline
+            whole = round(r)
+            if not ((whole != 0 or x == 0.0) and abs(r - whole) <= 1e-6):
+                self.quantum = min(q, resolution(x))
         off = self.off
         if off is not None and k >= 0:
             visits = self.visits

@@ -1,0 +1,164 @@
+"""The binary series checkpoint (NFR-003, NFR-005, NFR-006): exact, compact, and as forgiving
+of old and broken records as the JSON form."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dq_monitor.checks.anomaly import SeriesState, SeriesStateError, evaluate
+from dq_monitor.config import AnomalyConfig, parse_config
+from dq_monitor.errors import DqMonitorError
+from dq_monitor.monitor import Monitor
+from dq_monitor.state import checkpoint
+
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def cfg(**kw: object) -> AnomalyConfig:
+    return AnomalyConfig.model_validate({"metrics": ["m"], "window": 100, "min_samples": 20,
+                                         **kw})
+
+
+def fed(c: AnomalyConfig, n: int, *, seed: int = 0, step: float = 60.0,
+        counts: bool = False) -> SeriesState:
+    """A series after ``n`` values a ``step`` apart: daily pattern, noise, spikes, a shift."""
+    rnd = random.Random(seed)
+    s = SeriesState.new(c)
+    for i in range(n):
+        t = T0 + timedelta(seconds=i * step)
+        x = 100 + 20 * math.sin(2 * math.pi * (i * step) / 86_400) + rnd.gauss(0, 2)
+        if i > n // 2:
+            x += 40
+        if rnd.random() < 0.02:
+            x *= 3
+        value = float(max(0, round(x))) if counts else x
+        evaluate(s, value, c, source="src", subject="m", ts=t)
+    return s
+
+
+STATES = {
+    "warming": (cfg(), 7, {}),
+    "robust racing": (cfg(), 3000, {}),
+    "robust counts": (cfg(), 600, {"counts": True}),
+    "hour_of_day": (cfg(seasonality="hour_of_day"), 2000, {}),
+    "no seasonality": (cfg(seasonality="none"), 500, {}),
+    "rolling": (cfg(baseline="rolling", rebaseline_after=3), 400, {}),
+    "adopted daily": (cfg(), 4 * 1440, {"step": 60.0}),
+}
+
+
+@pytest.mark.req("NFR-003", "NFR-006")
+@pytest.mark.parametrize("name", sorted(STATES))
+def test_a_packed_series_is_its_json_state_exactly(name: str) -> None:
+    c, n, kw = STATES[name]
+    s = fed(c, n, **kw)  # type: ignore[arg-type]
+    assert checkpoint.unpack(checkpoint.pack(s)) == s.to_state()
+    value = orjson.loads(orjson.dumps(checkpoint.encode(s)))  # as the changelog carries it
+    assert checkpoint.decode(value, c).to_state() == s.to_state()
+    # and judges the next values exactly as the same series restored from its JSON form
+    again, from_json = checkpoint.decode(value, c), SeriesState.from_state(s.to_state(), c)
+    for i, x in enumerate([101.0, 250.0, 99.0, 400.0]):
+        t = T0 + timedelta(days=30, minutes=i)
+        a = evaluate(from_json, x, c, source="src", subject="m", ts=t)
+        b = evaluate(again, x, c, source="src", subject="m", ts=t)
+        assert (a.severity, a.z, a.expected) == (b.severity, b.z, b.expected)
+
+
+@pytest.mark.req("NFR-003", "NFR-006")
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(STATES)), st.integers(min_value=0, max_value=900),
+       st.integers(min_value=0, max_value=2**16))
+def test_any_series_round_trips(name: str, n: int, seed: int) -> None:
+    c = STATES[name][0]
+    s = fed(c, n, seed=seed, step=3600.0 if seed % 2 else 60.0)
+    assert checkpoint.unpack(checkpoint.pack(s)) == s.to_state()
+
+
+@pytest.mark.req("NFR-005")
+def test_a_racing_series_at_window_100_checkpoints_in_under_2_kb() -> None:
+    s = fed(cfg(), 10 * 1440)  # ten days a minute apart: all 199 race offsets learnt
+    assert s.baseline is not None and s.baseline.race is not None  # the largest robust state
+    binary = len(orjson.dumps(checkpoint.encode(s)))
+    as_json = len(orjson.dumps(s.to_state()))
+    assert binary <= 2048, binary
+    assert binary * 2 < as_json, (binary, as_json)
+
+
+@pytest.mark.req("NFR-006")
+def test_records_in_the_json_form_still_restore() -> None:
+    c = cfg()
+    s = fed(c, 3000)
+    old = orjson.loads(orjson.dumps(s.to_state()))
+    assert checkpoint.decode(old, c).to_state() == s.to_state()
+
+
+BROKEN = [
+    {"bin": "not base64!"},
+    {"bin": 12},
+    {"bin": base64.b64encode(b"XYZ\x01rest").decode()},
+    {"bin": ""},
+]
+
+
+@pytest.mark.req("NFR-006")
+@pytest.mark.parametrize("value", BROKEN)
+def test_unreadable_binary_records_raise_a_state_error(value: dict[str, object]) -> None:
+    with pytest.raises(SeriesStateError):
+        checkpoint.decode(value, cfg())
+
+
+@pytest.mark.req("NFR-006")
+def test_truncated_padded_or_poisoned_packs_raise_a_state_error() -> None:
+    c = cfg()
+    raw = checkpoint.pack(fed(c, 3000))
+    cuts = [raw[:n] for n in (4, 5, 9, len(raw) // 2, len(raw) - 1)]
+    for bad in [*cuts, raw + b"\x00"]:
+        with pytest.raises(SeriesStateError):
+            checkpoint.decode({"bin": base64.b64encode(bad).decode()}, c)
+    # a NaN where the level is: caught by the same checks as the JSON form
+    state = checkpoint.unpack(raw)
+    state["baseline"]["level"] = math.nan
+    with pytest.raises(SeriesStateError):
+        SeriesState.from_state(state, c)
+
+
+@pytest.mark.req("NFR-006")
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400))
+def test_any_bytes_are_a_state_or_a_state_error(blob: bytes) -> None:
+    c = cfg()
+    for raw in (blob, checkpoint.MAGIC + blob):
+        with contextlib.suppress(DqMonitorError):  # anything else fails the test
+            checkpoint.decode({"bin": base64.b64encode(raw).decode()}, c)
+
+
+CONFIG = """
+kafka: {bootstrap_servers: "x:1", input_topics: [in], alert_topic: a, dead_letter_topic: d}
+sources:
+  - name: orders
+    anomaly: {metrics: [revenue], window: 100, min_samples: 20}
+"""
+
+
+@pytest.mark.req("NFR-003", "NFR-006")
+def test_the_monitor_checkpoints_binary_and_restores_both_forms() -> None:
+    c = parse_config(CONFIG, env={})
+    an = c.sources[0].anomaly
+    assert an is not None
+    series = fed(an, 3000)
+    key = "ser\x1forders\x1frevenue"
+    for value in (checkpoint.encode(series), series.to_state()):
+        m = Monitor(c)
+        m.restore(0, key, orjson.loads(orjson.dumps(value)), T0)
+        snap = m.snapshot(key)
+        assert snap is not None and set(snap) == {"bin"}
+        assert checkpoint.decode(snap, an).to_state() == series.to_state()
