@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka.partitioner import murmur2
 
@@ -36,6 +36,9 @@ from dq_monitor.events import Alert, Metric, TableUpdate, format_rfc3339, parse_
 from dq_monitor.scheduler import Scheduler
 from dq_monitor.state import checkpoint
 from dq_monitor.state.sources import SourceState, Watch
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
 
 ROW_COUNT_METRIC = "row_count"
 #: The ``stats`` counter of each event type (built once, not per event).
@@ -65,6 +68,8 @@ class Emitted:
     partition: int
     #: Kafka timestamp of the triggering event, or the freshness deadline (NFR-002 latency start).
     triggered_at: datetime
+    #: The triggering record's trace context, set by the adapter (opaque to the core).
+    trace: Context | None = None
 
 
 @dataclass(slots=True)

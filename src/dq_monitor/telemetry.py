@@ -67,6 +67,7 @@ class Telemetry:
         """``enabled=False`` (``Telemetry.disabled()``): every instrument and the tracer are
         OpenTelemetry's no-ops, so callers record unconditionally at almost no cost."""
         self.cfg = cfg or TelemetryConfig()
+        self.enabled = enabled
         self.registry = CollectorRegistry(auto_describe=True)
         self.provider: MeterProvider | None = None
         self.tracer_provider: TracerProvider | None = None

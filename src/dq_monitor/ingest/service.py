@@ -13,6 +13,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,6 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import trace
-from opentelemetry.context import Context
 
 from dq_monitor import tracing
 from dq_monitor.config import Config
@@ -100,7 +100,9 @@ class MonitorService:
         self._forward: list[Forward] = []
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
-        self.telemetry = telemetry
+        self.telemetry = telemetry if telemetry is not None else Telemetry.disabled()
+        #: Input records by (topic, type) since the last batch, added to the counter per batch.
+        self._consumed: Counter[tuple[str, str]] = Counter()
         self._positions: dict[TopicPartition, int] = {}
         #: Input offsets processed since the last checkpoint (committed with it).
         self._uncommitted: dict[TopicPartition, int] = {}
@@ -115,13 +117,10 @@ class MonitorService:
         self._state_dead: list[dict[str, Any]] = []
         #: The last Kafka timestamp converted (milliseconds, datetime).
         self._last_ts: tuple[int, datetime] = (0, datetime.fromtimestamp(0, UTC))
-        #: Trace context of the input record behind an alert (by id of its ``Emitted``).
-        self._parents: dict[int, Context] = {}
-        if telemetry is not None:
-            telemetry.ready_checks["monitor"] = self.is_ready
-            telemetry.gauge("dq_series_tracked", lambda: [
-                (len(s.series), {"source": name}) for name, s in self.monitor.sources.items()])
-            telemetry.gauge("dq_consumer_lag", self._lag)
+        self.telemetry.ready_checks["monitor"] = self.is_ready
+        self.telemetry.gauge("dq_series_tracked", lambda: [
+            (len(s.series), {"source": name}) for name, s in self.monitor.sources.items()])
+        self.telemetry.gauge("dq_consumer_lag", self._lag)
 
     def is_ready(self) -> bool:
         """Partitions assigned and every one of them restored."""
@@ -251,8 +250,7 @@ class MonitorService:
                 self._restore_failing_since = mono
             self._restore_retry_at = mono + self._restore_backoff.next()
             self.stats["restore.failed"] += 1
-            if self.telemetry is not None:
-                self.telemetry.restore_failures.add(1, {"topic": self.changelog_topic})
+            self.telemetry.restore_failures.add(1, {"topic": self.changelog_topic})
             log.error("state restore of %s partitions %s failed (%s); not ready, retrying",
                       self.changelog_topic, sorted(new), self._restore_error)
             return
@@ -304,6 +302,9 @@ class MonitorService:
                     self._process(tp, rec, now, out, dead)
                 self.stats[f"consumed.{tp.topic}"] += len(records)
                 offsets[tp] = self._positions[tp] = records[-1].offset + 1
+            for (topic, kind), n in self._consumed.items():
+                self.telemetry.events.add(n, {"topic": topic, "type": kind})
+            self._consumed.clear()
             tick = self.monitor.on_tick(now)
             out.alerts += tick.alerts
             out.dead_letters += tick.dead_letters
@@ -331,21 +332,18 @@ class MonitorService:
         self, tp: TopicPartition, rec: Any, now: datetime, out: Outcome,
         dead: list[dict[str, Any]],
     ) -> None:
-        tel = self.telemetry
         try:
             if rec.value is None:
                 raise MalformedEvent("empty record (no value)")
             event = decode_event(rec.value, max_bytes=self.kafka.max_event_bytes)
         except MalformedEvent as exc:
             self.stats["malformed"] += 1
-            if tel is not None:
-                tel.events.add(1, {"topic": tp.topic, "type": "malformed"})
+            self._consumed[tp.topic, "malformed"] += 1
             dead.append(malformed_event(reason=exc.reason, topic=tp.topic,
                                         partition=tp.partition, offset=rec.offset,
                                         timestamp_ms=rec.timestamp, raw=rec.value))
             return
-        if tel is not None:
-            tel.events.add(1, {"topic": tp.topic, "type": event.type})
+        self._consumed[tp.topic, event.type] += 1
         home = self.monitor.homes.get(event.source)  # None: not a configured source
         if home is not None and home != tp.partition and tp.topic != self.repartition_topic:
             # NFR-006: a source's state lives on its home partition whatever partitioner (or
@@ -364,11 +362,10 @@ class MonitorService:
             self._last_ts = (ts_ms, kafka_ts)
         first = len(out.alerts)
         self.monitor.on_event(event, partition=tp.partition, kafka_ts=kafka_ts, now=now, out=out)
-        if tel is not None and len(out.alerts) > first:
+        if len(out.alerts) > first and self.telemetry.enabled:
             parent = tracing.extract(rec.headers)
             if parent is not None:
-                for e in out.alerts[first:]:
-                    self._parents[id(e)] = parent
+                out.alerts[first:] = [replace(e, trace=parent) for e in out.alerts[first:]]
 
     async def _publish(self, out: Outcome, dead: list[dict[str, Any]]) -> None:
         """Make alerts and dead letters durable now; the state that reflects them follows at
@@ -383,9 +380,9 @@ class MonitorService:
         outputs: list[Record] = []
         for e in out.alerts:
             headers = [(TRIGGERED_HEADER, str(int(e.triggered_at.timestamp() * 1000)).encode())]
-            if self.telemetry is not None:
-                span = tracing.start_alert_span(self.telemetry.tracer, e.alert,
-                                                self._parents.pop(id(e), None), e.triggered_at)
+            if self.telemetry.enabled:
+                span = tracing.start_alert_span(self.telemetry.tracer, e.alert, e.trace,
+                                                e.triggered_at)
                 spans.append(span)
                 headers.append(tracing.header_of(span))
             outputs.append((self.kafka.alert_topic, e.alert.fingerprint.encode(),
@@ -400,7 +397,7 @@ class MonitorService:
         if forward:  # durable before the input offsets are committed, like alerts (NFR-004)
             await self._write_all([r for r, _ in forward], [ts for _, ts in forward])
         if outputs:
-            produce = [self.telemetry.tracer.start_span(  # type: ignore[union-attr]
+            produce = [self.telemetry.tracer.start_span(
                 "produce alert", context=trace.set_span_in_context(s)) for s in spans]
             await self._write_all(outputs)
             for span in [*produce, *spans]:
@@ -408,8 +405,7 @@ class MonitorService:
             acked = self.clock()
             self.stats["alerts.published"] += len(out.alerts)
             self.stats["dead_lettered"] += len(dead) + len(out.dead_letters)
-            if self.telemetry is not None:
-                self._record(out, dead, acked)
+            self._record(out, dead, acked)
             if self.on_published is not None:
                 for e in out.alerts:
                     self.on_published(e, acked)
@@ -441,7 +437,6 @@ class MonitorService:
 
     def _record(self, out: Outcome, dead: list[dict[str, Any]], acked: datetime) -> None:
         tel = self.telemetry
-        assert tel is not None
         for e in out.alerts:
             a = e.alert
             tel.alerts.add(1, {"check": a.check, "severity": a.severity, "status": a.status})
