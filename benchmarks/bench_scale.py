@@ -1,0 +1,200 @@
+"""Scale-out benchmark (NFR-003, FR-016): one and two ``dq-monitor run`` processes against the
+raw consume loop, on the same records of one broker, in one run.
+
+    python benchmarks/bench_scale.py [--events 200000] [--bootstrap HOST:PORT]
+
+The workload is the one of the comparison with other stream processors: metric events of 100
+sources × 10 metrics (window 100), keyed by source, on a topic of two partitions. The monitor
+runs as real processes (all checks configured, alert records, checkpoints, commits) and is
+measured from outside through its ``/metrics``: the rate is taken over the stretch of samples
+in which every instance was consuming, so start-up and the group join are not counted, and
+with two instances only the time both were busy counts (the aggregate of the group). The raw
+loop (one consumer, one core) reads the same records from a fresh group in this process.
+
+Results go to benchmarks/results/scale.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_service import raw_loop
+
+from dq_monitor.embedded import broker_address, free_port, terminate
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SOURCES, METRICS = 100, 10
+SAMPLE_S = 0.25
+
+
+def config_text(bootstrap: str, topic: str, group: str, port: int) -> str:
+    metrics = ", ".join(f"m{j}" for j in range(METRICS))
+    sources = "\n".join(
+        f"  - name: src{i:03d}\n    freshness: {{max_staleness: 1h}}\n"
+        f"    anomaly: {{metrics: [{metrics}], window: 100, min_samples: 20}}"
+        for i in range(SOURCES))
+    return f"""
+kafka:
+  bootstrap_servers: "{bootstrap}"
+  group_id: {group}
+  input_topics: [{topic}]
+  alert_topic: {topic}.alerts
+  dead_letter_topic: {topic}.dead
+  session_timeout: 6s
+  heartbeat_interval: 1s
+telemetry: {{http_port: {port}}}
+sources:
+{sources}
+"""
+
+
+async def produce(bootstrap: str, topic: str, n: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 2, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False,
+                                linger_ms=20, max_batch_size=512 * 1024)
+    await producer.start()
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    try:
+        pending = []
+        for i in range(n):
+            source = f"src{i % SOURCES:03d}"
+            value = 100.0 + (i * 7919 % 13)
+            body = orjson.dumps({"type": "metric", "source": source,
+                                 "metric": f"m{i // SOURCES % METRICS}", "value": value,
+                                 "ts": now})
+            pending.append(await producer.send(topic, body, key=source.encode()))
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+_CONSUMED = re.compile(r"^dq_events_consumed_total\{[^}]*\} (\S+)$", re.M)
+
+
+def consumed(client: httpx.Client, port: int) -> float | None:
+    try:
+        text = client.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return None
+    return sum(float(v) for v in _CONSUMED.findall(text))
+
+
+@contextlib.contextmanager
+def instances(bootstrap: str, topic: str, count: int, workdir: Path) -> Iterator[list[int]]:
+    group = f"scale-{uuid.uuid4().hex[:8]}"
+    ports = [free_port() for _ in range(count)]
+    procs = []
+    for k, port in enumerate(ports):
+        config = workdir / f"{group}-{k}.yaml"
+        config.write_text(config_text(bootstrap, topic, group, port))
+        log = (workdir / f"{group}-{k}.log").open("wb")
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "dq_monitor.cli", "run", "--no-router", "--config",
+             str(config), "--log-level", "WARNING"],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}))
+    try:
+        yield ports
+    finally:
+        for proc in procs:
+            terminate(proc, timeout=15)
+
+
+def measure(ports: list[int], n: int, timeout: float = 600) -> dict[str, Any]:
+    """Sample every instance's consumed counter until the group has consumed ``n`` records;
+    the rate over the longest stretch in which every instance was consuming throughout."""
+    samples: list[tuple[float, list[float]]] = []
+    deadline = time.monotonic() + timeout
+    with httpx.Client() as client:
+        while time.monotonic() < deadline:
+            values = [consumed(client, p) for p in ports]
+            if all(v is not None for v in values):
+                samples.append((time.perf_counter(), [v or 0.0 for v in values]))
+                if sum(samples[-1][1]) >= n:
+                    break
+            time.sleep(SAMPLE_S)
+    # Intervals in which every instance was busy from start to end: each counter had already
+    # moved before the interval began and moved again in the next one, so neither the
+    # interval in which an instance started nor the one in which it ran dry is counted.
+    busy = [i for i in range(1, len(samples) - 1)
+            if all(a > 0 and b > a and c > b for a, b, c in zip(
+                samples[i - 1][1], samples[i][1], samples[i + 1][1], strict=True))]
+    best: tuple[int, int] = (0, 0)
+    for i in busy:
+        start = i
+        while start - 1 in busy:
+            start -= 1
+        if i + 1 - start > best[1] - best[0]:
+            best = (start - 1, i)
+    first, last = samples[best[0]], samples[best[1]]
+    elapsed = last[0] - first[0]
+    counted = sum(last[1]) - sum(first[1])
+    return {"events_per_s": counted / elapsed if elapsed > 0 else 0.0,
+            "measured_events": counted, "measured_s": elapsed,
+            "total_consumed": sum(samples[-1][1]) if samples else 0.0}
+
+
+async def run(bootstrap: str, n: int) -> dict[str, Any]:
+    topic = f"scale-{uuid.uuid4().hex[:8]}"
+    await produce(bootstrap, topic, n)
+    raw_rate, raw_cpu = await raw_loop(bootstrap, topic, n)
+    out: dict[str, Any] = {"events": n, "sources": SOURCES, "metrics": METRICS,
+                           "raw_loop": {"events_per_s": raw_rate, "cpu_us_per_event": raw_cpu}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for count in (1, 2):
+            with instances(bootstrap, topic, count, Path(tmp)) as ports:
+                result = await asyncio.to_thread(measure, ports, n)
+            result["ratio_to_raw_loop"] = result["events_per_s"] / raw_rate
+            out[f"monitor_x{count}"] = result
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--bootstrap", default=None)
+    parser.add_argument("--output", default=str(RESULTS / "scale.json"))
+    args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        bootstrap = args.bootstrap or stack.enter_context(broker_address())
+        result = asyncio.run(run(bootstrap, args.events))
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    raw = result["raw_loop"]["events_per_s"]
+    print(f"raw loop: {raw:,.0f} events/s ({result['raw_loop']['cpu_us_per_event']:.1f} µs CPU)")
+    for count in (1, 2):
+        r = result[f"monitor_x{count}"]
+        print(f"monitor ×{count}: {r['events_per_s']:,.0f} events/s "
+              f"(ratio {r['ratio_to_raw_loop']:.2f}; {r['measured_events']:,.0f} events over "
+              f"{r['measured_s']:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
