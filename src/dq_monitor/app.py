@@ -101,8 +101,6 @@ async def serve(config: Config, *, with_router: bool = True, with_monitor: bool 
 
                         router = AlertRouter(config, telemetry=telemetry, silences=silences)
                         tg.start_soon(fatal, router.run)
-                    await stop.wait()
-                    tg.cancel_scope.cancel()
             outer.cancel_scope.cancel()
     finally:
         await api.aclose()

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dq_monitor.api.client import ApiClient
+from dq_monitor.api.page import ago
 from dq_monitor.events import format_rfc3339
 from dq_monitor.silence import SilenceView
 
@@ -27,13 +28,8 @@ def _print_json(model: BaseModel) -> None:
                                   option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def _ago(then: datetime) -> str:
-    seconds = int((datetime.now(UTC) - then).total_seconds())
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+def _age(then: datetime) -> float:
+    return (datetime.now(UTC) - then).total_seconds()
 
 
 def _console() -> Console:
@@ -53,7 +49,7 @@ def alerts(args: argparse.Namespace) -> int:
         table.add_column(column)
     for a in response.alerts:
         table.add_row(a.severity, a.check, a.source, a.subject or "-",
-                      f"{format_rfc3339(a.since)} ({_ago(a.since)})",
+                      f"{format_rfc3339(a.since)} ({ago(_age(a.since))})",
                       ",".join(a.silenced_by) or "-", a.detail)
     _console().print(table)
     return 0

@@ -24,7 +24,8 @@ td.sev{font-weight:600;text-align:center;width:4em}
 """
 
 
-def _ago(seconds: float) -> str:
+def ago(seconds: float) -> str:
+    """A short age for people: 45s, 12m, 3h 5m, 4d (the page and the CLI alike)."""
     s = int(seconds)
     if s < 120:
         return f"{s}s"
@@ -36,7 +37,7 @@ def _ago(seconds: float) -> str:
 
 
 def _since(at: datetime, now: datetime) -> str:
-    return f"{format_rfc3339(at)} ({_ago((now - at).total_seconds())} ago)"
+    return f"{format_rfc3339(at)} ({ago((now - at).total_seconds())} ago)"
 
 
 def _cell(value: object, cls: str = "") -> str:
@@ -70,9 +71,9 @@ def render(alerts: AlertsResponse, sources: SourcesResponse, silences: SilencesR
                           for c in firing) or "OK"
         worst = "FAIL" if any(c.firing == "FAIL" for c in firing) else (
             "WARN" if firing else "OK")
-        staleness = "—" if s.staleness_s is None else _ago(s.staleness_s)
+        staleness = "—" if s.staleness_s is None else ago(s.staleness_s)
         if s.max_staleness_s is not None and s.staleness_s is not None:
-            staleness += f" (max {_ago(s.max_staleness_s)})"
+            staleness += f" (max {ago(s.max_staleness_s)})"
         source_rows.append(
             f'<tr class="source" data-source="{escape(s.name)}">' + _cell(s.name)
             + _cell(state, worst) + _cell(staleness)

@@ -109,6 +109,11 @@ def alerts_view(instance: str, firing: FiringView, silences: SilenceSet,
 def sources_view(instance: str, config: Config, monitor: Monitor | None, firing: FiringView,
                  now: datetime) -> SourcesResponse:
     owned = monitor.sources if monitor is not None else {}
+    firing_by_source: dict[str, list[CheckState]] = {}
+    for f in firing.firing():
+        firing_by_source.setdefault(f.alert.source, []).append(CheckState(
+            check=f.alert.check, subject=f.alert.subject, verdict=f.alert.severity,
+            firing=f.alert.severity, detail=f.alert.detail))
     out: list[SourceStatus] = []
     for cfg in config.sources:
         kinds: tuple[tuple[CheckKind, object], ...] = (
@@ -117,17 +122,13 @@ def sources_view(instance: str, config: Config, monitor: Monitor | None, firing:
         configured = [kind for kind, on in kinds if on is not None]
         max_staleness = cfg.freshness.max_staleness if cfg.freshness else None
         state = owned.get(cfg.name)
-        checks: list[CheckState] = []
         if state is None:
-            for f in firing.firing():
-                if f.alert.source == cfg.name:
-                    checks.append(CheckState(check=f.alert.check, subject=f.alert.subject,
-                                             verdict=f.alert.severity, firing=f.alert.severity,
-                                             detail=f.alert.detail))
             out.append(SourceStatus(name=cfg.name, owned=False, last_update=None,
                                     staleness_s=None, max_staleness_s=max_staleness,
-                                    checks=_with_ok(configured, checks)))
+                                    checks=_with_ok(configured,
+                                                    firing_by_source.get(cfg.name, []))))
             continue
+        checks: list[CheckState] = []
         for _, watch in sorted(state.watches.items()):
             machine = watch.machine.firing
             checks.append(CheckState(
