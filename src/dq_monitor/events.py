@@ -54,6 +54,9 @@ MAX_COUNT = 2**53
 #: Timestamps outside [MIN_TIME, MAX_TIME) are rejected: years of headroom on both sides.
 MIN_TIME = datetime(1900, 1, 1, tzinfo=UTC)
 MAX_TIME = datetime(9000, 1, 1, tzinfo=UTC)
+_MIN_YEAR, _MAX_YEAR = MIN_TIME.year, MAX_TIME.year
+assert MIN_TIME == datetime(_MIN_YEAR, 1, 1, tzinfo=UTC)
+assert MAX_TIME == datetime(_MAX_YEAR, 1, 1, tzinfo=UTC)
 MAX_TAGS = 32
 MAX_TAG_KEY = 128
 MAX_TAG_VALUE = 256
@@ -221,7 +224,8 @@ def _fast_stamp(text: str) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return parsed if MIN_TIME <= parsed < MAX_TIME else None
+    # The year is the range check: MIN_TIME and MAX_TIME both fall on 1 January 00:00Z.
+    return parsed if _MIN_YEAR <= parsed.year < _MAX_YEAR else None
 
 
 def _is_name(value: object) -> bool:

@@ -30,6 +30,9 @@ from dq_monitor.checks.anomaly import (
 )
 from dq_monitor.checks.completeness import ROW_COUNT_SUBJECT, evaluate_completeness
 from dq_monitor.checks.freshness import evaluate_freshness, freshness_severity
+from dq_monitor.checks.verdict import FAIL as _FAIL
+from dq_monitor.checks.verdict import OK as _OK
+from dq_monitor.checks.verdict import PENDING as _PENDING
 from dq_monitor.checks.verdict import Severity, Verdict
 from dq_monitor.config import Config, Damping, SourceConfig
 from dq_monitor.events import Alert, Metric, TableUpdate, format_rfc3339, parse_rfc3339
@@ -303,7 +306,7 @@ class Monitor:
             # its next deadline.
             severity, _, nxt = freshness_severity(
                 cfg, reference=src.last_updated or src.watching_since, now=now)
-            if severity is Severity.OK:
+            if severity is _OK:
                 self._arm(src, nxt)
                 return
         res = evaluate_freshness(src.config.name, cfg, last_updated=src.last_updated,
@@ -311,7 +314,7 @@ class Monitor:
         if res.verdict.severity.firing:
             # Latency and event time start at the instant the threshold was crossed.
             reference = src.last_updated or src.watching_since
-            limit = cfg.max_staleness if res.verdict.severity is Severity.FAIL else (
+            limit = cfg.max_staleness if res.verdict.severity is _FAIL else (
                 cfg.warn_ratio * cfg.max_staleness)
             crossed = reference + timedelta(seconds=limit)
             event_time = triggered_at = min(crossed, now)
@@ -345,7 +348,7 @@ class Monitor:
             if not verdict.severity.firing:
                 return  # healthy and never alerted: nothing to remember
             watch = src.watches[key] = Watch(AlertMachine(damping), verdict)
-        if verdict.severity is not Severity.PENDING:
+        if verdict.severity is not _PENDING:
             watch.verdict = verdict
         transition = watch.machine.observe(verdict, now)
         self._dirty.add((src.partition, "w", src.config.name, key))

@@ -35,9 +35,13 @@ import math
 import sys
 from array import array
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from dq_monitor.checks.verdict import FAIL as _FAIL
+from dq_monitor.checks.verdict import OK as _OK
+from dq_monitor.checks.verdict import PENDING as _PENDING
+from dq_monitor.checks.verdict import WARN as _WARN
 from dq_monitor.checks.verdict import Severity, Verdict
 from dq_monitor.config import AnomalyConfig
 from dq_monitor.errors import DqMonitorError
@@ -226,7 +230,7 @@ class AnomalyResult:
     @property
     def verdict(self) -> Verdict:
         held = self.held
-        severity = held if held.firing or self.severity is Severity.PENDING else self.severity
+        severity = held if held.firing or self.severity is _PENDING else self.severity
         return Verdict("anomaly", self.source, self.subject, severity, self.value,
                        self.expected, self._detail())
 
@@ -258,9 +262,9 @@ class AnomalyResult:
         else:
             side = "above" if z >= 0 else "below"
             size = f"{name} = {v:.6g} is {abs(z):.2f}σ {side} {basis}"
-        if self.severity is Severity.FAIL:
+        if self.severity is _FAIL:
             return f"{size}; FAIL at |z| ≥ {cfg.z_fail:g}"
-        if self.severity is Severity.WARN:
+        if self.severity is _WARN:
             return f"{size}; WARN at |z| ≥ {cfg.z_warn:g}"
         if self.held.firing:
             return (f"{size}; normal again, the episode resolves after {cfg.cooldown} "
@@ -276,7 +280,7 @@ def _episode(state: SeriesState, severity: Severity, cfg: AnomalyConfig) -> Seve
         if burst is None or severity.rank > burst.rank:
             state.burst = severity
         return state.burst
-    if burst is None or severity is Severity.PENDING:
+    if burst is None or severity is _PENDING:
         return burst
     state.quiet += 1
     if state.quiet >= cfg.cooldown:
@@ -329,7 +333,7 @@ def _evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, source: str,
         held = state.burst  # what ``_episode`` holds for a PENDING value
         if quiet and held is None:
             return None
-        return AnomalyResult(Severity.PENDING, None, None, None, False, value, cfg, source,
+        return AnomalyResult(_PENDING, None, None, None, False, value, cfg, source,
                              subject, held=held)
     mean = window.mean
     std = window.std
@@ -337,12 +341,12 @@ def _evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, source: str,
     z = _zscore(dev, std)
     direction = cfg.direction
     score = z if direction == "up" else -z if direction == "down" else abs(z)
-    severity = Severity.OK
+    severity = _OK
     if score >= cfg.z_warn:
         moved = abs(dev)
         if moved >= cfg.min_abs_change and moved >= cfg.min_rel_change * abs(mean):
-            severity = Severity.FAIL if score >= cfg.z_fail else Severity.WARN
-    if severity is Severity.OK:
+            severity = _FAIL if score >= cfg.z_fail else _WARN
+    if severity is _OK:
         if state.streak:
             del state.streak[:]
             state.streak_sign = 0
@@ -366,8 +370,8 @@ def _evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, source: str,
         state.quiet = 0
         if quiet:
             return None
-        return AnomalyResult(Severity.OK, z, mean, std, True, value, cfg, source, subject)
-    if severity is Severity.WARN:
+        return AnomalyResult(_OK, z, mean, std, True, value, cfg, source, subject)
+    if severity is _WARN:
         window.push(value)
     return AnomalyResult(severity, z, mean, std, False, value, cfg, source, subject,
                          held=_episode(state, severity, cfg))
@@ -379,7 +383,7 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
         t = t_local = 0.0
     else:
         t = t_local = ts.timestamp()
-        if b.off is not None or b.race is not None:
+        if ts.tzinfo is not UTC and (b.off is not None or b.race is not None):
             offset = ts.utcoffset()
             if offset:
                 t_local = t + offset.total_seconds()
@@ -388,7 +392,7 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
         held = state.burst  # what ``_episode`` holds for a PENDING value
         if quiet and held is None:
             return None
-        return AnomalyResult(Severity.PENDING, None, None, None, False, value, cfg, source,
+        return AnomalyResult(_PENDING, None, None, None, False, value, cfg, source,
                              subject, held=held)
     counts = b.counts
     if counts and (value < 0.0 or not value.is_integer()):
@@ -401,7 +405,7 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
         held = state.burst
         if quiet and held is None:
             return None
-        return AnomalyResult(Severity.PENDING, None, None, None, False, value, cfg, source,
+        return AnomalyResult(_PENDING, None, None, None, False, value, cfg, source,
                              subject, held=held)
     y = 2.0 * math.sqrt(value + 0.375) if counts else value
     pred, scale, k = b.predict(t_local)
@@ -411,7 +415,7 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
         held = state.burst
         if quiet and held is None:
             return None
-        return AnomalyResult(Severity.PENDING, None, None, None, False, value, cfg, source,
+        return AnomalyResult(_PENDING, None, None, None, False, value, cfg, source,
                              subject, held=held, model=(pred, scale, counts, "unseen"))
     dev = y - pred
     # _zscore(dev, scale), inline
@@ -438,7 +442,7 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
     else:
         point, over = -z, -z_run
     score = point if point > over else over
-    severity = Severity.OK
+    severity = _OK
     if counts:  # from_model(pred, True), inline
         h = (0.0 if pred < 0.0 else pred) / 2.0  # max(pred, 0.0), NaN kept as max keeps it
         expected = h * h - 0.375
@@ -449,8 +453,8 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
     if score >= cfg.z_warn:
         moved = abs(value - expected)
         if moved >= cfg.min_abs_change and moved >= cfg.min_rel_change * abs(expected):
-            severity = Severity.FAIL if score >= cfg.z_fail else Severity.WARN
-    if severity is Severity.OK:
+            severity = _FAIL if score >= cfg.z_fail else _WARN
+    if severity is _OK:
         if state.streak and (abs(z) < 1.0 or (dev > 0) != (state.streak_sign > 0)):
             # A shifted level is noisy too: only a value back near the expected level, or on
             # the other side, ends the streak of flagged values.
@@ -485,9 +489,9 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
         state.quiet = 0
         if quiet:
             return None
-        return AnomalyResult(Severity.OK, z, expected, scale_x, True, value, cfg, source,
+        return AnomalyResult(_OK, z, expected, scale_x, True, value, cfg, source,
                              subject, z_run=z_run, model=model)
-    if severity is Severity.WARN:
+    if severity is _WARN:
         b.learn(value, y, pred, scale, k, t, t_local, True)
     elif b.race is not None:
         b.witness(y, pred, scale, t, t_local)
