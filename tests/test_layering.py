@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "dq_monitor"
-MONITOR_ONLY = ("dq_monitor.ingest", "dq_monitor.monitor", "dq_monitor.scheduler",
+MONITOR_ONLY = ("dq_monitor.ingest", "dq_monitor.monitor",
                 "dq_monitor.checks", "dq_monitor.state", "dq_monitor.alerts")
 
 

@@ -55,8 +55,8 @@ MAX_COUNT = 2**53
 MIN_TIME = datetime(1900, 1, 1, tzinfo=UTC)
 MAX_TIME = datetime(9000, 1, 1, tzinfo=UTC)
 _MIN_YEAR, _MAX_YEAR = MIN_TIME.year, MAX_TIME.year
-assert MIN_TIME == datetime(_MIN_YEAR, 1, 1, tzinfo=UTC)
-assert MAX_TIME == datetime(_MAX_YEAR, 1, 1, tzinfo=UTC)
+assert datetime(_MIN_YEAR, 1, 1, tzinfo=UTC) == MIN_TIME
+assert datetime(_MAX_YEAR, 1, 1, tzinfo=UTC) == MAX_TIME
 MAX_TAGS = 32
 MAX_TAG_KEY = 128
 MAX_TAG_VALUE = 256

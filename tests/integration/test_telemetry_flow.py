@@ -109,5 +109,10 @@ telemetry: {{http_port: 0}}
     assert dashboard_metrics() <= names, dashboard_metrics() - names
     assert 'dq_alert_latency_seconds_bucket{channel="hook",check="completeness"' in text
     assert 'dq_dead_letters_total{kind="malformed_event"} 1.0' in text
+    # Every input record is counted once, by its topic and type (malformed ones too).
+    topic = kafka.topic("updates")
+    assert f'dq_events_consumed_total{{topic="{topic}",type="table_update"}} 5.0' in text
+    assert f'dq_events_consumed_total{{topic="{topic}",type="malformed"}} 1.0' in text
+    assert f'topic="{topic}",type="metric"' not in text  # none sent, so no zero series either
     if p95 is not None:
         assert 0 < p95 < 0.2

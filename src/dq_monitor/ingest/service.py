@@ -278,6 +278,7 @@ class MonitorService:
     async def _loop(self, stop: anyio.Event) -> None:
         consumer = self._consumer
         assert consumer is not None
+        stats = self.monitor.stats
         while not stop.is_set():
             if self._restore_pending:
                 await self._retry_restore()
@@ -298,12 +299,19 @@ class MonitorService:
                     continue
                 log.debug("batch %s[%d] offsets %d..%d", tp.topic, tp.partition,
                           records[0].offset, records[-1].offset)
+                # Judged events are counted by the core's own per-type stats: the difference
+                # over the batch is what this topic brought (no second counter per event).
+                judged = (stats["events.metric"], stats["events.table_update"])
                 for rec in records:
                     self._process(tp, rec, now, out, dead)
+                self._consumed[tp.topic, "metric"] += stats["events.metric"] - judged[0]
+                self._consumed[tp.topic, "table_update"] += (stats["events.table_update"]
+                                                            - judged[1])
                 self.stats[f"consumed.{tp.topic}"] += len(records)
                 offsets[tp] = self._positions[tp] = records[-1].offset + 1
             for (topic, kind), n in self._consumed.items():
-                self.telemetry.events.add(n, {"topic": topic, "type": kind})
+                if n:
+                    self.telemetry.events.add(n, {"topic": topic, "type": kind})
             self._consumed.clear()
             tick = self.monitor.on_tick(now)
             out.alerts += tick.alerts
@@ -343,11 +351,11 @@ class MonitorService:
                                         partition=tp.partition, offset=rec.offset,
                                         timestamp_ms=rec.timestamp, raw=rec.value))
             return
-        self._consumed[tp.topic, event.type] += 1
         home = self.monitor.homes.get(event.source)  # None: not a configured source
         if home is not None and home != tp.partition and tp.topic != self.repartition_topic:
             # NFR-006: a source's state lives on its home partition whatever partitioner (or
             # key) the producer used; the home's owner processes it from the repartition topic.
+            self._consumed[tp.topic, event.type] += 1  # not judged here, so counted here
             self.stats["events.rerouted"] += 1
             self._forward.append(((self.repartition_topic, event.source.encode(), rec.value,
                                    home, list(rec.headers or [])), rec.timestamp))

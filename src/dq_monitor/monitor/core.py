@@ -1,58 +1,42 @@
-"""The monitor core, sans I/O: decoded events and clock instants in, alert events out.
+"""The monitor core, sans I/O: owned sources, verdicts → alert machines → alerts, and state.
 
-The Kafka adapter (``ingest``) feeds it records and calls ``on_tick`` whenever ``next_wakeup``
-is due; tests drive it directly with a fake clock. It owns the per-partition source state, arms
-freshness deadlines and damping timers on its ``Scheduler`` (``dq_monitor.scheduler``: one
-heap of typed deadlines and the sweep), and re-evaluates everything every
+The Kafka adapter (``ingest``) feeds it records through ``on_event`` (the ``EventDispatcher``
+of ``dispatch``) and calls ``on_tick`` whenever ``next_wakeup`` is due; tests drive it directly
+with a fake clock. It owns the per-partition source state, judges every verdict against the
+source's alert machines, arms freshness deadlines and damping timers on its ``Scheduler``
+(``scheduler``: one heap of typed deadlines and the sweep) and re-evaluates everything every
 ``scheduler.sweep_interval`` (NFR-001). Changed state is reported by key (``take_dirty``) so the
-adapter can checkpoint it to the changelog topic before committing input offsets.
+adapter can checkpoint it to the changelog topic (``state.checkpoint`` encodes series) before
+committing input offsets.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiokafka.partitioner import murmur2
 
 from dq_monitor.alerts.build import build_alert
 from dq_monitor.alerts.machine import AlertMachine
-from dq_monitor.checks.anomaly import (
-    AnomalyResult,
-    SeriesState,
-    evaluate,
-    evaluate_quiet,
-    series_key,
-)
-from dq_monitor.checks.completeness import ROW_COUNT_SUBJECT, evaluate_completeness
 from dq_monitor.checks.freshness import evaluate_freshness, freshness_severity
 from dq_monitor.checks.verdict import FAIL as _FAIL
 from dq_monitor.checks.verdict import OK as _OK
 from dq_monitor.checks.verdict import PENDING as _PENDING
 from dq_monitor.checks.verdict import Severity, Verdict
 from dq_monitor.config import Config, Damping, SourceConfig
-from dq_monitor.events import Alert, Metric, TableUpdate, format_rfc3339, parse_rfc3339
-from dq_monitor.scheduler import Scheduler
+from dq_monitor.events import format_rfc3339, parse_rfc3339
+from dq_monitor.monitor.dispatch import SEP, EventDispatcher, watch_key
+from dq_monitor.monitor.outcome import Emitted, Outcome
+from dq_monitor.monitor.scheduler import Scheduler
 from dq_monitor.state import checkpoint
 from dq_monitor.state.sources import SourceState, Watch
 
-if TYPE_CHECKING:
-    from opentelemetry.context import Context
-
-ROW_COUNT_METRIC = "row_count"
-#: The ``stats`` counter of each event type (built once, not per event).
-_EVENT_STAT = {"table_update": "events.table_update", "metric": "events.metric"}
-#: Separates the parts of state keys (unit separator: never part of a source or series name).
-SEP = "\x1f"
-
-
-def watch_key(check: str, subject: str | None) -> str:
-    return f"{check}{SEP}{subject or ''}"
-
+#: ``Monitor.on_event``: the dispatcher's bound method.
+OnEvent = Callable[..., Outcome]
 
 #: The watch key of a source's freshness alert.
 _FRESHNESS_WATCH = watch_key("freshness", None)
@@ -61,27 +45,6 @@ _FRESHNESS_WATCH = watch_key("freshness", None)
 def partition_for(source: str, partition_count: int) -> int:
     """The partition Kafka's default partitioner gives a record keyed by ``source``."""
     return int(murmur2(source.encode()) & 0x7FFFFFFF) % partition_count
-
-
-@dataclass(frozen=True, slots=True)
-class Emitted:
-    """An alert to write, the partition whose state caused it, and when its cause happened."""
-
-    alert: Alert
-    partition: int
-    #: Kafka timestamp of the triggering event, or the freshness deadline (NFR-002 latency start).
-    triggered_at: datetime
-    #: The triggering record's trace context, set by the adapter (opaque to the core).
-    trace: Context | None = None
-
-
-@dataclass(slots=True)
-class Outcome:
-    alerts: list[Emitted] = field(default_factory=list)
-    #: Records for the dead-letter topic decided by the core (series past ``max_series``).
-    dead_letters: list[dict[str, Any]] = field(default_factory=list)
-    #: (subject, result) of each anomaly evaluation, only when ``Monitor.trace_anomaly`` is on.
-    anomaly: list[tuple[str, AnomalyResult]] = field(default_factory=list)
 
 
 class Monitor:
@@ -100,9 +63,12 @@ class Monitor:
         self.scheduler = Scheduler(config.scheduler.sweep_interval)
         #: Changed state as (partition, kind, source, subject): the key text is built only when
         #: it is checkpointed.
-        self._dirty: set[tuple[int, str, str, str]] = set()
+        self.dirty: set[tuple[int, str, str, str]] = set()
         #: Report every anomaly evaluation in ``Outcome.anomaly`` (the backtest reads z from it).
         self.trace_anomaly = False
+        #: Judge one event (``EventDispatcher.on_event``): bound here, so the per-event call
+        #: goes straight to the dispatcher.
+        self.on_event: OnEvent = EventDispatcher(self).on_event
 
     # ------------------------------------------------------------------ ownership
 
@@ -130,7 +96,7 @@ class Monitor:
             if p in new:
                 src = self.sources.get(cfg.name)
                 if src is None:
-                    src = self._new_source(cfg, p, now)
+                    src = self.new_source(cfg, p, now)
                 self._arm_freshness(src, now)
                 for key in src.watches:
                     self.scheduler.push(now, "watch", cfg.name, key)
@@ -142,110 +108,12 @@ class Monitor:
         for name in [n for n, s in self.sources.items() if s.partition in gone]:
             del self.sources[name]
 
-    def _new_source(self, cfg: SourceConfig, partition: int, now: datetime) -> SourceState:
+    def new_source(self, cfg: SourceConfig, partition: int, now: datetime) -> SourceState:
+        """Start the state of configured source ``cfg`` on ``partition``."""
         src = SourceState(config=cfg, partition=partition, watching_since=now)
         self.sources[cfg.name] = src
-        self._dirty.add((partition, "src", cfg.name, ""))
+        self.dirty.add((partition, "src", cfg.name, ""))
         return src
-
-    # ------------------------------------------------------------------ inputs
-
-    def on_event(
-        self, event: TableUpdate | Metric, *, partition: int, kafka_ts: datetime, now: datetime,
-        out: Outcome | None = None,
-    ) -> Outcome:
-        """Judge one event; what it causes is added to ``out`` (a new ``Outcome`` by default:
-        the Kafka adapter passes one per batch, so an event that changes nothing allocates
-        nothing) and returned."""
-        if out is None:
-            out = Outcome()
-        self.stats[_EVENT_STAT[event.type]] += 1
-        src = self.sources.get(event.source)
-        if src is None:
-            cfg = self.config.sources_by_name.get(event.source)
-            if cfg is None:
-                self.stats["events.unknown_source"] += 1
-                return out
-            src = self._new_source(cfg, partition, now)
-        src.partition = partition
-        if isinstance(event, TableUpdate):
-            self._table_update(src, event, kafka_ts, now, out)
-        else:
-            self._metric(src, event, kafka_ts, now, out)
-        return out
-
-    def _table_update(
-        self, src: SourceState, ev: TableUpdate, kafka_ts: datetime, now: datetime, out: Outcome
-    ) -> None:
-        cfg = src.config
-        src.saw_update(ev.updated_at, now)
-        self._dirty.add((src.partition, "src", cfg.name, ""))
-        if cfg.freshness is not None:
-            self._check_freshness(src, now, out, event_time=ev.updated_at, triggered_at=kafka_ts)
-        if cfg.completeness is not None:
-            # With no alert state for the source, only WARN/FAIL verdicts would change anything
-            # (unless a column is named like the row-count subject: its two verdicts share a
-            # watch, so the second one counts whatever it is).
-            only_firing = (not src.watches
-                           and ROW_COUNT_SUBJECT not in cfg.completeness.columns)
-            for verdict in evaluate_completeness(cfg.completeness, ev, only_firing=only_firing):
-                self._judge(src, verdict, cfg.completeness, now, out,
-                            event_time=ev.updated_at, triggered_at=kafka_ts)
-        if (cfg.anomaly is not None and ev.row_count is not None
-                and ROW_COUNT_METRIC in cfg.anomaly.metrics):
-            self._observe_value(src, ROW_COUNT_METRIC, float(ev.row_count), now, out,
-                                event_time=ev.updated_at, triggered_at=kafka_ts)
-
-    def _metric(
-        self, src: SourceState, ev: Metric, kafka_ts: datetime, now: datetime, out: Outcome
-    ) -> None:
-        an = src.config.anomaly
-        if an is None or ev.metric not in an.metrics:
-            self.stats["events.metric_not_monitored"] += 1
-            return
-        subject = series_key(ev.source, ev.metric, ev.tags)
-        self._observe_value(src, subject, ev.value, now, out, event_time=ev.ts,
-                            triggered_at=kafka_ts)
-
-    def _observe_value(
-        self, src: SourceState, subject: str, value: float, now: datetime, out: Outcome,
-        *, event_time: datetime, triggered_at: datetime,
-    ) -> None:
-        an = src.config.anomaly
-        assert an is not None
-        state = src.series.get(subject)
-        if state is None:
-            if len(src.series) >= src.config.max_series:
-                src.series_rejected += 1
-                self.stats["series.rejected"] += 1
-                out.dead_letters.append({
-                    "kind": "series_cap_exceeded",
-                    "reason": f"source {src.config.name!r} already has {len(src.series)} series "
-                              f"(max_series); new series {subject!r} is not tracked",
-                    "source": src.config.name, "series": subject,
-                    "max_series": src.config.max_series, "value": value,
-                    "timestamp": format_rfc3339(event_time),
-                })
-                return
-            state = src.series[subject] = SeriesState.new(an)
-        name = src.config.name
-        self._dirty.add((src.partition, "ser", name, subject))
-        if self.trace_anomaly:
-            result = evaluate(state, value, an, source=name, subject=subject, ts=event_time)
-            out.anomaly.append((subject, result))
-        elif not src.watches or watch_key("anomaly", subject) not in src.watches:
-            # The common case, a series with no alert state: a verdict is needed only if the
-            # value starts an episode, and nothing is built otherwise.
-            quiet = evaluate_quiet(state, value, an, name, subject, event_time)
-            if quiet is None:
-                return
-            result = quiet
-        else:
-            result = evaluate(state, value, an, source=name, subject=subject, ts=event_time)
-        if not result.held.firing and watch_key("anomaly", subject) not in src.watches:
-            return  # healthy and never alerted, no verdict needed
-        self._judge(src, result.verdict, an, now, out, event_time=event_time,
-                    triggered_at=triggered_at)
 
     # ------------------------------------------------------------------ time
 
@@ -262,7 +130,7 @@ class Monitor:
             if kind == "fresh":
                 if src.fresh_armed == when:
                     src.fresh_armed = None
-                self._check_freshness(src, now, out, event_time=when, triggered_at=when)
+                self.check_freshness(src, now, out, event_time=when, triggered_at=when)
             else:
                 self._reobserve(src, key, now, out, when)
         if self.scheduler.sweep_due(now):
@@ -274,7 +142,7 @@ class Monitor:
         self.stats["sweeps"] += 1
         for src in list(self.sources.values()):
             if src.config.freshness is not None:
-                self._check_freshness(src, now, out, event_time=now, triggered_at=now)
+                self.check_freshness(src, now, out, event_time=now, triggered_at=now)
             for key in [f for f, w in src.watches.items() if w.verdict.check != "freshness"]:
                 self._reobserve(src, key, now, out, now)
 
@@ -286,16 +154,16 @@ class Monitor:
             return
         if watch.verdict.check == "freshness":
             # re-judged from its clock, never from a stale verdict
-            self._check_freshness(src, now, out, event_time=when, triggered_at=when)
+            self.check_freshness(src, now, out, event_time=when, triggered_at=when)
             return
         damping = self._damping(src.config, watch.verdict)
-        self._judge(src, watch.verdict, damping, now, out, event_time=when, triggered_at=when)
+        self.judge(src, watch.verdict, damping, now, out, event_time=when, triggered_at=when)
 
     def _arm_freshness(self, src: SourceState, now: datetime) -> None:
         if src.config.freshness is not None:
             self.scheduler.push(now, "fresh", src.config.name, "")
 
-    def _check_freshness(
+    def check_freshness(
         self, src: SourceState, now: datetime, out: Outcome, *, event_time: datetime,
         triggered_at: datetime,
     ) -> None:
@@ -318,7 +186,7 @@ class Monitor:
                 cfg.warn_ratio * cfg.max_staleness)
             crossed = reference + timedelta(seconds=limit)
             event_time = triggered_at = min(crossed, now)
-        self._judge(src, res.verdict, cfg, now, out, event_time=event_time,
+        self.judge(src, res.verdict, cfg, now, out, event_time=event_time,
                     triggered_at=triggered_at)
         self._arm(src, res.next_change_at)
 
@@ -338,7 +206,7 @@ class Monitor:
         assert damping is not None
         return damping
 
-    def _judge(
+    def judge(
         self, src: SourceState, verdict: Verdict, damping: Damping, now: datetime, out: Outcome,
         *, event_time: datetime, triggered_at: datetime,
     ) -> None:
@@ -351,7 +219,7 @@ class Monitor:
         if verdict.severity is not _PENDING:
             watch.verdict = verdict
         transition = watch.machine.observe(verdict, now)
-        self._dirty.add((src.partition, "w", src.config.name, key))
+        self.dirty.add((src.partition, "w", src.config.name, key))
         if transition is not None:
             alert = build_alert(transition, event_time=event_time, detected_at=now)
             self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
@@ -371,9 +239,9 @@ class Monitor:
         owner restores it from the changelog, and a tombstone from here would erase it.
         """
         keys = sorted((p, f"{kind}{SEP}{name}" if kind == "src" else f"{kind}{SEP}{name}{SEP}{sub}")
-                      for p, kind, name, sub in self._dirty
+                      for p, kind, name, sub in self.dirty
                       if p in self.owned and name in self.sources)
-        self._dirty.clear()
+        self.dirty.clear()
         return [(p, key, self.snapshot(key)) for p, key in keys]
 
     def snapshot(self, key: str) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dq_monitor.scheduler import Deadline, Scheduler
+from dq_monitor.monitor.scheduler import Deadline, Scheduler
 
 T0 = datetime(2026, 6, 26, 12, 0, tzinfo=UTC)
 

@@ -1,0 +1,142 @@
+"""The event dispatcher, sans I/O: one decoded event → the checks it feeds → verdicts.
+
+Per event the work is decode (done by the adapter), look up, update, compare: the source's
+state is found by name, the series by its precomputed key, and a check is asked for a verdict
+only when the answer could change an alert. A healthy value of a series with no alert state
+(the common case) builds nothing. Verdicts go to the core's ``judge``, which owns the alert
+machines, the timers and the changed-state set.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from dq_monitor.checks.anomaly import SeriesState, evaluate, evaluate_quiet, series_key
+from dq_monitor.checks.completeness import ROW_COUNT_SUBJECT, evaluate_completeness
+from dq_monitor.events import Metric, TableUpdate, format_rfc3339
+from dq_monitor.monitor.outcome import Outcome
+from dq_monitor.state.sources import SourceState
+
+if TYPE_CHECKING:
+    from dq_monitor.monitor.core import Monitor
+
+ROW_COUNT_METRIC = "row_count"
+#: Separates the parts of state keys (unit separator: never part of a source or series name).
+SEP = "\x1f"
+#: The ``stats`` counter of each event type (built once, not per event).
+EVENT_STAT = {"table_update": "events.table_update", "metric": "events.metric"}
+
+
+def watch_key(check: str, subject: str | None) -> str:
+    """The key of one alert state of a source: its check and subject."""
+    return f"{check}{SEP}{subject or ''}"
+
+
+class EventDispatcher:
+    """Routes each event of ``core``'s sources to its checks; one per ``Monitor``."""
+
+    __slots__ = ("core",)
+
+    def __init__(self, core: Monitor) -> None:
+        self.core = core
+
+    def on_event(
+        self, event: TableUpdate | Metric, *, partition: int, kafka_ts: datetime, now: datetime,
+        out: Outcome | None = None,
+    ) -> Outcome:
+        """Judge one event; what it causes is added to ``out`` (a new ``Outcome`` by default:
+        the Kafka adapter passes one per batch, so an event that changes nothing allocates
+        nothing) and returned."""
+        core = self.core
+        if out is None:
+            out = Outcome()
+        core.stats[EVENT_STAT[event.type]] += 1
+        src = core.sources.get(event.source)
+        if src is None:
+            cfg = core.config.sources_by_name.get(event.source)
+            if cfg is None:
+                core.stats["events.unknown_source"] += 1
+                return out
+            src = core.new_source(cfg, partition, now)
+        src.partition = partition
+        if isinstance(event, TableUpdate):
+            self._table_update(src, event, kafka_ts, now, out)
+        else:
+            self._metric(src, event, kafka_ts, now, out)
+        return out
+
+    def _table_update(
+        self, src: SourceState, ev: TableUpdate, kafka_ts: datetime, now: datetime, out: Outcome
+    ) -> None:
+        core = self.core
+        cfg = src.config
+        src.saw_update(ev.updated_at, now)
+        core.dirty.add((src.partition, "src", cfg.name, ""))
+        if cfg.freshness is not None:
+            core.check_freshness(src, now, out, event_time=ev.updated_at, triggered_at=kafka_ts)
+        if cfg.completeness is not None:
+            # With no alert state for the source, only WARN/FAIL verdicts would change anything
+            # (unless a column is named like the row-count subject: its two verdicts share a
+            # watch, so the second one counts whatever it is).
+            only_firing = (not src.watches
+                           and ROW_COUNT_SUBJECT not in cfg.completeness.columns)
+            for verdict in evaluate_completeness(cfg.completeness, ev, only_firing=only_firing):
+                core.judge(src, verdict, cfg.completeness, now, out,
+                           event_time=ev.updated_at, triggered_at=kafka_ts)
+        if (cfg.anomaly is not None and ev.row_count is not None
+                and ROW_COUNT_METRIC in cfg.anomaly.metrics):
+            self._observe_value(src, ROW_COUNT_METRIC, float(ev.row_count), now, out,
+                                ev.updated_at, kafka_ts)
+
+    def _metric(
+        self, src: SourceState, ev: Metric, kafka_ts: datetime, now: datetime, out: Outcome
+    ) -> None:
+        an = src.config.anomaly
+        if an is None or ev.metric not in an.metrics:
+            self.core.stats["events.metric_not_monitored"] += 1
+            return
+        subject = series_key(ev.source, ev.metric, ev.tags)
+        self._observe_value(src, subject, ev.value, now, out, ev.ts, kafka_ts)
+
+    def _observe_value(
+        self, src: SourceState, subject: str, value: float, now: datetime, out: Outcome,
+        event_time: datetime, triggered_at: datetime,
+    ) -> None:
+        core = self.core
+        an = src.config.anomaly
+        assert an is not None
+        state = src.series.get(subject)
+        if state is None:
+            if len(src.series) >= src.config.max_series:
+                src.series_rejected += 1
+                core.stats["series.rejected"] += 1
+                out.dead_letters.append({
+                    "kind": "series_cap_exceeded",
+                    "reason": f"source {src.config.name!r} already has {len(src.series)} series "
+                              f"(max_series); new series {subject!r} is not tracked",
+                    "source": src.config.name, "series": subject,
+                    "max_series": src.config.max_series, "value": value,
+                    "timestamp": format_rfc3339(event_time),
+                })
+                return
+            state = src.series[subject] = SeriesState.new(an)
+        name = src.config.name
+        core.dirty.add((src.partition, "ser", name, subject))
+        watches = src.watches
+        if core.trace_anomaly:
+            result = evaluate(state, value, an, source=name, subject=subject, ts=event_time)
+            out.anomaly.append((subject, result))
+        elif not watches or watch_key("anomaly", subject) not in watches:
+            # The common case, a series with no alert state: a verdict is needed only if the
+            # value starts an episode, and nothing is built otherwise.
+            quiet = evaluate_quiet(state, value, an, name, subject, event_time)
+            if quiet is None:
+                return
+            result = quiet
+        else:
+            result = evaluate(state, value, an, source=name, subject=subject, ts=event_time)
+        if not result.held.firing and watch_key("anomaly", subject) not in watches:
+            return  # healthy and never alerted, no verdict needed
+        core.judge(src, result.verdict, an, now, out, event_time=event_time,
+                   triggered_at=triggered_at)

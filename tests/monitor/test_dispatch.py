@@ -1,0 +1,47 @@
+"""The event dispatcher: each event reaches the checks it feeds, and a quiet one builds nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from dq_monitor.events import Metric
+from dq_monitor.monitor import SEP, Outcome
+from tests.monitor.test_core import at, feed, metric, started, update
+
+
+@pytest.mark.req("NFR-003", "FR-005")
+def test_a_healthy_value_of_a_never_alerted_series_adds_nothing_but_its_state() -> None:
+    m = started()
+    out = Outcome()
+    for i in range(30):
+        m.on_event(metric(i, 100.0 + i % 3), partition=0, kafka_ts=at(i), now=at(i), out=out)
+    assert out == Outcome()  # no alert, no dead letter, no verdict object kept
+    assert m.stats["events.metric"] == 30
+    assert (0, "ser", "orders", "revenue{region=eu}") in m.dirty
+    assert not m.sources["orders"].watches
+
+
+@pytest.mark.req("FR-002", "FR-005")
+def test_events_are_routed_by_source_and_metric() -> None:
+    m = started()
+    feed(m, metric(1, 5.0, source="nobody"), 1)
+    feed(m, Metric(type="metric", source="orders", metric="other", value=1.0, ts=at(1)), 1)
+    feed(m, update(2), 2)
+    assert m.stats["events.unknown_source"] == 1
+    assert m.stats["events.metric_not_monitored"] == 1
+    assert m.stats["events.table_update"] == 1
+    # A table update feeds freshness and the row-count series of its source.
+    assert m.sources["orders"].last_updated == at(2)
+    assert "row_count" in m.sources["orders"].series
+    assert (0, "src", "orders", "") in m.dirty
+
+
+@pytest.mark.req("FR-005", "FR-006")
+def test_a_spike_after_warm_up_reaches_the_alert_machine() -> None:
+    m = started()
+    for i in range(10):
+        feed(m, metric(i, 100.0 + i % 3), i)
+    out = feed(m, metric(10, 10_000.0), 10)
+    assert [(e.alert.check, e.alert.subject, e.alert.status) for e in out.alerts] == [
+        ("anomaly", "revenue{region=eu}", "firing")]
+    assert f"anomaly{SEP}revenue{{region=eu}}" in m.sources["orders"].watches
