@@ -1,7 +1,7 @@
 """Scale-out benchmark (NFR-003, FR-016): one and two ``dq-monitor run`` processes against the
 raw consume loop, on the same records of one broker, in one run.
 
-    python benchmarks/bench_scale.py [--events 200000] [--bootstrap HOST:PORT]
+    python benchmarks/bench_scale.py [--events 600000] [--bootstrap HOST:PORT]
 
 The workload is the one of the comparison with other stream processors: metric events of 100
 sources × 10 metrics (window 100), keyed by source, on a topic of two partitions. The monitor
@@ -177,7 +177,8 @@ async def run(bootstrap: str, n: int) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=600_000,
+                        help="enough for both instances to be busy together after the second joins")
     parser.add_argument("--bootstrap", default=None)
     parser.add_argument("--output", default=str(RESULTS / "scale.json"))
     args = parser.parse_args()
@@ -193,6 +194,9 @@ def main() -> int:
         print(f"monitor ×{count}: {r['events_per_s']:,.0f} events/s "
               f"(ratio {r['ratio_to_raw_loop']:.2f}; {r['measured_events']:,.0f} events over "
               f"{r['measured_s']:.1f} s)")
+        if not r["measured_events"]:
+            print(f"  no stretch in which all {count} instance(s) were busy: the group was "
+                  "still joining when the records ran out; raise --events")
     return 0
 
 
