@@ -43,10 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from dq_monitor.checks.verdict import FAIL as _FAIL
-from dq_monitor.checks.verdict import PENDING as _PENDING
-from dq_monitor.checks.verdict import WARN as _WARN
-from dq_monitor.checks.verdict import Severity, Verdict
+from dq_monitor.checks.verdict import FAIL, PENDING, WARN, Severity, Verdict
 from dq_monitor.config import Damping
 from dq_monitor.errors import DqMonitorError
 
@@ -128,7 +125,7 @@ class AlertMachine:
         for_ = timedelta(seconds=d.for_)
         if self._firing is None and self._warn_since is not None:
             due.append(self._warn_since + for_)
-        elif self._firing is _WARN and self._fail_since is not None:
+        elif self._firing is WARN and self._fail_since is not None:
             due.append(self._fail_since + for_)
         if self._firing is not None and self._clear_since is not None:
             at = self._clear_since + timedelta(seconds=d.resolve_after)
@@ -141,7 +138,7 @@ class AlertMachine:
     def observe(self, verdict: Verdict, now: datetime) -> Transition | None:
         """Apply one verdict at ``now``; return the transition to publish, if any."""
         level = verdict.severity
-        if level is _PENDING:
+        if level is PENDING:
             return None
         self._track(level, now)
         self._prune(now)
@@ -151,10 +148,10 @@ class AlertMachine:
             ready = self._ready(now)
             return None if ready is None else self._fire(ready, verdict, now)
         if level.firing:
-            if self._firing is _WARN and self._ready(now) is _FAIL:
+            if self._firing is WARN and self._ready(now) is FAIL:
                 assert self._fail_since is not None
-                self._firing = _FAIL
-                return self._transition("firing", _FAIL, verdict, self._fail_since,
+                self._firing = FAIL
+                return self._transition("firing", FAIL, verdict, self._fail_since,
                                         flapping=self._held, flips=self._flip_count())
             return None  # same severity, or a de-escalation (see the module docstring)
         assert self._clear_since is not None
@@ -179,7 +176,7 @@ class AlertMachine:
             self._warn_since = None
             if self._clear_since is None:
                 self._clear_since = now
-        if level is _FAIL:
+        if level is FAIL:
             if self._fail_since is None:
                 self._fail_since = now
         else:
@@ -189,9 +186,9 @@ class AlertMachine:
         """The highest severity whose condition has held for ``for``."""
         for_ = timedelta(seconds=self._damping.for_)
         if self._fail_since is not None and now - self._fail_since >= for_:
-            return _FAIL
+            return FAIL
         if self._warn_since is not None and now - self._warn_since >= for_:
-            return _WARN
+            return WARN
         return None
 
     def _fire(self, severity: Severity, verdict: Verdict, now: datetime) -> Transition:
@@ -199,7 +196,7 @@ class AlertMachine:
         self._record_flip(now)
         self._firing = severity
         self._held = exceeds
-        since = self._fail_since if severity is _FAIL else self._warn_since
+        since = self._fail_since if severity is FAIL else self._warn_since
         assert since is not None
         return self._transition("firing", severity, verdict, since, flapping=exceeds,
                                 flips=self._flip_count())

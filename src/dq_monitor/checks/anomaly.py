@@ -38,11 +38,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from dq_monitor.checks.verdict import FAIL as _FAIL
-from dq_monitor.checks.verdict import OK as _OK
-from dq_monitor.checks.verdict import PENDING as _PENDING
-from dq_monitor.checks.verdict import WARN as _WARN
-from dq_monitor.checks.verdict import Severity, Verdict
+from dq_monitor.checks.verdict import FAIL, OK, PENDING, WARN, Severity, Verdict
 from dq_monitor.config import AnomalyConfig
 from dq_monitor.errors import DqMonitorError
 from dq_monitor.state.baseline import Baseline, BaselineStateError, from_model
@@ -230,7 +226,7 @@ class AnomalyResult:
     @property
     def verdict(self) -> Verdict:
         held = self.held
-        severity = held if held.firing or self.severity is _PENDING else self.severity
+        severity = held if held.firing or self.severity is PENDING else self.severity
         return Verdict("anomaly", self.source, self.subject, severity, self.value,
                        self.expected, self._detail())
 
@@ -262,9 +258,9 @@ class AnomalyResult:
         else:
             side = "above" if z >= 0 else "below"
             size = f"{name} = {v:.6g} is {abs(z):.2f}σ {side} {basis}"
-        if self.severity is _FAIL:
+        if self.severity is FAIL:
             return f"{size}; FAIL at |z| ≥ {cfg.z_fail:g}"
-        if self.severity is _WARN:
+        if self.severity is WARN:
             return f"{size}; WARN at |z| ≥ {cfg.z_warn:g}"
         if self.held.firing:
             return (f"{size}; normal again, the episode resolves after {cfg.cooldown} "
@@ -280,7 +276,7 @@ def _episode(state: SeriesState, severity: Severity, cfg: AnomalyConfig) -> Seve
         if burst is None or severity.rank > burst.rank:
             state.burst = severity
         return state.burst
-    if burst is None or severity is _PENDING:
+    if burst is None or severity is PENDING:
         return burst
     state.quiet += 1
     if state.quiet >= cfg.cooldown:
@@ -333,7 +329,7 @@ def _evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, source: str,
         held = state.burst  # what ``_episode`` holds for a PENDING value
         if quiet and held is None:
             return None
-        return AnomalyResult(_PENDING, None, None, None, False, value, cfg, source,
+        return AnomalyResult(PENDING, None, None, None, False, value, cfg, source,
                              subject, held=held)
     mean = window.mean
     std = window.std
@@ -341,12 +337,12 @@ def _evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, source: str,
     z = _zscore(dev, std)
     direction = cfg.direction
     score = z if direction == "up" else -z if direction == "down" else abs(z)
-    severity = _OK
+    severity = OK
     if score >= cfg.z_warn:
         moved = abs(dev)
         if moved >= cfg.min_abs_change and moved >= cfg.min_rel_change * abs(mean):
-            severity = _FAIL if score >= cfg.z_fail else _WARN
-    if severity is _OK:
+            severity = FAIL if score >= cfg.z_fail else WARN
+    if severity is OK:
         if state.streak:
             del state.streak[:]
             state.streak_sign = 0
@@ -370,8 +366,8 @@ def _evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, source: str,
         state.quiet = 0
         if quiet:
             return None
-        return AnomalyResult(_OK, z, mean, std, True, value, cfg, source, subject)
-    if severity is _WARN:
+        return AnomalyResult(OK, z, mean, std, True, value, cfg, source, subject)
+    if severity is WARN:
         window.push(value)
     return AnomalyResult(severity, z, mean, std, False, value, cfg, source, subject,
                          held=_episode(state, severity, cfg))
@@ -392,7 +388,7 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
         held = state.burst  # what ``_episode`` holds for a PENDING value
         if quiet and held is None:
             return None
-        return AnomalyResult(_PENDING, None, None, None, False, value, cfg, source,
+        return AnomalyResult(PENDING, None, None, None, False, value, cfg, source,
                              subject, held=held)
     counts = b.counts
     if counts and (value < 0.0 or not value.is_integer()):
@@ -405,7 +401,7 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
         held = state.burst
         if quiet and held is None:
             return None
-        return AnomalyResult(_PENDING, None, None, None, False, value, cfg, source,
+        return AnomalyResult(PENDING, None, None, None, False, value, cfg, source,
                              subject, held=held)
     y = 2.0 * math.sqrt(value + 0.375) if counts else value
     pred, scale, k = b.predict(t_local)
@@ -415,7 +411,7 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
         held = state.burst
         if quiet and held is None:
             return None
-        return AnomalyResult(_PENDING, None, None, None, False, value, cfg, source,
+        return AnomalyResult(PENDING, None, None, None, False, value, cfg, source,
                              subject, held=held, model=(pred, scale, counts, "unseen"))
     dev = y - pred
     # _zscore(dev, scale), inline
@@ -442,7 +438,7 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
     else:
         point, over = -z, -z_run
     score = point if point > over else over
-    severity = _OK
+    severity = OK
     if counts:  # from_model(pred, True), inline
         h = (0.0 if pred < 0.0 else pred) / 2.0  # max(pred, 0.0), NaN kept as max keeps it
         expected = h * h - 0.375
@@ -453,8 +449,8 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
     if score >= cfg.z_warn:
         moved = abs(value - expected)
         if moved >= cfg.min_abs_change and moved >= cfg.min_rel_change * abs(expected):
-            severity = _FAIL if score >= cfg.z_fail else _WARN
-    if severity is _OK:
+            severity = FAIL if score >= cfg.z_fail else WARN
+    if severity is OK:
         if state.streak and (abs(z) < 1.0 or (dev > 0) != (state.streak_sign > 0)):
             # A shifted level is noisy too: only a value back near the expected level, or on
             # the other side, ends the streak of flagged values.
@@ -489,9 +485,9 @@ def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, s
         state.quiet = 0
         if quiet:
             return None
-        return AnomalyResult(_OK, z, expected, scale_x, True, value, cfg, source,
+        return AnomalyResult(OK, z, expected, scale_x, True, value, cfg, source,
                              subject, z_run=z_run, model=model)
-    if severity is _WARN:
+    if severity is WARN:
         b.learn(value, y, pred, scale, k, t, t_local, True)
     elif b.race is not None:
         b.witness(y, pred, scale, t, t_local)

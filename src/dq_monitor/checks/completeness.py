@@ -8,11 +8,7 @@ rather than a guess.
 
 from __future__ import annotations
 
-from dq_monitor.checks.verdict import FAIL as _FAIL
-from dq_monitor.checks.verdict import OK as _OK
-from dq_monitor.checks.verdict import PENDING as _PENDING
-from dq_monitor.checks.verdict import WARN as _WARN
-from dq_monitor.checks.verdict import Severity, Verdict
+from dq_monitor.checks.verdict import FAIL, OK, PENDING, WARN, Severity, Verdict
 from dq_monitor.config import CompletenessConfig
 from dq_monitor.events import TableUpdate
 
@@ -40,19 +36,19 @@ def evaluate_completeness(cfg: CompletenessConfig, event: TableUpdate, *,
             if only_firing:
                 continue
             missing = "row_count" if rows is None else f"null_counts.{column}"
-            out.append(_verdict(source, column, _PENDING, None, rule.max_null_rate,
+            out.append(_verdict(source, column, PENDING, None, rule.max_null_rate,
                                 f"{source}.{column}: event has no {missing}"))
             continue
         rate = nulls / rows if rows else 0.0
         warn = cfg.warn_rate(column)
         if rate > rule.max_null_rate:
-            severity, limit, word = _FAIL, rule.max_null_rate, "above the limit"
+            severity, limit, word = FAIL, rule.max_null_rate, "above the limit"
         elif rate > warn:
-            severity, limit, word = _WARN, warn, "above the warning level"
+            severity, limit, word = WARN, warn, "above the warning level"
         else:
             if only_firing:
                 continue
-            severity, limit, word = _OK, rule.max_null_rate, "within the limit"
+            severity, limit, word = OK, rule.max_null_rate, "within the limit"
         out.append(_verdict(
             source, column, severity, rate, rule.max_null_rate,
             f"{source}.{column} null rate {rate:.4%} ({nulls} of {rows} rows) is {word} "
@@ -62,12 +58,12 @@ def evaluate_completeness(cfg: CompletenessConfig, event: TableUpdate, *,
         minimum = cfg.min_row_count
         if rows is None:
             if not only_firing:
-                out.append(_verdict(source, ROW_COUNT_SUBJECT, _PENDING, None, minimum,
+                out.append(_verdict(source, ROW_COUNT_SUBJECT, PENDING, None, minimum,
                                     f"{source}: event has no row_count"))
         elif rows < minimum:
-            out.append(_verdict(source, ROW_COUNT_SUBJECT, _FAIL, rows, minimum,
+            out.append(_verdict(source, ROW_COUNT_SUBJECT, FAIL, rows, minimum,
                                 f"{source} has {rows} rows, below the minimum of {minimum}"))
         elif not only_firing:
-            out.append(_verdict(source, ROW_COUNT_SUBJECT, _OK, rows, minimum,
+            out.append(_verdict(source, ROW_COUNT_SUBJECT, OK, rows, minimum,
                                 f"{source} has {rows} rows (minimum {minimum})"))
     return out

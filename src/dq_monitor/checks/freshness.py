@@ -14,10 +14,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dq_monitor.checks.verdict import FAIL as _FAIL
-from dq_monitor.checks.verdict import OK as _OK
-from dq_monitor.checks.verdict import WARN as _WARN
-from dq_monitor.checks.verdict import Severity, Verdict
+from dq_monitor.checks.verdict import FAIL, OK, WARN, Severity, Verdict
 from dq_monitor.config import FreshnessConfig
 
 
@@ -55,10 +52,10 @@ def freshness_severity(
     fail_at = cfg.max_staleness
     warn_at = cfg.warn_ratio * cfg.max_staleness
     if staleness >= fail_at:
-        return _FAIL, staleness, None
+        return FAIL, staleness, None
     if staleness >= warn_at:
-        return _WARN, staleness, _reached_at(reference, fail_at)
-    return _OK, staleness, _reached_at(reference, warn_at)
+        return WARN, staleness, _reached_at(reference, fail_at)
+    return OK, staleness, _reached_at(reference, warn_at)
 
 
 def evaluate_freshness(
@@ -78,9 +75,9 @@ def evaluate_freshness(
         if last_updated is not None
         else f"no update seen in the {_fmt(staleness)} since monitoring started"
     )
-    if severity is _FAIL:
+    if severity is FAIL:
         detail = f"{source} is stale: {since}, over the {_fmt(fail_at)} limit"
-    elif severity is _WARN:
+    elif severity is WARN:
         detail = (
             f"{source} is getting stale: {since}, past {cfg.warn_ratio:g} of the "
             f"{_fmt(fail_at)} limit"

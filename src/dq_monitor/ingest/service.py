@@ -33,6 +33,7 @@ from dq_monitor.kafka.backoff import Backoff, pause, quiet_stop
 from dq_monitor.kafka.headers import TRIGGERED_HEADER
 from dq_monitor.kafka.topics import COMPACT, ensure_topics, partition_counts
 from dq_monitor.monitor import Emitted, Monitor, Outcome
+from dq_monitor.monitor.dispatch import EVENT_STAT
 from dq_monitor.telemetry import Telemetry
 
 log = logging.getLogger("dq_monitor.service")
@@ -301,12 +302,11 @@ class MonitorService:
                           records[0].offset, records[-1].offset)
                 # Judged events are counted by the core's own per-type stats: the difference
                 # over the batch is what this topic brought (no second counter per event).
-                judged = (stats["events.metric"], stats["events.table_update"])
+                judged = {kind: stats[key] for kind, key in EVENT_STAT.items()}
                 for rec in records:
                     self._process(tp, rec, now, out, dead)
-                self._consumed[tp.topic, "metric"] += stats["events.metric"] - judged[0]
-                self._consumed[tp.topic, "table_update"] += (stats["events.table_update"]
-                                                            - judged[1])
+                for kind, key in EVENT_STAT.items():
+                    self._consumed[tp.topic, kind] += stats[key] - judged[kind]
                 self.stats[f"consumed.{tp.topic}"] += len(records)
                 offsets[tp] = self._positions[tp] = records[-1].offset + 1
             for (topic, kind), n in self._consumed.items():

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,10 +23,7 @@ from aiokafka.partitioner import murmur2
 from dq_monitor.alerts.build import build_alert
 from dq_monitor.alerts.machine import AlertMachine
 from dq_monitor.checks.freshness import evaluate_freshness, freshness_severity
-from dq_monitor.checks.verdict import FAIL as _FAIL
-from dq_monitor.checks.verdict import OK as _OK
-from dq_monitor.checks.verdict import PENDING as _PENDING
-from dq_monitor.checks.verdict import Severity, Verdict
+from dq_monitor.checks.verdict import FAIL, OK, PENDING, Severity, Verdict
 from dq_monitor.config import Config, Damping, SourceConfig
 from dq_monitor.events import format_rfc3339, parse_rfc3339
 from dq_monitor.monitor.dispatch import SEP, EventDispatcher, watch_key
@@ -34,9 +31,6 @@ from dq_monitor.monitor.outcome import Emitted, Outcome
 from dq_monitor.monitor.scheduler import Scheduler
 from dq_monitor.state import checkpoint
 from dq_monitor.state.sources import SourceState, Watch
-
-#: ``Monitor.on_event``: the dispatcher's bound method.
-OnEvent = Callable[..., Outcome]
 
 #: The watch key of a source's freshness alert.
 _FRESHNESS_WATCH = watch_key("freshness", None)
@@ -66,9 +60,10 @@ class Monitor:
         self.dirty: set[tuple[int, str, str, str]] = set()
         #: Report every anomaly evaluation in ``Outcome.anomaly`` (the backtest reads z from it).
         self.trace_anomaly = False
-        #: Judge one event (``EventDispatcher.on_event``): bound here, so the per-event call
-        #: goes straight to the dispatcher.
-        self.on_event: OnEvent = EventDispatcher(self).on_event
+        #: Routes events to the checks; ``on_event`` is its bound method, so the per-event call
+        #: goes straight to it.
+        self.dispatcher = EventDispatcher(self)
+        self.on_event = self.dispatcher.on_event
 
     # ------------------------------------------------------------------ ownership
 
@@ -174,7 +169,7 @@ class Monitor:
             # its next deadline.
             severity, _, nxt = freshness_severity(
                 cfg, reference=src.last_updated or src.watching_since, now=now)
-            if severity is _OK:
+            if severity is OK:
                 self._arm(src, nxt)
                 return
         res = evaluate_freshness(src.config.name, cfg, last_updated=src.last_updated,
@@ -182,7 +177,7 @@ class Monitor:
         if res.verdict.severity.firing:
             # Latency and event time start at the instant the threshold was crossed.
             reference = src.last_updated or src.watching_since
-            limit = cfg.max_staleness if res.verdict.severity is _FAIL else (
+            limit = cfg.max_staleness if res.verdict.severity is FAIL else (
                 cfg.warn_ratio * cfg.max_staleness)
             crossed = reference + timedelta(seconds=limit)
             event_time = triggered_at = min(crossed, now)
@@ -216,7 +211,7 @@ class Monitor:
             if not verdict.severity.firing:
                 return  # healthy and never alerted: nothing to remember
             watch = src.watches[key] = Watch(AlertMachine(damping), verdict)
-        if verdict.severity is not _PENDING:
+        if verdict.severity is not PENDING:
             watch.verdict = verdict
         transition = watch.machine.observe(verdict, now)
         self.dirty.add((src.partition, "w", src.config.name, key))
