@@ -403,7 +403,7 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def decode_event(raw: bytes, *, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> TableUpdate | Metric:
+def decode_event(raw: bytes, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> TableUpdate | Metric:
     """Decode one Kafka record value; raise ``MalformedEvent`` with a reason naming the field."""
     if len(raw) > max_bytes:
         raise MalformedEvent(f"event is {len(raw)} bytes, over the {max_bytes}-byte limit")

@@ -26,7 +26,7 @@ from opentelemetry import trace
 from dq_monitor import tracing
 from dq_monitor.config import Config
 from dq_monitor.errors import DqMonitorError, MalformedEvent
-from dq_monitor.events import decode_event
+from dq_monitor.events import Event, decode_event
 from dq_monitor.ingest.deadletter import malformed_event
 from dq_monitor.kafka import changelog, check_access, consumer_kwargs, producer_kwargs
 from dq_monitor.kafka.backoff import Backoff, pause, quiet_stop
@@ -303,8 +303,7 @@ class MonitorService:
                 # Judged events are counted by the core's own per-type stats: the difference
                 # over the batch is what this topic brought (no second counter per event).
                 judged = {kind: stats[key] for kind, key in EVENT_STAT.items()}
-                for rec in records:
-                    self._process(tp, rec, now, out, dead)
+                self._process(tp, records, now, out, dead)
                 for kind, key in EVENT_STAT.items():
                     self._consumed[tp.topic, kind] += stats[key] - judged[kind]
                 self.stats[f"consumed.{tp.topic}"] += len(records)
@@ -337,43 +336,67 @@ class MonitorService:
             await self._commit(consumer, offsets)
 
     def _process(
-        self, tp: TopicPartition, rec: Any, now: datetime, out: Outcome,
+        self, tp: TopicPartition, records: list[Any], now: datetime, out: Outcome,
         dead: list[dict[str, Any]],
     ) -> None:
-        try:
-            if rec.value is None:
-                raise MalformedEvent("empty record (no value)")
-            event = decode_event(rec.value, max_bytes=self.kafka.max_event_bytes)
-        except MalformedEvent as exc:
-            self.stats["malformed"] += 1
-            self._consumed[tp.topic, "malformed"] += 1
-            dead.append(malformed_event(reason=exc.reason, topic=tp.topic,
-                                        partition=tp.partition, offset=rec.offset,
-                                        timestamp_ms=rec.timestamp, raw=rec.value))
-            return
-        home = self.monitor.homes.get(event.source)  # None: not a configured source
-        if home is not None and home != tp.partition and tp.topic != self.repartition_topic:
-            # NFR-006: a source's state lives on its home partition whatever partitioner (or
-            # key) the producer used; the home's owner processes it from the repartition topic.
-            self._consumed[tp.topic, event.type] += 1  # not judged here, so counted here
-            self.stats["events.rerouted"] += 1
-            self._forward.append(((self.repartition_topic, event.source.encode(), rec.value,
-                                   home, list(rec.headers or [])), rec.timestamp))
-            return
-        ts_ms = rec.timestamp
-        if not ts_ms:
-            kafka_ts = now
-        elif ts_ms == self._last_ts[0]:
-            kafka_ts = self._last_ts[1]  # records of one batch often share a millisecond
-        else:
-            kafka_ts = datetime.fromtimestamp(ts_ms / 1000, UTC)
-            self._last_ts = (ts_ms, kafka_ts)
-        first = len(out.alerts)
-        self.monitor.on_event(event, partition=tp.partition, kafka_ts=kafka_ts, now=now, out=out)
-        if len(out.alerts) > first and self.telemetry.enabled:
-            parent = tracing.extract(rec.headers)
-            if parent is not None:
-                out.alerts[first:] = [replace(e, trace=parent) for e in out.alerts[first:]]
+        """Decode and judge one partition's batch: the per-event loop, with what every event
+        needs bound once."""
+        decode, max_bytes = decode_event, self.kafka.max_event_bytes
+        on_event, homes = self.monitor.on_event, self.monitor.homes
+        partition = tp.partition
+        # Records of the repartition topic are at home by construction.
+        rerouting = tp.topic != self.repartition_topic
+        traced = self.telemetry.enabled
+        alerts = out.alerts
+        last_ms, last_ts = self._last_ts
+        for rec in records:
+            raw = rec.value
+            try:
+                if raw is None:
+                    raise MalformedEvent("empty record (no value)")
+                event = decode(raw, max_bytes)
+            except MalformedEvent as exc:
+                self._malformed(tp, rec, exc, dead)
+                continue
+            if rerouting:
+                home = homes.get(event.source)  # None: not a configured source
+                if home is not None and home != partition:
+                    self._reroute(tp, rec, event, home)
+                    continue
+            ts_ms = rec.timestamp
+            if not ts_ms:
+                kafka_ts = now
+            elif ts_ms == last_ms:
+                kafka_ts = last_ts  # records of one batch often share a millisecond
+            else:
+                kafka_ts = last_ts = datetime.fromtimestamp(ts_ms / 1000, UTC)
+                last_ms = ts_ms
+            if traced:
+                first = len(alerts)
+                on_event(event, partition, kafka_ts, now, out)
+                if len(alerts) > first:
+                    parent = tracing.extract(rec.headers)
+                    if parent is not None:
+                        alerts[first:] = [replace(e, trace=parent) for e in alerts[first:]]
+            else:
+                on_event(event, partition, kafka_ts, now, out)
+        self._last_ts = (last_ms, last_ts)
+
+    def _malformed(self, tp: TopicPartition, rec: Any, exc: MalformedEvent,
+                   dead: list[dict[str, Any]]) -> None:
+        self.stats["malformed"] += 1
+        self._consumed[tp.topic, "malformed"] += 1
+        dead.append(malformed_event(reason=exc.reason, topic=tp.topic, partition=tp.partition,
+                                    offset=rec.offset, timestamp_ms=rec.timestamp,
+                                    raw=rec.value))
+
+    def _reroute(self, tp: TopicPartition, rec: Any, event: Event, home: int) -> None:
+        """NFR-006: a source's state lives on its home partition whatever partitioner (or key)
+        the producer used; the home's owner processes it from the repartition topic."""
+        self._consumed[tp.topic, event.type] += 1  # not judged here, so counted here
+        self.stats["events.rerouted"] += 1
+        self._forward.append(((self.repartition_topic, event.source.encode(), rec.value, home,
+                               list(rec.headers or [])), rec.timestamp))
 
     async def _publish(self, out: Outcome, dead: list[dict[str, Any]]) -> None:
         """Make alerts and dead letters durable now; the state that reflects them follows at

@@ -42,12 +42,12 @@ class EventDispatcher:
         self.core = core
 
     def on_event(
-        self, event: TableUpdate | Metric, *, partition: int, kafka_ts: datetime, now: datetime,
+        self, event: TableUpdate | Metric, partition: int, kafka_ts: datetime, now: datetime,
         out: Outcome | None = None,
     ) -> Outcome:
         """Judge one event; what it causes is added to ``out`` (a new ``Outcome`` by default:
         the Kafka adapter passes one per batch, so an event that changes nothing allocates
-        nothing) and returned."""
+        nothing) and returned. (Positional arguments are accepted: it runs once per event.)"""
         core = self.core
         if out is None:
             out = Outcome()
@@ -60,10 +60,22 @@ class EventDispatcher:
                 return out
             src = core.new_source(cfg, partition, now)
         src.partition = partition
-        if isinstance(event, TableUpdate):
-            self._table_update(src, event, kafka_ts, now, out)
+        if isinstance(event, Metric):
+            an = src.config.anomaly
+            if an is None or event.metric not in an.metrics:
+                core.stats["events.metric_not_monitored"] += 1
+                return out
+            tags = event.tags
+            if not tags:
+                subject = event.metric
+            elif len(tags) == 1:
+                ((k, v),) = tags.items()  # series_key, inline for the common single tag
+                subject = f"{event.metric}{{{k}={v}}}"
+            else:
+                subject = series_key(event.source, event.metric, tags)
+            self._observe_value(src, subject, event.value, now, out, event.ts, kafka_ts)
         else:
-            self._metric(src, event, kafka_ts, now, out)
+            self._table_update(src, event, kafka_ts, now, out)
         return out
 
     def _table_update(
@@ -88,16 +100,6 @@ class EventDispatcher:
                 and ROW_COUNT_METRIC in cfg.anomaly.metrics):
             self._observe_value(src, ROW_COUNT_METRIC, float(ev.row_count), now, out,
                                 ev.updated_at, kafka_ts)
-
-    def _metric(
-        self, src: SourceState, ev: Metric, kafka_ts: datetime, now: datetime, out: Outcome
-    ) -> None:
-        an = src.config.anomaly
-        if an is None or ev.metric not in an.metrics:
-            self.core.stats["events.metric_not_monitored"] += 1
-            return
-        subject = series_key(ev.source, ev.metric, ev.tags)
-        self._observe_value(src, subject, ev.value, now, out, ev.ts, kafka_ts)
 
     def _observe_value(
         self, src: SourceState, subject: str, value: float, now: datetime, out: Outcome,
