@@ -1,19 +1,22 @@
 """The monitor as a Kafka service: input topics → Monitor → alert topic, at least once (NFR-004).
 
-One loop, one task: fetch a batch, feed the core, run due timers, then make every output durable
-— alerts, dead letters and changed state — and only then commit the batch's offsets. A crash at
-any point re-does work on restart (the same alert may be written twice, with the same
-fingerprint), never loses it. Broker outages are waited out with backoff; nothing is dropped.
+One loop: fetch a batch, feed the core, run due timers and send its alerts and dead letters at
+once. Every ``kafka.commit_interval`` a checkpoint waits until those are acknowledged, sends the
+changed state, and commits the input offsets only once that state is acknowledged too; the loop
+goes on judging while acknowledgements and commits are under way (NFR-002). A crash at any point
+re-does work on restart (the same alert may be written twice, with the same fingerprint), never
+loses it. Broker outages are waited out with backoff; nothing is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +49,21 @@ Clock = Callable[[], datetime]
 Record = tuple[str, bytes | None, bytes | None, int | None, list[tuple[str, bytes]]]
 #: A record to re-route to its source's home partition: the record and its Kafka timestamp.
 Forward = tuple[Record, int | None]
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """Records sent by one loop turn (alerts and dead letters) or one checkpoint (state),
+    until they are acknowledged."""
+
+    records: list[Record]
+    alerts: list[Emitted]
+    dead: list[dict[str, Any]]
+    spans: list[Any]
+    acks: asyncio.Future[list[Any]] | None = None
+    finished: bool = False
+    #: For a checkpoint: the input offsets to commit once its state is durable.
+    offsets: dict[TopicPartition, int] | None = None
 
 
 class StateRestoreError(DqMonitorError):
@@ -99,6 +117,11 @@ class MonitorService:
         #: Events that arrived on a partition other than their source's home go here first.
         self.repartition_topic = f"{self.kafka.group_id}.repartition"
         self._forward: list[Forward] = []
+        #: Sends of alerts and dead letters not yet accounted for, oldest first.
+        self._in_flight: list[_InFlight] = []
+        #: The last checkpoint's state until it is acknowledged, and the commit that follows.
+        self._state_sent: _InFlight | None = None
+        self._committing: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.telemetry = telemetry if telemetry is not None else Telemetry.disabled()
@@ -210,7 +233,7 @@ class MonitorService:
         if self._producer is not None and self._consumer is not None:
             try:
                 await self._publish(Outcome(), [])
-                await self._checkpoint(self._consumer)  # last state, then the offsets
+                await self._checkpoint(self._consumer, wait=True)  # last state, then offsets
             except Exception:
                 log.warning("final checkpoint not written; state will be rebuilt on restart")
         await quiet_stop(self._consumer, self._producer)
@@ -315,25 +338,54 @@ class MonitorService:
             tick = self.monitor.on_tick(now)
             out.alerts += tick.alerts
             out.dead_letters += tick.dead_letters
-            await self._publish(out, dead)  # alerts durable at once (NFR-002)
+            await self._publish(out, dead)  # alerts sent at once (NFR-002)
             self._uncommitted.update(offsets)
+            state = self._state_sent
+            if state is not None and state.acks is not None and state.acks.done():
+                await self._checkpointed(consumer)
             if time.monotonic() - self._checkpointed_at >= self.kafka.commit_interval:
                 await self._checkpoint(consumer)
 
-    async def _checkpoint(self, consumer: AIOKafkaConsumer) -> None:
-        """State changed since the last checkpoint, then the input offsets (NFR-004 order:
-        alerts are already durable). Every ``kafka.commit_interval``, not every batch: a series
-        that changed many times is written once, and a crash re-reads at most one interval."""
+    async def _checkpoint(self, consumer: AIOKafkaConsumer, *, wait: bool = False) -> None:
+        """Send the state changed since the last checkpoint; its input offsets are committed
+        once that state is acknowledged (``_checkpointed``). NFR-004 order: alerts and dead
+        letters durable, then state, then offsets. Every ``kafka.commit_interval``, not every
+        batch: a series that changed many times is written once, and a crash re-reads at most
+        an interval or two. Neither the state nor the commit holds up the loop unless ``wait``
+        (at shutdown)."""
+        await self._settle()  # alerts and dead letters durable first
+        if self._state_sent is not None:
+            await self._checkpointed(consumer)  # the previous checkpoint, in order
         self._checkpointed_at = time.monotonic()
-        state: list[Record] = [
+        records: list[Record] = [
             (self.changelog_topic, key.encode(), changelog.encode(value), p, [])
             for p, key, value in self.monitor.take_dirty()
         ]
-        if state:
-            await self._write_all(state)
         offsets, self._uncommitted = self._uncommitted, {}
-        if offsets:
-            await self._commit(consumer, offsets)
+        sent = _InFlight(records, [], [], [])
+        self._state_sent = sent
+        # A failed send leaves it without acks: ``_checkpointed`` writes it again, retrying.
+        with contextlib.suppress(KafkaError):
+            sent.acks = asyncio.gather(*await self._send_batched(records),
+                                       return_exceptions=True)
+        sent.offsets = offsets
+        if wait:
+            await self._checkpointed(consumer)
+            if self._committing is not None:
+                await self._committing
+
+    async def _checkpointed(self, consumer: AIOKafkaConsumer) -> None:
+        """Once the last checkpoint's state is durable (re-sent through outages if a send
+        failed), commit its offsets in the background."""
+        sent, self._state_sent = self._state_sent, None
+        assert sent is not None
+        results = [] if sent.acks is None else await asyncio.shield(sent.acks)
+        if sent.acks is None or any(isinstance(r, BaseException) for r in results):
+            await self._write_all(sent.records)
+        if sent.offsets:
+            if self._committing is not None:
+                await self._committing  # commits stay in order
+            self._committing = asyncio.create_task(self._commit(consumer, sent.offsets))
 
     def _process(
         self, tp: TopicPartition, records: list[Any], now: datetime, out: Outcome,
@@ -399,8 +451,9 @@ class MonitorService:
                                list(rec.headers or [])), rec.timestamp))
 
     async def _publish(self, out: Outcome, dead: list[dict[str, Any]]) -> None:
-        """Make alerts and dead letters durable now; the state that reflects them follows at
-        the next ``_checkpoint``.
+        """Send alerts and dead letters now, without waiting for their acknowledgement: the
+        loop goes on judging while they are acknowledged (NFR-002), and ``_checkpoint`` waits
+        for every one of them before it writes state or commits offsets.
 
         The order matters without transactions: a checkpoint saying "alert X is firing" must
         never be durable while alert X is not, or a restart would restore the state, re-read the
@@ -427,19 +480,99 @@ class MonitorService:
         forward, self._forward = self._forward, []
         if forward:  # durable before the input offsets are committed, like alerts (NFR-004)
             await self._write_all([r for r, _ in forward], [ts for _, ts in forward])
-        if outputs:
-            produce = [self.telemetry.tracer.start_span(
-                "produce alert", context=trace.set_span_in_context(s)) for s in spans]
-            await self._write_all(outputs)
-            for span in [*produce, *spans]:
-                span.end()
-            acked = self.clock()
-            self.stats["alerts.published"] += len(out.alerts)
-            self.stats["dead_lettered"] += len(dead) + len(out.dead_letters)
-            self._record(out, dead, acked)
-            if self.on_published is not None:
-                for e in out.alerts:
-                    self.on_published(e, acked)
+        if not outputs:
+            return
+        produce = [self.telemetry.tracer.start_span(
+            "produce alert", context=trace.set_span_in_context(s)) for s in spans]
+        sent = _InFlight(outputs, out.alerts, [*dead, *out.dead_letters], [*produce, *spans])
+        self._in_flight.append(sent)
+        try:
+            futures = [await self._producer_send(r) for r in outputs]
+        except KafkaError:
+            await self._settle()  # this one and all before it, in order, retried until acked
+            return
+        sent.acks = asyncio.gather(*futures, return_exceptions=True)
+        sent.acks.add_done_callback(lambda _: self._acked(sent))
+
+    async def _producer_send(self, record: Record) -> asyncio.Future[Any]:
+        topic, key, value, partition, headers = record
+        assert self._producer is not None
+        fut: asyncio.Future[Any] = await self._producer.send(
+            topic, value=value, key=key, partition=partition, headers=headers)
+        return fut
+
+    async def _send_batched(self, records: list[Record]) -> list[asyncio.Future[Any]]:
+        """Send records that name their partition as one batch per partition (a per-record
+        ``send`` costs tens of microseconds of Python each; a checkpoint has hundreds), in
+        order; a record too large for a batch of its own goes alone."""
+        producer = self._producer
+        assert producer is not None
+        futures: list[asyncio.Future[Any]] = []
+        by_partition: dict[tuple[str, int], list[Record]] = {}
+        for record in records:
+            if record[3] is None:
+                futures.append(await self._producer_send(record))
+            else:
+                by_partition.setdefault((record[0], record[3]), []).append(record)
+        for (topic, partition), group in by_partition.items():
+            batch, n = producer.create_batch(), 0
+            for record in group:
+                _, key, value, _, headers = record
+                if batch.append(key=key, value=value, timestamp=None, headers=headers):
+                    n += 1
+                    continue
+                if n:  # full: send it and start the next one with this record
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch, n = producer.create_batch(), 0
+                    if batch.append(key=key, value=value, timestamp=None, headers=headers):
+                        n = 1
+                        continue
+                    batch = producer.create_batch()
+                futures.append(await self._producer_send(record))
+            if n:
+                batch.close()
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+        return futures
+
+    def _acked(self, sent: _InFlight) -> None:
+        """Done callback of a send: finish it at once when every record was acknowledged (a
+        failure is left to ``_settle``, which re-sends in order)."""
+        acks = sent.acks
+        if acks is None or acks.cancelled():
+            return
+        if not any(isinstance(r, BaseException) for r in acks.result()):
+            self._finish(sent, self.clock())
+
+    def _finish(self, sent: _InFlight, acked: datetime) -> None:
+        """Account for records that are durable: spans, counters, latency, ``on_published``."""
+        if sent.finished:
+            return
+        sent.finished = True
+        for span in sent.spans:
+            span.end()
+        self.stats["alerts.published"] += len(sent.alerts)
+        self.stats["dead_lettered"] += len(sent.dead)
+        self._record(sent.alerts, sent.dead, acked)
+        if self.on_published is not None:
+            for e in sent.alerts:
+                self.on_published(e, acked)
+
+    async def _settle(self) -> None:
+        """Wait until every record sent by ``_publish`` is acknowledged. From the first send
+        that failed on, everything is sent again in order and retried through outages (a
+        duplicate alert, same fingerprint, is allowed; a loss is not)."""
+        in_flight, self._in_flight = self._in_flight, []
+        for i, sent in enumerate(in_flight):
+            if sent.acks is not None:
+                results = await asyncio.shield(sent.acks)
+                if not any(isinstance(r, BaseException) for r in results):
+                    self._finish(sent, self.clock())
+                    continue
+            for again in in_flight[i:]:
+                if not again.finished:
+                    await self._write_all(again.records)
+                    self._finish(again, self.clock())
+            return
 
     async def _write_all(
         self, records: list[Record], timestamps: list[int | None] | None = None
@@ -466,16 +599,17 @@ class MonitorService:
                             len(records), type(exc).__name__, delay)
                 await pause(delay)
 
-    def _record(self, out: Outcome, dead: list[dict[str, Any]], acked: datetime) -> None:
+    def _record(self, alerts: list[Emitted], dead: list[dict[str, Any]],
+                acked: datetime) -> None:
         tel = self.telemetry
-        for e in out.alerts:
+        for e in alerts:
             a = e.alert
             tel.alerts.add(1, {"check": a.check, "severity": a.severity, "status": a.status})
             if a.status == "firing":
                 tel.detection_latency.record(
                     max(0.0, (acked - e.triggered_at).total_seconds()),
                     {"check": a.check, "severity": a.severity})
-        for d in [*dead, *out.dead_letters]:
+        for d in dead:
             tel.dead_letters.add(1, {"kind": d["kind"]})
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
