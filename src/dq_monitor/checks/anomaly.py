@@ -313,14 +313,14 @@ def evaluate_quiet(state: SeriesState, value: float, cfg: AnomalyConfig, source:
     it runs once per event.)"""
     baseline = state.baseline
     if baseline is not None:
-        return _robust(state, baseline, value, cfg, source, subject, ts, True)
+        return evaluate_robust(state, baseline, value, cfg, source, subject, ts, True)
     return _evaluate(state, value, cfg, source, subject, ts, True)
 
 
 def _evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, source: str, subject: str,
               ts: datetime | None, quiet: bool) -> AnomalyResult | None:
     if state.baseline is not None:
-        return _robust(state, state.baseline, value, cfg, source, subject, ts, quiet)
+        return evaluate_robust(state, state.baseline, value, cfg, source, subject, ts, quiet)
     assert state.window is not None
     window = state.window
     n = window.count
@@ -373,8 +373,11 @@ def _evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, source: str,
                          held=_episode(state, severity, cfg))
 
 
-def _robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig, source: str,
-            subject: str, ts: datetime | None, quiet: bool) -> AnomalyResult | None:
+def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig,
+                    source: str, subject: str, ts: datetime | None, quiet: bool
+                    ) -> AnomalyResult | None:
+    """``evaluate`` (``quiet``: ``evaluate_quiet``) of a series whose baseline ``b`` is robust:
+    the per-event step, called directly by the dispatcher (positional arguments)."""
     if ts is None:
         t = t_local = 0.0
     else:

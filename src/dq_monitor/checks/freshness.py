@@ -10,6 +10,7 @@ the service clamps it to the receive time before calling this (see ``state.sourc
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,10 +29,17 @@ class FreshnessResult:
 
 def _reached_at(reference: datetime, seconds: float) -> datetime:
     """First microsecond at which ``now - reference >= seconds`` (timers must not fire early)."""
-    at = reference + timedelta(microseconds=math.ceil(seconds * 1e6))
-    while (at - reference).total_seconds() < seconds:
-        at += timedelta(microseconds=1)
-    return at
+    return reference + _reach(seconds)
+
+
+@functools.lru_cache(maxsize=1024)
+def _reach(seconds: float) -> timedelta:
+    """The shortest whole-microsecond span of at least ``seconds``: datetime arithmetic is exact,
+    so it does not depend on the reference, and thresholds are few (one entry each)."""
+    span = timedelta(microseconds=math.ceil(seconds * 1e6))
+    while span.total_seconds() < seconds:
+        span += timedelta(microseconds=1)
+    return span
 
 
 def _fmt(seconds: float) -> str:

@@ -29,7 +29,7 @@ from opentelemetry import trace
 from dq_monitor import tracing
 from dq_monitor.config import Config
 from dq_monitor.errors import DqMonitorError, MalformedEvent
-from dq_monitor.events import Event, decode_event
+from dq_monitor.events import decode_lean
 from dq_monitor.ingest.deadletter import malformed_event
 from dq_monitor.kafka import changelog, check_access, consumer_kwargs, producer_kwargs
 from dq_monitor.kafka.backoff import Backoff, pause, quiet_stop
@@ -393,8 +393,9 @@ class MonitorService:
     ) -> None:
         """Decode and judge one partition's batch: the per-event loop, with what every event
         needs bound once."""
-        decode, max_bytes = decode_event, self.kafka.max_event_bytes
-        on_event, homes = self.monitor.on_event, self.monitor.homes
+        decode, max_bytes = decode_lean, self.kafka.max_event_bytes
+        on_event, on_metric = self.monitor.on_event, self.monitor.on_metric
+        homes = self.monitor.homes
         partition = tp.partition
         # Records of the repartition topic are at home by construction.
         rerouting = tp.topic != self.repartition_topic
@@ -410,10 +411,15 @@ class MonitorService:
             except MalformedEvent as exc:
                 self._malformed(tp, rec, exc, dead)
                 continue
+            if isinstance(event, tuple):
+                source, metric, value, ts, tags = event
+                kind = "metric"
+            else:
+                source, kind = event.source, "table_update"
             if rerouting:
-                home = homes.get(event.source)  # None: not a configured source
+                home = homes.get(source)  # None: not a configured source
                 if home is not None and home != partition:
-                    self._reroute(tp, rec, event, home)
+                    self._reroute(tp, rec, source, kind, home)
                     continue
             ts_ms = rec.timestamp
             if not ts_ms:
@@ -423,15 +429,15 @@ class MonitorService:
             else:
                 kafka_ts = last_ts = datetime.fromtimestamp(ts_ms / 1000, UTC)
                 last_ms = ts_ms
-            if traced:
-                first = len(alerts)
-                on_event(event, partition, kafka_ts, now, out)
-                if len(alerts) > first:
-                    parent = tracing.extract(rec.headers)
-                    if parent is not None:
-                        alerts[first:] = [replace(e, trace=parent) for e in alerts[first:]]
+            first = len(alerts)
+            if isinstance(event, tuple):
+                on_metric(source, metric, value, ts, tags, partition, kafka_ts, now, out)
             else:
                 on_event(event, partition, kafka_ts, now, out)
+            if traced and len(alerts) > first:
+                parent = tracing.extract(rec.headers)
+                if parent is not None:
+                    alerts[first:] = [replace(e, trace=parent) for e in alerts[first:]]
         self._last_ts = (last_ms, last_ts)
 
     def _malformed(self, tp: TopicPartition, rec: Any, exc: MalformedEvent,
@@ -442,12 +448,12 @@ class MonitorService:
                                     offset=rec.offset, timestamp_ms=rec.timestamp,
                                     raw=rec.value))
 
-    def _reroute(self, tp: TopicPartition, rec: Any, event: Event, home: int) -> None:
+    def _reroute(self, tp: TopicPartition, rec: Any, source: str, kind: str, home: int) -> None:
         """NFR-006: a source's state lives on its home partition whatever partitioner (or key)
         the producer used; the home's owner processes it from the repartition topic."""
-        self._consumed[tp.topic, event.type] += 1  # not judged here, so counted here
+        self._consumed[tp.topic, kind] += 1  # not judged here, so counted here
         self.stats["events.rerouted"] += 1
-        self._forward.append(((self.repartition_topic, event.source.encode(), rec.value, home,
+        self._forward.append(((self.repartition_topic, source.encode(), rec.value, home,
                                list(rec.headers or [])), rec.timestamp))
 
     async def _publish(self, out: Outcome, dead: list[dict[str, Any]]) -> None:

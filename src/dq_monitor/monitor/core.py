@@ -60,10 +60,11 @@ class Monitor:
         self.dirty: set[tuple[int, str, str, str]] = set()
         #: Report every anomaly evaluation in ``Outcome.anomaly`` (the backtest reads z from it).
         self.trace_anomaly = False
-        #: Routes events to the checks; ``on_event`` is its bound method, so the per-event call
-        #: goes straight to it.
+        #: Routes events to the checks; ``on_event`` and ``on_metric`` are its bound methods,
+        #: so the per-event call goes straight to them.
         self.dispatcher = EventDispatcher(self)
         self.on_event = self.dispatcher.on_event
+        self.on_metric = self.dispatcher.on_metric
 
     # ------------------------------------------------------------------ ownership
 

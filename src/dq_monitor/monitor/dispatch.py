@@ -12,7 +12,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from dq_monitor.checks.anomaly import SeriesState, evaluate, evaluate_quiet, series_key
+from dq_monitor.checks.anomaly import (
+    AnomalyResult,
+    SeriesState,
+    evaluate,
+    evaluate_quiet,
+    evaluate_robust,
+    series_key,
+)
 from dq_monitor.checks.completeness import ROW_COUNT_SUBJECT, evaluate_completeness
 from dq_monitor.events import Metric, TableUpdate, format_rfc3339
 from dq_monitor.monitor.outcome import Outcome
@@ -47,36 +54,71 @@ class EventDispatcher:
     ) -> Outcome:
         """Judge one event; what it causes is added to ``out`` (a new ``Outcome`` by default:
         the Kafka adapter passes one per batch, so an event that changes nothing allocates
-        nothing) and returned. (Positional arguments are accepted: it runs once per event.)"""
-        core = self.core
+        nothing) and returned."""
         if out is None:
             out = Outcome()
-        core.stats[EVENT_STAT[event.type]] += 1
+        if isinstance(event, Metric):
+            self.on_metric(event.source, event.metric, event.value, event.ts, event.tags,
+                           partition, kafka_ts, now, out)
+            return out
+        core = self.core
+        core.stats["events.table_update"] += 1
         src = core.sources.get(event.source)
         if src is None:
-            cfg = core.config.sources_by_name.get(event.source)
-            if cfg is None:
-                core.stats["events.unknown_source"] += 1
+            src = self._new_source(event.source, partition, now)
+            if src is None:
                 return out
-            src = core.new_source(cfg, partition, now)
         src.partition = partition
-        if isinstance(event, Metric):
-            an = src.config.anomaly
-            if an is None or event.metric not in an.metrics:
-                core.stats["events.metric_not_monitored"] += 1
-                return out
-            tags = event.tags
-            if not tags:
-                subject = event.metric
-            elif len(tags) == 1:
-                ((k, v),) = tags.items()  # series_key, inline for the common single tag
-                subject = f"{event.metric}{{{k}={v}}}"
-            else:
-                subject = series_key(event.source, event.metric, tags)
-            self._observe_value(src, subject, event.value, now, out, event.ts, kafka_ts)
-        else:
-            self._table_update(src, event, kafka_ts, now, out)
+        self._table_update(src, event, kafka_ts, now, out)
         return out
+
+    def on_metric(
+        self, source: str, metric: str, value: float, ts: datetime,
+        tags: dict[str, str] | None, partition: int, kafka_ts: datetime, now: datetime,
+        out: Outcome,
+    ) -> None:
+        """``on_event`` for a metric event given as its fields (``events.MetricFields``), as
+        the Kafka adapter's lean decoder yields them: no ``Metric`` is built per record."""
+        core = self.core
+        core.stats["events.metric"] += 1
+        src = core.sources.get(source)
+        if src is None:
+            src = self._new_source(source, partition, now)
+            if src is None:
+                return
+        src.partition = partition
+        an = src.config.anomaly
+        if an is None or metric not in an.metrics:
+            core.stats["events.metric_not_monitored"] += 1
+            return
+        if not tags:
+            subject = metric
+        elif len(tags) == 1:
+            ((k, v),) = tags.items()  # series_key, inline for the common single tag
+            subject = f"{metric}{{{k}={v}}}"
+        else:
+            subject = series_key(source, metric, tags)
+        state = src.series.get(subject)
+        watches = src.watches
+        if (state is not None and state.baseline is not None and not core.trace_anomaly
+                and (not watches or watch_key("anomaly", subject) not in watches)):
+            # The common case inline: a known robust series with no alert state.
+            core.dirty.add((partition, "ser", source, subject))
+            quiet = evaluate_robust(state, state.baseline, value, an, source, subject, ts, True)
+            if quiet is not None:
+                self._judge_anomaly(src, subject, quiet, now, out, ts, kafka_ts)
+            return
+        self._observe_value(src, subject, value, now, out, ts, kafka_ts)
+
+    def _new_source(self, name: str, partition: int, now: datetime) -> SourceState | None:
+        """The state of a configured source seen for the first time; None (counted) for a
+        source that is not configured."""
+        core = self.core
+        cfg = core.config.sources_by_name.get(name)
+        if cfg is None:
+            core.stats["events.unknown_source"] += 1
+            return None
+        return core.new_source(cfg, partition, now)
 
     def _table_update(
         self, src: SourceState, ev: TableUpdate, kafka_ts: datetime, now: datetime, out: Outcome
@@ -138,7 +180,15 @@ class EventDispatcher:
             result = quiet
         else:
             result = evaluate(state, value, an, source=name, subject=subject, ts=event_time)
-        if not result.held.firing and watch_key("anomaly", subject) not in watches:
+        self._judge_anomaly(src, subject, result, now, out, event_time, triggered_at)
+
+    def _judge_anomaly(
+        self, src: SourceState, subject: str, result: AnomalyResult, now: datetime,
+        out: Outcome, event_time: datetime, triggered_at: datetime,
+    ) -> None:
+        if not result.held.firing and watch_key("anomaly", subject) not in src.watches:
             return  # healthy and never alerted, no verdict needed
-        core.judge(src, result.verdict, an, now, out, event_time=event_time,
-                   triggered_at=triggered_at)
+        an = src.config.anomaly
+        assert an is not None
+        self.core.judge(src, result.verdict, an, now, out, event_time=event_time,
+                        triggered_at=triggered_at)
