@@ -13,6 +13,7 @@ import anyio
 from aiokafka.errors import KafkaError
 
 from dq_monitor.api import OperatorApi
+from dq_monitor.collector import tuned_collector
 from dq_monitor.config import Config, load_config
 from dq_monitor.errors import ConfigError, DqMonitorError, KafkaAccessError
 from dq_monitor.kafka import check_access
@@ -117,8 +118,9 @@ def main(args: argparse.Namespace) -> int:
         return 2
     log.info(start_summary(config))
     try:
-        healthy = anyio.run(functools.partial(serve, config, with_router=not args.no_router,
-                                              with_monitor=not args.router_only))
+        with tuned_collector():
+            healthy = anyio.run(functools.partial(
+                serve, config, with_router=not args.no_router, with_monitor=not args.router_only))
     except OSError as exc:
         log.error("cannot start: %s", exc)
         return 1

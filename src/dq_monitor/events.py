@@ -344,7 +344,7 @@ _WireTags = Annotated[
 ]
 
 
-class _TableUpdateWire(msgspec.Struct, tag_field="type", tag="table_update"):
+class _TableUpdateWire(msgspec.Struct, tag_field="type", tag="table_update", gc=False):
     source: str
     updated_at: str
     row_count: _Rows | None = None
@@ -352,7 +352,7 @@ class _TableUpdateWire(msgspec.Struct, tag_field="type", tag="table_update"):
     event_id: str | None = None
 
 
-class _MetricWire(msgspec.Struct, tag_field="type", tag="metric"):
+class _MetricWire(msgspec.Struct, tag_field="type", tag="metric", gc=False):
     source: _WireName
     metric: _WireName
     value: _WireValue

@@ -1,0 +1,34 @@
+"""The cyclic garbage collector's settings for a long-running dq-monitor process (NFR-003).
+
+Each fetched batch brings up to a thousand records, each a tracked object that lives until the
+batch is judged; with CPython's default young-generation threshold (700) that alone starts a
+collection every few hundred records, and the older generations then scan every object alive
+since start-up (modules, models, config) again and again. ``tuned_collector`` moves what exists
+at start-up out of the collector's view (``gc.freeze``) and collects the young generation every
+``young`` net allocations instead. Memory is still reclaimed: nearly everything per event is
+freed by reference counting, and cycles are still collected, only in larger rounds. Measured by
+``benchmarks/bench_service.py``: about a tenth less CPU per event.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+#: Net allocations of tracked objects between young-generation collections (CPython: 700).
+YOUNG_THRESHOLD = 10_000
+
+
+@contextmanager
+def tuned_collector(young: int = YOUNG_THRESHOLD) -> Iterator[None]:
+    """Collector settings for the service's lifetime; the previous ones are restored on exit."""
+    before = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(young, before[1], before[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
