@@ -411,16 +411,6 @@ class MonitorService:
             except MalformedEvent as exc:
                 self._malformed(tp, rec, exc, dead)
                 continue
-            if isinstance(event, tuple):
-                source, metric, value, ts, tags = event
-                kind = "metric"
-            else:
-                source, kind = event.source, "table_update"
-            if rerouting:
-                home = homes.get(source)  # None: not a configured source
-                if home is not None and home != partition:
-                    self._reroute(tp, rec, source, kind, home)
-                    continue
             ts_ms = rec.timestamp
             if not ts_ms:
                 kafka_ts = now
@@ -431,8 +421,19 @@ class MonitorService:
                 last_ms = ts_ms
             first = len(alerts)
             if isinstance(event, tuple):
+                source, metric, value, ts, tags = event
+                if rerouting:
+                    home = homes.get(source)  # None: not a configured source
+                    if home is not None and home != partition:
+                        self._reroute(tp, rec, source, "metric", home)
+                        continue
                 on_metric(source, metric, value, ts, tags, partition, kafka_ts, now, out)
             else:
+                if rerouting:
+                    home = homes.get(event.source)
+                    if home is not None and home != partition:
+                        self._reroute(tp, rec, event.source, "table_update", home)
+                        continue
                 on_event(event, partition, kafka_ts, now, out)
             if traced and len(alerts) > first:
                 parent = tracing.extract(rec.headers)

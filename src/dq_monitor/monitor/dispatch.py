@@ -174,7 +174,10 @@ class EventDispatcher:
         elif not watches or watch_key("anomaly", subject) not in watches:
             # The common case, a series with no alert state: a verdict is needed only if the
             # value starts an episode, and nothing is built otherwise.
-            quiet = evaluate_quiet(state, value, an, name, subject, event_time)
+            b = state.baseline
+            quiet = (evaluate_robust(state, b, value, an, name, subject, event_time, True)
+                     if b is not None else
+                     evaluate_quiet(state, value, an, name, subject, event_time))
             if quiet is None:
                 return
             result = quiet
