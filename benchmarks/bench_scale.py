@@ -1,7 +1,7 @@
 """Scale-out benchmark (NFR-003, FR-016): one and two ``dq-monitor run`` processes against the
 raw consume loop, on the same records of one broker, in one run.
 
-    python benchmarks/bench_scale.py [--events 600000] [--bootstrap HOST:PORT]
+    python benchmarks/bench_scale.py [--events 1500000] [--rounds 3] [--bootstrap HOST:PORT]
 
 The workload is the one of the comparison with other stream processors: metric events of 100
 sources × 10 metrics (window 100), keyed by source, on a topic of two partitions. The monitor
@@ -9,7 +9,9 @@ runs as real processes (all checks configured, alert records, checkpoints, commi
 measured from outside through its ``/metrics``: the rate is taken over the stretch of samples
 in which every instance was consuming, so start-up and the group join are not counted, and
 with two instances only the time both were busy counts (the aggregate of the group). The raw
-loop (one consumer, one core) reads the same records from a fresh group in this process.
+loop (one consumer, one core) reads the same records from a fresh group in this process. Each
+round runs the raw loop, one instance and two instances; the medians over the rounds are
+reported, and every round is kept in the results.
 
 Results go to benchmarks/results/scale.json.
 """
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -160,35 +163,52 @@ def measure(ports: list[int], n: int, timeout: float = 600) -> dict[str, Any]:
             "total_consumed": sum(samples[-1][1]) if samples else 0.0}
 
 
-async def run(bootstrap: str, n: int) -> dict[str, Any]:
+async def run(bootstrap: str, n: int, rounds: int) -> dict[str, Any]:
+    """Rounds of the raw loop, one instance and two, on the same records; medians of each."""
     topic = f"scale-{uuid.uuid4().hex[:8]}"
     await produce(bootstrap, topic, n)
-    raw_rate, raw_cpu = await raw_loop(bootstrap, topic, n)
-    out: dict[str, Any] = {"events": n, "sources": SOURCES, "metrics": METRICS,
-                           "raw_loop": {"events_per_s": raw_rate, "cpu_us_per_event": raw_cpu}}
+    out: dict[str, Any] = {"events": n, "sources": SOURCES, "metrics": METRICS, "rounds": []}
     with tempfile.TemporaryDirectory() as tmp:
-        for count in (1, 2):
-            with instances(bootstrap, topic, count, Path(tmp)) as ports:
-                result = await asyncio.to_thread(measure, ports, n)
-            result["ratio_to_raw_loop"] = result["events_per_s"] / raw_rate
-            out[f"monitor_x{count}"] = result
+        for k in range(rounds):
+            raw_rate, raw_cpu = await raw_loop(bootstrap, topic, n)
+            this: dict[str, Any] = {"raw_loop": {"events_per_s": raw_rate,
+                                                 "cpu_us_per_event": raw_cpu}}
+            for count in (1, 2):
+                with instances(bootstrap, topic, count, Path(tmp)) as ports:
+                    result = await asyncio.to_thread(measure, ports, n)
+                result["ratio_to_raw_loop"] = result["events_per_s"] / raw_rate
+                this[f"monitor_x{count}"] = result
+            out["rounds"].append(this)
+            print(f"round {k + 1}/{rounds}: raw {raw_rate:,.0f} ev/s, ×1 ratio "
+                  f"{this['monitor_x1']['ratio_to_raw_loop']:.2f}, ×2 ratio "
+                  f"{this['monitor_x2']['ratio_to_raw_loop']:.2f}", flush=True)
+    runs = out["rounds"]
+    out["raw_loop"] = {key: statistics.median(r["raw_loop"][key] for r in runs)
+                       for key in ("events_per_s", "cpu_us_per_event")}
+    for count in (1, 2):
+        name = f"monitor_x{count}"
+        out[name] = {key: statistics.median(r[name][key] for r in runs)
+                     for key in ("events_per_s", "ratio_to_raw_loop", "measured_events",
+                                 "measured_s")}
     return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=600_000,
-                        help="enough for both instances to be busy together after the second joins")
+    parser.add_argument("--events", type=int, default=1_500_000,
+                        help="enough for both instances to be busy together for seconds")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (medians reported)")
     parser.add_argument("--bootstrap", default=None)
     parser.add_argument("--output", default=str(RESULTS / "scale.json"))
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         bootstrap = args.bootstrap or stack.enter_context(broker_address())
-        result = asyncio.run(run(bootstrap, args.events))
+        result = asyncio.run(run(bootstrap, args.events, args.rounds))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     raw = result["raw_loop"]["events_per_s"]
-    print(f"raw loop: {raw:,.0f} events/s ({result['raw_loop']['cpu_us_per_event']:.1f} µs CPU)")
+    print(f"medians of {args.rounds} round(s): raw loop {raw:,.0f} events/s "
+          f"({result['raw_loop']['cpu_us_per_event']:.1f} µs CPU)")
     for count in (1, 2):
         r = result[f"monitor_x{count}"]
         print(f"monitor ×{count}: {r['events_per_s']:,.0f} events/s "

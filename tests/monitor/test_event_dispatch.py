@@ -45,3 +45,21 @@ def test_a_spike_after_warm_up_reaches_the_alert_machine() -> None:
     assert [(e.alert.check, e.alert.subject, e.alert.status) for e in out.alerts] == [
         ("anomaly", "revenue{region=eu}", "firing")]
     assert f"anomaly{SEP}revenue{{region=eu}}" in m.sources["orders"].watches
+
+
+@pytest.mark.req("NFR-003", "FR-005")
+def test_a_metric_given_as_its_fields_is_judged_as_the_event_itself() -> None:
+    # The Kafka adapter's lean decoder hands over a metric's fields, not a Metric (NFR-003).
+    by_event, by_fields = started(), started()
+    alerts: dict[int, list[bytes]] = {0: [], 1: []}
+    for i in range(40):
+        value = 10_000.0 if i in (20, 30) else 100.0 + i % 3
+        ev = metric(i, value)
+        out = by_event.on_event(ev, partition=0, kafka_ts=at(i), now=at(i))
+        alerts[0] += [e.alert.to_json() for e in out.alerts]
+        out = Outcome()
+        by_fields.on_metric(ev.source, ev.metric, ev.value, ev.ts, ev.tags, 0, at(i), at(i), out)
+        alerts[1] += [e.alert.to_json() for e in out.alerts]
+    assert alerts[0] == alerts[1] and len(alerts[0]) >= 1
+    assert by_event.stats == by_fields.stats
+    assert by_event.take_dirty() == by_fields.take_dirty()
