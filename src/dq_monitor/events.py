@@ -21,6 +21,7 @@ rejects the event.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from datetime import UTC, datetime
@@ -345,10 +346,10 @@ _WireTags = Annotated[
 
 
 class _TableUpdateWire(msgspec.Struct, tag_field="type", tag="table_update", gc=False):
-    source: str
+    source: _WireName
     updated_at: str
     row_count: _Rows | None = None
-    null_counts: dict[str, _Rows] | None = None
+    null_counts: dict[_WireName, _Rows] | None = None
     event_id: str | None = None
 
 
@@ -457,15 +458,45 @@ def decode_lean(raw: bytes, max_bytes: int = DEFAULT_MAX_EVENT_BYTES
                         if _MIN_YEAR <= ts.year < _MAX_YEAR:
                             return (source, metric, wire.value, ts, tags)
             else:
-                return TableUpdate(type="table_update", source=wire.source,
-                                   updated_at=wire.updated_at,  # type: ignore[arg-type]
-                                   row_count=wire.row_count, null_counts=wire.null_counts,
-                                   event_id=wire.event_id)
+                source, rows, nulls = wire.source, wire.row_count, wire.null_counts
+                at = _fast_stamp(wire.updated_at)
+                if at is not None and source.isprintable() and (
+                        nulls is None or _nulls_fit(nulls, rows)):
+                    return _checked_table_update(source, at, rows, nulls, wire.event_id)
     except (msgspec.DecodeError, ValueError):
         pass
     event = _decode_reference(raw)
     if isinstance(event, Metric):
         return (event.source, event.metric, event.value, event.ts, event.tags)
+    return event
+
+
+def _nulls_fit(nulls: dict[str, int], rows: int | None) -> bool:
+    """Column names printable and no null count above the row count (names' lengths and the
+    counts' range were checked by the wire shape)."""
+    for column, n in nulls.items():
+        if not column.isprintable() or (rows is not None and n > rows):
+            return False
+    return True
+
+
+#: Copied for each table update the lean decoder accepted: a copy does not run
+#: ``__post_init__``, whose checks the decoder has already made.
+_TABLE_UPDATE = TableUpdate(type="table_update", source="-", updated_at=MIN_TIME)
+
+
+def _checked_table_update(source: str, at: datetime, rows: int | None,
+                          nulls: dict[str, int] | None, event_id: str | None) -> TableUpdate:
+    event = copy.copy(_TABLE_UPDATE)
+    force = msgspec.structs.force_setattr
+    force(event, "source", source)
+    force(event, "updated_at", at)
+    if rows is not None:
+        force(event, "row_count", rows)
+    if nulls is not None:
+        force(event, "null_counts", nulls)
+    if event_id is not None:
+        force(event, "event_id", event_id)
     return event
 
 

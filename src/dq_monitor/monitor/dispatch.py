@@ -94,8 +94,8 @@ class EventDispatcher:
         if not tags:
             subject = metric
         elif len(tags) == 1:
-            ((k, v),) = tags.items()  # series_key, inline for the common single tag
-            subject = f"{metric}{{{k}={v}}}"
+            for k in tags:  # series_key, inline for the common single tag
+                subject = f"{metric}{{{k}={tags[k]}}}"
         else:
             subject = series_key(source, metric, tags)
         state = src.series.get(subject)
