@@ -5,13 +5,14 @@ raw consume loop, on the same records of one broker, in one run.
 
 The workload is the one of the comparison with other stream processors: metric events of 100
 sources × 10 metrics (window 100), keyed by source, on a topic of two partitions. The monitor
-runs as real processes (all checks configured, alert records, checkpoints, commits) and is
-measured from outside through its ``/metrics``: the rate is taken over the stretch of samples
-in which every instance was consuming, so start-up and the group join are not counted, and
-with two instances only the time both were busy counts (the aggregate of the group). The raw
-loop (one consumer, one core) reads the same records from a fresh group in this process. Each
-round runs the raw loop, one instance and two instances; the medians over the rounds are
-reported, and every round is kept in the results.
+runs as real processes (freshness and anomaly checks on every source, alert records,
+checkpoints, commits) and is measured from outside, through its ``/metrics`` and its CPU time
+in ``/proc`` (so this benchmark needs Linux): the rate is taken over the stretch of samples in
+which every instance was consuming, so start-up and the group join are not counted, and with
+two instances only the time both were busy counts (the aggregate of the group). The raw loop
+(one consumer, one core) reads the same records from a fresh group in this process. Each round
+runs the raw loop, one instance and two instances; the medians over the rounds are reported,
+and every round is kept in the results.
 
 Results go to benchmarks/results/scale.json.
 """
@@ -109,8 +110,16 @@ def consumed(client: httpx.Client, port: int) -> float | None:
     return sum(float(v) for v in _CONSUMED.findall(text))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from ``/proc`` (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def instances(bootstrap: str, topic: str, count: int, workdir: Path) -> Iterator[list[int]]:
+def instances(bootstrap: str, topic: str, count: int,
+              workdir: Path) -> Iterator[list[tuple[int, int]]]:
+    """``count`` monitor processes in one group: (telemetry port, pid) of each."""
     group = f"scale-{uuid.uuid4().hex[:8]}"
     ports = [free_port() for _ in range(count)]
     procs = []
@@ -123,22 +132,24 @@ def instances(bootstrap: str, topic: str, count: int, workdir: Path) -> Iterator
              str(config), "--log-level", "WARNING"],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}))
     try:
-        yield ports
+        yield [(port, proc.pid) for port, proc in zip(ports, procs, strict=True)]
     finally:
         for proc in procs:
             terminate(proc, timeout=15)
 
 
-def measure(ports: list[int], n: int, timeout: float = 600) -> dict[str, Any]:
-    """Sample every instance's consumed counter until the group has consumed ``n`` records;
-    the rate over the longest stretch in which every instance was consuming throughout."""
-    samples: list[tuple[float, list[float]]] = []
+def measure(instances: list[tuple[int, int]], n: int, timeout: float = 600) -> dict[str, Any]:
+    """Sample every instance's consumed counter (and CPU time) until the group has consumed
+    ``n`` records; the rate over the longest stretch in which every instance was consuming
+    throughout, and the CPU the instances spent per event over that stretch."""
+    samples: list[tuple[float, list[float], float]] = []
     deadline = time.monotonic() + timeout
     with httpx.Client() as client:
         while time.monotonic() < deadline:
-            values = [consumed(client, p) for p in ports]
+            values = [consumed(client, port) for port, _ in instances]
             if all(v is not None for v in values):
-                samples.append((time.perf_counter(), [v or 0.0 for v in values]))
+                cpu = sum(cpu_seconds(pid) for _, pid in instances)
+                samples.append((time.perf_counter(), [v or 0.0 for v in values], cpu))
                 if sum(samples[-1][1]) >= n:
                     break
             time.sleep(SAMPLE_S)
@@ -159,6 +170,7 @@ def measure(ports: list[int], n: int, timeout: float = 600) -> dict[str, Any]:
     elapsed = last[0] - first[0]
     counted = sum(last[1]) - sum(first[1])
     return {"events_per_s": counted / elapsed if elapsed > 0 else 0.0,
+            "cpu_us_per_event": (last[2] - first[2]) / counted * 1e6 if counted else 0.0,
             "measured_events": counted, "measured_s": elapsed,
             "total_consumed": sum(samples[-1][1]) if samples else 0.0}
 
@@ -174,8 +186,8 @@ async def run(bootstrap: str, n: int, rounds: int) -> dict[str, Any]:
             this: dict[str, Any] = {"raw_loop": {"events_per_s": raw_rate,
                                                  "cpu_us_per_event": raw_cpu}}
             for count in (1, 2):
-                with instances(bootstrap, topic, count, Path(tmp)) as ports:
-                    result = await asyncio.to_thread(measure, ports, n)
+                with instances(bootstrap, topic, count, Path(tmp)) as running:
+                    result = await asyncio.to_thread(measure, running, n)
                 result["ratio_to_raw_loop"] = result["events_per_s"] / raw_rate
                 this[f"monitor_x{count}"] = result
             out["rounds"].append(this)
@@ -188,8 +200,8 @@ async def run(bootstrap: str, n: int, rounds: int) -> dict[str, Any]:
     for count in (1, 2):
         name = f"monitor_x{count}"
         out[name] = {key: statistics.median(r[name][key] for r in runs)
-                     for key in ("events_per_s", "ratio_to_raw_loop", "measured_events",
-                                 "measured_s")}
+                     for key in ("events_per_s", "ratio_to_raw_loop", "cpu_us_per_event",
+                                 "measured_events", "measured_s")}
     return out
 
 
@@ -212,8 +224,8 @@ def main() -> int:
     for count in (1, 2):
         r = result[f"monitor_x{count}"]
         print(f"monitor ×{count}: {r['events_per_s']:,.0f} events/s "
-              f"(ratio {r['ratio_to_raw_loop']:.2f}; {r['measured_events']:,.0f} events over "
-              f"{r['measured_s']:.1f} s)")
+              f"(ratio {r['ratio_to_raw_loop']:.2f}; {r['cpu_us_per_event']:.1f} µs CPU/event; "
+              f"{r['measured_events']:,.0f} events over {r['measured_s']:.1f} s)")
         if not r["measured_events"]:
             print(f"  no stretch in which all {count} instance(s) were busy: the group was "
                   "still joining when the records ran out; raise --events")
