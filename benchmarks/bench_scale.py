@@ -5,7 +5,7 @@ raw consume loop, on the same records of one broker, in one run.
 
 The workload is the one of the comparison with other stream processors: metric events of 100
 sources × 10 metrics (window 100), keyed by source, on a topic of two partitions. The monitor
-runs as real processes (freshness and anomaly checks on every source, alert records,
+runs as real processes (freshness, completeness and anomaly checks on every source, alert records,
 checkpoints, commits) and is measured from outside, through its ``/metrics`` and its CPU time
 in ``/proc`` (so this benchmark needs Linux): the rate is taken over the stretch of samples in
 which every instance was consuming, so start-up and the group join are not counted, and with
@@ -54,6 +54,7 @@ def config_text(bootstrap: str, topic: str, group: str, port: int) -> str:
     metrics = ", ".join(f"m{j}" for j in range(METRICS))
     sources = "\n".join(
         f"  - name: src{i:03d}\n    freshness: {{max_staleness: 1h}}\n"
+        f"    completeness: {{columns: {{c: {{max_null_rate: 0.5}}}}}}\n"
         f"    anomaly: {{metrics: [{metrics}], window: 100, min_samples: 20}}"
         for i in range(SOURCES))
     return f"""

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -634,6 +634,6 @@ class MonitorService:
             log.warning("commit failed (%s); records will be re-read", type(exc).__name__)
 
 
-def _summary(monitor_stats: Counter[str], stats: Counter[str]) -> str:
+def _summary(monitor_stats: Mapping[str, int], stats: Mapping[str, int]) -> str:
     parts = {**monitor_stats, **stats}
     return ", ".join(f"{k}={v}" for k, v in sorted(parts.items())) or "nothing processed"

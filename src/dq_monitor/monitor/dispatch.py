@@ -87,10 +87,11 @@ class EventDispatcher:
             if src is None:
                 return
         src.partition = partition
-        an = src.config.anomaly
-        if an is None or metric not in an.metrics:
+        if metric not in src.monitored:
             core.stats["events.metric_not_monitored"] += 1
             return
+        an = src.config.anomaly
+        assert an is not None  # a source without the check monitors no metric
         if not tags:
             subject = metric
         elif len(tags) == 1:
@@ -138,8 +139,7 @@ class EventDispatcher:
             for verdict in evaluate_completeness(cfg.completeness, ev, only_firing=only_firing):
                 core.judge(src, verdict, cfg.completeness, now, out,
                            event_time=ev.updated_at, triggered_at=kafka_ts)
-        if (cfg.anomaly is not None and ev.row_count is not None
-                and ROW_COUNT_METRIC in cfg.anomaly.metrics):
+        if ev.row_count is not None and ROW_COUNT_METRIC in src.monitored:
             self._observe_value(src, ROW_COUNT_METRIC, float(ev.row_count), now, out,
                                 ev.updated_at, kafka_ts)
 

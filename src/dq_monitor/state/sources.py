@@ -42,6 +42,12 @@ class SourceState:
     #: The freshness deadline currently on the scheduler's heap, if any (one per source keeps
     #: the heap small however often the source updates).
     fresh_armed: datetime | None = None
+    #: The metrics its anomaly check watches, as a set: looked up once per metric event.
+    monitored: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        anomaly = self.config.anomaly
+        self.monitored = frozenset(() if anomaly is None else anomaly.metrics)
 
     def saw_update(self, updated_at: datetime, received_at: datetime) -> None:
         at = min(updated_at, received_at)
