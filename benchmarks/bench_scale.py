@@ -1,7 +1,8 @@
 """Scale-out benchmark (NFR-003, FR-016): one and two ``dq-monitor run`` processes against the
 raw consume loop, on the same records of one broker, in one run.
 
-    python benchmarks/bench_scale.py [--events 1500000] [--rounds 3] [--bootstrap HOST:PORT]
+    python benchmarks/bench_scale.py [--events 1500000] [--rounds 3] [--peers]
+                                     [--bootstrap HOST:PORT]
 
 The workload is the one of the comparison with other stream processors: metric events of 100
 sources × 10 metrics (window 100), keyed by source, on a topic of two partitions. The monitor
@@ -12,7 +13,9 @@ which every instance was consuming, so start-up and the group join are not count
 two instances only the time both were busy counts (the aggregate of the group). The raw loop
 (one consumer, one core) reads the same records from a fresh group in this process. Each round
 runs the raw loop, one instance and two instances; the medians over the rounds are reported,
-and every round is kept in the results.
+and every round is kept in the results. With ``--peers`` each round also runs Bytewax on the
+same records (``peers/bytewax_flow.py``: the raw loop's rolling z, and dq-monitor's own robust
+detector), so the monitor is compared with a peer stream processor in the same run.
 
 Results go to benchmarks/results/scale.json.
 """
@@ -46,6 +49,8 @@ from bench_service import raw_loop
 from dq_monitor.embedded import broker_address, free_port, terminate
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PEER_FLOW = Path(__file__).resolve().parent / "peers" / "bytewax_flow.py"
+PEERS = ("rolling", "robust")
 SOURCES, METRICS = 100, 10
 SAMPLE_S = 0.25
 
@@ -176,8 +181,19 @@ def measure(instances: list[tuple[int, int]], n: int, timeout: float = 600) -> d
             "total_consumed": sum(samples[-1][1]) if samples else 0.0}
 
 
-async def run(bootstrap: str, n: int, rounds: int) -> dict[str, Any]:
-    """Rounds of the raw loop, one instance and two, on the same records; medians of each."""
+def bytewax(bootstrap: str, topic: str, n: int, variant: str) -> dict[str, Any]:
+    """One run of the Bytewax peer (``variant``: rolling or robust) over the topic."""
+    done = subprocess.run([sys.executable, str(PEER_FLOW), bootstrap, topic, str(n), variant],
+                          capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"bytewax {variant} failed: {done.stderr[-2000:]}")
+    result: dict[str, Any] = orjson.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+async def run(bootstrap: str, n: int, rounds: int, peers: bool = False) -> dict[str, Any]:
+    """Rounds of the raw loop, one instance and two (and the peers), on the same records;
+    medians of each."""
     topic = f"scale-{uuid.uuid4().hex[:8]}"
     await produce(bootstrap, topic, n)
     out: dict[str, Any] = {"events": n, "sources": SOURCES, "metrics": METRICS, "rounds": []}
@@ -191,10 +207,14 @@ async def run(bootstrap: str, n: int, rounds: int) -> dict[str, Any]:
                     result = await asyncio.to_thread(measure, running, n)
                 result["ratio_to_raw_loop"] = result["events_per_s"] / raw_rate
                 this[f"monitor_x{count}"] = result
+            for variant in PEERS if peers else ():
+                result = await asyncio.to_thread(bytewax, bootstrap, topic, n, variant)
+                result["ratio_to_raw_loop"] = result["events_per_s"] / raw_rate
+                this[f"bytewax_{variant}"] = result
             out["rounds"].append(this)
-            print(f"round {k + 1}/{rounds}: raw {raw_rate:,.0f} ev/s, ×1 ratio "
-                  f"{this['monitor_x1']['ratio_to_raw_loop']:.2f}, ×2 ratio "
-                  f"{this['monitor_x2']['ratio_to_raw_loop']:.2f}", flush=True)
+            print(f"round {k + 1}/{rounds}: raw {raw_rate:,.0f} ev/s, ratios: "
+                  + ", ".join(f"{name} {r['ratio_to_raw_loop']:.2f}"
+                              for name, r in this.items() if name != "raw_loop"), flush=True)
     runs = out["rounds"]
     out["raw_loop"] = {key: statistics.median(r["raw_loop"][key] for r in runs)
                        for key in ("events_per_s", "cpu_us_per_event")}
@@ -203,6 +223,10 @@ async def run(bootstrap: str, n: int, rounds: int) -> dict[str, Any]:
         out[name] = {key: statistics.median(r[name][key] for r in runs)
                      for key in ("events_per_s", "ratio_to_raw_loop", "cpu_us_per_event",
                                  "measured_events", "measured_s")}
+    for variant in PEERS if peers else ():
+        name = f"bytewax_{variant}"
+        out[name] = {key: statistics.median(r[name][key] for r in runs)
+                     for key in ("events_per_s", "ratio_to_raw_loop", "cpu_us_per_event")}
     return out
 
 
@@ -211,12 +235,14 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_500_000,
                         help="enough for both instances to be busy together for seconds")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (medians reported)")
+    parser.add_argument("--peers", action="store_true",
+                        help="also run Bytewax on the same records (needs bytewax installed)")
     parser.add_argument("--bootstrap", default=None)
     parser.add_argument("--output", default=str(RESULTS / "scale.json"))
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         bootstrap = args.bootstrap or stack.enter_context(broker_address())
-        result = asyncio.run(run(bootstrap, args.events, args.rounds))
+        result = asyncio.run(run(bootstrap, args.events, args.rounds, args.peers))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     raw = result["raw_loop"]["events_per_s"]
@@ -230,6 +256,10 @@ def main() -> int:
         if not r["measured_events"]:
             print(f"  no stretch in which all {count} instance(s) were busy: the group was "
                   "still joining when the records ran out; raise --events")
+    for variant in PEERS if args.peers else ():
+        r = result[f"bytewax_{variant}"]
+        print(f"bytewax ({variant}): {r['events_per_s']:,.0f} events/s "
+              f"(ratio {r['ratio_to_raw_loop']:.2f}; {r['cpu_us_per_event']:.1f} µs CPU/event)")
     return 0
 
 
