@@ -13,9 +13,12 @@ which every instance was consuming, so start-up and the group join are not count
 two instances only the time both were busy counts (the aggregate of the group). The raw loop
 (one consumer, one core) reads the same records from a fresh group in this process. Each round
 runs the raw loop, one instance and two instances; the medians over the rounds are reported,
-and every round is kept in the results. With ``--peers`` each round also runs Bytewax on the
-same records (``peers/bytewax_flow.py``: the raw loop's rolling z, and dq-monitor's own robust
-detector), so the monitor is compared with a peer stream processor in the same run.
+and every round is kept in the results. With ``--peers`` each round also runs two peer stream
+processors on the same records, each scoring every value two ways (the raw loop's rolling z,
+and dq-monitor's own robust detector; ``peers/``): Bytewax (``bytewax_flow.py``, from this
+environment) and Quix Streams (``quix_app.py``). Quix Streams pins older pydantic and
+confluent-kafka releases than this project's, so it runs from an environment of its own, made
+on first use in ``.peers/`` (``--quix-python`` names another interpreter).
 
 Results go to benchmarks/results/scale.json.
 """
@@ -49,8 +52,10 @@ from bench_service import raw_loop
 from dq_monitor.embedded import broker_address, free_port, terminate
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PEER_FLOW = Path(__file__).resolve().parent / "peers" / "bytewax_flow.py"
+ROOT = Path(__file__).resolve().parents[1]
+PEER_DIR = ROOT / "benchmarks" / "peers"
 PEERS = ("rolling", "robust")
+QUIX_REQUIREMENT = "quixstreams>=3.28,<3.29"
 SOURCES, METRICS = 100, 10
 SAMPLE_S = 0.25
 
@@ -181,19 +186,46 @@ def measure(instances: list[tuple[int, int]], n: int, timeout: float = 600) -> d
             "total_consumed": sum(samples[-1][1]) if samples else 0.0}
 
 
-def bytewax(bootstrap: str, topic: str, n: int, variant: str) -> dict[str, Any]:
-    """One run of the Bytewax peer (``variant``: rolling or robust) over the topic."""
-    done = subprocess.run([sys.executable, str(PEER_FLOW), bootstrap, topic, str(n), variant],
-                          capture_output=True, text=True, timeout=900, check=False)
+def quix_python(venv: Path) -> str:
+    """An interpreter with Quix Streams and this project, in ``venv`` (made once)."""
+    python = venv / "bin" / "python"
+    stamp = venv / ".installed"
+    if stamp.exists() and stamp.read_text() == QUIX_REQUIREMENT:
+        return str(python)
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                    QUIX_REQUIREMENT, "-e", str(ROOT)], check=True)
+    stamp.write_text(QUIX_REQUIREMENT)
+    return str(python)
+
+
+def peer(command: list[str], name: str) -> dict[str, Any]:
+    """One run of a peer script; its last line of output is its JSON result."""
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"bytewax {variant} failed: {done.stderr[-2000:]}")
+        raise RuntimeError(f"{name} failed: {done.stdout[-1000:]}{done.stderr[-2000:]}")
     result: dict[str, Any] = orjson.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
-async def run(bootstrap: str, n: int, rounds: int, peers: bool = False) -> dict[str, Any]:
-    """Rounds of the raw loop, one instance and two (and the peers), on the same records;
-    medians of each."""
+def peers_of_round(bootstrap: str, topic: str, n: int, quix: str,
+                   workdir: Path) -> dict[str, dict[str, Any]]:
+    """Bytewax and Quix Streams, each scoring both ways, over the topic."""
+    out = {}
+    for variant in PEERS:
+        out[f"bytewax_{variant}"] = peer(
+            [sys.executable, str(PEER_DIR / "bytewax_flow.py"), bootstrap, topic, str(n),
+             variant], f"bytewax ({variant})")
+        out[f"quix_{variant}"] = peer(
+            [quix, str(PEER_DIR / "quix_app.py"), bootstrap, topic, str(n), variant,
+             str(workdir / "quix-state")], f"quix streams ({variant})")
+    return out
+
+
+async def run(bootstrap: str, n: int, rounds: int, quix: str | None = None) -> dict[str, Any]:
+    """Rounds of the raw loop, one instance and two (and the peers, given Quix Streams'
+    interpreter), on the same records; medians of each."""
     topic = f"scale-{uuid.uuid4().hex[:8]}"
     await produce(bootstrap, topic, n)
     out: dict[str, Any] = {"events": n, "sources": SOURCES, "metrics": METRICS, "rounds": []}
@@ -207,10 +239,12 @@ async def run(bootstrap: str, n: int, rounds: int, peers: bool = False) -> dict[
                     result = await asyncio.to_thread(measure, running, n)
                 result["ratio_to_raw_loop"] = result["events_per_s"] / raw_rate
                 this[f"monitor_x{count}"] = result
-            for variant in PEERS if peers else ():
-                result = await asyncio.to_thread(bytewax, bootstrap, topic, n, variant)
-                result["ratio_to_raw_loop"] = result["events_per_s"] / raw_rate
-                this[f"bytewax_{variant}"] = result
+            if quix is not None:
+                others = await asyncio.to_thread(peers_of_round, bootstrap, topic, n, quix,
+                                                 Path(tmp))
+                for name, result in others.items():
+                    result["ratio_to_raw_loop"] = result["events_per_s"] / raw_rate
+                    this[name] = result
             out["rounds"].append(this)
             print(f"round {k + 1}/{rounds}: raw {raw_rate:,.0f} ev/s, ratios: "
                   + ", ".join(f"{name} {r['ratio_to_raw_loop']:.2f}"
@@ -223,8 +257,7 @@ async def run(bootstrap: str, n: int, rounds: int, peers: bool = False) -> dict[
         out[name] = {key: statistics.median(r[name][key] for r in runs)
                      for key in ("events_per_s", "ratio_to_raw_loop", "cpu_us_per_event",
                                  "measured_events", "measured_s")}
-    for variant in PEERS if peers else ():
-        name = f"bytewax_{variant}"
+    for name in [k for k in runs[0] if k.startswith(("bytewax_", "quix_"))]:
         out[name] = {key: statistics.median(r[name][key] for r in runs)
                      for key in ("events_per_s", "ratio_to_raw_loop", "cpu_us_per_event")}
     return out
@@ -236,13 +269,19 @@ def main() -> int:
                         help="enough for both instances to be busy together for seconds")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (medians reported)")
     parser.add_argument("--peers", action="store_true",
-                        help="also run Bytewax on the same records (needs bytewax installed)")
+                        help="also run Bytewax and Quix Streams on the same records")
+    parser.add_argument("--quix-python", default=None,
+                        help="interpreter with quixstreams and dq-monitor (default: made in "
+                             ".peers/)")
     parser.add_argument("--bootstrap", default=None)
     parser.add_argument("--output", default=str(RESULTS / "scale.json"))
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         bootstrap = args.bootstrap or stack.enter_context(broker_address())
-        result = asyncio.run(run(bootstrap, args.events, args.rounds, args.peers))
+        quix = None
+        if args.peers:
+            quix = args.quix_python or quix_python(ROOT / ".peers")
+        result = asyncio.run(run(bootstrap, args.events, args.rounds, quix))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     raw = result["raw_loop"]["events_per_s"]
@@ -256,9 +295,9 @@ def main() -> int:
         if not r["measured_events"]:
             print(f"  no stretch in which all {count} instance(s) were busy: the group was "
                   "still joining when the records ran out; raise --events")
-    for variant in PEERS if args.peers else ():
-        r = result[f"bytewax_{variant}"]
-        print(f"bytewax ({variant}): {r['events_per_s']:,.0f} events/s "
+    for name in [k for k in result if k.startswith(("bytewax_", "quix_"))]:
+        r = result[name]
+        print(f"{name}: {r['events_per_s']:,.0f} events/s "
               f"(ratio {r['ratio_to_raw_loop']:.2f}; {r['cpu_us_per_event']:.1f} µs CPU/event)")
     return 0
 

@@ -42,7 +42,7 @@ def test_service_benchmark_reports_both_loops_latency_and_memory(tmp_path: Path)
 
 @pytest.mark.integration
 @pytest.mark.req("NFR-003", "FR-016")
-def test_scale_benchmark_runs_one_and_two_instances_and_the_bytewax_peer(tmp_path: Path) -> None:
+def test_scale_benchmark_runs_one_and_two_instances_and_both_peers(tmp_path: Path) -> None:
     n = 20_000
     out = tmp_path / "scale.json"
     proc = subprocess.run(
@@ -57,12 +57,12 @@ def test_scale_benchmark_runs_one_and_two_instances_and_the_bytewax_peer(tmp_pat
     assert raw > 0
     for name in ("monitor_x1", "monitor_x2"):
         assert only[name]["total_consumed"] >= n  # the group read every record
-    for name in ("bytewax_rolling", "bytewax_robust"):
+    for name in ("bytewax_rolling", "bytewax_robust", "quix_rolling", "quix_robust"):
         peer = only[name]
         assert peer["events"] == n and peer["cpu_us_per_event"] > 0
         assert peer["ratio_to_raw_loop"] == pytest.approx(peer["events_per_s"] / raw)
         assert results[name]["events_per_s"] == peer["events_per_s"]
-    assert "bytewax (robust)" in proc.stdout
+    assert "bytewax_robust" in proc.stdout and "quix_robust" in proc.stdout
 
 
 @pytest.mark.req("FR-005", "NFR-005")
