@@ -233,6 +233,9 @@ class KafkaConfig(KafkaSecurity):
     #: NFR-003/NFR-004: state checkpoints and input-offset commits happen this often (alerts
     #: are written at once regardless); a crash re-reads at most this much input.
     commit_interval: PositiveDuration = Field(default="1s", le=60)  # type: ignore[assignment]
+    #: ... or once this many input records have been read since the last checkpoint, if that
+    #: comes first: it bounds what a crash re-reads however fast the input is.
+    commit_records: int = Field(default=100_000, ge=1)
 
     @property
     def router_group(self) -> str:

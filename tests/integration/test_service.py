@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import anyio
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dq_monitor.events import parse_rfc3339
 from tests.integration.conftest import Kafka, config_for, now_rfc3339, running
@@ -163,3 +165,40 @@ async def test_restart_resumes_from_committed_offsets_with_restored_state(kafka:
     assert kinds(orders).count(("completeness", "orders", "FAIL", "firing")) == 1
     assert ("anomaly", "orders", "FAIL", "firing") in kinds(orders)
     assert ("completeness", "orders", "FAIL", "resolved") in kinds(orders)
+
+
+async def committed(kafka: Kafka, group: str, topic: str) -> int:
+    """The offset ``group`` has committed on ``topic`` (0 before any commit)."""
+    # A consumer that subscribes to nothing does not join the group; it only asks.
+    reader = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=group,
+                              enable_auto_commit=False)
+    await reader.start()
+    try:
+        offset = await reader.committed(TopicPartition(topic, 0))
+    finally:
+        await reader.stop()
+    return offset or 0
+
+
+@pytest.mark.req("NFR-003", "NFR-004")
+async def test_offsets_are_committed_after_commit_records_not_after_every_batch(
+        kafka: Kafka) -> None:
+    await topics(kafka)
+    cfg = config_for(kafka, SOURCES)
+    cfg = cfg.model_copy(update={"kafka": cfg.kafka.model_copy(
+        update={"commit_interval": 60.0, "commit_records": 20})})
+    topic, group = kafka.topic("metrics"), cfg.kafka.group_id
+    async with running(cfg) as service:
+        for v in range(10):
+            await kafka.send(topic, metric(100 + v % 3), key="orders")
+        with anyio.fail_after(15):
+            while service.monitor.stats["events.metric"] < 10:
+                await anyio.sleep(0.05)
+        await anyio.sleep(1.0)  # several loop turns: none of them checkpoints
+        assert await committed(kafka, group, topic) == 0
+        for v in range(15):
+            await kafka.send(topic, metric(100 + v % 3), key="orders")
+        with anyio.fail_after(15):
+            while (offset := await committed(kafka, group, topic)) < 20:
+                await anyio.sleep(0.1)
+    assert 20 <= offset <= 25

@@ -1,9 +1,10 @@
 """The monitor as a Kafka service: input topics → Monitor → alert topic, at least once (NFR-004).
 
 One loop: fetch a batch, feed the core, run due timers and send its alerts and dead letters at
-once. Every ``kafka.commit_interval`` a checkpoint waits until those are acknowledged, sends the
-changed state, and commits the input offsets only once that state is acknowledged too; the loop
-goes on judging while acknowledgements and commits are under way (NFR-002). A crash at any point
+once. Every ``kafka.commit_interval``, or sooner once ``kafka.commit_records`` input records
+have been read, a checkpoint waits until those are acknowledged, sends the changed state, and
+commits the input offsets only once that state is acknowledged too; the loop goes on judging
+while acknowledgements and commits are under way (NFR-002). A crash at any point
 re-does work on restart (the same alert may be written twice, with the same fingerprint), never
 loses it. Broker outages are waited out with backoff; nothing is dropped.
 """
@@ -131,6 +132,8 @@ class MonitorService:
         #: Input offsets processed since the last checkpoint (committed with it).
         self._uncommitted: dict[TopicPartition, int] = {}
         self._checkpointed_at = time.monotonic()
+        #: Input records read since the last checkpoint (``kafka.commit_records`` bounds them).
+        self._read_since_checkpoint = 0
         #: Partitions assigned to us whose state is not restored yet (a failed attempt).
         self._restore_pending: set[int] = set()
         self._restore_failing_since: float | None = None
@@ -330,6 +333,7 @@ class MonitorService:
                 for kind, key in EVENT_STAT.items():
                     self._consumed[tp.topic, kind] += stats[key] - judged[kind]
                 self.stats[f"consumed.{tp.topic}"] += len(records)
+                self._read_since_checkpoint += len(records)
                 offsets[tp] = self._positions[tp] = records[-1].offset + 1
             for (topic, kind), n in self._consumed.items():
                 if n:
@@ -343,20 +347,22 @@ class MonitorService:
             state = self._state_sent
             if state is not None and state.acks is not None and state.acks.done():
                 await self._checkpointed(consumer)
-            if time.monotonic() - self._checkpointed_at >= self.kafka.commit_interval:
+            if (time.monotonic() - self._checkpointed_at >= self.kafka.commit_interval
+                    or self._read_since_checkpoint >= self.kafka.commit_records):
                 await self._checkpoint(consumer)
 
     async def _checkpoint(self, consumer: AIOKafkaConsumer, *, wait: bool = False) -> None:
         """Send the state changed since the last checkpoint; its input offsets are committed
         once that state is acknowledged (``_checkpointed``). NFR-004 order: alerts and dead
-        letters durable, then state, then offsets. Every ``kafka.commit_interval``, not every
-        batch: a series that changed many times is written once, and a crash re-reads at most
-        an interval or two. Neither the state nor the commit holds up the loop unless ``wait``
-        (at shutdown)."""
+        letters durable, then state, then offsets. Every ``kafka.commit_interval`` (or
+        ``kafka.commit_records`` records), not every batch: a series that changed many times is
+        written once, and a crash re-reads at most an interval or two. Neither the state nor
+        the commit holds up the loop unless ``wait`` (at shutdown)."""
         await self._settle()  # alerts and dead letters durable first
         if self._state_sent is not None:
             await self._checkpointed(consumer)  # the previous checkpoint, in order
         self._checkpointed_at = time.monotonic()
+        self._read_since_checkpoint = 0
         records: list[Record] = [
             (self.changelog_topic, key.encode(), changelog.encode(value), p, [])
             for p, key, value in self.monitor.take_dirty()
