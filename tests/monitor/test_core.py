@@ -184,6 +184,27 @@ def test_state_restored_from_checkpoints_behaves_the_same() -> None:
             ("completeness", "resolved")]
 
 
+@pytest.mark.req("NFR-004", "NFR-003")
+def test_a_series_changed_after_a_checkpoint_is_in_the_next_one_with_its_new_state() -> None:
+    m = started()
+    for i in range(10):
+        feed(m, metric(i, 100.0 + i % 3), i)
+    key = "ser\x1forders\x1frevenue{region=eu}"
+
+    def saved() -> list[dict[str, object] | None]:
+        return [value for _, k, value in m.take_dirty() if k == key]
+
+    first = saved()
+    assert len(first) == 1
+    assert saved() == []  # nothing changed since
+    for checkpoint in range(3):
+        feed(m, metric(20 + checkpoint, 101.0), 20 + checkpoint)
+        feed(m, metric(30 + checkpoint, 102.0), 30 + checkpoint)
+        again = saved()
+        assert len(again) == 1 and again != first  # listed once, with the state after both
+        first = again
+
+
 def test_owner_partition_matches_the_default_partitioner() -> None:
     assert partition_for("warehouse.orders", 1) == 0
     assert {partition_for(f"s{i}", 4) for i in range(50)} == {0, 1, 2, 3}

@@ -111,3 +111,31 @@ def test_memory_per_series_stays_under_2_kb(seasonality: str) -> None:
         evaluate(s, 100.0 + (i * 37) % 11 + 0.25, c, source="s", subject="m",
                  ts=T0 + timedelta(minutes=5 * i))
     assert s.nbytes() <= 2048
+
+
+@pytest.mark.req("FR-017", "NFR-003")
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=999_999),
+       st.lists(st.integers(min_value=59_997_000, max_value=60_003_000)
+                | st.integers(min_value=0, max_value=200_000_000), min_size=30, max_size=150))
+def test_the_race_samples_exactly_one_value_a_minute_however_the_times_fall(
+    start_us: int, gaps_us: list[int]
+) -> None:
+    """The race skips converting a timestamp while no sample can be due (``SeasonRace.due``);
+    which values it samples must still be exactly those a minute or more after the last one,
+    also for gaps within a few milliseconds of a minute."""
+    c = cfg(seasonality="auto", rebaseline_after=10_000)
+    s = SeriesState.new(c)
+    ts = T0 + timedelta(microseconds=start_us)
+    last = -math.inf
+    for i, gap in enumerate(gaps_us):
+        ts += timedelta(microseconds=gap)
+        evaluate(s, 100.25 + (i * 7) % 5, c, source="s", subject="m", ts=ts)
+        if i < c.min_samples:
+            continue  # warm-up values are not raced
+        t = ts.timestamp()
+        if t - last >= 60.0:
+            last = t
+        b = s.baseline
+        assert b is not None and b.race is not None
+        assert b.race.t_last == last, f"value {i}"

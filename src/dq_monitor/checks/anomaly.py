@@ -45,6 +45,9 @@ from dq_monitor.state.baseline import Baseline, BaselineStateError, from_model
 from dq_monitor.state.window import RollingWindow
 
 _INF = math.inf
+#: The value's time when nothing reads it (NFR-003: the conversion is skipped). NaN, so that
+#: the race's "a minute since the last sample?" test is false, as ``race.due`` already said.
+_NO_TIME = math.nan
 #: Values in the run statistic, and the clip applied to each one's z.
 RUN = 4
 RUN_CLIP = 4.0
@@ -66,15 +69,20 @@ def series_key(source: str, metric: str, tags: Mapping[str, str] | None) -> str:
 class SeriesState:
     """One series: its baseline (robust) or window (rolling), flagged streak and burst."""
 
-    __slots__ = ("baseline", "burst", "quiet", "run", "run_i", "run_sum", "streak",
+    __slots__ = ("baseline", "burst", "dirty_in", "quiet", "run", "run_i", "run_sum", "streak",
                  "streak_sign", "window")
 
     def __init__(self, window: RollingWindow | None = None,
                  baseline: Baseline | None = None) -> None:
         self.window = window
         self.baseline = baseline
-        self.streak = array("d")
+        #: The flagged values of the current streak (None outside one: most series never have
+        #: one, and an empty array would cost each of them 80 bytes, NFR-005).
+        self.streak: array[float] | None = None
         self.streak_sign = 0
+        #: The partition whose checkpoint already lists this series as changed, -1 if none
+        #: (the owner's bookkeeping: spares a set insertion per value).
+        self.dirty_in = -1
         #: Highest severity of the current burst (None outside one) and normal values since
         #: its last flagged value (the ``cooldown`` count).
         self.burst: Severity | None = None
@@ -85,7 +93,9 @@ class SeriesState:
 
     def nbytes(self) -> int:
         """Memory held by this series (NFR-005: O(window) with a small constant)."""
-        total = sys.getsizeof(self) + sys.getsizeof(self.streak)
+        total = sys.getsizeof(self)
+        if self.streak is not None:
+            total += sys.getsizeof(self.streak)
         if self.window is not None:
             total += self.window.nbytes()
         if self.baseline is not None:
@@ -115,7 +125,7 @@ class SeriesState:
         self.run_sum = 0.0
 
     def to_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"streak": list(self.streak), "sign": self.streak_sign,
+        state: dict[str, Any] = {"streak": list(self.streak or ()), "sign": self.streak_sign,
                                  "burst": None if self.burst is None else self.burst.value,
                                  "quiet": self.quiet}
         if self.window is not None:
@@ -155,8 +165,8 @@ class SeriesState:
             series.run_sum = math.fsum(series.run)
         else:
             return series
-        series.streak.extend(_finite_list(state.get("streak", []), "streak")
-                             [: cfg.rebaseline_after])
+        streak = _finite_list(state.get("streak", []), "streak")[: cfg.rebaseline_after]
+        series.streak = array("d", streak) if streak else None
         series.streak_sign = max(-1, min(1, int(state.get("sign", 0))))
         burst = state.get("burst")
         series.burst = None if burst is None else Severity(burst)
@@ -286,6 +296,14 @@ def _episode(state: SeriesState, severity: Severity, cfg: AnomalyConfig) -> Seve
     return burst
 
 
+def _count_expected(pred: float) -> float:
+    """``from_model(pred, True)`` with NaN kept (as ``max`` keeps it): a count series' expected
+    value in its own units, needed only when a value is flagged or its result is built."""
+    h = (0.0 if pred < 0.0 else pred) / 2.0
+    expected = h * h - 0.375
+    return 0.0 if expected < 0.0 else expected
+
+
 def _zscore(dev: float, scale: float) -> float:
     """``dev`` in scale units: ±∞ off a zero scale or on overflow, 0 for no move; never NaN."""
     if dev == 0.0:
@@ -343,8 +361,8 @@ def _evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, source: str,
         if moved >= cfg.min_abs_change and moved >= cfg.min_rel_change * abs(mean):
             severity = FAIL if score >= cfg.z_fail else WARN
     if severity is OK:
-        if state.streak:
-            del state.streak[:]
+        if state.streak is not None:
+            state.streak = None
             state.streak_sign = 0
         window.push(value)
         held = None if state.burst is None else _episode(state, severity, cfg)
@@ -354,13 +372,13 @@ def _evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, source: str,
                              held=held)
     sign = 1 if dev > 0 else -1
     streak = state.streak
-    if sign != state.streak_sign:
-        del streak[:]
+    if streak is None or sign != state.streak_sign:
+        streak = state.streak = array("d")
         state.streak_sign = sign
     streak.append(value)
     if len(streak) >= cfg.rebaseline_after:
         window.reset(streak)
-        del streak[:]
+        state.streak = None
         state.streak_sign = 0
         state.burst = None
         state.quiet = 0
@@ -378,11 +396,14 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
                     ) -> AnomalyResult | None:
     """``evaluate`` (``quiet``: ``evaluate_quiet``) of a series whose baseline ``b`` is robust:
     the per-event step, called directly by the dispatcher (positional arguments)."""
+    race = b.race
     if ts is None:
         t = t_local = 0.0
+    elif b.off is None and b.warm is None and (race is None or ts < race.due):
+        t = t_local = _NO_TIME  # no season bucket to find, no race sample due
     else:
         t = t_local = ts.timestamp()
-        if ts.tzinfo is not UTC and (b.off is not None or b.race is not None):
+        if ts.tzinfo is not UTC and (b.off is not None or race is not None):
             offset = ts.utcoffset()
             if offset:
                 t_local = t + offset.total_seconds()
@@ -398,8 +419,10 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         # No longer a count series: its model no longer fits, so it starts again.
         state.baseline = b = Baseline(cfg.window, cfg.min_samples, cfg.seasonality)
         state.clear_run()
-        del state.streak[:]
+        state.streak = None
         state.streak_sign = 0
+        if t != t:  # not read above (see _NO_TIME); the warm-up's last value needs it
+            t = 0.0 if ts is None else ts.timestamp()
         b.warm_up(value, t)
         held = state.burst
         if quiet and held is None:
@@ -442,27 +465,26 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         point, over = -z, -z_run
     score = point if point > over else over
     severity = OK
-    if counts:  # from_model(pred, True), inline
-        h = (0.0 if pred < 0.0 else pred) / 2.0  # max(pred, 0.0), NaN kept as max keeps it
-        expected = h * h - 0.375
-        if expected < 0.0:
-            expected = 0.0
-    else:
-        expected = pred
+    expected = pred  # in the series' units: see below for counts
     if score >= cfg.z_warn:
+        if counts:
+            expected = _count_expected(pred)
         moved = abs(value - expected)
         if moved >= cfg.min_abs_change and moved >= cfg.min_rel_change * abs(expected):
             severity = FAIL if score >= cfg.z_fail else WARN
     if severity is OK:
-        if state.streak and (abs(z) < 1.0 or (dev > 0) != (state.streak_sign > 0)):
+        if state.streak is not None and (abs(z) < 1.0
+                                         or (dev > 0) != (state.streak_sign > 0)):
             # A shifted level is noisy too: only a value back near the expected level, or on
             # the other side, ends the streak of flagged values.
-            del state.streak[:]
+            state.streak = None
             state.streak_sign = 0
         b.learn(value, y, pred, scale, k, t, t_local)
         held = None if state.burst is None else _episode(state, severity, cfg)
         if quiet and held is None:
             return None
+        if counts:
+            expected = _count_expected(pred)
         scale_x = scale * pred / 2.0 if counts else scale
         model = (pred, scale, counts, kind)
         return AnomalyResult(severity, z, expected, scale_x, False, value, cfg, source,
@@ -471,8 +493,8 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
     model = (pred, scale, counts, kind)
     sign = 1 if dev > 0 else -1
     streak = state.streak
-    if sign != state.streak_sign:
-        del streak[:]
+    if streak is None or sign != state.streak_sign:
+        streak = state.streak = array("d")
         state.streak_sign = sign
     streak.append(y - (pred - b.level - b.trend))  # the value without its season offset
     if len(streak) >= cfg.rebaseline_after:
@@ -481,7 +503,7 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         mid = n // 2
         b.level = ordered[mid] if n % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
         b.trend = 0.0
-        del streak[:]
+        state.streak = None
         state.streak_sign = 0
         state.clear_run()
         state.burst = None

@@ -236,6 +236,11 @@ class Monitor:
         State of a partition this instance no longer owns is left out, not deleted: its new
         owner restores it from the changelog, and a tombstone from here would erase it.
         """
+        for _, kind, name, sub in self.dirty:
+            if kind == "ser" and (src := self.sources.get(name)) is not None:
+                series = src.series.get(sub)
+                if series is not None:
+                    series.dirty_in = -1  # listed again on its next change
         keys = sorted((p, f"{kind}{SEP}{name}" if kind == "src" else f"{kind}{SEP}{name}{SEP}{sub}")
                       for p, kind, name, sub in self.dirty
                       if p in self.owned and name in self.sources)

@@ -104,7 +104,9 @@ class EventDispatcher:
         if (state is not None and state.baseline is not None and not core.trace_anomaly
                 and (not watches or watch_key("anomaly", subject) not in watches)):
             # The common case inline: a known robust series with no alert state.
-            core.dirty.add((partition, "ser", source, subject))
+            if state.dirty_in != partition:
+                state.dirty_in = partition
+                core.dirty.add((partition, "ser", source, subject))
             quiet = evaluate_robust(state, state.baseline, value, an, source, subject, ts, True)
             if quiet is not None:
                 self._judge_anomaly(src, subject, quiet, now, out, ts, kafka_ts)

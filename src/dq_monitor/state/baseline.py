@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import sys
 from array import array
+from datetime import UTC, datetime
 from typing import Any
 
 from dq_monitor.errors import DqMonitorError
@@ -47,6 +48,8 @@ ADOPT_RATIO = 0.8
 BIG = 4.5
 #: The race samples at most one value per this many seconds of event time.
 RACE_SAMPLE_S = 60.0
+#: ``SeasonRace.due`` before the first sample: every instant is at or after it.
+_DUE_AT_ONCE = datetime.min.replace(tzinfo=UTC)
 
 #: Seasonal offsets are float32 (NFR-005): a value that would not fit teaches them nothing.
 F32_MAX = 3.0e38
@@ -114,11 +117,15 @@ class SeasonRace:
     inside the NFR-005 budget.
     """
 
-    __slots__ = ("daily_done", "off", "stats", "t0", "t_last")
+    __slots__ = ("daily_done", "due", "off", "stats", "t0", "t_last")
 
     def __init__(self, t0: float, level: float) -> None:
         self.t0 = t0
         self.t_last = -math.inf
+        #: An instant just before the next sample may be taken (``t_last`` + ~``RACE_SAMPLE_S``),
+        #: so a value stamped earlier is known not to be sampled without converting its
+        #: timestamp to seconds (NFR-003: that conversion is the costliest step of many values).
+        self.due = _DUE_AT_ONCE
         self.daily_done = False
         self.off = array("f", bytes(4 * 199))
         #: Per candidate (3 each): level, samples, mean |clipped error|, the live model's on the
@@ -130,7 +137,18 @@ class SeasonRace:
         self.stats[0:3] = array("d", (level, level, level))
 
     def nbytes(self) -> int:
-        return sys.getsizeof(self) + sys.getsizeof(self.off) + sys.getsizeof(self.stats)
+        total = sys.getsizeof(self) + sys.getsizeof(self.off) + sys.getsizeof(self.stats)
+        return total + (0 if self.due is _DUE_AT_ONCE else sys.getsizeof(self.due))
+
+    def sampled(self, t: float) -> None:
+        """Note a sample at ``t``: the next one is due ``RACE_SAMPLE_S`` later (``due`` is set a
+        millisecond early, far more than a float's rounding of ``t``, so it never holds back a
+        value the exact test in ``Baseline.learn`` would sample)."""
+        self.t_last = t
+        try:
+            self.due = datetime.fromtimestamp(t + RACE_SAMPLE_S - 0.001, UTC)
+        except (OverflowError, OSError, ValueError):
+            self.due = _DUE_AT_ONCE
 
     def to_state(self) -> dict[str, Any]:
         return {"t0": self.t0, "t_last": self.t_last if math.isfinite(self.t_last) else None,
@@ -143,7 +161,8 @@ class SeasonRace:
             raise BaselineStateError("baseline state: race: must be a mapping")
         race = cls(_finite(state, "t0"), 0.0)
         last = state.get("t_last")
-        race.t_last = -math.inf if last is None else _finite(state, "t_last")
+        if last is not None:
+            race.sampled(_finite(state, "t_last"))
         race.daily_done = bool(state.get("daily_done", False))
         race.off[:] = array("f", _floats(state, "off", 199))
         race.stats[:] = array("d", _floats(state, "stats", 27))
@@ -307,7 +326,7 @@ class Baseline:
         if not -F32_MAX < y < F32_MAX:
             return  # beyond what the race's float32 offsets hold: it teaches them nothing
         dt = t - race.t_last if math.isfinite(race.t_last) else RACE_SAMPLE_S
-        race.t_last = t
+        race.sampled(t)
         span = t - race.t0
         c = CLIP * scale if scale > 0.0 else math.inf
         live = min(abs(e_live), c)

@@ -77,8 +77,9 @@ def pack(state: SeriesState) -> bytes:
     flags = ((_WINDOW if window is not None else 0) | (_BASELINE if baseline is not None else 0)
              | (_RUN if run is not None and baseline is not None else 0))
     burst = None if state.burst is None else state.burst.value
-    parts = [MAGIC, bytes((flags,)), struct.pack("<H", len(state.streak)),
-             _raw(state.streak), _HEAD.pack(state.streak_sign, _BURSTS[burst], state.quiet)]
+    streak = state.streak if state.streak is not None else array("d")
+    parts = [MAGIC, bytes((flags,)), struct.pack("<H", len(streak)),
+             _raw(streak), _HEAD.pack(state.streak_sign, _BURSTS[burst], state.quiet)]
     if window is not None:
         values = window.values()
         parts += [struct.pack("<I", len(values)), _doubles(values)]
