@@ -382,9 +382,18 @@ class Alert(BaseModel):
     requirement: str
     event_time: Timestamp
     detected_at: Timestamp
+    #: FR-024: who owns the source, its labels and runbook; absent (not null) when unset, so
+    #: consumers written before these fields existed see the same events as before.
+    owner: str | None = None
+    labels: dict[str, str] | None = None
+    runbook_url: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The alert as JSON-ready data, exactly as on the alert topic."""
+        return self.model_dump(mode="json", exclude_defaults=True)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"))
+        return orjson.dumps(self.wire())
 
     @classmethod
     def from_json(cls, raw: bytes) -> Alert:

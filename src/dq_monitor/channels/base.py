@@ -38,7 +38,7 @@ class Channel(Protocol):
 
 def alert_payload(alert: Alert, repeat: bool) -> dict[str, Any]:
     """The alert event exactly as on the alert topic, plus ``repeat`` (true for reminders)."""
-    return {**alert.model_dump(mode="json"), "repeat": repeat}
+    return {**alert.wire(), "repeat": repeat}
 
 
 def colour(alert: Alert) -> str:
@@ -70,7 +70,7 @@ def fields(alert: Alert) -> list[tuple[str, str]]:
         ("Subject", alert.subject or "—"),
         ("Observed", number(alert.observed)),
         ("Expected", number(alert.expected)),
-        ("Event time", alert.model_dump(mode="json")["event_time"]),
+        ("Event time", alert.wire()["event_time"]),
         ("Fingerprint", alert.fingerprint),
     ]
 

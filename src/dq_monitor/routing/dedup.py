@@ -81,7 +81,7 @@ def encode_entry(key: Key, entry: Entry | None) -> Record:
         return encode_key(key), None
     value: dict[str, Any] = {"delivered_at": entry.delivered_at, "repeat": entry.repeat}
     if entry.alert is not None:
-        value["alert"] = entry.alert.model_dump(mode="json")
+        value["alert"] = entry.alert.wire()
     if entry.closes:
         value["closes"] = sorted(entry.closes)
     return encode_key(key), orjson.dumps(value)

@@ -118,7 +118,7 @@ def undeliverable_alert(alert: Alert, channel: str, reason: str, attempts: int, 
     """A delivery given up on, or (``recipients``) the recipients a channel could not reach."""
     record: dict[str, Any] = {
         "kind": "undeliverable_alert", "channel": channel, "reason": reason,
-        "attempts": attempts, "alert": alert.model_dump(mode="json"), "at": _at(now),
+        "attempts": attempts, "alert": alert.wire(), "at": _at(now),
     }
     if recipients is not None:
         record["recipients"] = list(recipients)
