@@ -82,8 +82,7 @@ class SilenceBook:
         return self.set.silencing(alert, now)
 
     async def add(self, request: SilenceRequest, now: datetime) -> Silence:
-        silence = request.create(now)
-        await self._write(silence)
+        silence = await self._write(request.create(now))
         log.info("silence %s added by %s until %s: %s", silence.id, silence.created_by,
                  silence.ends_at.isoformat(), silence.comment)
         return silence
@@ -93,10 +92,10 @@ class SilenceBook:
         if current is None:
             raise UnknownSilence(f"silence {silence_id!r}: no such silence")
         ended = current.expire(now)
-        if ended is not current:
-            await self._write(ended)
-            log.info("silence %s expired", silence_id)
-        return ended
+        if ended is current:
+            return current
+        log.info("silence %s expired", silence_id)
+        return await self._write(ended)
 
     async def write_tombstones(self, now: datetime) -> int:
         """Write the tombstones due at ``now``; how many were written. A failed write is logged
@@ -118,8 +117,12 @@ class SilenceBook:
                      self.topic, written)
         return written
 
-    async def _write(self, silence: Silence) -> None:
-        self.set.put(silence, await self._send(silence.id, silence.to_json()))
+    async def _write(self, silence: Silence) -> Silence:
+        """Store ``silence``; returns it as every instance reads it back (times in ms)."""
+        value = silence.to_json()
+        stored = Silence.model_validate_json(value)
+        self.set.put(stored, await self._send(silence.id, value))
+        return stored
 
     async def _send(self, key: str, value: bytes | None) -> Position:
         async with self._lock:
