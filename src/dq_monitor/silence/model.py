@@ -172,8 +172,8 @@ class Silence(Matchers):
             "expired_at": now})
 
     def to_json(self) -> bytes:
-        """The record value; ``expired_at`` only once set, so records of silences never expired
-        early read as before."""
+        """The record value; ``expired_at`` only once set, so an instance of a version without
+        the field still reads every record but an early expiry (which it skips as unreadable)."""
         return self.model_dump_json(exclude={"expired_at"} if self.expired_at is None
                                     else None).encode()
 
