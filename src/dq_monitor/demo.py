@@ -27,6 +27,7 @@ from rich.table import Table
 from dq_monitor.api import OperatorApi
 from dq_monitor.config import Config, parse_config
 from dq_monitor.embedded import embedded_broker
+from dq_monitor.escape import terminal
 from dq_monitor.events import format_rfc3339
 from dq_monitor.ingest.service import MonitorService
 from dq_monitor.kafka.topics import ensure_topics
@@ -148,7 +149,8 @@ async def show_alerts(config: Config, console: Console, seen: Counter[tuple[str,
                     stamp = datetime.now().strftime("%H:%M:%S")
                     if tp.topic == k.dead_letter_topic:
                         dead.append(body)
-                        console.print(f"{stamp} [magenta]DEAD-LETTER[/] {body['reason']}")
+                        console.print(f"{stamp} [magenta]DEAD-LETTER[/]",
+                                      terminal(str(body["reason"])))
                         continue
                     if body["status"] == "firing":
                         seen[(body["check"], body["severity"])] += 1
@@ -156,8 +158,8 @@ async def show_alerts(config: Config, console: Console, seen: Counter[tuple[str,
                         body["severity"]]
                     label = "RESOLVED" if body["status"] == "resolved" else body["severity"]
                     subject = f" [{body['subject']}]" if body["subject"] else ""
-                    console.print(f"{stamp} [{style}]{label:<8}[/] {body['check']:<12} "
-                                  f"{body['source']}{subject}: {body['detail']}")
+                    console.print(f"{stamp} [{style}]{label:<8}[/]", terminal(
+                        f"{body['check']:<12} {body['source']}{subject}: {body['detail']}"))
     finally:
         await consumer.stop()
 

@@ -1,6 +1,8 @@
 """``dq-monitor alerts`` and ``dq-monitor silence add|list|expire`` (FR-018, FR-019).
 
-Readable tables on a terminal, ``--output json`` for scripts (the API's own JSON).
+Readable tables on a terminal, ``--output json`` for scripts (the API's own JSON). NFR-008:
+every string from the API reaches the terminal through ``escape.terminal``, so a subject or a
+comment such as ``[/bold]`` prints as written instead of being read as rich markup.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rich.table import Table
 
 from dq_monitor.api.client import ApiClient
 from dq_monitor.api.page import ago
+from dq_monitor.escape import terminal
 from dq_monitor.events import format_rfc3339
 from dq_monitor.silence import SilenceView
 
@@ -43,14 +46,15 @@ def alerts(args: argparse.Namespace) -> int:
     if args.output == "json":
         _print_json(response)
         return 0
-    table = Table(title=f"{len(response.alerts)} firing (asked {response.instance})",
+    table = Table(title=terminal(f"{len(response.alerts)} firing (asked {response.instance})"),
                   title_justify="left")
     for column in ("SEVERITY", "CHECK", "SOURCE", "SUBJECT", "SINCE", "SILENCED", "DETAIL"):
         table.add_column(column)
     for a in response.alerts:
-        table.add_row(a.severity, a.check, a.source, a.subject or "-",
-                      f"{format_rfc3339(a.since)} ({ago(_age(a.since))})",
-                      ",".join(a.silenced_by) or "-", a.detail)
+        table.add_row(*map(terminal, (
+            a.severity, a.check, a.source, a.subject or "-",
+            f"{format_rfc3339(a.since)} ({ago(_age(a.since))})",
+            ",".join(a.silenced_by) or "-", a.detail)))
     _console().print(table)
     return 0
 
@@ -65,8 +69,9 @@ def _silence_table(silences: list[SilenceView]) -> Table:
     for column in ("ID", "STATE", "MATCHERS", "STARTS", "ENDS", "BY", "COMMENT"):
         table.add_column(column, overflow="fold")
     for s in silences:
-        table.add_row(s.id, s.state, _matchers(s), format_rfc3339(s.starts_at),
-                      format_rfc3339(s.ends_at), s.created_by, s.comment)
+        table.add_row(*map(terminal, (
+            s.id, s.state, _matchers(s), format_rfc3339(s.starts_at),
+            format_rfc3339(s.ends_at), s.created_by, s.comment)))
     return table
 
 
@@ -86,7 +91,7 @@ def silence_add(args: argparse.Namespace) -> int:
     if args.output == "json":
         _print_json(silence)
     else:
-        print(silence.id)
+        print(silence.id)  # plain: scripts capture it
     return 0
 
 

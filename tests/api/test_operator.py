@@ -196,3 +196,22 @@ async def test_a_silence_the_broker_did_not_take_is_a_503_and_changes_nothing(
     assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
     assert "the silence was not stored" in refused.json()["error"]
     assert (await loopback.get("/api/v1/silences")).json() == before
+
+
+@pytest.mark.req("NFR-008", "FR-018", "FR-019")
+@pytest.mark.parametrize(("bounds", "reason"), [
+    ({"duration": "99999999999h"}, "duration: Value error, too long: a silence may last at most "
+                                   "8784h"),
+    ({"starts_at": "8999-12-31T23:00:00Z", "duration": "2h"},
+     "duration: Value error, the silence would end at or after 9000-01-01T00:00:00.000Z"),
+    ({"starts_at": "9000-06-01T00:00:00Z", "duration": "1h"},
+     "starts_at: Value error, is outside the accepted range"),
+])
+async def test_a_silence_out_of_bounds_is_a_400_naming_the_field_and_nothing_is_stored(
+        loopback: httpx.AsyncClient, bounds: dict[str, str], reason: str) -> None:
+    before = (await loopback.get("/api/v1/silences")).json()
+    refused = await loopback.post("/api/v1/silences", json={
+        "source": "sales.*", "created_by": "ana", "comment": "far away", **bounds})
+    assert refused.status_code == 400
+    assert reason in conforms(refused.json(), "error")["error"]
+    assert (await loopback.get("/api/v1/silences")).json() == before

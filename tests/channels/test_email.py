@@ -140,3 +140,25 @@ async def test_unreachable_server_is_retryable_without_the_password(alert: Alert
         await ch.send(alert, repeat=False)
     assert info.value.retryable and "127.0.0.1:1 unreachable" in info.value.reason
     assert PASSWORD not in str(info.value)
+
+
+@pytest.mark.req("NFR-008", "FR-008")
+async def test_alert_text_stays_inside_its_header_and_is_escaped_in_html(
+        smtp: SmtpFactory) -> None:
+    """A subject from the alert topic holding a line break cannot add a header (or make the mail
+    undeliverable); markup in it shows as text in the HTML part."""
+    alert = make_alert().model_copy(update={
+        "subject": "customer_id\r\nBcc: everyone@example.com\u2028X-Spam: no",
+        "detail": "null rate <b>25%</b> & <script>alert(1)</script>"})
+    with smtp() as server:
+        await channel(server.port).send(alert, repeat=False)
+    (envelope,) = server.received
+    msg, bodies = parse(envelope)
+    assert msg["Subject"] == ("[FAIL] completeness warehouse.orders customer_id  Bcc: "
+                              "everyone@example.com X-Spam: no")
+    assert msg["Bcc"] is None and msg["X-Spam"] is None
+    assert envelope.rcpt_tos == ["oncall@example.com", "lead@example.com"]
+    html = bodies["text/html"]
+    assert "<script>" not in html and "<b>25%" not in html
+    assert "null rate &lt;b&gt;25%&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert alert.detail in bodies["text/plain"]

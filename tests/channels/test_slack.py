@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 
 from dq_monitor.channels.http import retry_after
 from dq_monitor.channels.slack import SlackChannel
+from dq_monitor.checks.anomaly import series_key
 from dq_monitor.config import SlackChannel as SlackConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
@@ -138,3 +140,64 @@ async def test_request_logs_never_show_the_url(http_server: HttpReceiver, alert:
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "HTTP Request: POST http://127.0.0.1/***" in logged  # httpx still logs the request
     assert "very-secret-token" not in logged and "services" not in logged
+
+
+def slack_texts(body: Any) -> list[tuple[str, str]]:
+    """Every (kind, text) Slack reads from a message: ``mrkdwn`` for the message text, the
+    fallback and mrkdwn objects, ``plain_text`` for plain text objects."""
+    found: list[tuple[str, str]] = [("mrkdwn", body["text"])]
+    for attachment in body["attachments"]:
+        found.append(("mrkdwn", attachment["fallback"]))
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                if node.get("type") in ("mrkdwn", "plain_text") and "text" in node:
+                    found.append((node["type"], node["text"]))
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(attachment["blocks"])
+    return found
+
+
+@pytest.mark.req("NFR-008", "FR-008")
+async def test_input_text_cannot_mention_or_link_in_slack(http_server: HttpReceiver) -> None:
+    """A tag value and a detail from a producer reach Slack as text: no ``@channel`` page, no
+    disguised link; the message's own formatting still works."""
+    subject = series_key("warehouse.orders", "revenue", {"team": "<!channel>"})
+    alert = make_alert().model_copy(update={
+        "check": "anomaly", "subject": subject, "source": "warehouse.orders&<@U0ADMIN>",
+        "detail": f"{subject} is 9.5 sigma above its mean; <https://evil.example|Ack here>"})
+    ch = slack(http_server.url)
+    await ch.send(alert, repeat=False)
+    await ch.aclose()
+    body = http_server.requests[0].json()
+    texts = slack_texts(body)
+    marked = [text for kind, text in texts if kind == "mrkdwn"]
+    assert len(marked) >= 10
+    for text in marked:  # no <...> can form: Slack's mentions and links need a raw '<'
+        assert "<" not in text and ">" not in text and "&amp;lt;" not in text
+    assert body["text"] == ("[FAIL] anomaly warehouse.orders&amp;&lt;@U0ADMIN&gt; "
+                            "revenue{team=&lt;!channel&gt;}: revenue{team=&lt;!channel&gt;} is "
+                            "9.5 sigma above its mean; &lt;https://evil.example|Ack here&gt;")
+    facts = {t for t in marked if t.startswith("*")}
+    assert "*Subject*\nrevenue{team=&lt;!channel&gt;}" in facts  # own bold labels still bold
+    assert "*Source*\nwarehouse.orders&amp;&lt;@U0ADMIN&gt;" in facts
+    assert ("plain_text", "[FAIL] anomaly warehouse.orders&<@U0ADMIN> revenue{team=<!channel>}"
+            ) in texts  # plain text: Slack shows it as written and never parses it
+
+
+@pytest.mark.req("NFR-008", "FR-008")
+async def test_escaping_never_pushes_a_long_detail_over_slacks_limits(
+        http_server: HttpReceiver) -> None:
+    alert = make_alert().model_copy(update={"detail": "<" * 5000})
+    ch = slack(http_server.url)
+    await ch.send(alert, repeat=False)
+    await ch.aclose()
+    body = http_server.requests[0].json()
+    section = body["attachments"][0]["blocks"][1]["text"]["text"]
+    assert len(body["text"]) <= 3000 and len(section) <= 3000
+    assert set(section.split("&lt;")) == {""}  # whole entities only, none cut in half

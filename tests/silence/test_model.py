@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from dq_monitor.silence import SilenceRequest
+from dq_monitor.silence import Silence, SilenceRequest
 from dq_monitor.testing import make_alert
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
@@ -50,10 +50,61 @@ def test_a_silence_holds_from_its_start_until_its_end_and_then_expires_by_itself
 def test_expiring_early_ends_it_at_that_moment_and_expiring_again_changes_nothing() -> None:
     silence = request(source="warehouse.*").create(NOW)
     later = NOW + timedelta(minutes=5)
-    ended = silence.expired_at(later)
+    ended = silence.expire(later)
     assert ended.ends_at == later and ended.updated_at == later and ended.id == silence.id
     assert ended.state_at(later) == "expired"
-    assert ended.expired_at(later + timedelta(minutes=1)) is ended
+    assert ended.expire(later + timedelta(minutes=1)) is ended
+
+
+@pytest.mark.req("NFR-008", "FR-018")
+@pytest.mark.parametrize("skew", [timedelta(minutes=-10), timedelta(0), timedelta(minutes=10),
+                                  timedelta(hours=3)])
+def test_an_expired_silence_is_expired_by_every_clock_whatever_the_expiring_one_said(
+        skew: timedelta) -> None:
+    """The instance asked to expire has its clock off by ``skew``; every other instance (any
+    clock) must see the silence expired as soon as it reads the record, as the answer says."""
+    silence = request(source="warehouse.*").create(NOW)  # 09:00 to 11:00 by the creator's clock
+    ended = silence.expire(NOW + timedelta(minutes=30) + skew)
+    alert = make_alert()
+    for clock in (NOW, NOW + timedelta(minutes=20), NOW + timedelta(minutes=40),
+                  NOW + timedelta(hours=1, minutes=59)):
+        assert ended.state_at(clock) == "expired"
+        assert not ended.silences(alert, clock)
+    assert ended.starts_at <= ended.ends_at <= silence.ends_at
+
+
+@pytest.mark.req("NFR-008", "FR-018", "NFR-006")
+@pytest.mark.parametrize(("fields", "field", "reason"), [
+    ({"duration": "99999999999h"}, "duration", "at most 8784h"),
+    ({"duration": "8785h"}, "duration", "at most 8784h"),
+    ({"duration": "0s"}, "duration", "longer than 0s"),
+    ({"starts_at": "8999-12-31T23:00:00Z", "duration": "2h"}, "duration",
+     "9000-01-01T00:00:00.000Z"),
+    ({"starts_at": "9000-01-02T00:00:00Z"}, "starts_at", "outside the accepted range"),
+    ({"duration": None, "ends_at": "9999-01-01T00:00:00Z"}, "ends_at",
+     "outside the accepted range"),
+    ({"duration": None, "starts_at": "2026-12-03T10:00:00Z", "ends_at": "2028-01-01T00:00:00Z"},
+     "", "at most 8784h"),
+])
+def test_a_request_out_of_bounds_is_a_validation_error_naming_the_field(
+        fields: dict[str, object], field: str, reason: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        request(source="a", **fields)
+    [error] = info.value.errors()
+    assert ".".join(map(str, error["loc"])) == field and reason in error["msg"]
+
+
+@pytest.mark.req("NFR-008", "NFR-006")
+@pytest.mark.parametrize("fields", [
+    {"duration": "8784h"},
+    {"starts_at": "8999-12-31T21:00:00Z", "duration": "2h"},
+    {"duration": None, "starts_at": "8999-12-31T12:00:00Z", "ends_at": "8999-12-31T23:59:59Z"},
+])
+def test_every_silence_a_request_may_create_reads_back(fields: dict[str, object]) -> None:
+    silence = request(source="a", **fields).create(NOW)
+    assert Silence.model_validate_json(silence.to_json()) == silence
+    ended = silence.expire(NOW + timedelta(minutes=1))
+    assert Silence.model_validate_json(ended.to_json()) == ended
 
 
 @pytest.mark.req("FR-018")
@@ -78,7 +129,7 @@ def test_bad_requests_are_refused_naming_the_field(fields: dict[str, object],
     ({"duration": None, "ends_at": "2026-12-03T08:00:00Z"}, "in the past"),
     ({"duration": None, "starts_at": "2026-12-03T10:00:00Z",
       "ends_at": "2026-12-03T09:30:00Z"}, "after starts_at"),
-    ({"duration": "9000h"}, "at most 366 days"),
+    ({"duration": "9000h"}, r"at most 8784h \(366 days\)"),
 ])
 def test_a_silence_that_could_never_hold_or_would_hold_forever_is_refused(
         fields: dict[str, object], reason: str) -> None:

@@ -8,9 +8,9 @@ tag, not with JavaScript. Every value from outside is HTML-escaped.
 from __future__ import annotations
 
 from datetime import datetime
-from html import escape
 
 from dq_monitor.api.views import AlertsResponse, SilencesResponse, SourcesResponse
+from dq_monitor.escape import html as escape
 from dq_monitor.events import format_rfc3339
 
 _STYLE = """

@@ -4,11 +4,12 @@ One connection per alert: alert mail is rare and a pooled SMTP session would go 
 incidents. SMTP 4xx replies, timeouts and connection trouble may pass later: retryable. SMTP 5xx
 replies (bad credentials, refused sender or recipients, rejected data) and a server that lacks a
 configured feature (STARTTLS, AUTH) are final. The password never reaches a message.
+NFR-008: alert text reaches the headers through ``escape.mail_header`` (one line, whatever the
+source or subject holds) and the HTML part through ``escape.html``.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import ssl
 from email.message import EmailMessage
@@ -19,6 +20,7 @@ import aiosmtplib
 from dq_monitor.channels.base import Undelivered, colour, fields, number, render_text, title
 from dq_monitor.config import EmailChannel as EmailConfig
 from dq_monitor.errors import DeliveryError
+from dq_monitor.escape import html, mail_header
 from dq_monitor.events import Alert
 
 log = logging.getLogger("dq_monitor.channels.email")
@@ -29,7 +31,7 @@ REPLY_CHARS = 200
 
 def render_html(alert: Alert, repeat: bool = False) -> str:
     """The HTML part: a coloured title, the detail sentence and a table of the facts."""
-    e = html.escape
+    e = html
     rows = "".join(
         f"<tr><th align='left' style='padding-right:1em'>{e(k)}</th><td>{e(v)}</td></tr>"
         for k, v in fields(alert)
@@ -47,13 +49,13 @@ def render_html(alert: Alert, repeat: bool = False) -> str:
 def build_message(alert: Alert, repeat: bool, cfg: EmailConfig) -> EmailMessage:
     """multipart/alternative: text first, HTML last (mail clients show the last they can)."""
     msg = EmailMessage()
-    msg["Subject"] = title(alert, repeat)
+    msg["Subject"] = mail_header(title(alert, repeat))
     msg["From"] = cfg.from_
     msg["To"] = ", ".join(cfg.to)
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="dq-monitor")
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
-    msg["X-DQ-Fingerprint"] = alert.fingerprint
+    msg["X-DQ-Fingerprint"] = mail_header(alert.fingerprint)
     msg["X-DQ-Repeat"] = "true" if repeat else "false"
     msg.set_content(render_text(alert, repeat))
     msg.add_alternative(render_html(alert, repeat), subtype="html")

@@ -2,6 +2,9 @@
 
 ``text`` is the fallback Slack shows in notifications and to clients without Block Kit; the
 attachment carries the colour bar (red FAIL, amber WARN, green resolved) and the blocks.
+NFR-008: every piece of alert text goes into a Slack text field through ``escape.mrkdwn``, so
+a tag value such as ``<!channel>`` arrives as text, never as a mention or a link; only the header
+is a ``plain_text`` object, which Slack shows as written.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import orjson
 from dq_monitor.channels import http
 from dq_monitor.channels.base import colour, fields, title
 from dq_monitor.config import SlackChannel as SlackConfig
+from dq_monitor.escape import mrkdwn
 from dq_monitor.events import Alert
 
 #: Slack's limits: header text 150 characters, section text 3000, at most 10 section fields.
@@ -23,20 +27,22 @@ _HEADER_MAX, _TEXT_MAX, _FIELDS_MAX = 150, 3000, 10
 def slack_message(alert: Alert, repeat: bool, cfg: SlackConfig) -> dict[str, Any]:
     """The webhook JSON body; ``channel``/``username`` overrides only when configured."""
     head = title(alert, repeat)
-    facts = [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields(alert)[:8]]
+    summary = _cut(f"{mrkdwn(head)}: {mrkdwn(alert.detail)}", _TEXT_MAX)
+    facts = [{"type": "mrkdwn", "text": f"*{k}*\n{mrkdwn(v)}"} for k, v in fields(alert)[:8]]
     message: dict[str, Any] = {
-        "text": f"{head}: {alert.detail}"[:_TEXT_MAX],
+        "text": summary,
         "attachments": [{
             "color": colour(alert),
-            "fallback": f"{head}: {alert.detail}"[:_TEXT_MAX],
+            "fallback": summary,
             "blocks": [
                 {"type": "header",
                  "text": {"type": "plain_text", "text": head[:_HEADER_MAX]}},
                 {"type": "section",
-                 "text": {"type": "mrkdwn", "text": alert.detail[:_TEXT_MAX] or "—"}},
+                 "text": {"type": "mrkdwn",
+                          "text": _cut(mrkdwn(alert.detail), _TEXT_MAX) or "—"}},
                 {"type": "section", "fields": facts[:_FIELDS_MAX]},
                 {"type": "context", "elements": [
-                    {"type": "mrkdwn", "text": f"fingerprint `{alert.fingerprint}`"
+                    {"type": "mrkdwn", "text": f"fingerprint `{mrkdwn(alert.fingerprint)}`"
                                                + (" · reminder" if repeat else "")}]},
             ],
         }],
@@ -46,6 +52,16 @@ def slack_message(alert: Alert, repeat: bool, cfg: SlackConfig) -> dict[str, Any
     if cfg.username:
         message["username"] = cfg.username
     return message
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, never ending inside an entity such as ``&lt;``
+    (a cut one would show as a stray ``&l``)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    amp = cut.rfind("&", max(0, limit - 4))
+    return cut[:amp] if amp != -1 and ";" not in cut[amp:] else cut
 
 
 class SlackChannel:
