@@ -503,8 +503,9 @@ async def one_run(bootstrap: str, rate: int, run: int, args: argparse.Namespace,
     with contextlib.suppress(Exception):  # frees the broker's memory where deletion is supported
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
-        try:
-            await admin.delete_topics([topic, f"{topic}.alerts", f"{topic}.dead"])
+        try:  # every topic of the run: its names (changelog, delivery log...) start with topic
+            await admin.delete_topics([t for t in await admin.list_topics()
+                                       if t.startswith(topic)])
         finally:
             await admin.close()
     return figures(rate, run, sent, out, receiver, result, args,
