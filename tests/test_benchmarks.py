@@ -76,3 +76,50 @@ def test_anomaly_benchmark_runs(tmp_path: Path) -> None:
     results = orjson.loads(out.read_bytes())
     assert results["updates_per_s_one_series"] > 0
     assert results["bytes_per_series_accounted"] > 800
+
+
+@pytest.mark.integration
+@pytest.mark.req("NFR-002", "FR-010")
+def test_storm_benchmark_reports_every_figure_per_rate_and_accounts_for_every_alert(
+        tmp_path: Path) -> None:
+    # A slow receiver behind a tiny queue: whether the service delivers, holds back or
+    # dead-letters what it cannot keep up with, every firing alert must be accounted for.
+    out = tmp_path / "storm.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_storm.py"), "--quick", "--rates", "200",
+         "--seconds", "3", "--receiver-delay", "0.5", "--queue-size", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = orjson.loads(out.read_bytes())
+    assert results["parameters"]["rates"] == [200]
+    (run,) = results["runs"]
+    assert run["rate"] == 200 and run["run"] == 1 and run["series"] == 100
+    assert run["events"] > run["events_with_spikes"] == 600 and run["achieved_rate"] > 0
+    assert run["rate_ok"] == (run["achieved_rate"] >= 0.95 * 200)
+    # every spike raised one firing alert, the reader saw every alert the service counted
+    assert run["spikes"] >= 5 and run["firing_unmatched"] == 0
+    assert run["firing_emitted"] == run["spikes"] == run["firing_emitted_by_metric"]
+    emitted, delivered = run["firing_emitted"], run["firing_delivered"]
+    dead = run["firing_dead_lettered"]
+    assert 1 <= delivered <= emitted
+    assert run["delivered_ratio"] == pytest.approx(delivered / emitted)
+    assert run["consumed_all"] and run["drained"] and run["firing_outstanding"] == 0
+    assert delivered + dead - run["firing_delivered_and_dead_lettered"] == emitted
+    assert sum(run["firing_dead_lettered_by_reason"].values()) == dead
+    assert sum(run["undeliverable_alerts_by_reason"].values()) == (
+        dead + run["resolved_dead_lettered"])
+    assert run["resolved_delivered"] + run["resolved_dead_lettered"] <= run["resolved_emitted"]
+    assert run["deliveries_of_alerts_not_on_topic"] == 0
+    for name in ("event_to_webhook_s", "event_to_alert_topic_s"):
+        q = run[name]
+        assert 0 < q["p50"] <= q["p95"] <= q["p99"], name
+    # the service's own histogram ends when the receiver answered, 0.5 s after each request
+    assert run["histogram_p95_alert_latency_s"] >= 0.5
+    assert run["drain_s"] is not None and run["drain_s"] >= 0
+    assert results["summary"]["200"]["runs"] == 1
+    assert results["summary"]["200"]["webhook_p95_s"] == [run["event_to_webhook_s"]["p95"]]
+    met = (run["rate_ok"] and run["event_to_webhook_s"]["p95"] < 0.2
+           and delivered == emitted)
+    assert results["summary"]["200"]["runs_meeting_bound"] == int(met)
+    assert "→hook p50/p95/p99 ms" in proc.stdout and "drain s" in proc.stdout
