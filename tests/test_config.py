@@ -297,3 +297,43 @@ def test_mute_windows_are_validated_by_path() -> None:
             "IANA name such as 'Europe/Berlin')") in errs
     assert ("routing.routes[0].mute[0]: unknown mute window 'nightly' (known: backfill, empty)"
             in errs)
+
+
+KAFKA_ONLY = """
+kafka:
+  bootstrap_servers: localhost:9092
+  input_topics: [in]
+  alert_topic: alerts
+  dead_letter_topic: dead
+{kafka}
+sources:
+  - name: {name}
+    anomaly: {{metrics: [revenue], {anomaly}}}
+"""
+
+
+def kafka_config(kafka: str = "", anomaly: str = "window: 30", name: str = "orders") -> str:
+    return KAFKA_ONLY.format(kafka=kafka, anomaly=anomaly, name=name)
+
+
+@pytest.mark.req("NFR-008", "FR-011")
+def test_replication_factor_and_topic_config_are_read_and_checked() -> None:
+    cfg = parse_config(kafka_config(
+        "  replication_factor: 3\n"
+        "  topic_config: {min.insync.replicas: 2, retention.ms: '604800000',"
+        " unclean.leader.election.enable: false}"), env={}).kafka
+    assert cfg.replication_factor == 3
+    assert cfg.topic_config == {"min.insync.replicas": "2", "retention.ms": "604800000",
+                                "unclean.leader.election.enable": "false"}
+    default = parse_config(kafka_config(), env={}).kafka
+    assert default.replication_factor == -1 and default.topic_config == {}
+    errs = errors_of(kafka_config("  replication_factor: 0\n"
+                                  "  topic_config: {'Min InSync': 2}"), env={})
+    assert errs == [
+        "kafka.replication_factor: must be -1 (the cluster's default.replication.factor) or "
+        "at least 1",
+        "kafka.topic_config: 'Min InSync' is not a topic config name (such as "
+        "min.insync.replicas)",
+    ]
+    assert errors_of(kafka_config("  replication_factor: -2"), env={})[0].startswith(
+        "kafka.replication_factor: Input should be greater than or equal to -1")

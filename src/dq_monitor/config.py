@@ -215,6 +215,32 @@ class KafkaSecurity(_Model):
         return self.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")
 
 
+def _replication(value: int) -> int:
+    if value == 0:
+        raise ValueError("must be -1 (the cluster's default.replication.factor) or at least 1")
+    return value
+
+
+_TOPIC_CONFIG_NAME = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
+
+
+def _config_values(value: object) -> object:
+    """Topic configs are strings on the wire: YAML numbers and booleans are written as Kafka
+    spells them (``2``, ``true``); names must look like Kafka config names."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[object, object] = {}
+    for k, v in value.items():
+        if isinstance(k, str) and not _TOPIC_CONFIG_NAME.match(k):
+            raise ValueError(f"{k!r} is not a topic config name (such as min.insync.replicas)")
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, int | float):
+            v = str(v)
+        out[k] = v
+    return out
+
+
 class KafkaConfig(KafkaSecurity):
     bootstrap_servers: str = Field(min_length=1)
     group_id: str = "dq-monitor"
@@ -236,6 +262,14 @@ class KafkaConfig(KafkaSecurity):
     #: ... or once this many input records have been read since the last checkpoint, if that
     #: comes first: it bounds what a crash re-reads however fast the input is.
     commit_records: int = Field(default=100_000, ge=1)
+    #: NFR-008: replication factor of every topic the service creates; -1 (the default) lets
+    #: the cluster choose (its ``default.replication.factor``).
+    replication_factor: Annotated[int, AfterValidator(_replication)] = Field(
+        default=-1, ge=-1, le=32767)
+    #: NFR-008: topic configs given to every topic the service creates (e.g.
+    #: ``min.insync.replicas``); a topic's own (``cleanup.policy=compact``) win on a clash.
+    topic_config: Annotated[dict[str, str], BeforeValidator(_config_values)] = Field(
+        default_factory=dict)
 
     @property
     def router_group(self) -> str:
