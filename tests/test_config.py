@@ -337,3 +337,14 @@ def test_replication_factor_and_topic_config_are_read_and_checked() -> None:
     ]
     assert errors_of(kafka_config("  replication_factor: -2"), env={})[0].startswith(
         "kafka.replication_factor: Input should be greater than or equal to -1")
+
+
+@pytest.mark.req("NFR-008", "FR-011")
+def test_max_request_size_must_hold_an_event() -> None:
+    assert errors_of(kafka_config("  max_event_bytes: 2097152"), env={}) == [
+        "kafka.max_event_bytes: must not exceed kafka.max_request_size (2,097,152 > "
+        "1,048,576): an event read on a partition other than its source's is written again "
+        "whole"]
+    cfg = parse_config(kafka_config("  max_event_bytes: 2097152\n"
+                                    "  max_request_size: 4194304"), env={})
+    assert cfg.kafka.max_request_size == 4194304

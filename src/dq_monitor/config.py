@@ -181,6 +181,9 @@ class SourceConfig(_Model):
 # --------------------------------------------------------------------------- kafka
 
 
+#: aiokafka's and Apache Kafka's default (the brokers' ``message.max.bytes`` is 1 MiB + 12).
+DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024
+
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 SECURITY_FIELDS = (
@@ -270,6 +273,10 @@ class KafkaConfig(KafkaSecurity):
     #: ``min.insync.replicas``); a topic's own (``cleanup.policy=compact``) win on a clash.
     topic_config: Annotated[dict[str, str], BeforeValidator(_config_values)] = Field(
         default_factory=dict)
+    #: NFR-008: the producer's largest record (aiokafka's ``max_request_size``); keep it at or
+    #: below the brokers' ``message.max.bytes``. State records are bounded by it at load.
+    max_request_size: int = Field(default=DEFAULT_MAX_REQUEST_SIZE, ge=4096,
+                                  le=2**31 - 1)
 
     @property
     def router_group(self) -> str:
@@ -631,12 +638,24 @@ def _security_checks(section: dict[str, Any], base: str) -> Iterator[str]:
                    "(not PEM, a key that does not match, or a wrong ssl_key_password)")
 
 
+def _int_or(value: Any, default: int) -> int | None:
+    if value is None:
+        return default
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _cross_checks(raw: dict[str, Any]) -> Iterator[str]:
     """Relations between fields, checked on the raw document wherever the fields are readable."""
     kafka = _dict(raw.get("kafka"))
     yield from _security_checks(kafka, "kafka")
     beat, session = (_seconds(kafka.get("heartbeat_interval", "3s")),
                      _seconds(kafka.get("session_timeout", "10s")))
+    event_max, request_max = (_int_or(kafka.get("max_event_bytes"), 1024 * 1024),
+                              _int_or(kafka.get("max_request_size"), DEFAULT_MAX_REQUEST_SIZE))
+    if event_max and request_max and event_max > request_max:
+        yield (f"kafka.max_event_bytes: must not exceed kafka.max_request_size ({event_max:,} > "
+               f"{request_max:,}): an event read on a partition other than its source's is "
+               "written again whole")
     if beat and session and beat >= session:
         yield (f"kafka.heartbeat_interval: must be shorter than session_timeout "
                f"({beat:g}s >= {session:g}s)")
