@@ -339,6 +339,30 @@ def test_replication_factor_and_topic_config_are_read_and_checked() -> None:
         "kafka.replication_factor: Input should be greater than or equal to -1")
 
 
+@pytest.mark.req("NFR-008", "NFR-006", "FR-011")
+def test_a_window_whose_checkpoint_would_not_fit_is_refused_by_path() -> None:
+    # ~1 MB: 100,000 doubles in base64, over the default 1 MiB request size
+    errs = errors_of(kafka_config(anomaly="baseline: rolling, window: 100000"), env={})
+    assert len(errs) == 1
+    assert errs[0].startswith("sources[0].anomaly.window: a series' checkpoint could reach ")
+    assert "over kafka.max_request_size (1,048,576 bytes)" in errs[0]
+    # the bound follows kafka.max_request_size
+    parse_config(kafka_config("  max_request_size: 2097152",
+                              "baseline: rolling, window: 100000"), env={})
+    parse_config(kafka_config(anomaly="baseline: rolling, window: 90000"), env={})
+    errs = errors_of(kafka_config("  max_request_size: 65536\n  max_event_bytes: 1024",
+                                  "baseline: rolling, window: 8000"), env={})
+    assert [e.split(":")[0] for e in errs] == ["sources[0].anomaly.window"]
+    # a robust series holds min_samples warm-up values; a streak holds rebaseline_after
+    errs = errors_of(kafka_config(anomaly="window: 100000, min_samples: 100000"), env={})
+    assert [e.split(":")[0] for e in errs] == ["sources[0].anomaly.min_samples"]
+    errs = errors_of(kafka_config("  max_request_size: 262144\n  max_event_bytes: 1024",
+                                  "rebaseline_after: 60000"), env={})
+    assert [e.split(":")[0] for e in errs] == ["sources[0].anomaly.rebaseline_after"]
+    assert errors_of(kafka_config(anomaly="rebaseline_after: 70000"), env={}) == [
+        "sources[0].anomaly.rebaseline_after: Input should be less than or equal to 65536"]
+
+
 @pytest.mark.req("NFR-008", "FR-011")
 def test_max_request_size_must_hold_an_event() -> None:
     assert errors_of(kafka_config("  max_event_bytes: 2097152"), env={}) == [

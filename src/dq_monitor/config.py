@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from dq_monitor.checkpoint_size import series_record_bound
 from dq_monitor.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
@@ -160,7 +161,8 @@ class AnomalyConfig(Damping):
     z_fail: float = Field(default=SENSITIVITY["medium"][1], gt=0)
     direction: Literal["both", "up", "down"] = "both"
     seasonality: Literal["auto", "none", "hour_of_day", "day_of_week", "hour_of_week"] = "auto"
-    rebaseline_after: int = Field(default=10, ge=1)
+    #: At most 65,536: the flagged values kept meanwhile are checkpointed with a 16-bit count.
+    rebaseline_after: int = Field(default=10, ge=1, le=65_536)
     #: One incident, one episode: a firing anomaly resolves only after this many consecutive
     #: normal values; a value flagged within them continues the same episode.
     cooldown: int = Field(default=10, ge=0)
@@ -644,6 +646,34 @@ def _int_or(value: Any, default: int) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _state_size_check(an: dict[str, Any], src: dict[str, Any], kafka: dict[str, Any],
+                      base: str) -> Iterator[str]:
+    """NFR-008: no series of this source may checkpoint a record the producer refuses."""
+    limit = _int_or(kafka.get("max_request_size"), DEFAULT_MAX_REQUEST_SIZE)
+    event_max = _int_or(kafka.get("max_event_bytes"), 1024 * 1024)
+    window = _int_or(an.get("window"), 100)
+    min_samples = _int_or(an.get("min_samples"), 20)
+    rebaseline = _int_or(an.get("rebaseline_after"), 10)
+    baseline = an.get("baseline", "robust")
+    source = src.get("name")
+    metrics = [m for m in _list(an.get("metrics")) if isinstance(m, str)]
+    if (limit is None or event_max is None or window is None or min_samples is None
+            or rebaseline is None or not isinstance(source, str) or not metrics):
+        return
+    bound = max((series_record_bound(source=source, metric=m, baseline=str(baseline),
+                                     window=window, min_samples=min_samples,
+                                     rebaseline_after=rebaseline, max_event_bytes=event_max)
+                 for m in metrics),
+                key=lambda b: b.total)
+    if bound.total > limit:
+        value = an.get(bound.largest, {"window": window, "min_samples": min_samples,
+                                       "rebaseline_after": rebaseline}[bound.largest])
+        yield (f"{base}.{bound.largest}: a series' checkpoint could reach {bound.total:,} "
+               f"bytes with {bound.largest} {value}, over kafka.max_request_size "
+               f"({limit:,} bytes), and could never be written; lower it, or raise "
+               "kafka.max_request_size together with the brokers' message.max.bytes")
+
+
 def _cross_checks(raw: dict[str, Any]) -> Iterator[str]:
     """Relations between fields, checked on the raw document wherever the fields are readable."""
     kafka = _dict(raw.get("kafka"))
@@ -681,6 +711,8 @@ def _cross_checks(raw: dict[str, Any]) -> Iterator[str]:
         for j, m in enumerate(metrics):
             if m in metrics[:j]:
                 yield f"{base}.metrics[{j}]: duplicate metric {m!r}"
+        if an:
+            yield from _state_size_check(an, src, kafka, base)
         comp = _dict(src.get("completeness"))
         for col, rule in _dict(comp.get("columns")).items():
             rule = _dict(rule)
