@@ -50,7 +50,7 @@ def service() -> tuple[MonitorService, Producer, Telemetry]:
     telemetry = Telemetry(parse_config(CONFIG, env={}).telemetry)
     svc = MonitorService(parse_config(CONFIG, env={}), telemetry=telemetry)
     producer = Producer()
-    svc._producer = producer  # type: ignore[assignment]
+    svc._producer = producer
     return svc, producer, telemetry
 
 
