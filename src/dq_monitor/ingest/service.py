@@ -30,7 +30,7 @@ from opentelemetry import trace
 from dq_monitor import tracing
 from dq_monitor.checkpoint_size import RECORD_OVERHEAD
 from dq_monitor.config import Config
-from dq_monitor.errors import DqMonitorError, MalformedEvent
+from dq_monitor.errors import DqMonitorError, MalformedEvent, TopicSetupError
 from dq_monitor.events import decode_lean
 from dq_monitor.ingest.deadletter import malformed_event
 from dq_monitor.kafka import changelog, check_access, consumer_kwargs, producer_kwargs
@@ -216,6 +216,9 @@ class MonitorService:
                 await consumer.start()
                 consumer.subscribe([*self.kafka.input_topics, self.repartition_topic],
                                    listener=_Rebalance(self))
+            except TopicSetupError:  # NFR-008: refused for good; the message says what to do
+                await quiet_stop(consumer, producer)
+                raise
             except (KafkaError, OSError) as exc:
                 failed = True
                 delay = backoff.next()
