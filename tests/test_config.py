@@ -297,3 +297,78 @@ def test_mute_windows_are_validated_by_path() -> None:
             "IANA name such as 'Europe/Berlin')") in errs
     assert ("routing.routes[0].mute[0]: unknown mute window 'nightly' (known: backfill, empty)"
             in errs)
+
+
+KAFKA_ONLY = """
+kafka:
+  bootstrap_servers: localhost:9092
+  input_topics: [in]
+  alert_topic: alerts
+  dead_letter_topic: dead
+{kafka}
+sources:
+  - name: {name}
+    anomaly: {{metrics: [revenue], {anomaly}}}
+"""
+
+
+def kafka_config(kafka: str = "", anomaly: str = "window: 30", name: str = "orders") -> str:
+    return KAFKA_ONLY.format(kafka=kafka, anomaly=anomaly, name=name)
+
+
+@pytest.mark.req("NFR-008", "FR-011")
+def test_replication_factor_and_topic_config_are_read_and_checked() -> None:
+    cfg = parse_config(kafka_config(
+        "  replication_factor: 3\n"
+        "  topic_config: {min.insync.replicas: 2, retention.ms: '604800000',"
+        " unclean.leader.election.enable: false}"), env={}).kafka
+    assert cfg.replication_factor == 3
+    assert cfg.topic_config == {"min.insync.replicas": "2", "retention.ms": "604800000",
+                                "unclean.leader.election.enable": "false"}
+    default = parse_config(kafka_config(), env={}).kafka
+    assert default.replication_factor == -1 and default.topic_config == {}
+    errs = errors_of(kafka_config("  replication_factor: 0\n"
+                                  "  topic_config: {'Min InSync': 2}"), env={})
+    assert errs == [
+        "kafka.replication_factor: must be -1 (the cluster's default.replication.factor) or "
+        "at least 1",
+        "kafka.topic_config: 'Min InSync' is not a topic config name (such as "
+        "min.insync.replicas)",
+    ]
+    assert errors_of(kafka_config("  replication_factor: -2"), env={})[0].startswith(
+        "kafka.replication_factor: Input should be greater than or equal to -1")
+
+
+@pytest.mark.req("NFR-008", "NFR-006", "FR-011")
+def test_a_window_whose_checkpoint_would_not_fit_is_refused_by_path() -> None:
+    # ~1 MB: 100,000 doubles in base64, over the default 1 MiB request size
+    errs = errors_of(kafka_config(anomaly="baseline: rolling, window: 100000"), env={})
+    assert len(errs) == 1
+    assert errs[0].startswith("sources[0].anomaly.window: a series' checkpoint could reach ")
+    assert "over kafka.max_request_size (1,048,576 bytes)" in errs[0]
+    # the bound follows kafka.max_request_size
+    parse_config(kafka_config("  max_request_size: 2097152",
+                              "baseline: rolling, window: 100000"), env={})
+    parse_config(kafka_config(anomaly="baseline: rolling, window: 90000"), env={})
+    errs = errors_of(kafka_config("  max_request_size: 65536\n  max_event_bytes: 1024",
+                                  "baseline: rolling, window: 8000"), env={})
+    assert [e.split(":")[0] for e in errs] == ["sources[0].anomaly.window"]
+    # a robust series holds min_samples warm-up values; a streak holds rebaseline_after
+    errs = errors_of(kafka_config(anomaly="window: 100000, min_samples: 100000"), env={})
+    assert [e.split(":")[0] for e in errs] == ["sources[0].anomaly.min_samples"]
+    errs = errors_of(kafka_config("  max_request_size: 262144\n  max_event_bytes: 1024",
+                                  "rebaseline_after: 60000"), env={})
+    assert [e.split(":")[0] for e in errs] == ["sources[0].anomaly.rebaseline_after"]
+    assert errors_of(kafka_config(anomaly="rebaseline_after: 70000"), env={}) == [
+        "sources[0].anomaly.rebaseline_after: Input should be less than or equal to 65536"]
+
+
+@pytest.mark.req("NFR-008", "FR-011")
+def test_max_request_size_must_hold_an_event() -> None:
+    assert errors_of(kafka_config("  max_event_bytes: 2097152"), env={}) == [
+        "kafka.max_event_bytes: must not exceed kafka.max_request_size (2,097,152 > "
+        "1,048,576): an event read on a partition other than its source's is written again "
+        "whole"]
+    cfg = parse_config(kafka_config("  max_event_bytes: 2097152\n"
+                                    "  max_request_size: 4194304"), env={})
+    assert cfg.kafka.max_request_size == 4194304

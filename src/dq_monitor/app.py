@@ -92,7 +92,7 @@ async def serve(config: Config, *, with_router: bool = True, with_monitor: bool 
             outer.start_soon(watch_signals)
             with work:
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(silences.run, stop)
+                    tg.start_soon(fatal, silences.run)
                     if serving:
                         tg.start_soon(api.run, stop)
                     if monitor is not None:

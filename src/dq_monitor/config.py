@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from dq_monitor.checkpoint_size import series_record_bound
 from dq_monitor.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
@@ -160,7 +161,8 @@ class AnomalyConfig(Damping):
     z_fail: float = Field(default=SENSITIVITY["medium"][1], gt=0)
     direction: Literal["both", "up", "down"] = "both"
     seasonality: Literal["auto", "none", "hour_of_day", "day_of_week", "hour_of_week"] = "auto"
-    rebaseline_after: int = Field(default=10, ge=1)
+    #: At most 65,536: the flagged values kept meanwhile are checkpointed with a 16-bit count.
+    rebaseline_after: int = Field(default=10, ge=1, le=65_536)
     #: One incident, one episode: a firing anomaly resolves only after this many consecutive
     #: normal values; a value flagged within them continues the same episode.
     cooldown: int = Field(default=10, ge=0)
@@ -180,6 +182,9 @@ class SourceConfig(_Model):
 
 # --------------------------------------------------------------------------- kafka
 
+
+#: aiokafka's and Apache Kafka's default (the brokers' ``message.max.bytes`` is 1 MiB + 12).
+DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -215,6 +220,32 @@ class KafkaSecurity(_Model):
         return self.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")
 
 
+def _replication(value: int) -> int:
+    if value == 0:
+        raise ValueError("must be -1 (the cluster's default.replication.factor) or at least 1")
+    return value
+
+
+_TOPIC_CONFIG_NAME = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
+
+
+def _config_values(value: object) -> object:
+    """Topic configs are strings on the wire: YAML numbers and booleans are written as Kafka
+    spells them (``2``, ``true``); names must look like Kafka config names."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[object, object] = {}
+    for k, v in value.items():
+        if isinstance(k, str) and not _TOPIC_CONFIG_NAME.match(k):
+            raise ValueError(f"{k!r} is not a topic config name (such as min.insync.replicas)")
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, int | float):
+            v = str(v)
+        out[k] = v
+    return out
+
+
 class KafkaConfig(KafkaSecurity):
     bootstrap_servers: str = Field(min_length=1)
     group_id: str = "dq-monitor"
@@ -236,6 +267,18 @@ class KafkaConfig(KafkaSecurity):
     #: ... or once this many input records have been read since the last checkpoint, if that
     #: comes first: it bounds what a crash re-reads however fast the input is.
     commit_records: int = Field(default=100_000, ge=1)
+    #: NFR-008: replication factor of every topic the service creates; -1 (the default) lets
+    #: the cluster choose (its ``default.replication.factor``).
+    replication_factor: Annotated[int, AfterValidator(_replication)] = Field(
+        default=-1, ge=-1, le=32767)
+    #: NFR-008: topic configs given to every topic the service creates (e.g.
+    #: ``min.insync.replicas``); a topic's own (``cleanup.policy=compact``) win on a clash.
+    topic_config: Annotated[dict[str, str], BeforeValidator(_config_values)] = Field(
+        default_factory=dict)
+    #: NFR-008: the producer's largest record (aiokafka's ``max_request_size``); keep it at or
+    #: below the brokers' ``message.max.bytes``. State records are bounded by it at load.
+    max_request_size: int = Field(default=DEFAULT_MAX_REQUEST_SIZE, ge=4096,
+                                  le=2**31 - 1)
 
     @property
     def router_group(self) -> str:
@@ -597,12 +640,52 @@ def _security_checks(section: dict[str, Any], base: str) -> Iterator[str]:
                    "(not PEM, a key that does not match, or a wrong ssl_key_password)")
 
 
+def _int_or(value: Any, default: int) -> int | None:
+    if value is None:
+        return default
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _state_size_check(an: dict[str, Any], src: dict[str, Any], kafka: dict[str, Any],
+                      base: str) -> Iterator[str]:
+    """NFR-008: no series of this source may checkpoint a record the producer refuses."""
+    limit = _int_or(kafka.get("max_request_size"), DEFAULT_MAX_REQUEST_SIZE)
+    event_max = _int_or(kafka.get("max_event_bytes"), 1024 * 1024)
+    window = _int_or(an.get("window"), 100)
+    min_samples = _int_or(an.get("min_samples"), 20)
+    rebaseline = _int_or(an.get("rebaseline_after"), 10)
+    baseline = an.get("baseline", "robust")
+    source = src.get("name")
+    metrics = [m for m in _list(an.get("metrics")) if isinstance(m, str)]
+    if (limit is None or event_max is None or window is None or min_samples is None
+            or rebaseline is None or not isinstance(source, str) or not metrics):
+        return
+    bound = max((series_record_bound(source=source, metric=m, baseline=str(baseline),
+                                     window=window, min_samples=min_samples,
+                                     rebaseline_after=rebaseline, max_event_bytes=event_max)
+                 for m in metrics),
+                key=lambda b: b.total)
+    if bound.total > limit:
+        value = an.get(bound.largest, {"window": window, "min_samples": min_samples,
+                                       "rebaseline_after": rebaseline}[bound.largest])
+        yield (f"{base}.{bound.largest}: a series' checkpoint could reach {bound.total:,} "
+               f"bytes with {bound.largest} {value}, over kafka.max_request_size "
+               f"({limit:,} bytes), and could never be written; lower it, or raise "
+               "kafka.max_request_size together with the brokers' message.max.bytes")
+
+
 def _cross_checks(raw: dict[str, Any]) -> Iterator[str]:
     """Relations between fields, checked on the raw document wherever the fields are readable."""
     kafka = _dict(raw.get("kafka"))
     yield from _security_checks(kafka, "kafka")
     beat, session = (_seconds(kafka.get("heartbeat_interval", "3s")),
                      _seconds(kafka.get("session_timeout", "10s")))
+    event_max, request_max = (_int_or(kafka.get("max_event_bytes"), 1024 * 1024),
+                              _int_or(kafka.get("max_request_size"), DEFAULT_MAX_REQUEST_SIZE))
+    if event_max and request_max and event_max > request_max:
+        yield (f"kafka.max_event_bytes: must not exceed kafka.max_request_size ({event_max:,} > "
+               f"{request_max:,}): an event read on a partition other than its source's is "
+               "written again whole")
     if beat and session and beat >= session:
         yield (f"kafka.heartbeat_interval: must be shorter than session_timeout "
                f"({beat:g}s >= {session:g}s)")
@@ -628,6 +711,8 @@ def _cross_checks(raw: dict[str, Any]) -> Iterator[str]:
         for j, m in enumerate(metrics):
             if m in metrics[:j]:
                 yield f"{base}.metrics[{j}]: duplicate metric {m!r}"
+        if an:
+            yield from _state_size_check(an, src, kafka, base)
         comp = _dict(src.get("completeness"))
         for col, rule in _dict(comp.get("columns")).items():
             rule = _dict(rule)

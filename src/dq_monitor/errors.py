@@ -27,6 +27,11 @@ class KafkaAccessError(DqMonitorError):
     """The cluster refused our credentials, or its certificate did not verify (FR-020)."""
 
 
+class TopicSetupError(DqMonitorError):
+    """NFR-008: the cluster refused for good to create a topic the service needs; the message
+    names the topic and what to create by hand."""
+
+
 class MalformedEvent(DqMonitorError):
     """An input record could not be decoded; ``reason`` names the offending field."""
 

@@ -96,6 +96,10 @@ class Telemetry:
         self.restore_failures = meter.create_counter(
             "dq_state_restore_failures",
             description="Failed attempts to restore owned state from a state topic (NFR-006)")
+        self.unwritable = meter.create_counter(
+            "dq_unwritable_records",
+            description="Records the cluster or the producer refused for good (NFR-008), never "
+                        "retried: by topic, error and action (dead_lettered, skipped)")
         self._gauges: dict[str, Gauge] = {}
         for name, description in (
             ("dq_series_tracked", "Anomaly series held in memory"),

@@ -28,12 +28,20 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import trace
 
 from dq_monitor import tracing
+from dq_monitor.checkpoint_size import RECORD_OVERHEAD
 from dq_monitor.config import Config
-from dq_monitor.errors import DqMonitorError, MalformedEvent
+from dq_monitor.errors import DqMonitorError, MalformedEvent, TopicSetupError
 from dq_monitor.events import decode_lean
 from dq_monitor.ingest.deadletter import malformed_event
 from dq_monitor.kafka import changelog, check_access, consumer_kwargs, producer_kwargs
 from dq_monitor.kafka.backoff import Backoff, pause, quiet_stop
+from dq_monitor.kafka.failures import (
+    Verdict,
+    WriteHealth,
+    classify,
+    reason,
+    unwritable_record,
+)
 from dq_monitor.kafka.headers import TRIGGERED_HEADER
 from dq_monitor.kafka.topics import COMPACT, ensure_topics, partition_counts
 from dq_monitor.monitor import Emitted, Monitor, Outcome
@@ -144,7 +152,10 @@ class MonitorService:
         self._state_dead: list[dict[str, Any]] = []
         #: The last Kafka timestamp converted (milliseconds, datetime).
         self._last_ts: tuple[int, datetime] = (0, datetime.fromtimestamp(0, UTC))
+        #: NFR-008: topics no record can be written to now; ``/readyz`` is false meanwhile.
+        self.writes = WriteHealth()
         self.telemetry.ready_checks["monitor"] = self.is_ready
+        self.telemetry.ready_checks["monitor.writes"] = self.writes.ready
         self.telemetry.gauge("dq_series_tracked", lambda: [
             (len(s.series), {"source": name}) for name, s in self.monitor.sources.items()])
         self.telemetry.gauge("dq_consumer_lag", self._lag)
@@ -205,6 +216,9 @@ class MonitorService:
                 await consumer.start()
                 consumer.subscribe([*self.kafka.input_topics, self.repartition_topic],
                                    listener=_Rebalance(self))
+            except TopicSetupError:  # NFR-008: refused for good; the message says what to do
+                await quiet_stop(consumer, producer)
+                raise
             except (KafkaError, OSError) as exc:
                 failed = True
                 delay = backoff.next()
@@ -387,7 +401,9 @@ class MonitorService:
         assert sent is not None
         results = [] if sent.acks is None else await asyncio.shield(sent.acks)
         if sent.acks is None or any(isinstance(r, BaseException) for r in results):
-            await self._write_all(sent.records)
+            await self._refused(sent.records, await self._write_all(sent.records))
+        else:
+            self._written(sent.records)
         if sent.offsets:
             if self._committing is not None:
                 await self._committing  # commits stay in order
@@ -473,6 +489,11 @@ class MonitorService:
         input, see nothing new and never send X. The reverse (alert durable, checkpoint lost)
         only re-sends X with the same fingerprint.
         """
+        forward, self._forward = self._forward, []
+        if forward:  # durable before the input offsets are committed, like alerts (NFR-004)
+            records = [r for r, _ in forward]
+            await self._refused(records, await self._write_all(records,
+                                                               [ts for _, ts in forward]))
         spans = []
         outputs: list[Record] = []
         for e in out.alerts:
@@ -490,9 +511,6 @@ class MonitorService:
             (self.kafka.dead_letter_topic, None, orjson.dumps(d), None, [])
             for d in [*dead, *out.dead_letters]
         ]
-        forward, self._forward = self._forward, []
-        if forward:  # durable before the input offsets are committed, like alerts (NFR-004)
-            await self._write_all([r for r, _ in forward], [ts for _, ts in forward])
         if not outputs:
             return
         produce = [self.telemetry.tracer.start_span(
@@ -517,13 +535,16 @@ class MonitorService:
     async def _send_batched(self, records: list[Record]) -> list[asyncio.Future[Any]]:
         """Send records that name their partition as one batch per partition (a per-record
         ``send`` costs tens of microseconds of Python each; a checkpoint has hundreds), in
-        order; a record too large for a batch of its own goes alone."""
+        order; a record too large for a batch of its own goes alone. One that may be over
+        ``kafka.max_request_size`` goes through ``send``, which checks it (a batch is not
+        checked): NFR-008, it is refused, not written past the limit."""
         producer = self._producer
         assert producer is not None
         futures: list[asyncio.Future[Any]] = []
         by_partition: dict[tuple[str, int], list[Record]] = {}
+        limit = self.kafka.max_request_size - RECORD_OVERHEAD
         for record in records:
-            if record[3] is None:
+            if record[3] is None or len(record[1] or b"") + len(record[2] or b"") > limit:
                 futures.append(await self._producer_send(record))
             else:
                 by_partition.setdefault((record[0], record[3]), []).append(record)
@@ -556,19 +577,32 @@ class MonitorService:
         if not any(isinstance(r, BaseException) for r in acks.result()):
             self._finish(sent, self.clock())
 
-    def _finish(self, sent: _InFlight, acked: datetime) -> None:
-        """Account for records that are durable: spans, counters, latency, ``on_published``."""
+    def _finish(self, sent: _InFlight, acked: datetime, refused: set[int] | None = None) -> None:
+        """Account for records that are durable: spans, counters, latency, ``on_published``.
+        ``refused``: indexes of records refused for good, which are not (see ``_refused``)."""
         if sent.finished:
             return
         sent.finished = True
         for span in sent.spans:
             span.end()
-        self.stats["alerts.published"] += len(sent.alerts)
-        self.stats["dead_lettered"] += len(sent.dead)
-        self._record(sent.alerts, sent.dead, acked)
+        alerts, dead = sent.alerts, sent.dead
+        if refused:
+            n = len(alerts)
+            alerts = [e for i, e in enumerate(alerts) if i not in refused]
+            dead = [d for i, d in enumerate(dead, n) if i not in refused]
+        self._written(sent.records)
+        self.stats["alerts.published"] += len(alerts)
+        self.stats["dead_lettered"] += len(dead)
+        self._record(alerts, dead, acked)
         if self.on_published is not None:
-            for e in sent.alerts:
+            for e in alerts:
                 self.on_published(e, acked)
+
+    def _written(self, records: list[Record]) -> None:
+        """NFR-008: a topic refused earlier takes records again (``/readyz`` may turn true)."""
+        if self.writes.refused:
+            for topic in {r[0] for r in records}:
+                self.writes.written(topic)
 
     async def _settle(self) -> None:
         """Wait until every record sent by ``_publish`` is acknowledged. From the first send
@@ -583,34 +617,103 @@ class MonitorService:
                     continue
             for again in in_flight[i:]:
                 if not again.finished:
-                    await self._write_all(again.records)
-                    self._finish(again, self.clock())
+                    refused = await self._write_all(again.records)
+                    self._finish(again, self.clock(), {j for j, _ in refused})
+                    await self._refused(again.records, refused)
             return
 
     async def _write_all(
         self, records: list[Record], timestamps: list[int | None] | None = None
-    ) -> None:
-        """Send all records and wait for every acknowledgement, retrying through outages."""
+    ) -> list[tuple[int, BaseException]]:
+        """Send all records and wait for every acknowledgement, retrying through outages.
+
+        NFR-008: a record refused for good (``kafka.failures``) is not sent again; it is
+        returned as (index, error) for the caller to dead-letter or skip. Every retry resends
+        all the others in order: a duplicate alert (same fingerprint) is allowed, a loss or a
+        firing after its resolve is not."""
         stamps = timestamps or [None] * len(records)
         producer = self._producer
         assert producer is not None
         backoff = Backoff()
+        refused: dict[int, BaseException] = {}
         while True:
-            try:
-                futures = [
-                    await producer.send(topic, value=value, key=key, partition=partition,
-                                        headers=headers, timestamp_ms=ts)
-                    for (topic, key, value, partition, headers), ts in zip(records, stamps,
-                                                                          strict=True)
-                ]
-                await asyncio.gather(*futures)
-                return
-            except KafkaError as exc:
-                # Resend everything: a duplicate alert (same fingerprint) is allowed, a loss not.
-                delay = backoff.next()
-                log.warning("could not write %d record(s) (%s); retrying in %.1fs",
-                            len(records), type(exc).__name__, delay)
-                await pause(delay)
+            failure: BaseException | None = None
+            sent: list[tuple[int, asyncio.Future[Any]]] = []
+            for i, ((topic, key, value, partition, headers), ts) in enumerate(
+                    zip(records, stamps, strict=True)):
+                if i in refused:
+                    continue
+                try:
+                    sent.append((i, await producer.send(
+                        topic, value=value, key=key, partition=partition, headers=headers,
+                        timestamp_ms=ts)))
+                except KafkaError as exc:
+                    if self.writes.failed(topic, exc).final:
+                        refused[i] = exc
+                        continue
+                    failure = exc
+                    break
+            results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+            for (i, _), result in zip(sent, results, strict=True):
+                if not isinstance(result, BaseException):
+                    self.writes.written(records[i][0])
+                elif self.writes.failed(records[i][0], result).final:
+                    refused[i] = result
+                elif failure is None:
+                    failure = result
+            if failure is None:
+                return sorted(refused.items(), key=lambda item: item[0])
+            delay = backoff.next()
+            log.warning("could not write %d record(s) (%s); retrying in %.1fs",
+                        len(records) - len(refused), type(failure).__name__, delay)
+            await pause(delay)
+
+    async def _refused(self, records: list[Record],
+                       refused: list[tuple[int, BaseException]]) -> None:
+        """NFR-008: records the cluster or the producer refused for good, never retried.
+
+        An alert or a rerouted event is dead-lettered as ``unwritable_record`` with the reason
+        (its key and value cut short); so is a dead letter refused as a record (too large). A
+        state record is skipped: the next checkpoint of that state writes it afresh. Each is
+        logged and counted (``dq_unwritable_records``); a dead letter about them that cannot be
+        written either is logged, counted and dropped, never a stall."""
+        if not refused:
+            return
+        dead: list[dict[str, Any]] = []
+        for i, exc in refused:
+            topic, key, value, partition, _ = records[i]
+            about_dead = topic == self.kafka.dead_letter_topic
+            kind = _kind_of(value) if about_dead else None
+            relay = (topic in (self.kafka.alert_topic, self.repartition_topic)
+                     or (about_dead and kind != "unwritable_record"
+                         and classify(exc) is Verdict.RECORD))
+            action = "dead_lettered" if relay else "skipped"
+            self.stats[f"unwritable.{action}"] += 1
+            self.telemetry.unwritable.add(1, {"topic": topic, "error": type(exc).__name__,
+                                              "action": action})
+            log.error("record for %s[%s] refused for good (%s); %s", topic,
+                      "any" if partition is None else partition, reason(exc),
+                      "dead-lettered" if relay else "dropped" if about_dead
+                      else "skipped (the next checkpoint writes this state afresh)")
+            if relay:
+                dead.append(unwritable_record(topic, partition, key, value, exc,
+                                              max_request_size=self.kafka.max_request_size))
+        if not dead:
+            return
+        letters: list[Record] = [(self.kafka.dead_letter_topic, None, orjson.dumps(d), None, [])
+                                 for d in dead]
+        lost = await self._write_all(letters)
+        for i, exc in lost:
+            self.stats["unwritable.dropped"] += 1
+            self.telemetry.unwritable.add(1, {"topic": self.kafka.dead_letter_topic,
+                                              "error": type(exc).__name__, "action": "dropped"})
+            log.error("dead letter of a refused record for %s not written either (%s); dropped",
+                      dead[i]["topic"], reason(exc))
+        lost_at = {i for i, _ in lost}
+        written = [d for i, d in enumerate(dead) if i not in lost_at]
+        self.stats["dead_lettered"] += len(written)
+        for d in written:
+            self.telemetry.dead_letters.add(1, {"kind": d["kind"]})
 
     def _record(self, alerts: list[Emitted], dead: list[dict[str, Any]],
                 acked: datetime) -> None:
@@ -638,6 +741,15 @@ class MonitorService:
             log.info("commit skipped after a rebalance; records will be re-read")
         except KafkaError as exc:
             log.warning("commit failed (%s); records will be re-read", type(exc).__name__)
+
+
+def _kind_of(value: bytes | None) -> str | None:
+    """The ``kind`` of a dead letter we wrote (None if it is not one)."""
+    try:
+        kind = orjson.loads(value or b"null").get("kind")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return kind if isinstance(kind, str) else None
 
 
 def _summary(monitor_stats: Mapping[str, int], stats: Mapping[str, int]) -> str:

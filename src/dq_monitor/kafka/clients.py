@@ -49,7 +49,10 @@ def producer_kwargs(cfg: KafkaConfig) -> dict[str, Any]:
         "enable_idempotence": False,
         "linger_ms": 0,
         "request_timeout_ms": 15000,
-        "max_request_size": max(cfg.max_event_bytes * 2, 1024 * 1024),
+        # NFR-008: a record over this is refused at once (``kafka.failures``), never retried;
+        # batches stay within it too, so a broker with message.max.bytes >= it takes them.
+        "max_request_size": cfg.max_request_size,
+        "max_batch_size": min(16384, cfg.max_request_size),
     }
 
 

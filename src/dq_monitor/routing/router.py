@@ -40,6 +40,7 @@ from dq_monitor.errors import DqMonitorError
 from dq_monitor.events import Alert
 from dq_monitor.kafka import changelog, check_access, consumer_kwargs, producer_kwargs
 from dq_monitor.kafka.backoff import Backoff, pause, quiet_stop
+from dq_monitor.kafka.failures import Verdict, WriteHealth, reason, unwritable_record
 from dq_monitor.kafka.headers import TRIGGERED_HEADER, header_ms
 from dq_monitor.kafka.topics import COMPACT, ensure_topics, partition_counts
 from dq_monitor.routing import dispatch
@@ -120,6 +121,9 @@ class AlertRouter:
         self._own_silences = silences is None
         self.silences = silences if silences is not None else SilenceBook(config.kafka)
         self.telemetry.ready_checks["router"] = self.ready.is_set
+        #: NFR-008: topics no record can be written to now; ``/readyz`` is false meanwhile.
+        self.writes = WriteHealth()
+        self.telemetry.ready_checks["router.writes"] = self.writes.ready
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -474,16 +478,36 @@ class AlertRouter:
         await self._write(self.kafka.dead_letter_topic, None, orjson.dumps(record))
 
     async def _write(self, topic: str, key: bytes | None, value: bytes | None,
-                     partition: int | None = None) -> None:
-        """Write one record, waiting out broker trouble: dropping it would lose a delivery fact."""
+                     partition: int | None = None, *, relay: bool = True) -> None:
+        """Write one record, waiting out broker trouble: dropping it would lose a delivery fact.
+
+        NFR-008: a record refused for good (``kafka.failures``) is not retried: it is logged
+        and counted (``dq_unwritable_records``) and skipped; a dead letter refused as too large
+        is replaced by a short ``unwritable_record`` one (``relay``), once."""
         assert self._producer is not None
         backoff = Backoff()
         while True:
             try:
                 await self._producer.send_and_wait(topic, value=value, key=key,
                                                    partition=partition)
+                self.writes.written(topic)
                 return
             except KafkaError as exc:
+                verdict = self.writes.failed(topic, exc)
+                if verdict.final:
+                    again = (relay and verdict is Verdict.RECORD
+                             and topic == self.kafka.dead_letter_topic)
+                    action = "dead_lettered" if again else "skipped"
+                    self.stats[f"unwritable.{action}"] += 1
+                    self.telemetry.unwritable.add(1, {"topic": topic, "action": action,
+                                                      "error": type(exc).__name__})
+                    log.error("router: record for %s refused for good (%s); %s", topic,
+                              reason(exc), "dead-lettered in short" if again else "skipped")
+                    if again:
+                        await self._write(topic, None, orjson.dumps(unwritable_record(
+                            topic, partition, key, value, exc,
+                            max_request_size=self.kafka.max_request_size)), relay=False)
+                    return
                 delay = backoff.next()
                 log.warning("router: cannot write to %s (%s); retrying in %.1fs", topic,
                             type(exc).__name__, delay)
