@@ -239,3 +239,15 @@ def test_the_bounded_state_decides_as_the_whole_held_history_would(
         assert {h.key for h in out.dropped} == {k for k, v in history.items()
                                                  if list_rule(v) is None}
         assert len(holds_now) == 0
+
+
+@pytest.mark.req("NFR-008", "FR-018", "FR-009")
+def test_a_held_reminder_does_not_cancel_the_recovery_of_an_alert_paged_before_the_hold() -> None:
+    holds = Holds()
+    log = holds.hold(FIRING, "slack", 10, SILENCE, repeat=True)  # its page went out before
+    log += holds.hold(RESOLVED, "slack", 20)
+    assert sent(restored(log)) == [("resolved-1", "resolved", "slack")]
+    only_reminder = Holds()
+    only_reminder.hold(FIRING, "slack", 10, SILENCE, repeat=True)
+    out = only_reminder.release(nothing_holds)
+    assert [(h.alert, h.repeat) for h in out.send] == [(FIRING, True)]  # still firing: reminded

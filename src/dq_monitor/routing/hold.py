@@ -14,7 +14,8 @@ last held alert, and whether a firing alert was held since the hold began:
 * the last held alert is firing: it is delivered then, once;
 * a recovery held after a firing that was itself held: neither is sent (the incident began and
   ended while held);
-* a recovery held after a firing delivered before the hold: the recovery is sent.
+* a recovery held after a firing delivered before the hold (a reminder of it held meanwhile
+  included): the recovery is sent.
 
 A hold that is dropped on release is tombstoned at once. One that is sent stays on the log until
 its delivery ended (``settled``): a crash in between releases it again (at least once; the dedup
@@ -62,7 +63,8 @@ class Held:
     reason: HoldReason
     #: When the hold began (wall-clock epoch seconds).
     since: float
-    #: A firing alert was held since the hold began.
+    #: A firing alert was held since the hold began (a reminder does not count: its alert was
+    #: delivered before the hold).
     firing_held: bool = False
     #: The mute-window lists of the routes that chose the channel for the last held delivery.
     mutes: Mutes = ()
@@ -190,15 +192,14 @@ class Holds:
         """
         key = alert.fingerprint, channel
         prior = self._held.get(key)
+        news = alert.status == "firing" and not repeat
         if prior is None:
             if reason is None:
                 raise ValueError(f"a new hold of {key} needs a reason")
-            held = Held(alert, channel, reason, float(now), alert.status == "firing", mutes,
-                        repeat, triggered_at)
+            held = Held(alert, channel, reason, float(now), news, mutes, repeat, triggered_at)
         else:
             held = replace(prior, alert=alert, mutes=mutes, repeat=repeat,
-                           triggered_at=triggered_at,
-                           firing_held=prior.firing_held or alert.status == "firing")
+                           triggered_at=triggered_at, firing_held=prior.firing_held or news)
         self._put(key, held)
         self._releasing.discard(key)
         return [encode(key, held)]
