@@ -4,7 +4,9 @@ The log maps (fingerprint, severity, status, channel) to the time of the last su
 delivery. The router asks ``decide`` just before sending, in each channel's own order, and
 calls ``record`` after the channel accepted; ``record`` returns the records that make the change
 durable on a compacted topic, which ``load`` reads back at start, so dedup survives restarts and
-moves with the router. ``now`` is wall-clock epoch seconds for the same reason.
+moves with the router. ``now`` is wall-clock epoch seconds for the same reason. The same log
+carries the partition's held deliveries (``held``, see ``routing.hold``): nothing held waits in
+an uncommitted offset (NFR-008), and a held firing alert counts for where its recovery goes.
 
 Rules:
 

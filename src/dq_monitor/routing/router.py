@@ -368,7 +368,7 @@ class AlertRouter:
         its channel (decided at release). The hold goes to the delivery log before the job
         ends, so its offset may be committed (NFR-008)."""
         now = self.clock()
-        reason = self._holding(job.alert, job.mutes, datetime.fromtimestamp(now, UTC))
+        reason = self._holding(job.alert, job.mutes, now)
         if reason is None and not state.held.holds(job.alert, job.channel):
             return False
         await self._persist(job.partition, state.held.hold(
@@ -434,12 +434,15 @@ class AlertRouter:
                     if channel in self._queues:
                         await self._enqueue(Job(alert, channel, partition, True, None))
 
-    def _holding(self, alert: Alert, mutes: dispatch.Mutes, at: datetime) -> HoldReason | None:
-        """FR-018: what holds a delivery at ``at``: a mute window of every route that chose its
+    def _holding(self, alert: Alert, mutes: dispatch.Mutes, now: float) -> HoldReason | None:
+        """FR-018: what holds a delivery at ``now``: a mute window of every route that chose its
         channel, or a silence; ``None`` when nothing does."""
+        if not (mutes or len(self.silences.set)):
+            return None
+        at = datetime.fromtimestamp(now, UTC)
         if mutes and dispatch.held(mutes, self.windows, at):
             return HoldReason.MUTE
-        if len(self.silences.set) and self.silences.silencing(alert, at):
+        if self.silences.silencing(alert, at):
             return HoldReason.SILENCE
         return None
 
@@ -453,11 +456,10 @@ class AlertRouter:
     async def _release_held(self, now: float) -> None:
         """FR-018: decide the held deliveries nothing holds any more (see ``routing.hold``);
         a dropped hold is tombstoned now, a sent one once its delivery ended."""
-        at = datetime.fromtimestamp(now, UTC)
         for partition, state in list(self.logs.items()):
             if not len(state.held):
                 continue
-            out = state.held.release(lambda h: self._holding(h.alert, h.mutes, at) is not None)
+            out = state.held.release(lambda h: self._holding(h.alert, h.mutes, now) is not None)
             await self._persist(partition, out.records)
             for h in out.send:  # decided: deliver now, whatever the windows say next
                 await self._enqueue(Job(h.alert, h.channel, partition, h.repeat,
