@@ -102,8 +102,13 @@ async def test_a_held_alert_pins_no_offset_and_is_delivered_once_after_a_restart
     cfg = router_config(kafka, await hook.start())
     async with serving(AlertRouter(cfg)) as router:
         silence = await hold_one_and_deliver_others(kafka, router, hook)
+    # NFR-006: a hold record this version cannot read is skipped and dead-lettered
+    await kafka.send(kafka.topic("alerts.delivery-log"), {"reason": "from-a-newer-version"},
+                     key=f"\x1fheld\x1f{'ff' * 16}\x1fhook")
     async with serving(AlertRouter(cfg)) as router:  # a restart: the hold is in the delivery log
         await took_over_then_released(router, hook, silence)
+    dead = await kafka.read(kafka.topic("dead"), lambda xs: len(xs) >= 1)
+    assert [(d["kind"], "hold" in d["reason"]) for d in dead] == [("unreadable_state", True)]
     async with serving(AlertRouter(cfg)):  # the released hold was tombstoned: never again
         await anyio.sleep(3)
     await hook.stop()
