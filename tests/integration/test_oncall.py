@@ -121,15 +121,14 @@ channels:
         assert f"silenced by {silence_id}" in dom
         assert 'data-source="sales.daily"' in dom and f'data-id="{silence_id}"' in dom
 
-        service.stop()  # a restart keeps the silence, and the held alert stays held
+        service.stop()  # a restart keeps the silence, and the hold (from the delivery log)
         service.start()
         await service.wait_for("router ready")
+        assert "1 held)" in service.text()  # restored, not re-read: its offset was committed
         listed = cli_json("silence", "list", "--url", url)["silences"]
         assert [(s["id"], s["state"], s["source"]) for s in listed] == [
             (silence_id, "active", "warehouse.*")]
-        with anyio.fail_after(20):
-            while await delivered(port, "silenced") < 1:
-                await anyio.sleep(0.2)
+        await anyio.sleep(2.5)  # release checks run every second: the silence still holds it
         assert [r.json()["text"] for r in slack.requests if "warehouse" in r.json()["text"]] == []
 
         assert cli("silence", "expire", "--url", url, silence_id).strip() == \

@@ -4,7 +4,9 @@ The log maps (fingerprint, severity, status, channel) to the time of the last su
 delivery. The router asks ``decide`` just before sending, in each channel's own order, and
 calls ``record`` after the channel accepted; ``record`` returns the records that make the change
 durable on a compacted topic, which ``load`` reads back at start, so dedup survives restarts and
-moves with the router. ``now`` is wall-clock epoch seconds for the same reason.
+moves with the router. ``now`` is wall-clock epoch seconds for the same reason. The same log
+carries the partition's held deliveries (``held``, see ``routing.hold``): nothing held waits in
+an uncommitted offset (NFR-008), and a held firing alert counts for where its recovery goes.
 
 Rules:
 
@@ -38,14 +40,14 @@ import orjson
 from pydantic import ValidationError
 
 from dq_monitor.events import Alert
+from dq_monitor.routing.hold import SEP as SEP
+from dq_monitor.routing.hold import Holds, is_hold_key
+from dq_monitor.routing.hold import Record as Record
 
 log = logging.getLogger("dq_monitor.routing.dedup")
 
-SEP = "\x1f"  # cannot occur in a fingerprint or a channel name
 #: (fingerprint, severity, status, channel)
 Key = tuple[str, str, str, str]
-#: A compacted-topic record: key, value (``None`` is a tombstone that deletes the key).
-Record = tuple[bytes, bytes | None]
 
 
 class Decision(Enum):
@@ -120,6 +122,8 @@ class DeliveryLog:
         self._resolved: dict[Key, float] = {}
         #: Deliveries queued or under way, per fingerprint: a resolved alert must follow them.
         self._queued: dict[str, Counter[Key]] = {}
+        #: FR-018/NFR-008: the deliveries held here (silences, mute windows), on the same log.
+        self.held = Holds()
 
     @staticmethod
     def key(alert: Alert, channel: str) -> Key:
@@ -155,14 +159,16 @@ class DeliveryLog:
                    for k in self._by_fp.get(alert.fingerprint, ()))
 
     def knows(self, fingerprint: str) -> bool:
-        """Any delivery of ``fingerprint`` recorded or queued here (firing or resolved)."""
-        return fingerprint in self._by_fp or fingerprint in self._queued
+        """Any delivery of ``fingerprint`` recorded, queued or held here (firing or resolved)."""
+        return (fingerprint in self._by_fp or fingerprint in self._queued
+                or self.held.knows(fingerprint))
 
     def firing_channels(self, fingerprint: str) -> set[str]:
-        """Channels that received, or are about to receive, a firing alert of ``fingerprint``
-        in its open episode: where its resolved alert goes (queued behind the firing one)."""
+        """Channels that received, are about to receive or hold a firing alert of
+        ``fingerprint`` in its open episode: where its resolved alert goes (behind the firing
+        one, so a recovery held after a held firing cancels it)."""
         keys = [*self._by_fp.get(fingerprint, ()), *self._queued.get(fingerprint, ())]
-        return {k[3] for k in keys if k[2] == "firing"}
+        return {k[3] for k in keys if k[2] == "firing"} | self.held.firing_channels(fingerprint)
 
     def due_reminders(self, now: float) -> list[tuple[Alert, str]]:
         """Alerts still firing ``dedup_window`` after their last delivery, each returned once
@@ -270,8 +276,8 @@ class DeliveryLog:
     # ------------------------------------------------------------------ durability
 
     def entries(self) -> list[Record]:
-        """Every entry as a record: ``load(log.entries())`` rebuilds an equal log."""
-        return [encode_entry(k, e) for k, e in self._entries.items()]
+        """Every entry and hold as a record: ``load(log.entries())`` rebuilds an equal log."""
+        return [*(encode_entry(k, e) for k, e in self._entries.items()), *self.held.records()]
 
     def load(self, records: Iterable[Record],
              on_unreadable: Callable[[str], None] | None = None) -> int:
@@ -279,11 +285,14 @@ class DeliveryLog:
 
         A record that cannot be read is skipped with a warning and handed (its reason) to
         ``on_unreadable``: losing one dedup fact costs at most one duplicate message, while
-        refusing to start would stop every alert (NFR-006).
+        refusing to start would stop every alert (NFR-006). Hold records go to ``held``.
         """
         bad = 0
         for raw_key, raw_value in records:
             try:
+                if is_hold_key(raw_key):
+                    self.held.apply(raw_key, raw_value)
+                    continue
                 key, entry = decode_entry(raw_key, raw_value)
             except ValueError as exc:
                 bad += 1

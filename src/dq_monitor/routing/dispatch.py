@@ -7,7 +7,10 @@
   the state expired), where the route rules say, so a recovery is never silently dropped.
 * ``next_step``: at a channel's turn, send, send as a reminder, or skip (a duplicate, or a
   reminder the episode no longer needs).
-* ``Pending``: which input offsets may be committed (every channel job of a record ended).
+* ``Pending``: which input offsets may be committed (every channel job of a record ended:
+  delivered, skipped, dead-lettered, or held — a hold is a delivery-log record, so nothing held
+  keeps an offset open; NFR-008).
+* ``held``: whether mute windows hold a delivery now.
 * ``reminder_interval``: how often reminders are looked for.
 * the dead-letter records the router writes.
 """
@@ -23,10 +26,9 @@ from typing import Any
 from dq_monitor.config import Route
 from dq_monitor.events import Alert, format_rfc3339
 from dq_monitor.routing.dedup import Decision, DeliveryLog
+from dq_monitor.routing.hold import Mutes as Mutes
 from dq_monitor.routing.match import channels_of, matching, mute_sets, resolved_channels
 from dq_monitor.routing.mute import MuteWindow
-
-Mutes = tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +52,10 @@ def targets(routes: Sequence[Route], log: DeliveryLog, alert: Alert) -> Targets:
 
 
 def held(mutes: Mutes, windows: Mapping[str, MuteWindow], now: datetime) -> bool:
-    """A delivery is held while every route that chose its channel has an active window."""
-    return bool(mutes) and all(any(windows[w].active(now) for w in names) for names in mutes)
+    """A delivery is held while every route that chose its channel has an active window (a
+    window no longer configured, named by a hold restored from the delivery log, is not)."""
+    return bool(mutes) and all(any(w in windows and windows[w].active(now) for w in names)
+                               for names in mutes)
 
 
 class Step(Enum):
@@ -81,7 +85,8 @@ def reminder_interval(dedup_window: float) -> float:
 
 @dataclass(slots=True)
 class Pending:
-    """Offsets of one partition still being delivered; the commit point is the lowest one."""
+    """Offsets of one partition still being delivered; the commit point is the lowest one.
+    A held job has ended here: its hold is on the delivery log."""
 
     open: dict[int, int] = field(default_factory=dict)  # offset → channel jobs left
     high: int = -1  # highest offset read

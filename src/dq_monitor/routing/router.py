@@ -1,16 +1,18 @@
 """The alert router: a thin Kafka loop around ``routing.dispatch`` (FR-007…FR-010, FR-021).
 
 It reads the alert topic with its own consumer group and commits an alert's offset only once
-every channel it routes to has delivered it or dead-lettered it, so a crash re-delivers rather
-than loses. Each channel has a bounded queue and its own worker: a slow or dead channel never
-delays another, and a full queue dead-letters the overflow visibly instead of blocking the rest.
+every channel it routes to has delivered it, dead-lettered it or held it, so a crash re-delivers
+rather than loses. A hold (silence, mute window) is a record in the delivery log, written before
+the offset is committed: nothing held pins an offset (NFR-008). Each channel has a bounded queue
+and its own worker: a slow or dead channel never delays another, and a full queue dead-letters
+the overflow visibly instead of blocking the rest.
 
-Delivery state (dedup entries, episodes, reminder schedule) is kept per alert partition, in a
-compacted delivery log co-partitioned with the alert topic. A partition gained in a rebalance is
-paused until its delivery state is restored; a partition lost is forgotten, and jobs still
-queued for it are dropped (its new owner delivers them from the committed offset). So only the
-owner of a partition delivers or reminds for it, several routers can share the alert topic, and
-"resolved goes where firing went" holds across failovers.
+Delivery state (dedup entries, episodes, reminder schedule, holds) is kept per alert partition,
+in a compacted delivery log co-partitioned with the alert topic. A partition gained in a
+rebalance is paused until its delivery state is restored; a partition lost is forgotten, and
+jobs still queued for it are dropped (its new owner delivers them from the committed offset, and
+releases its holds). So only the owner of a partition delivers or reminds for it, several
+routers can share the alert topic, and "resolved goes where firing went" holds across failovers.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ from dq_monitor.kafka.topics import COMPACT, ensure_topics, partition_counts
 from dq_monitor.routing import dispatch
 from dq_monitor.routing.dedup import DeliveryLog
 from dq_monitor.routing.dispatch import Pending, Step
-from dq_monitor.routing.mute import Hold, MuteWindow
+from dq_monitor.routing.hold import HoldReason
+from dq_monitor.routing.mute import MuteWindow
 from dq_monitor.routing.retry import RetryPolicy, deliver_with_retry
 from dq_monitor.silence import SilenceBook
 from dq_monitor.telemetry import Telemetry
@@ -71,6 +74,8 @@ class Job:
     trace: Context | None = None
     #: FR-018: the mute-window lists of the routes that chose this channel.
     mutes: dispatch.Mutes = ()
+    #: Released from a hold: its hold record is tombstoned once this job ended.
+    released: bool = False
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -114,9 +119,6 @@ class AlertRouter:
         self._queues: dict[str, MemoryObjectSendStream[Job]] = {}
         self.windows = {name: MuteWindow.from_config(name, w)
                         for name, w in config.routing.mute_windows.items()}
-        #: Deliveries held by a mute window or a silence; their offsets stay uncommitted until
-        #: released.
-        self._hold: Hold[Job] = Hold()
         #: FR-018: the deployment's silences; a router given none follows the topic itself.
         self._own_silences = silences is None
         self.silences = silences if silences is not None else SilenceBook(config.kafka)
@@ -226,8 +228,6 @@ class AlertRouter:
         """Commit what is done for the lost partitions, then forget their state: their new
         owner restores it from the delivery log and delivers the rest."""
         await self._commit(consumer)
-        lost = {tp.partition for tp in revoked}
-        self._hold.drop_where(lambda job: job.partition in lost)
         for tp in revoked:
             self.logs.pop(tp.partition, None)
             self._pending.pop(tp, None)
@@ -265,9 +265,10 @@ class AlertRouter:
             self.logs[p] = state
         for record in dead:
             await self._dead_letter(record)
-        log.info("router: partitions %s of %s restored (%d delivery entries)",
+        log.info("router: partitions %s of %s restored (%d delivery entries, %d held)",
                  sorted(restored), self.kafka.alert_topic,
-                 sum(len(self.logs[p]) for p in restored))
+                 sum(len(self.logs[p]) for p in restored),
+                 sum(len(self.logs[p].held) for p in restored))
         self._restore_pending = set()
         consumer.resume(*todo)
 
@@ -314,20 +315,18 @@ class AlertRouter:
             await self._enqueue(Job(alert, channel, tp.partition, False, triggered, rec.offset,
                                     parent, chosen.mutes.get(channel, ())))
 
-    async def _enqueue(self, job: Job, *, requeue: bool = False) -> None:
-        """Queue ``job`` for its channel; ``requeue`` for a held job, already counted queued."""
+    async def _enqueue(self, job: Job) -> None:
+        """Queue ``job`` for its channel."""
         state = self.logs.get(job.partition)
         try:
             self._queues[job.channel].send_nowait(job)
-            if state is not None and not requeue:
+            if state is not None:
                 state.queue(job.alert, job.channel)
         except anyio.WouldBlock:
             # A full queue must not stall the other channels: overflow is dead-lettered, loudly.
             await self._undeliverable(job, "channel queue full", 0)
-            if requeue:
-                self._finish(job)
-            else:
-                self._ended(job)
+            await self._settle(job)
+            self._ended(job)
 
     def _finish(self, job: Job) -> None:
         """A queued job ended (delivered, skipped, dropped): no longer in flight, and its
@@ -351,16 +350,11 @@ class AlertRouter:
         async with jobs:
             async for job in jobs:
                 state = self.logs.get(job.partition)
-                parked = False
                 try:
                     if state is None:  # the partition moved to another router
                         self.stats[f"{job.channel}.revoked"] += 1
                         continue
-                    if self._hold.holds(job.alert, job.channel) or self._muted(job):
-                        # FR-018: muted now (or behind something muted): decided at release
-                        self._hold.add(job.alert, job.channel, job)
-                        self._count(job.channel, "silenced")
-                        parked = True
+                    if await self._hold(state, job):
                         continue
                     step = dispatch.next_step(state, job.alert, job.channel,
                                               reminder=job.repeat, now=self.clock())
@@ -369,9 +363,30 @@ class AlertRouter:
                     else:
                         job.repeat = step is Step.REMIND
                         await self._deliver(channel, job, state)
+                    await self._settle(job)
                 finally:
-                    if not parked:
-                        self._finish(job)
+                    self._finish(job)
+
+    async def _hold(self, state: DeliveryLog, job: Job) -> bool:
+        """FR-018: hold ``job`` if something holds it now, or its fingerprint is already held on
+        its channel (decided at release). The hold goes to the delivery log before the job
+        ends, so its offset may be committed (NFR-008)."""
+        now = self.clock()
+        reason = self._holding(job.alert, job.mutes, now)
+        if reason is None and not state.held.holds(job.alert, job.channel):
+            return False
+        await self._persist(job.partition, state.held.hold(
+            job.alert, job.channel, now, reason, mutes=job.mutes, repeat=job.repeat,
+            triggered_at=job.triggered_at))
+        self._count(job.channel, "silenced")
+        return True
+
+    async def _settle(self, job: Job) -> None:
+        """A job released from a hold ended: take its hold off the delivery log."""
+        state = self.logs.get(job.partition)
+        if job.released and state is not None:
+            await self._persist(job.partition,
+                                state.held.settled(job.alert.fingerprint, job.channel))
 
     async def _deliver(self, channel: Channel, job: Job, state: DeliveryLog) -> None:
         span = self.telemetry.tracer.start_span(
@@ -423,13 +438,17 @@ class AlertRouter:
                     if channel in self._queues:
                         await self._enqueue(Job(alert, channel, partition, True, None))
 
-    def _muted(self, job: Job, at: datetime | None = None) -> bool:
-        """FR-018: whether a mute window of the job's routes, or a silence, holds it now."""
-        if job.mutes or len(self.silences.set):
-            at = at or datetime.fromtimestamp(self.clock(), UTC)
-            return bool((job.mutes and dispatch.held(job.mutes, self.windows, at))
-                        or self.silences.silencing(job.alert, at))
-        return False
+    def _holding(self, alert: Alert, mutes: dispatch.Mutes, now: float) -> HoldReason | None:
+        """FR-018: what holds a delivery at ``now``: a mute window of every route that chose its
+        channel, or a silence; ``None`` when nothing does."""
+        if not (mutes or len(self.silences.set)):
+            return None
+        at = datetime.fromtimestamp(now, UTC)
+        if mutes and dispatch.held(mutes, self.windows, at):
+            return HoldReason.MUTE
+        if self.silences.silencing(alert, at):
+            return HoldReason.SILENCE
+        return None
 
     async def _releases(self, stop: anyio.Event) -> None:
         """Release held deliveries soon after their window ends or their silence expires."""
@@ -439,16 +458,16 @@ class AlertRouter:
                 await self._release_held(self.clock())
 
     async def _release_held(self, now: float) -> None:
-        """FR-018: decide the held deliveries nothing holds any more (see ``routing.mute``)."""
-        if not len(self._hold):
-            return
-        at = datetime.fromtimestamp(now, UTC)
-        send, drop = self._hold.release(lambda job: self._muted(job, at))
-        for job in drop:  # began and ended while muted, or superseded: not sent
-            self._finish(job)
-        for job in send:
-            job.mutes = ()  # decided: deliver now, whatever the windows say next
-            await self._enqueue(job, requeue=True)
+        """FR-018: decide the held deliveries nothing holds any more (see ``routing.hold``);
+        a dropped hold is tombstoned now, a sent one once its delivery ended."""
+        for partition, state in list(self.logs.items()):
+            if not len(state.held):
+                continue
+            out = state.held.release(lambda h: self._holding(h.alert, h.mutes, now) is not None)
+            await self._persist(partition, out.records)
+            for h in out.send:  # decided: deliver now, whatever the windows say next
+                await self._enqueue(Job(h.alert, h.channel, partition, h.repeat,
+                                        h.triggered_at, released=True))
 
     async def _undeliverable(self, job: Job, reason: str, attempts: int, *,
                              recipients: tuple[str, ...] | None = None) -> None:
