@@ -372,3 +372,16 @@ def test_max_request_size_must_hold_an_event() -> None:
     cfg = parse_config(kafka_config("  max_event_bytes: 2097152\n"
                                     "  max_request_size: 4194304"), env={})
     assert cfg.kafka.max_request_size == 4194304
+
+
+@pytest.mark.req("NFR-008", "NFR-005", "FR-011")
+def test_series_ttl_defaults_to_a_week_and_must_be_a_positive_bounded_duration() -> None:
+    anomaly = parse_config(example(), env=ENV).sources[0].anomaly
+    assert anomaly is not None and anomaly.series_ttl == 168 * 3600.0
+    text = example().replace("      z_fail: 4.0", "      z_fail: 4.0\n      series_ttl: 90m")
+    anomaly = parse_config(text, env=ENV).sources[0].anomaly
+    assert anomaly is not None and anomaly.series_ttl == 5400.0
+    for bad, error in (("0s", "must be longer than 0s"), ("9000h", "too long: at most 8784h"),
+                       ("7d", "invalid duration '7d': use a number and one of ms, s, m, h")):
+        text = example().replace("      z_fail: 4.0", f"      z_fail: 4.0\n      series_ttl: {bad}")
+        assert errors_of(text) == [f"sources[0].anomaly.series_ttl: {error}"], bad

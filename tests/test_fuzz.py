@@ -30,7 +30,7 @@ sources:
   - name: orders
     freshness: {max_staleness: 10m}
     completeness: {min_row_count: 1, columns: {c: {max_null_rate: 0.1}}}
-    anomaly: {metrics: [row_count, v], window: 10, min_samples: 3}
+    anomaly: {metrics: [row_count, v], window: 10, min_samples: 3, series_ttl: 2h}
     max_series: 20
   - name: "ünï/☃"
     anomaly: {metrics: [v], baseline: rolling, window: 5, min_samples: 2}
@@ -146,10 +146,12 @@ def test_any_records_are_processed_or_rejected_and_state_round_trips(
     assert processed + rejected == len(raws)
     saved = checkpoint(m)
     assert m.take_dirty() == []  # nothing changed is left unsaved
+    # restarted after the last record (a last-seen time is never later than the restore)
+    end = T0 + timedelta(seconds=len(raws) * step)
     restored = Monitor(cfg)
     for key, raw in saved.items():
-        restored.restore(0, key, None if raw is None else orjson.loads(raw), T0)
-    restored.assign([0], T0)
+        restored.restore(0, key, None if raw is None else orjson.loads(raw), end)
+    restored.assign([0], end)
     assert {k: encode(restored.snapshot(k)) for k in saved} == {
         k: encode(m.snapshot(k)) for k in saved}
 

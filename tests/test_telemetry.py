@@ -55,3 +55,15 @@ async def test_disabled_telemetry_records_nothing_and_needs_no_checks_by_callers
         assert not span.is_recording()
     assert b"dq_deliveries" not in tel.metrics_text()
     await tel.aclose()
+
+
+@pytest.mark.req("NFR-008", "NFR-002")
+def test_evicted_series_are_a_counter_by_source() -> None:
+    tel = Telemetry(TelemetryConfig(http_port=0))
+    totals = {"orders": 2}
+    tel.gauge("dq_series_evicted", lambda: [(n, {"source": s}) for s, n in totals.items()])
+    body = tel.metrics_text().decode()
+    assert "# TYPE dq_series_evicted_total counter" in body
+    assert 'dq_series_evicted_total{source="orders"} 2.0' in body
+    totals["orders"] = 5
+    assert 'dq_series_evicted_total{source="orders"} 5.0' in tel.metrics_text().decode()

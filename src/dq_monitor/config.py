@@ -168,6 +168,9 @@ class AnomalyConfig(Damping):
     cooldown: int = Field(default=10, ge=0)
     min_abs_change: float = Field(default=0.0, ge=0)
     min_rel_change: float = Field(default=0.0, ge=0)
+    #: NFR-005/NFR-008: a series that received no value for this long (by the monitor's clock)
+    #: is evicted, state and checkpoint, so ``max_series`` counts live series only.
+    series_ttl: PositiveDuration = "168h"  # type: ignore[assignment]
 
     _fill_thresholds = model_validator(mode="before")(_sensitivity_thresholds)
 

@@ -108,6 +108,10 @@ class Telemetry:
         ):
             meter.create_observable_gauge(name, callbacks=[self._observe(name)],
                                           description=description)
+        # A counter kept by the core (cumulative over the process), read at scrape time too.
+        meter.create_observable_counter(
+            "dq_series_evicted", callbacks=[self._observe("dq_series_evicted")],
+            description="Anomaly series evicted after series_ttl without a value (NFR-008)")
         self.ready_checks: dict[str, Callable[[], bool]] = {}
         self.tracer: Tracer = NoOpTracer()
         if enabled:
@@ -139,7 +143,8 @@ class Telemetry:
         return callback
 
     def gauge(self, name: str, source: Gauge) -> None:
-        """Feed ``dq_series_tracked`` / ``dq_consumer_lag`` from a callable read at scrape time."""
+        """Feed ``dq_series_tracked`` / ``dq_consumer_lag`` (gauges) or ``dq_series_evicted``
+        (a counter: the callable gives running totals) from a callable read at scrape time."""
         self._gauges[name] = source
 
     # ------------------------------------------------------------------ exposition (served by

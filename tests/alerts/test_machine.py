@@ -513,3 +513,19 @@ def test_restoring_a_checkpoint_anywhere_changes_nothing(
     run(m, head)
     restored = AlertMachine.from_state(json.loads(json.dumps(m.to_state())), d)
     assert run(restored, tail) == run(m, tail)
+
+
+@pytest.mark.req("NFR-008", "FR-006")
+def test_retiring_a_subject_resolves_what_fires_at_once_and_leaves_the_machine_idle() -> None:
+    gone = verdict(OK)
+    held = AlertMachine(damping(resolve_after="10m", max_flaps=1, flap_window="1h"))
+    # clear for resolve_after, but one flip already: the resolve is held (flapping)
+    assert run(held, [(0, FAIL), (10, OK), (700, OK)]) == [
+        (0, "firing", FAIL, False), (700, "firing", FAIL, True)]
+    t = held.retire(gone, at(720))
+    assert t is not None and (t.status, t.severity, t.verdict, t.since, t.flapping) == (
+        "resolved", FAIL, gone, at(720), False)
+    assert held.idle and held.firing is None and held.next_due(at(720)) is None
+    pending = AlertMachine(damping(**{"for": "10m"}))
+    assert run(pending, [(0, WARN)]) == []
+    assert pending.retire(gone, at(5)) is None and pending.idle

@@ -83,10 +83,55 @@ def test_any_series_round_trips(name: str, n: int, seed: int) -> None:
     assert checkpoint.unpack(checkpoint.pack(s)) == s.to_state()
 
 
+SEEN = st.none() | st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                                timezones=st.just(UTC))
+
+
+@pytest.mark.req("NFR-008", "NFR-006")
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(STATES)), st.integers(min_value=0, max_value=300), SEEN)
+def test_the_last_seen_time_round_trips_exactly(name: str, n: int,
+                                                seen: datetime | None) -> None:
+    c = STATES[name][0]
+    s = fed(c, n)
+    s.seen = seen
+    assert checkpoint.unpack(checkpoint.pack(s)) == s.to_state()
+    value = orjson.loads(orjson.dumps(checkpoint.encode(s)))
+    again = checkpoint.decode(value, c)
+    assert again.seen == seen
+    assert SeriesState.from_state(orjson.loads(orjson.dumps(s.to_state())), c).seen == seen
+
+
+@pytest.mark.req("NFR-008", "NFR-006")
+def test_version_1_records_without_a_last_seen_time_still_restore() -> None:
+    c = cfg()
+    s = fed(c, 3000)
+    s.seen = T0
+    raw = checkpoint.pack(s)
+    old = checkpoint.MAGIC_V1 + raw[4:5] + raw[13:]  # as written before the field existed
+    restored = checkpoint.decode({"bin": base64.b64encode(old).decode()}, c)
+    assert restored.seen is None
+    assert restored.to_state() == {k: v for k, v in s.to_state().items() if k != "seen"}
+
+
+@pytest.mark.req("NFR-008", "NFR-006")
+@pytest.mark.parametrize("micros", [2**63 - 1, -(2**63) + 1, 10**18, -(10**18)])
+def test_a_last_seen_time_out_of_range_is_a_state_error(micros: int) -> None:
+    c = cfg()
+    raw = bytearray(checkpoint.pack(fed(c, 50)))
+    raw[5:13] = micros.to_bytes(8, "little", signed=True)
+    with pytest.raises(SeriesStateError):
+        checkpoint.decode({"bin": base64.b64encode(bytes(raw)).decode()}, c)
+    for bad in (micros, 1.5e15, "2026-01-05T00:00:00Z", True, [1]):
+        with pytest.raises(SeriesStateError):
+            SeriesState.from_state({**fed(c, 50).to_state(), "seen": bad}, c)
+
+
 @pytest.mark.req("NFR-005")
 def test_a_racing_series_at_window_100_checkpoints_in_under_2_kb() -> None:
     s = fed(cfg(), 10 * 1440)  # ten days a minute apart: all 199 race offsets learnt
     assert s.baseline is not None and s.baseline.race is not None  # the largest robust state
+    s.seen = T0  # with its last-seen time (NFR-008)
     binary = len(orjson.dumps(checkpoint.encode(s)))
     as_json = len(orjson.dumps(s.to_state()))
     assert binary <= 2048, binary
@@ -161,4 +206,7 @@ def test_the_monitor_checkpoints_binary_and_restores_both_forms() -> None:
         m.restore(0, key, orjson.loads(orjson.dumps(value)), T0)
         snap = m.snapshot(key)
         assert snap is not None and set(snap) == {"bin"}
-        assert checkpoint.decode(snap, an).to_state() == series.to_state()
+        # a record without a last-seen time restores as seen at the restore (NFR-008)
+        restored = checkpoint.decode(snap, an)
+        assert restored.seen == T0
+        assert restored.to_state() == {**series.to_state(), "seen": restored.seen_us()}

@@ -17,7 +17,7 @@ from dq_monitor.checks.verdict import Severity
 from dq_monitor.events import Alert
 
 
-def _span(seconds: float) -> str:
+def span(seconds: float) -> str:
     """A window length the way it is written in the config: ``10m``, ``1h``, ``90s``."""
     if seconds >= 3600 and seconds % 3600 == 0:
         return f"{seconds / 3600:g}h"
@@ -38,7 +38,7 @@ def describe(t: Transition) -> str:
     else:
         text = v.detail
     if t.flapping:
-        text += f" (flapping: {t.flips} state changes in {_span(t.flap_window)}; held firing)"
+        text += f" (flapping: {t.flips} state changes in {span(t.flap_window)}; held firing)"
     return text
 
 

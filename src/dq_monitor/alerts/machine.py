@@ -167,6 +167,22 @@ class AlertMachine:
         self._record_flip(now)
         return self._transition("resolved", severity, verdict, self._clear_since)
 
+    def retire(self, verdict: Verdict, now: datetime) -> Transition | None:
+        """The subject is gone (NFR-008: its series was evicted): resolve what fires, at once.
+
+        No condition is left to wait for, so neither ``resolve_after`` nor a flap hold delays
+        it; ``verdict`` says why (it is the resolved event's cause). The machine is left idle,
+        for the caller to drop. Returns None if nothing was firing.
+        """
+        severity = self._firing
+        self._firing = self._warn_since = self._fail_since = self._clear_since = None
+        self._held = False
+        if self._flips is not None:
+            self._flips.clear()
+        if severity is None:
+            return None
+        return self._transition("resolved", severity, verdict, now)
+
     def _track(self, level: Severity, now: datetime) -> None:
         if level.firing:
             if self._warn_since is None:

@@ -35,7 +35,7 @@ import math
 import sys
 from array import array
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dq_monitor.checks.verdict import FAIL, OK, PENDING, WARN, Severity, Verdict
@@ -45,6 +45,9 @@ from dq_monitor.state.baseline import Baseline, BaselineStateError, from_model
 from dq_monitor.state.window import RollingWindow
 
 _INF = math.inf
+#: ``seen`` is checkpointed as whole microseconds since the Unix epoch (exact both ways).
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 #: The value's time when nothing reads it (NFR-003: the conversion is skipped). NaN, so that
 #: the race's "a minute since the last sample?" test is false, as ``race.due`` already said.
 _NO_TIME = math.nan
@@ -69,8 +72,8 @@ def series_key(source: str, metric: str, tags: Mapping[str, str] | None) -> str:
 class SeriesState:
     """One series: its baseline (robust) or window (rolling), flagged streak and burst."""
 
-    __slots__ = ("baseline", "burst", "dirty_in", "quiet", "run", "run_i", "run_sum", "streak",
-                 "streak_sign", "window")
+    __slots__ = ("baseline", "burst", "dirty_in", "quiet", "run", "run_i", "run_sum", "seen",
+                 "streak", "streak_sign", "window")
 
     def __init__(self, window: RollingWindow | None = None,
                  baseline: Baseline | None = None) -> None:
@@ -90,6 +93,10 @@ class SeriesState:
         self.run = array("d", bytes(8 * RUN)) if baseline is not None else None
         self.run_i = 0
         self.run_sum = 0.0
+        #: When the owner last handed it a value, by the owner's processing clock (None until
+        #: it does): what ``series_ttl`` eviction measures idleness from. A reference to the
+        #: caller's instant, shared by every series of one batch: no allocation per value.
+        self.seen: datetime | None = None
 
     def nbytes(self) -> int:
         """Memory held by this series (NFR-005: O(window) with a small constant)."""
@@ -124,10 +131,17 @@ class SeriesState:
         self.run_i = 0
         self.run_sum = 0.0
 
+    def seen_us(self) -> int | None:
+        """``seen`` as checkpointed: whole microseconds since the Unix epoch, or None."""
+        return None if self.seen is None else (self.seen - _EPOCH) // _MICROSECOND
+
     def to_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"streak": list(self.streak or ()), "sign": self.streak_sign,
                                  "burst": None if self.burst is None else self.burst.value,
                                  "quiet": self.quiet}
+        seen = self.seen_us()
+        if seen is not None:
+            state["seen"] = seen
         if self.window is not None:
             state["window"] = self.window.values()
         if self.baseline is not None:
@@ -151,6 +165,11 @@ class SeriesState:
         if not isinstance(state, dict):
             raise TypeError("must be a mapping")
         series = cls.new(cfg)
+        seen = state.get("seen")
+        if seen is not None:
+            if isinstance(seen, bool) or not isinstance(seen, int):
+                raise TypeError("seen: must be microseconds since the epoch")
+            series.seen = _EPOCH + timedelta(microseconds=seen)  # OverflowError past 9999
         if cfg.baseline == "rolling" and "window" in state:
             assert series.window is not None
             series.window.reset(_finite_list(state["window"], "window"))

@@ -159,6 +159,8 @@ class MonitorService:
         self.telemetry.gauge("dq_series_tracked", lambda: [
             (len(s.series), {"source": name}) for name, s in self.monitor.sources.items()])
         self.telemetry.gauge("dq_consumer_lag", self._lag)
+        self.telemetry.gauge("dq_series_evicted", lambda: [
+            (n, {"source": name}) for name, n in self.monitor.evicted.items()])
 
     def is_ready(self) -> bool:
         """Partitions assigned and every one of them restored."""

@@ -5,22 +5,24 @@ of ``dispatch``) and calls ``on_tick`` whenever ``next_wakeup`` is due; tests dr
 with a fake clock. It owns the per-partition source state, judges every verdict against the
 source's alert machines, arms freshness deadlines and damping timers on its ``Scheduler``
 (``scheduler``: one heap of typed deadlines and the sweep) and re-evaluates everything every
-``scheduler.sweep_interval`` (NFR-001). Changed state is reported by key (``take_dirty``) so the
-adapter can checkpoint it to the changelog topic (``state.checkpoint`` encodes series) before
-committing input offsets.
+``scheduler.sweep_interval`` (NFR-001). The sweep also evicts the anomaly series that received
+no value for their source's ``series_ttl`` (NFR-005/NFR-008, ``evict_idle``). Changed state is
+reported by key (``take_dirty``) so the adapter can checkpoint it to the changelog topic
+(``state.checkpoint`` encodes series; an evicted series is a tombstone) before committing input
+offsets.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka.partitioner import murmur2
 
-from dq_monitor.alerts.build import build_alert
+from dq_monitor.alerts.build import build_alert, span
 from dq_monitor.alerts.machine import AlertMachine
 from dq_monitor.checks.freshness import evaluate_freshness, freshness_severity
 from dq_monitor.checks.verdict import FAIL, OK, PENDING, Severity, Verdict
@@ -55,6 +57,9 @@ class Monitor:
         #: Counts by name, missing ones 0 (a defaultdict: it counts once per event, at about
         #: half the cost of a Counter).
         self.stats: defaultdict[str, int] = defaultdict(int)
+        #: Series evicted for idleness, by source, over the life of this instance (monotonic:
+        #: kept when a partition is revoked; ``dq_series_evicted_total`` reads it).
+        self.evicted: Counter[str] = Counter()
         #: Freshness deadlines, damping timers and the sweep (``dq_monitor.scheduler``).
         self.scheduler = Scheduler(config.scheduler.sweep_interval)
         #: Changed state as (partition, kind, source, subject): the key text is built only when
@@ -139,10 +144,69 @@ class Monitor:
         """NFR-001: re-evaluate every check of every owned source, events or not."""
         self.stats["sweeps"] += 1
         for src in list(self.sources.values()):
+            if src.series:
+                self.evict_idle(src, now, out)
             if src.config.freshness is not None:
                 self.check_freshness(src, now, out, event_time=now, triggered_at=now)
             for key in [f for f, w in src.watches.items() if w.verdict.check != "freshness"]:
                 self._reobserve(src, key, now, out, now)
+
+    def evict_idle(self, src: SourceState, now: datetime, out: Outcome) -> None:
+        """NFR-005/NFR-008: drop the series of ``src`` that received no value for its
+        ``series_ttl`` (by ``SeriesState.seen``, the processing clock), so ``max_series`` counts
+        live series and batch-id tags cannot fill it for good.
+
+        Called by the sweep, never per event. One pass over the source's series also finds the
+        oldest survivor, and until that one could be idle (``evict_check``) the source is not
+        scanned again: a source whose series all keep sending costs one pass per TTL.
+        """
+        an = src.config.anomaly
+        check = src.evict_check
+        if an is None or (check is not None and now < check):
+            return
+        ttl = timedelta(seconds=an.series_ttl)
+        cutoff = now - ttl
+        oldest = now
+        idle: list[tuple[str, datetime]] = []
+        for subject, series in src.series.items():
+            seen = series.seen
+            if seen is None:
+                series.seen = now  # not stamped by its owner: idle from now on
+            elif seen <= cutoff:
+                idle.append((subject, seen))
+            elif seen < oldest:
+                oldest = seen
+        src.evict_check = oldest + ttl
+        for subject, seen in idle:
+            self._evict(src, subject, min(seen + ttl, now), now, out)
+
+    def _evict(
+        self, src: SourceState, subject: str, idle_at: datetime, now: datetime, out: Outcome
+    ) -> None:
+        """Forget one series: a tombstone for its state in the next checkpoint (a restart must
+        not bring it back), and its anomaly alert, if firing, resolved (``idle_at``: the
+        instant the series reached its TTL, the resolved event's time)."""
+        an = src.config.anomaly
+        assert an is not None
+        name = src.config.name
+        del src.series[subject]
+        self.dirty.add((src.partition, "ser", name, subject))
+        src.series_evicted += 1
+        self.evicted[name] += 1
+        self.stats["series.evicted"] += 1
+        key = watch_key("anomaly", subject)
+        watch = src.watches.pop(key, None)
+        if watch is None:
+            return
+        self.dirty.add((src.partition, "w", name, key))
+        verdict = Verdict("anomaly", name, subject, OK, None, None,
+                          f"{subject} received no value for {span(an.series_ttl)} "
+                          f"(series_ttl); the series was evicted")
+        transition = watch.machine.retire(verdict, now)
+        if transition is not None:
+            alert = build_alert(transition, event_time=idle_at, detected_at=now)
+            self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
+            out.alerts.append(Emitted(alert, src.partition, idle_at))
 
     def _reobserve(
         self, src: SourceState, key: str, now: datetime, out: Outcome, when: datetime
@@ -298,7 +362,12 @@ class Monitor:
                 self._restored_source(cfg, partition, now).series.pop(rest[0], None)
             else:
                 series = checkpoint.decode(value, cfg.anomaly)  # binary, or the older JSON
-                self._restored_source(cfg, partition, now).series[rest[0]] = series
+                # Idle since it was last seen (an older record has no such time: since now);
+                # never later than now, whatever clock wrote it.
+                series.seen = now if series.seen is None else min(series.seen, now)
+                src = self._restored_source(cfg, partition, now)
+                src.series[rest[0]] = series
+                src.evict_check = None  # it may be idle already: the next sweep looks
         else:
             if value is None:
                 self._restored_source(cfg, partition, now).watches.pop(rest[0], None)

@@ -104,6 +104,7 @@ class EventDispatcher:
         if (state is not None and state.baseline is not None and not core.trace_anomaly
                 and (not watches or watch_key("anomaly", subject) not in watches)):
             # The common case inline: a known robust series with no alert state.
+            state.seen = now
             if state.dirty_in != partition:
                 state.dirty_in = partition
                 core.dirty.add((partition, "ser", source, subject))
@@ -167,6 +168,7 @@ class EventDispatcher:
                 })
                 return
             state = src.series[subject] = SeriesState.new(an)
+        state.seen = now
         name = src.config.name
         core.dirty.add((src.partition, "ser", name, subject))
         watches = src.watches

@@ -13,11 +13,13 @@ JSON form itself (records written before this codec) still restores. A record th
 parse raises ``SeriesStateError``, which the changelog reader turns into an ``unreadable_state``
 dead letter as before.
 
-Layout, little-endian: ``b"DQS"`` and a version byte; flags (1 window, 2 baseline, 4 run); the
-streak (u16 count, doubles); sign (i8); burst (u8: 0 none, 1 WARN, 2 FAIL); quiet (i64); then
-the window (u32 count, doubles) or the run (4 doubles, u8 index) and the baseline: n (i64),
-level, trend, var, quantum (doubles), counts (u8), kind (u8), offsets (u16 count or 0xFFFF for
-none, float32s), visits (u16 count or 0xFFFF, bytes), warm-up values (u32 count or 0xFFFFFFFF,
+Layout, little-endian: ``b"DQS"`` and a version byte; flags (1 window, 2 baseline, 4 run);
+since version 2 the last-seen instant (i64 microseconds since the Unix epoch, the i64 minimum
+for none; version 1 records have none and restore as seen at restore time); the streak (u16
+count, doubles); sign (i8); burst (u8: 0 none, 1 WARN, 2 FAIL); quiet (i64); then the window
+(u32 count, doubles) or the run (4 doubles, u8 index) and the baseline: n (i64), level, trend,
+var, quantum (doubles), counts (u8), kind (u8), offsets (u16 count or 0xFFFF for none,
+float32s), visits (u16 count or 0xFFFF, bytes), warm-up values (u32 count or 0xFFFFFFFF,
 doubles) and the seasonality race (u8 present; t0, t_last (doubles), t_last present and
 daily_done (u8 each), 199 float32 offsets, 27 doubles).
 """
@@ -36,7 +38,9 @@ from dq_monitor.checks.anomaly import RUN, SeriesState, SeriesStateError
 from dq_monitor.config import AnomalyConfig
 from dq_monitor.state.baseline import Baseline
 
-MAGIC = b"DQS\x01"
+MAGIC = b"DQS\x02"
+#: The version written before the last-seen instant was part of the state: still read.
+MAGIC_V1 = b"DQS\x01"
 #: The key of the JSON object that carries a binary series state.
 FIELD = "bin"
 
@@ -50,6 +54,8 @@ _RACE_OFF, _RACE_STATS = 199, 27
 _LITTLE = sys.byteorder == "little"
 
 _HEAD = struct.Struct("<bBq")  # sign, burst, quiet
+_SEEN = struct.Struct("<q")  # last seen, microseconds since the epoch
+_NO_SEEN = -(2**63)
 _BASE = struct.Struct("<qddddBB")  # n, level, trend, var, quantum, counts, kind
 _RACE = struct.Struct("<ddBB")  # t0, t_last, t_last present, daily_done
 
@@ -78,7 +84,9 @@ def pack(state: SeriesState) -> bytes:
              | (_RUN if run is not None and baseline is not None else 0))
     burst = None if state.burst is None else state.burst.value
     streak = state.streak if state.streak is not None else array("d")
-    parts = [MAGIC, bytes((flags,)), struct.pack("<H", len(streak)),
+    seen = state.seen_us()
+    parts = [MAGIC, bytes((flags,)), _SEEN.pack(_NO_SEEN if seen is None else seen),
+             struct.pack("<H", len(streak)),
              _raw(streak), _HEAD.pack(state.streak_sign, _BURSTS[burst], state.quiet)]
     if window is not None:
         values = window.values()
@@ -159,16 +167,20 @@ def unpack(raw: bytes) -> dict[str, Any]:
 
 
 def _unpack(raw: bytes) -> dict[str, Any]:
-    if raw[:4] != MAGIC:
+    version = raw[:4]
+    if version not in (MAGIC, MAGIC_V1):
         raise SeriesStateError("anomaly series state: unknown packed format")
     r = _Reader(raw)
     r.at = 4
     flags = raw[r.at]
     r.at += 1
+    seen = _NO_SEEN if version == MAGIC_V1 else r.take(_SEEN)[0]
     streak = r.array("d", r.count("<H"))
     sign, burst, quiet = r.take(_HEAD)
     state: dict[str, Any] = {"streak": streak, "sign": sign, "burst": _BURST_NAMES[burst],
                              "quiet": quiet}
+    if seen != _NO_SEEN:
+        state["seen"] = seen
     if flags & _WINDOW:
         state["window"] = r.array("d", r.count("<I"))
     if flags & _BASELINE:
@@ -203,4 +215,4 @@ def _unpack_baseline(r: _Reader) -> dict[str, Any]:
             "warm": warm, "race": race}
 
 
-__all__ = ["FIELD", "MAGIC", "decode", "encode", "pack", "unpack"]
+__all__ = ["FIELD", "MAGIC", "MAGIC_V1", "decode", "encode", "pack", "unpack"]

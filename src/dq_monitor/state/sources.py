@@ -39,6 +39,11 @@ class SourceState:
     series: dict[str, SeriesState] = field(default_factory=dict)
     watches: dict[str, Watch] = field(default_factory=dict)
     series_rejected: int = 0
+    #: Series evicted after ``series_ttl`` without a value (NFR-008), since this state began.
+    series_evicted: int = 0
+    #: When the next eviction scan of its series is due (the oldest one's last value plus the
+    #: TTL); None: at the next sweep.
+    evict_check: datetime | None = None
     #: The freshness deadline currently on the scheduler's heap, if any (one per source keeps
     #: the heap small however often the source updates).
     fresh_armed: datetime | None = None
