@@ -35,6 +35,19 @@ def test_router_side_packages_do_not_import_the_monitor(package: str) -> None:
         assert not bad, f"{path.relative_to(SRC)} imports {sorted(bad)}"
 
 
+@pytest.mark.req("FR-011")
+def test_the_config_package_stands_below_the_service() -> None:
+    """Every part of the service imports the config, so the config imports none of it (only
+    the error tree, and the checkpoint size bound a cross-check uses): no cycle can form."""
+    allowed = ("dq_monitor.config.", "dq_monitor.errors", "dq_monitor.checkpoint_size")
+    paths = sorted((SRC / "config").glob("*.py"))
+    assert paths
+    for path in paths:
+        bad = {m for m in imports(path)
+               if m.startswith("dq_monitor") and not m.startswith(allowed)}
+        assert not bad, f"{path.relative_to(SRC)} imports {sorted(bad)}"
+
+
 @pytest.mark.req("FR-021")
 def test_the_router_command_does_not_load_the_monitor_core() -> None:
     code = ("import sys, dq_monitor.cli, dq_monitor.app, dq_monitor.routing.router; "

@@ -1,0 +1,58 @@
+"""Durations in the configuration file: ``'500ms' | '30s' | '5m' | '1.5h'``, bounded, as seconds."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)\s*$"
+
+
+def parse_duration(value: object) -> float:
+    """``'500ms' | '30s' | '5m' | '1.5h'`` → seconds; bare numbers (but 0) are refused."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    if not isinstance(value, str):
+        raise ValueError("must be a duration string such as '30s' or '5m' (units ms, s, m, h)")
+    m = _DURATION.match(value)
+    if not m:
+        raise ValueError(f"invalid duration {value!r}: use a number and one of ms, s, m, h")
+    return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+#: The longest duration accepted anywhere (a leap year): longer ones are typos, and far-future
+#: deadlines would overflow date arithmetic.
+MAX_DURATION_S = 366 * 86400.0
+
+
+def _bounded(seconds: float) -> float:
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"too long: at most {MAX_DURATION_S / 3600:g}h")
+    return seconds
+
+
+def _positive(seconds: float) -> float:
+    if seconds <= 0:
+        raise ValueError("must be longer than 0s")
+    return seconds
+
+
+#: A duration that may be 0 (``for: 0s`` means at once).
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    AfterValidator(_bounded),
+    WithJsonSchema({"type": "string", "pattern": _DURATION_PATTERN}),
+]
+#: A duration for which 0 makes no sense (a timeout, an interval, a window).
+PositiveDuration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    AfterValidator(_bounded),
+    AfterValidator(_positive),
+    WithJsonSchema({"type": "string", "pattern": _DURATION_PATTERN}),
+]

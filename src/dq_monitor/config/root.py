@@ -1,0 +1,35 @@
+"""The whole configuration file as one model, and its JSON Schema."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from pydantic import Field
+
+from dq_monitor.config.base import _Model
+from dq_monitor.config.channels import ChannelConfig
+from dq_monitor.config.kafka import KafkaConfig
+from dq_monitor.config.routing import RoutingConfig
+from dq_monitor.config.sources import SourceConfig
+from dq_monitor.config.telemetry import SchedulerConfig, TelemetryConfig
+
+
+class Config(_Model):
+    """The whole configuration file."""
+
+    kafka: KafkaConfig
+    sources: list[SourceConfig] = Field(min_length=1)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+
+    @cached_property
+    def sources_by_name(self) -> dict[str, SourceConfig]:
+        return {s.name: s for s in self.sources}
+
+
+def config_schema() -> dict[str, Any]:
+    """JSON Schema of the configuration file (before ``${VAR}`` expansion, durations as strings)."""
+    return Config.model_json_schema(mode="validation", by_alias=True)
