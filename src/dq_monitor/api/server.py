@@ -20,7 +20,10 @@ It runs on the caller's asyncio loop (anyio's asyncio backend) and installs no s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -139,11 +142,16 @@ class _Gate(asyncio.Protocol):
             self.inner.resume_writing()
 
     def _abort(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            log.warning("operator API: a client took no data for %.0fs; connection dropped",
-                        self.server.limits.write_timeout)
-        if self.transport is not None:
-            self.transport.abort()
+        """Reset the connection: the unsent answer is dropped here and in the kernel."""
+        if self.transport is None:
+            return
+        log.warning("operator API: a client took no data for %gs; connection reset",
+                    self.server.limits.write_timeout)
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
 
 class HttpServer:
@@ -213,7 +221,8 @@ class HttpServer:
         """aiohttp writes it (no body for HEAD); ``_Gate`` bounds how long that may take."""
         response = web.Response(status=answer.status, body=answer.body,
                                 headers={"Content-Type": answer.content_type,
-                                         "Cache-Control": "no-store", **dict(answer.headers)})
+                                         "Cache-Control": "no-store", "Server": "dq-monitor",
+                                         **dict(answer.headers)})
         if answer.status in (408, 411, 413):
             response.force_close()  # the rest of the body is not worth reading
         return response
