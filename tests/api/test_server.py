@@ -187,3 +187,12 @@ async def test_a_client_that_never_finishes_its_head_or_body_is_let_go() -> None
         assert head.startswith(b"HTTP/1.1 408") and b"did not arrive" in body
     finally:
         await s.api.aclose()
+
+
+@pytest.mark.req("NFR-008", "FR-019")
+async def test_an_oversized_head_gets_a_431_with_a_reason(served: Served) -> None:
+    request = (f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{served.port}\r\n"
+               f"X-Padding: {'a' * 20_000}\r\n\r\n").encode()
+    head, body = split(await exchange(served.port, request))
+    assert head.startswith((b"HTTP/1.1 431", b"HTTP/1.0 431"))
+    assert "request head too large" in orjson.loads(body)["error"]

@@ -82,8 +82,11 @@ class _Connection(web.RequestHandler):
             reason = f"malformed request ({first})"
         else:
             reason = "internal error (logged by the service)"
-        log.warning("operator API: refused a request from %s: %d %s", request.remote, status,
-                    reason)
+        if status >= 500:  # a fault of ours, not of the request: keep the traceback
+            log.error("operator API: %s %s failed", request.method, request.path, exc_info=exc)
+        else:
+            log.warning("operator API: refused a request from %s: %d %s", request.remote,
+                        status, reason)
         response = web.Response(status=status, body=orjson.dumps({"error": reason}) + b"\n",
                                 content_type="application/json")
         response.force_close()
@@ -180,11 +183,15 @@ class HttpServer:
         return bound
 
     async def aclose(self) -> None:
-        if self._server is None:
+        """Stop listening, end every connection (an answer under way gets a second)."""
+        server, self._server = self._server, None
+        if server is None:
             return
-        self._server.close()
-        self._server = None
+        server.close()
         await self._manager.shutdown(1.0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2.0):
+                await server.wait_closed()
 
     async def _serve(self, request: web.BaseRequest) -> web.StreamResponse:
         return self._send(await self._answer(request))
