@@ -235,10 +235,7 @@ class OperatorApi:
             if silence is None:
                 return error(404, f"silence {silence_id!r}: no such silence")
             return json_response(200, SilenceView.of(silence, now).model_dump(mode="json"))
-        if req.method != "DELETE":
-            return error(405, f"{req.method} is not allowed on a silence",
-                         ("Allow", "DELETE, GET"))
-        return await self._store(200, self.silences.expire(silence_id, now))
+        return await self._store(200, self.silences.expire(silence_id, now))  # DELETE
 
     async def _store(self, status: int, write: Coroutine[Any, Any, Silence]) -> Response:
         """Answer a silence write: the stored silence, or why nothing changed."""
