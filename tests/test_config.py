@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -385,3 +388,44 @@ def test_series_ttl_defaults_to_a_week_and_must_be_a_positive_bounded_duration()
                        ("7d", "invalid duration '7d': use a number and one of ms, s, m, h")):
         text = example().replace("      z_fail: 4.0", f"      z_fail: 4.0\n      series_ttl: {bad}")
         assert errors_of(text) == [f"sources[0].anomaly.series_ttl: {error}"], bad
+
+
+# --------------------------------------------------------------------------- NFR-008 tokens
+
+WEAK_TOKENS = [('"${DQ_API_TOKEN:-}"', {}), ('"${DQ_API_TOKEN}"', {"DQ_API_TOKEN": "abc"})]
+
+
+@pytest.mark.req("NFR-008", "FR-019")
+@pytest.mark.parametrize(("token", "env"), WEAK_TOKENS, ids=["empty", "three-characters"])
+def test_an_empty_or_short_api_token_is_refused_by_path(token: str,
+                                                        env: dict[str, str]) -> None:
+    text = example() + f"  api_token: {token}\n"
+    [problem] = errors_of(text, env={**ENV, **env})
+    assert problem.startswith("telemetry.api_token: must be at least 16 characters")
+    assert "abc" not in problem
+    strong = parse_config(text, env={**ENV, "DQ_API_TOKEN": "x" * 16})
+    assert strong.telemetry.api_token is not None
+
+
+@pytest.mark.req("NFR-008", "FR-019")
+@pytest.mark.parametrize(("token", "env"), WEAK_TOKENS, ids=["empty", "three-characters"])
+def test_dq_monitor_validate_refuses_an_empty_or_short_token(
+        token: str, env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(example() + f"  api_token: {token}\n")
+    done = subprocess.run([sys.executable, "-m", "dq_monitor.cli", "validate", str(path)],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **ENV, **env})
+    assert done.returncode == 2
+    assert "telemetry.api_token: must be at least 16 characters" in done.stderr
+    assert "abc" not in done.stderr + done.stdout
+
+
+@pytest.mark.req("NFR-008")
+def test_allowed_hosts_are_host_names_with_an_optional_port() -> None:
+    text = example() + '  allowed_hosts: [dq.example.com, "dq.example.com:8443", "[::1]:9464"]\n'
+    assert parse_config(text, env=ENV).telemetry.allowed_hosts == [
+        "dq.example.com", "dq.example.com:8443", "[::1]:9464"]
+    assert errors_of(example() + '  allowed_hosts: ["http://evil.example/"]\n') == [
+        "telemetry.allowed_hosts[0]: 'http://evil.example/' is not a host name or address "
+        "with an optional :port"]

@@ -11,7 +11,7 @@ import orjson
 import pytest
 import yaml
 
-from dq_monitor.schemas import all_schemas, render
+from dq_monitor.schemas import OPENAPI, all_schemas, render, render_openapi
 from tests.traceability import UPSTREAM_SPEC
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +29,23 @@ def test_committed_schema_matches_the_models(name: str) -> None:
     assert (SCHEMAS / name).read_bytes() == render(all_schemas()[name]), (
         f"schemas/{name} is stale: run `dq-monitor schemas`"
     )
+
+
+@pytest.mark.req("FR-019", "NFR-008")
+def test_committed_openapi_document_matches_the_models() -> None:
+    assert (SCHEMAS / OPENAPI).read_bytes() == render_openapi(), (
+        f"schemas/{OPENAPI} is stale: run `dq-monitor schemas`"
+    )
+    doc = schema(OPENAPI)
+    assert doc["openapi"].startswith("3.")
+    assert set(doc["paths"]) == {"/", "/metrics", "/healthz", "/readyz", "/api/v1/alerts",
+                                 "/api/v1/sources", "/api/v1/silences", "/api/v1/silences/{id}"}
+    body = doc["paths"]["/api/v1/silences"]["post"]["requestBody"]["content"]
+    assert body["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SilenceRequest"}
+    # the bodies are the same schemas as the per-body files
+    assert doc["components"]["schemas"]["ApiError"]["properties"] == \
+        schema("api-error.schema.json")["properties"]
 
 
 @pytest.mark.req("FR-011")

@@ -1,5 +1,5 @@
-"""JSON Schemas of the wire formats, the config file and the operator API's bodies, generated
-from the pydantic models.
+"""JSON Schemas of the wire formats, the config file and the operator API's bodies, and the
+API's OpenAPI document, generated from the pydantic models.
 
 The committed copies under ``schemas/`` are for producers and editors that validate without
 Python; a test fails when they drift from the models (regenerate with ``dq-monitor schemas``).
@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter
 
+from dq_monitor.api.openapi import openapi_document
 from dq_monitor.api.views import AlertsResponse, ApiError, SilencesResponse, SourcesResponse
 from dq_monitor.config import config_schema
 from dq_monitor.events import Alert, Metric, TableUpdate
@@ -41,6 +42,15 @@ def render(schema: dict[str, Any]) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 
+#: FR-019: the operator API as one OpenAPI document (the bodies are the schemas above).
+OPENAPI = "openapi.json"
+
+
+def render_openapi() -> bytes:
+    options = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+    return orjson.dumps(openapi_document(), option=options) + b"\n"
+
+
 def write_schemas(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
@@ -48,4 +58,7 @@ def write_schemas(directory: Path) -> list[Path]:
         path = directory / name
         path.write_bytes(render(schema))
         written.append(path)
+    path = directory / OPENAPI
+    path.write_bytes(render_openapi())
+    written.append(path)
     return written

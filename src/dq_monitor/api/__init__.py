@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dq_monitor.api.exchange import Request, Response
 from dq_monitor.api.firing import Firing, FiringView
-from dq_monitor.api.http import Request, Response, serve
 from dq_monitor.api.operator import OperatorApi
+from dq_monitor.api.server import HttpServer, Limits
 from dq_monitor.api.views import (
     AlertsResponse,
     ApiError,
@@ -19,10 +20,11 @@ __all__ = [
     "Firing",
     "FiringAlert",
     "FiringView",
+    "HttpServer",
+    "Limits",
     "OperatorApi",
     "Request",
     "Response",
     "SilencesResponse",
     "SourcesResponse",
-    "serve",
 ]

@@ -11,15 +11,14 @@
 =========================  ==========================================================
 
 Write requests need ``Authorization: Bearer <telemetry.api_token>`` when a token is configured;
-without one they are allowed only when the port is bound to loopback. Bad requests get a 4xx
-with ``{"error": reason}``.
+without one they are allowed only when the port is bound to loopback; either way they must be
+addressed to this server, from no foreign origin, as JSON (``api.guard``, NFR-008). Bad requests
+get a 4xx with ``{"error": reason}``. The routes are plain code over ``api.exchange`` values;
+``api.server`` serves them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hmac
-import ipaddress
 import logging
 import socket
 import time
@@ -33,8 +32,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
 from dq_monitor.api import page, views
+from dq_monitor.api.exchange import Request, Response, error, json_response
 from dq_monitor.api.firing import FiringView
-from dq_monitor.api.http import Request, Response, error, json_response, serve
+from dq_monitor.api.guard import WriteGuard
+from dq_monitor.api.server import HttpServer, Limits
 from dq_monitor.config import Config
 from dq_monitor.errors import UnknownSilence
 from dq_monitor.kafka.tail import TopicTail
@@ -48,15 +49,6 @@ log = logging.getLogger(__name__)
 
 SILENCES = "/api/v1/silences"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def validation_reason(exc: ValidationError) -> str:
@@ -80,6 +72,7 @@ class OperatorApi:
         monitor: Monitor | None = None,
         clock: Callable[[], float] = time.time,
         instance: str | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.config, self.telemetry = config, telemetry
         self.silences, self.monitor, self.clock = silences, monitor, clock
@@ -94,10 +87,8 @@ class OperatorApi:
         self.firing = firing
         self.firing_loaded = firing_loaded
         self.instance = instance or socket.gethostname()
-        token = config.telemetry.api_token
-        self._token = None if token is None else token.get_secret_value().encode()
-        self._open_writes = is_loopback(config.telemetry.http_host)
-        self._server: asyncio.Server | None = None
+        self._server = HttpServer(self.handle, limits)
+        self._guard: WriteGuard | None = None
 
     async def start(self, host: str | None = None, port: int | None = None) -> int:
         """Serve on ``telemetry.http_host:http_port`` (or these); returns the bound port, 0 when
@@ -107,9 +98,11 @@ class OperatorApi:
         if bind_port is None:
             return 0
         bind_host = host or tel.http_host
-        self._open_writes = is_loopback(bind_host)
-        self._server = await serve(bind_host, bind_port, self.handle)
-        bound: int = self._server.sockets[0].getsockname()[1]
+        bound = await self._server.start(bind_host, bind_port)
+        token = tel.api_token
+        self._guard = WriteGuard(
+            token=None if token is None else token.get_secret_value(), bind_host=bind_host,
+            port=bound, allowed_hosts=tel.allowed_hosts)
         log.info("telemetry and operator API on http://%s:%d/ (/metrics, /api/v1/...)",
                  bind_host, bound)
         return bound
@@ -120,19 +113,19 @@ class OperatorApi:
             await self.feed.run(stop)
 
     async def aclose(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        await self._server.aclose()
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
     async def handle(self, req: Request) -> Response:
         path = req.path.rstrip("/") or "/"
-        if req.method in WRITE_METHODS and (refused := self._refuse_write(req)) is not None:
-            return refused
         if path.startswith(SILENCES + "/"):
+            if req.method not in ("GET", "HEAD", "DELETE"):
+                return error(405, f"{req.method} is not allowed on a silence",
+                             ("Allow", "DELETE, GET"))
+            if (refused := self._refuse_write(req)) is not None:
+                return refused
             return await self._one_silence(req, path[len(SILENCES) + 1:])
         routes: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {
             "/": {"GET": self._page}, "/metrics": {"GET": self._metrics},
@@ -144,26 +137,25 @@ class OperatorApi:
         if methods is None:
             return error(404, f"no such endpoint: {req.path}")
         if req.method == "HEAD" and "GET" in methods:
-            full = await methods["GET"](req)
-            return Response(full.status, b"", full.content_type, full.headers)
+            return await methods["GET"](req)  # the server sends its head only
         handler = methods.get(req.method)
         if handler is None:
             return error(405, f"{req.method} is not allowed on {path}",
                          ("Allow", ", ".join(sorted(methods))))
+        if (refused := self._refuse_write(req)) is not None:
+            return refused
         return await handler(req)
 
     def _refuse_write(self, req: Request) -> Response | None:
-        if self._token is None:
-            if self._open_writes:
-                return None
-            return error(403, "writes are disabled: the API is not bound to loopback and "
-                              "telemetry.api_token is not set")
-        scheme, _, given = req.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
-                                                                 self._token):
-            return error(401, "a valid bearer token is required (Authorization: Bearer ...)",
-                         ("WWW-Authenticate", 'Bearer realm="dq-monitor"'))
-        return None
+        """NFR-008: a write that is not plainly this server's own operator's is refused."""
+        if req.method not in WRITE_METHODS:
+            return None
+        if self._guard is None:
+            return error(503, "not serving yet")
+        refusal = self._guard.check(req.method, req.headers, req.local)
+        if refusal is None:
+            return None
+        return error(refusal.status, refusal.reason, *refusal.headers)
 
     # ------------------------------------------------------------------ telemetry
 
@@ -226,8 +218,6 @@ class OperatorApi:
     async def _add_silence(self, req: Request) -> Response:
         if self.silences is None:
             return error(404, "this process keeps no silences")
-        if "json" not in req.headers.get("content-type", "application/json"):
-            return error(415, "send the silence as application/json")
         try:
             request = SilenceRequest.model_validate_json(req.body or b"{}")
         except ValidationError as exc:
@@ -245,10 +235,7 @@ class OperatorApi:
             if silence is None:
                 return error(404, f"silence {silence_id!r}: no such silence")
             return json_response(200, SilenceView.of(silence, now).model_dump(mode="json"))
-        if req.method != "DELETE":
-            return error(405, f"{req.method} is not allowed on a silence",
-                         ("Allow", "DELETE, GET"))
-        return await self._store(200, self.silences.expire(silence_id, now))
+        return await self._store(200, self.silences.expire(silence_id, now))  # DELETE
 
     async def _store(self, status: int, write: Coroutine[Any, Any, Silence]) -> Response:
         """Answer a silence write: the stored silence, or why nothing changed."""
