@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from dq_monitor.config import load_config
+from dq_monitor.errors import ConfigError
 from tests.tools import require_tool
 
 COMPOSE = Path(__file__).resolve().parents[1] / "compose"
@@ -38,11 +39,26 @@ def test_compose_file_wires_the_stack() -> None:
 @pytest.mark.req("FR-011")
 def test_compose_monitor_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_WEBHOOK_URL", "http://mailpit:8025/unused")
+    monkeypatch.setenv("DQ_API_TOKEN", "a-token-of-32-characters-for-api")
     cfg = load_config(COMPOSE / "dq-monitor.yaml")
     prom = yaml.safe_load((COMPOSE / "prometheus" / "prometheus.yml").read_text())
     targets = prom["scrape_configs"][0]["static_configs"][0]["targets"]
     assert targets == [f"dq-monitor:{cfg.telemetry.http_port}"]
     assert cfg.telemetry.otlp_endpoint == "http://otel-collector:4318"
+
+
+@pytest.mark.req("NFR-008")
+def test_compose_has_no_default_api_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The published API port must not be writable with a token everyone knows."""
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "http://mailpit:8025/unused")
+    monkeypatch.delenv("DQ_API_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match=r"telemetry\.api_token"):
+        load_config(COMPOSE / "dq-monitor.yaml")
+    monkeypatch.setenv("DQ_API_TOKEN", "short")
+    with pytest.raises(ConfigError, match=r"telemetry\.api_token: .*at least 16"):
+        load_config(COMPOSE / "dq-monitor.yaml")
+    env = yaml.safe_load((COMPOSE / "docker-compose.yml").read_text())
+    assert ":?" in env["services"]["dq-monitor"]["environment"]["DQ_API_TOKEN"]
 
 
 @pytest.mark.req("NFR-002")
