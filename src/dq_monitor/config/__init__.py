@@ -42,7 +42,7 @@ from dq_monitor.config.kafka import (
     SaslMechanism,
     SecurityProtocol,
 )
-from dq_monitor.config.load import load_config, parse_config
+from dq_monitor.config.load import load_config, parse_config, read_config
 from dq_monitor.config.root import Config, config_schema
 from dq_monitor.config.routing import (
     CheckKind,
@@ -107,4 +107,5 @@ __all__ = [
     "parse_config",
     "parse_duration",
     "path_str",
+    "read_config",
 ]

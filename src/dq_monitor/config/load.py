@@ -3,6 +3,7 @@ schema validation → cross-checks, every error collected by path and raised tog
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -104,12 +105,20 @@ def parse_config(
 
 
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
+    return read_config(path, env=env)[0]
+
+
+def read_config(path: str | Path, *,
+                env: Mapping[str, str] | None = None) -> tuple[Config, str]:
+    """``load_config``, and the SHA-256 of the file's bytes as read (FR-025: which file a
+    running process judges by, shown on the status page)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise ConfigError([f"<file>: cannot read ({exc.strerror})"], file=str(p)) from None
     except UnicodeDecodeError as exc:
         raise ConfigError([f"<file>: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
                            f"offset {exc.start}); save the file as UTF-8"], file=str(p)) from None
-    return parse_config(text, env=env, file=str(p))
+    return parse_config(text, env=env, file=str(p)), hashlib.sha256(raw).hexdigest()

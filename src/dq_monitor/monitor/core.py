@@ -28,8 +28,10 @@ from dq_monitor.checks.freshness import evaluate_freshness, freshness_severity
 from dq_monitor.checks.verdict import FAIL, OK, PENDING, Severity, Verdict
 from dq_monitor.config import Config, Damping, SourceConfig
 from dq_monitor.events import Alert, format_rfc3339, parse_rfc3339
+from dq_monitor.monitor.configured import damping_of, no_longer_monitored, still_configured
 from dq_monitor.monitor.dispatch import SEP, EventDispatcher, watch_key
 from dq_monitor.monitor.outcome import Emitted, Outcome
+from dq_monitor.monitor.reconfigure import reconfigure
 from dq_monitor.monitor.scheduler import Scheduler
 from dq_monitor.state import checkpoint
 from dq_monitor.state.sources import SourceState, Watch
@@ -70,6 +72,14 @@ class Monitor:
         #: Changed state as (partition, kind, source, subject): the key text is built only when
         #: it is checkpointed.
         self.dirty: set[tuple[int, str, str, str]] = set()
+        #: State to delete from the changelog whatever ``sources`` holds now: a source or check
+        #: no longer configured (FR-025), by the same (partition, kind, source, subject).
+        self.tombstones: set[tuple[int, str, str, str]] = set()
+        #: FR-025: restored alert state of sources or checks no longer configured, by
+        #: (partition, key), latest record winning; resolved and deleted by ``assign``.
+        self.orphans: dict[tuple[int, str], dict[str, Any] | None] = {}
+        #: What ``assign`` and ``reconfigure`` caused, handed out by the next ``on_tick``.
+        self.pending = Outcome()
         #: Report every anomaly evaluation in ``Outcome.anomaly`` (the backtest reads z from it).
         self.trace_anomaly = False
         #: Routes events to the checks; ``on_event`` and ``on_metric`` are its bound methods,
@@ -88,12 +98,28 @@ class Monitor:
     def partition_count(self, count: int) -> None:
         self._partition_count = count
         self.homes = {name: partition_for(name, count) for name in self.config.sources_by_name}
+        self._homes_cap = len(self.homes) + sum(p.source_cap
+                                                for p in self.config.catalog.patterns)
 
     def owner(self, source: str) -> int:
         """Home partition of ``source`` (murmur2 of its name, as Kafka's Java partitioner);
         precomputed for configured sources, which is every event that matters per event."""
         home = self.homes.get(source)
         return partition_for(source, self._partition_count) if home is None else home
+
+    def home(self, source: str) -> int | None:
+        """Home partition of a monitored source, named or discovered by a pattern (FR-024:
+        placed exactly like a named one); None for a source no entry covers. A discovered
+        source's home is remembered with the named ones', up to its pattern caps in all."""
+        home = self.homes.get(source)
+        if home is not None or not self.config.catalog.patterns:
+            return home
+        if self.config.catalog.lookup(source) is None:
+            return None
+        home = partition_for(source, self._partition_count)
+        if len(self.homes) < self._homes_cap:
+            self.homes[source] = home
+        return home
 
     def assign(self, partitions: Iterable[int], now: datetime) -> None:
         """Start watching the configured sources owned by ``partitions`` (after any restore),
@@ -111,7 +137,40 @@ class Monitor:
         for src in self.sources.values():
             if src.config.match is not None and src.partition in new:
                 self._watch(src, now)
+        self._resolve_orphans(new, now)
         self.scheduler.start(now)
+
+    def _resolve_orphans(self, partitions: set[int], now: datetime) -> None:
+        """FR-025 at start-up: restored state that belongs to no configured source or check is
+        deleted, and an alert it kept firing is resolved ("no longer monitored")."""
+        for (p, key), value in list(self.orphans.items()):
+            if p not in partitions:
+                continue
+            del self.orphans[p, key]
+            kind, name, *rest = key.split(SEP, 2)
+            self.tombstones.add((p, kind, name, rest[0] if rest else ""))
+            if kind != "w" or value is None:
+                continue
+            check, source, subject = value["verdict"][:3]
+            verdict = Verdict(check, source, subject, OK, None, None,
+                              no_longer_monitored(check, source, subject))
+            machine = AlertMachine.from_state(value["machine"], Damping())
+            transition = machine.retire(verdict, now)
+            if transition is not None:
+                alert = build_alert(transition, event_time=now, detected_at=now)
+                self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
+                self.pending.alerts.append(Emitted(alert, p, now))
+
+    def assign_new(self, cfg: SourceConfig, partition: int, now: datetime) -> SourceState:
+        """Start watching named source ``cfg`` on owned ``partition`` (FR-025: one a reload
+        added), its freshness clock from ``now``."""
+        src = self.new_source(cfg, partition, now)
+        self._watch(src, now)
+        return src
+
+    def reconfigure(self, config: Config, now: datetime) -> Outcome:
+        """FR-025: judge by ``config`` from now on (``monitor.reconfigure``)."""
+        return reconfigure(self, config, now)
 
     def _watch(self, src: SourceState, now: datetime) -> None:
         self._arm_freshness(src, now)
@@ -166,11 +225,15 @@ class Monitor:
 
     def on_tick(self, now: datetime) -> Outcome:
         out = Outcome()
+        if self.pending.alerts or self.pending.dead_letters:
+            out, self.pending = self.pending, out
         for when, _, kind, name, key in self.scheduler.due(now):
             src = self.sources.get(name)
             if src is None:
                 continue
             if kind == "fresh":
+                if src.config.freshness is None:
+                    continue  # the check was removed by a reload
                 if src.fresh_armed == when:
                     src.fresh_armed = None
                 self.check_freshness(src, now, out, event_time=when, triggered_at=when)
@@ -343,11 +406,15 @@ class Monitor:
                 series = src.series.get(sub)
                 if series is not None:
                     series.dirty_in = -1  # listed again on its next change
-        keys = sorted((p, f"{kind}{SEP}{name}" if kind == "src" else f"{kind}{SEP}{name}{SEP}{sub}")
-                      for p, kind, name, sub in self.dirty
+        keys = sorted((p, _state_key(kind, name, sub)) for p, kind, name, sub in self.dirty
                       if p in self.owned and name in self.sources)
         self.dirty.clear()
-        return [(p, key, self.snapshot(key)) for p, key in keys]
+        written = set(keys)
+        gone = sorted({(p, _state_key(kind, name, sub))
+                       for p, kind, name, sub in self.tombstones if p in self.owned} - written)
+        self.tombstones.clear()
+        return ([(p, key, self.snapshot(key)) for p, key in keys]
+                + [(p, key, None) for p, key in gone])
 
     def snapshot(self, key: str) -> dict[str, Any] | None:
         kind, name, *rest = key.split(SEP, 2)
@@ -385,9 +452,13 @@ class Monitor:
         kind, name, *rest = key.split(SEP, 2)
         if kind not in ("src", "ser", "w") or (kind != "src" and not rest):
             raise ValueError(f"unknown state key kind {kind!r}")
+        if self.owner(name) != partition:
+            return  # left from a placement that is no longer its home
         cfg = self.config.catalog.lookup(name)
-        if cfg is None or self.owner(name) != partition:
-            return  # unknown now, or left from a placement that is no longer its home
+        if cfg is None:
+            # FR-025: no longer configured; ``assign`` resolves and deletes it
+            self.orphans[partition, key] = _checked_watch(value, name) if kind == "w" else None
+            return
         if name not in self.sources and self.source_capped(cfg):
             return
         if kind == "src":
@@ -412,16 +483,17 @@ class Monitor:
         else:
             if value is None:
                 self._restored_source(cfg, partition, now).watches.pop(rest[0], None)
+                self.orphans.pop((partition, key), None)
                 return
-            check, source, subject, severity, observed, expected, detail = value["verdict"]
-            if not (check in _CHECKS and source == name
-                    and isinstance(detail, str) and (subject is None or isinstance(subject, str))
-                    and _number_or_none(observed) and _number_or_none(expected)):
-                raise ValueError("verdict: out of shape")
+            checked = _checked_watch(value, name)
+            assert checked is not None
+            check, source, subject, severity, observed, expected, detail = checked["verdict"]
             verdict = Verdict(check, source, subject, Severity(severity), observed, expected,
                               detail)
             damping = damping_of(cfg, check, subject)
-            if damping is None:
+            if damping is None or not still_configured(cfg, check, subject):
+                # FR-025: the check is no longer configured; ``assign`` resolves and deletes it
+                self.orphans[partition, key] = value
                 return
             watch = Watch(AlertMachine.from_state(value["machine"], damping), verdict)
             self._restored_source(cfg, partition, now).watches[rest[0]] = watch
@@ -435,16 +507,22 @@ class Monitor:
         return src
 
 
-def damping_of(cfg: SourceConfig, check: str, subject: str | None) -> Damping | None:
-    """The damping options of ``check`` on ``subject`` of source ``cfg``; None when the check
-    is not configured (a threshold's are its metric's rule: the subject before any tags)."""
-    if check == "threshold":
-        if subject is None:
-            return None
-        rule = cfg.thresholds.get(subject)
-        return rule if rule is not None else cfg.thresholds.get(subject.split("{", 1)[0])
-    damping: Damping | None = getattr(cfg, check, None)
-    return damping
+def _state_key(kind: str, name: str, sub: str) -> str:
+    return f"{kind}{SEP}{name}" if kind == "src" else f"{kind}{SEP}{name}{SEP}{sub}"
+
+
+def _checked_watch(value: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+    """An alert-state record whose verdict has the shape ``snapshot`` writes (it raises
+    otherwise: the caller skips the record and dead-letters it, NFR-006)."""
+    if value is None:
+        return None
+    check, source, subject, severity, observed, expected, detail = value["verdict"]
+    if not (check in _CHECKS and source == name and severity in ("OK", "WARN", "FAIL", "PENDING")
+            and isinstance(detail, str) and (subject is None or isinstance(subject, str))
+            and _number_or_none(observed) and _number_or_none(expected)):
+        raise ValueError("verdict: out of shape")
+    AlertMachine.from_state(value["machine"], Damping())  # readable, or it raises here
+    return value
 
 
 def _number_or_none(value: object) -> bool:

@@ -56,11 +56,16 @@ class SourceState:
     name: str = field(init=False)
 
     def __post_init__(self) -> None:
-        anomaly = self.config.anomaly
+        self.reconfigure(self.config)
+
+    def reconfigure(self, config: SourceConfig) -> None:
+        """Judge by ``config`` (its resolved entry) from now on (FR-025: a reload)."""
+        assert config.name is not None, "a source's state needs its resolved entry"
+        self.config = config
+        anomaly = config.anomaly
         self.monitored = frozenset(() if anomaly is None else anomaly.metrics)
-        self.limits = self.config.thresholds
-        assert self.config.name is not None, "a source's state needs its resolved entry"
-        self.name = self.config.name
+        self.limits = config.thresholds
+        self.name = config.name
 
     def saw_update(self, updated_at: datetime, received_at: datetime) -> None:
         at = min(updated_at, received_at)
