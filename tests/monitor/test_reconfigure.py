@@ -105,14 +105,15 @@ def test_changed_check_settings_apply_from_the_next_evaluation() -> None:
 def test_a_removed_check_resolves_and_an_added_source_is_watched() -> None:
     m = started()
     [fired] = alerts(value(m, 0, 900, metric="latency_ms"))
+    assert (fired.check, fired.status) == ("threshold", "firing")
     text = BASE.replace("""    thresholds:
       latency_ms: {fail_above: 500}
 """, "") + """  - name: added
     freshness: {max_staleness: 1m}
 """
     [resolved] = alerts(m.reconfigure(cfg(text), at(5)))
-    assert (resolved.check, resolved.status, resolved.subject) == (
-        "threshold", "resolved", "latency_ms")
+    assert (resolved.check, resolved.status, resolved.fingerprint) == (
+        "threshold", "resolved", fired.fingerprint)
     assert "no longer monitored" in resolved.detail
     # the added source's freshness clock starts at the reload
     assert m.sources["added"].watching_since == at(5)
