@@ -89,7 +89,9 @@ class ConfigReloader:
         """Read, validate and apply the file (``trigger`` says who asked, for the log)."""
         async with self._lock:
             try:
-                config, digest = read_config(self.path)
+                # in a worker thread: the event loop goes on processing while a large file is
+                # parsed and validated
+                config, digest = await anyio.to_thread.run_sync(read_config, self.path)
             except ConfigError as exc:
                 return self._refused("invalid", exc.errors, trigger)
             refused = restart_needed(self.config, config) + self.fixed(config)

@@ -22,6 +22,10 @@ from dq_monitor.config.routing import routing_checks
 from dq_monitor.config.sources import source_checks
 from dq_monitor.errors import ConfigError
 
+#: libyaml's safe loader where PyYAML was built with it (a file of 1,000 sources parses about
+#: ten times faster, which a reload of a large file feels), else the pure-Python one.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def _pydantic_errors(exc: ValidationError, raw: Any) -> list[str]:
     out = []
@@ -80,9 +84,9 @@ def parse_config(
     """Validate a YAML document; raise ``ConfigError`` listing every problem by path."""
     env = os.environ if env is None else env
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
         duplicates = list(_duplicate_keys(root)) if root is not None else []
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<root>"
