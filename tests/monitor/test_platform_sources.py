@@ -155,3 +155,14 @@ def test_a_pattern_given_twice_is_refused() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(text, env={})
     assert info.value.errors == ("sources[1].match: duplicate pattern 'a*' (also sources[0])",)
+
+
+@pytest.mark.req("FR-024", "FR-013")
+def test_a_copied_config_looks_sources_up_in_its_own_list() -> None:
+    cfg = config()
+    assert cfg.catalog.lookup("shop.web.x") is not None and "shop.main.orders" in (
+        cfg.sources_by_name)
+    only = cfg.model_copy(update={"sources": [cfg.sources[1]]})
+    assert only.catalog.lookup("shop.web.x") is None
+    assert only.sources_by_name == {}
+    assert only.catalog.lookup("shop.main.x") is not None

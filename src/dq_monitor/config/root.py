@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
@@ -34,6 +35,16 @@ class Config(_Model):
     def catalog(self) -> SourceCatalog:
         """FR-024: the entry of any source name, named or discovered by a pattern."""
         return SourceCatalog(self.sources)
+
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Config:
+        """A copy whose derived views (``sources_by_name``, ``catalog``) follow its own
+        ``sources``: pydantic copies them as they were computed on the original."""
+        copied = super().model_copy(update=update, deep=deep)
+        for derived in ("sources_by_name", "catalog"):
+            copied.__dict__.pop(derived, None)
+        return copied
 
 
 def config_schema() -> dict[str, Any]:

@@ -69,18 +69,21 @@ class SourceCatalog:
     ``match`` entry whose glob matches, in file order.
 
     The decision is cached per name, so only a name's first event pays the pattern scan; names
-    no entry covers are cached too, up to ``UNKNOWN_CACHE`` of them (then the cache of unknown
-    names starts over, so a stream of random names cannot grow it without bound).
+    no entry covers are cached too, up to ``UNKNOWN_CACHE`` of them, and matched names up to
+    the patterns' caps plus as many (then that cache starts over, so a stream of random names
+    cannot grow either without bound).
     """
 
     UNKNOWN_CACHE = 65_536
 
-    __slots__ = ("_derived", "_named", "_patterns", "_unknown")
+    __slots__ = ("_derived", "_derived_cap", "_named", "_patterns", "_unknown")
 
     def __init__(self, sources: list[SourceConfig]) -> None:
         self._named = {s.name: s for s in sources if s.name is not None}
         self._patterns = [s for s in sources if s.match is not None]
         self._derived: dict[str, SourceConfig] = {}
+        #: Matched names kept: every pattern's cap, and as many again as unknown names.
+        self._derived_cap = sum(p.source_cap for p in self._patterns) + self.UNKNOWN_CACHE
         self._unknown: set[str] = set()
 
     @property
@@ -96,6 +99,8 @@ class SourceCatalog:
         for entry in self._patterns:
             assert entry.match is not None
             if fnmatch.fnmatchcase(name, entry.match):
+                if len(self._derived) >= self._derived_cap:
+                    self._derived.clear()  # names matched but never monitored (past caps)
                 cfg = self._derived[name] = entry.model_copy(update={"name": name})
                 return cfg
         if len(self._unknown) >= self.UNKNOWN_CACHE:
