@@ -137,3 +137,31 @@ def test_plot_and_sensitivity_sweep(tmp_path: Path) -> None:
     counts = [int(n) for n in re.findall(r"(\d+) alert\(s\)", sweep)]
     assert len(counts) == 3 and counts[0] <= counts[1] <= counts[2]
     assert counts[1] == sum(1 for r in out if r["alert"] == "1")
+
+
+@pytest.mark.req("FR-026", "FR-013", "FR-024")
+def test_threshold_alerts_of_a_discovered_source_are_backtested(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("""
+kafka: {bootstrap_servers: "localhost:9092", input_topics: [m], alert_topic: a,
+        dead_letter_topic: d}
+sources:
+  - match: "api.*"
+    thresholds:
+      latency_ms: {warn_above: 300, fail_above: 500}
+""")
+    values = [120, 130, 734, 801, 650, 140, 350, 150]
+    src = tmp_path / "in.csv"
+    src.write_text("timestamp,value\n" + "".join(
+        f"{(T0 + timedelta(minutes=i)).isoformat()},{v}\n" for i, v in enumerate(values)))
+    out = tmp_path / "out.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "dq_monitor.cli", "backtest", "--config",
+         str(tmp_path / "config.yaml"), "--source", "api.checkout", "--metric", "latency_ms",
+         str(src), "--output", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [r["severity"] for r in rows] == [
+        "OK", "OK", "FAIL", "FAIL", "FAIL", "OK", "WARN", "OK"]
+    assert [r["alert"] for r in rows] == ["0", "0", "1", "0", "0", "0", "1", "0"]
+    assert proc.stdout.strip().splitlines()[-1].startswith(
+        "2 alert(s) would have been sent (1 WARN, 1 FAIL), 2 resolved")

@@ -123,3 +123,22 @@ def test_storm_benchmark_reports_every_figure_per_rate_and_accounts_for_every_al
            and delivered == emitted)
     assert results["summary"]["200"]["runs_meeting_bound"] == int(met)
     assert "→hook p50/p95/p99 ms" in proc.stdout and "drain s" in proc.stdout
+
+
+@pytest.mark.integration
+@pytest.mark.req("FR-025", "NFR-003")
+def test_reload_benchmark_reports_the_pause_and_loses_no_event(tmp_path: Path) -> None:
+    out = tmp_path / "reload.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_reload.py"), "--sources", "100",
+         "--rate", "500", "--seconds", "4", "--reloads", "2", "--out", str(out)],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = orjson.loads(out.read_bytes())
+    assert results["reloads"] == 2 and len(results["swap_ms"]) == 2
+    assert results["events_sent"] == 2000 == results["events_judged"]
+    assert results["events_lost"] == 0
+    assert results["pause_ms_max_during_reload"] > 0
+    assert results["reload_ms_median"] >= results["swap_ms_median"] > 0
+    assert "lost 0" in proc.stdout

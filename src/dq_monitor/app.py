@@ -8,16 +8,18 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import anyio
 from aiokafka.errors import KafkaError
 
 from dq_monitor.api import OperatorApi
 from dq_monitor.collector import tuned_collector
-from dq_monitor.config import Config, load_config
+from dq_monitor.config import Config, read_config
 from dq_monitor.errors import ConfigError, DqMonitorError, KafkaAccessError
 from dq_monitor.kafka import check_access
 from dq_monitor.logs import setup_logging
+from dq_monitor.reload import Apply, ConfigReloader
 from dq_monitor.silence import SilenceBook
 from dq_monitor.telemetry import Telemetry
 
@@ -30,6 +32,7 @@ SHUTDOWN_GRACE_S = 8.0
 def start_summary(config: Config) -> str:
     checks = sum(
         (s.freshness is not None) + (s.completeness is not None) + (s.anomaly is not None)
+        + bool(s.thresholds)
         for s in config.sources
     )
     k = config.kafka
@@ -41,8 +44,12 @@ def start_summary(config: Config) -> str:
     )
 
 
-async def serve(config: Config, *, with_router: bool = True, with_monitor: bool = True) -> bool:
+async def serve(config: Config, *, with_router: bool = True, with_monitor: bool = True,
+                path: Path | None = None, config_hash: str = "") -> bool:
     """Run until SIGTERM/SIGINT, then stop fetching, finish, flush, commit and return.
+
+    Given the ``path`` the config was read from (and its ``config_hash``), SIGHUP and
+    ``POST /-/reload`` re-read it and apply it to every part without a restart (FR-025).
 
     Returns False when a service gave up on an error it cannot outlive (``DqMonitorError``,
     e.g. state that cannot be restored): the others are stopped cleanly and the process exits
@@ -86,10 +93,32 @@ async def serve(config: Config, *, with_router: bool = True, with_monitor: bool 
         monitor = MonitorService(config, telemetry=telemetry)
     api = OperatorApi(config, telemetry, silences=silences,
                       monitor=monitor.monitor if monitor is not None else None)
+    router = None
+    if with_router and config.channels:
+        from dq_monitor.routing.router import AlertRouter
+
+        router = AlertRouter(config, telemetry=telemetry, silences=silences)
+    reloader = None
+    if path is not None:
+        parts: list[Apply] = [p.reconfigure for p in (monitor, router) if p is not None]
+        reloader = ConfigReloader(path, config, config_hash, telemetry,
+                                  parts=[*parts, api.reconfigure],
+                                  fixed=_fixed_parts(with_router and router is None))
+        api.reloader = reloader
+
+    async def watch_reload() -> None:
+        assert reloader is not None
+        with anyio.open_signal_receiver(signal.SIGHUP) as signals:
+            async for _ in signals:
+                log.info("received SIGHUP: reloading %s", reloader.path)
+                await reloader.reload("SIGHUP")
+
     serving = bool(await api.start())
     try:
         async with anyio.create_task_group() as outer:
             outer.start_soon(watch_signals)
+            if reloader is not None:
+                outer.start_soon(watch_reload)
             with work:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(fatal, silences.run)
@@ -97,10 +126,7 @@ async def serve(config: Config, *, with_router: bool = True, with_monitor: bool 
                         tg.start_soon(api.run, stop)
                     if monitor is not None:
                         tg.start_soon(fatal, monitor.run)
-                    if with_router and config.channels:
-                        from dq_monitor.routing.router import AlertRouter
-
-                        router = AlertRouter(config, telemetry=telemetry, silences=silences)
+                    if router is not None:
                         tg.start_soon(fatal, router.run)
             outer.cancel_scope.cancel()
     finally:
@@ -109,10 +135,20 @@ async def serve(config: Config, *, with_router: bool = True, with_monitor: bool 
     return not failures
 
 
+def _fixed_parts(no_router: bool) -> Callable[[Config], list[str]]:
+    """What a reload cannot add to this process: a router, when it started without one."""
+    def check(config: Config) -> list[str]:
+        if no_router and config.channels:
+            return ["restart needed: channels (this process started without channels, so "
+                    "without the alert router)"]
+        return []
+    return check
+
+
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     try:
-        config = load_config(args.config)
+        config, digest = read_config(args.config)
     except ConfigError as exc:
         print(f"dq-monitor: {exc}", file=sys.stderr)
         return 2
@@ -120,7 +156,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         with tuned_collector():
             healthy = anyio.run(functools.partial(
-                serve, config, with_router=not args.no_router, with_monitor=not args.router_only))
+                serve, config, with_router=not args.no_router, with_monitor=not args.router_only,
+                path=Path(args.config), config_hash=digest))
     except OSError as exc:
         log.error("cannot start: %s", exc)
         return 1

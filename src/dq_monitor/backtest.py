@@ -1,4 +1,5 @@
-"""FR-013 backtest: replay a ``timestamp,value`` history through the service's own monitor core.
+"""FR-013 backtest: replay a ``timestamp,value`` history through the service's own monitor core
+(the metric's anomaly check and its static thresholds, FR-026).
 
 The rows become metric events fed to a ``Monitor`` built from the same config, with each row's
 timestamp as "now" — so the anomaly check, FR-014 robustness and the alert state machine
@@ -22,6 +23,7 @@ from typing import IO, TextIO
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from dq_monitor.checks.anomaly import series_key
+from dq_monitor.checks.threshold import breach
 from dq_monitor.checks.verdict import Severity
 from dq_monitor.config import SENSITIVITY, Config, load_config
 from dq_monitor.errors import BacktestError
@@ -104,19 +106,27 @@ def _rows(
 
 
 def backtest_config(config: Config, source: str, metric: str) -> Config:
-    """The config reduced to the one source's anomaly check (other checks would only add noise)."""
-    src = config.sources_by_name.get(source)
+    """The config reduced to the checks of the one source's metric: its anomaly check and its
+    static thresholds (FR-026); other checks would only add noise. A source a ``match`` entry
+    covers (FR-024) is backtested with that entry."""
+    src = config.catalog.lookup(source)
     if src is None:
-        known = ", ".join(config.sources_by_name) or "none"
+        known = ", ".join([*config.sources_by_name,
+                           *(str(p.match) for p in config.catalog.patterns)]) or "none"
         raise BacktestError(f"source {source!r} is not in the config (sources: {known})")
-    if src.anomaly is None:
-        raise BacktestError(f"source {source!r} has no anomaly check to backtest")
-    if metric not in src.anomaly.metrics:
+    rule = src.thresholds.get(metric)
+    anomaly = src.anomaly if src.anomaly is not None and metric in src.anomaly.metrics else None
+    if anomaly is None and rule is None:
+        if src.anomaly is None:
+            raise BacktestError(f"source {source!r} has no anomaly check or thresholds on "
+                                f"{metric!r} to backtest")
         raise BacktestError(
             f"metric {metric!r} is not in the anomaly metrics of {source!r} "
-            f"({', '.join(src.anomaly.metrics)})"
+            f"({', '.join(src.anomaly.metrics)}) and has no thresholds"
         )
-    only = src.model_copy(update={"freshness": None, "completeness": None})
+    only = src.model_copy(update={
+        "match": None, "max_sources": None, "freshness": None, "completeness": None,
+        "anomaly": anomaly, "thresholds": {} if rule is None else {metric: rule}})
     return config.model_copy(update={"sources": [only]})
 
 
@@ -149,8 +159,8 @@ def replay(
     point's timestamp as the clock, and yield what it concluded about each one."""
     monitor = Monitor(backtest_config(config, source, metric))
     monitor.trace_anomaly = True
-    an = monitor.config.sources_by_name[source].anomaly
-    assert an is not None
+    entry = monitor.config.sources_by_name[source]
+    an, rule = entry.anomaly, entry.thresholds.get(metric)
     subject = series_key(source, metric, tags)
     started = False
     for ts, value in points:
@@ -163,14 +173,18 @@ def replay(
         out.alerts += monitor.on_tick(ts).alerts
         result = next((r for s, r in out.anomaly if s == subject), None)
         fired = [e.alert for e in out.alerts if e.alert.status == "firing"]
+        severity = Severity.PENDING if result is None else result.severity
+        if rule is not None:  # FR-026: the worse of the two checks' verdicts
+            limit = breach(rule, value)[0]
+            severity = limit if limit.rank > severity.rank else severity
         yield ReplayRow(
             ts=ts, value=value,
             z=None if result is None else result.z,
             expected=None if result is None else result.expected,
             scale=None if result is None else result.scale,
-            severity=Severity.PENDING if result is None else result.severity,
-            warn_band=None if result is None else result.bounds(an.z_warn),
-            fail_band=None if result is None else result.bounds(an.z_fail),
+            severity=severity,
+            warn_band=None if result is None or an is None else result.bounds(an.z_warn),
+            fail_band=None if result is None or an is None else result.bounds(an.z_fail),
             alert=bool(fired),
             resolved=sum(1 for e in out.alerts if e.alert.status == "resolved"),
             alert_severity=fired[-1].severity if fired else None,
@@ -240,7 +254,9 @@ def sweep(config: Config, source: str, metric: str, points: list[tuple[datetime,
           *, tags: dict[str, str] | None = None) -> dict[str, int]:
     """Firing alerts the history would raise at each ``sensitivity`` (thresholds from it)."""
     src = backtest_config(config, source, metric).sources_by_name[source]
-    assert src.anomaly is not None
+    if src.anomaly is None:
+        raise BacktestError(f"--sweep: {metric!r} of {source!r} has no anomaly check (its "
+                            "thresholds do not depend on sensitivity)")
     counts = {}
     for level in SENSITIVITY:
         warn, fail = SENSITIVITY[level]

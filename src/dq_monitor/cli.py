@@ -24,6 +24,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     checks = sum(
         (s.freshness is not None) + (s.completeness is not None) + (s.anomaly is not None)
+        + bool(s.thresholds)
         for s in config.sources
     )
     print(

@@ -371,7 +371,7 @@ class Alert(BaseModel):
 
     alert_id: str
     fingerprint: str
-    check: Literal["freshness", "completeness", "anomaly"]
+    check: Literal["freshness", "completeness", "anomaly", "threshold"]
     source: str
     subject: str | None
     severity: Literal["WARN", "FAIL"]

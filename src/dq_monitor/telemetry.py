@@ -100,6 +100,9 @@ class Telemetry:
             "dq_unwritable_records",
             description="Records the cluster or the producer refused for good (NFR-008), never "
                         "retried: by topic, error and action (dead_lettered, skipped)")
+        self.config_reloads = meter.create_counter(
+            "dq_config_reloads",
+            description="Configuration reloads (FR-025) by result: ok, invalid, refused")
         self._gauges: dict[str, Gauge] = {}
         for name, description in (
             ("dq_series_tracked", "Anomaly series held in memory"),

@@ -13,14 +13,22 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from dq_monitor import __version__
-from dq_monitor.api.views import AlertsResponse, ApiError, SilencesResponse, SourcesResponse
+from dq_monitor.api.views import (
+    AlertsResponse,
+    ApiError,
+    ReloadDone,
+    ReloadRefused,
+    SilencesResponse,
+    SourcesResponse,
+)
 from dq_monitor.silence import SilenceRequest, SilenceView
 
 _REF = "#/components/schemas/{model}"
 _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (AlertsResponse, "serialization"), (SourcesResponse, "serialization"),
     (SilencesResponse, "serialization"), (SilenceView, "serialization"),
-    (SilenceRequest, "validation"), (ApiError, "serialization")]
+    (SilenceRequest, "validation"), (ApiError, "serialization"),
+    (ReloadDone, "serialization"), (ReloadRefused, "serialization")]
 
 #: Why each refusal can happen, per status (the reason itself is in ``error``).
 _REFUSALS = {
@@ -93,6 +101,17 @@ def openapi_document() -> dict[str, Any]:
                          "schema": {"$ref": _REF.format(model=SilenceRequest.__name__)}}}},
                      "responses": {"201": _json(SilenceView, "the stored silence"),
                                    **_refusals(_WRITE_REFUSALS)}},
+        },
+        "/-/reload": {
+            "post": {"summary": "Re-read, validate and apply the configuration file (FR-025)",
+                     **_WRITE,
+                     "requestBody": {"required": False, "content": {"application/json": {
+                         "schema": {"type": "object"}}}},
+                     "responses": {
+                         "200": _json(ReloadDone, "applied"),
+                         **_refusals(_WRITE_REFUSALS),
+                         "400": _json(ReloadRefused, "invalid, or a change that needs a "
+                                      "restart: the running configuration stays")}},
         },
         "/api/v1/silences/{id}": {
             "parameters": _SILENCE_ID,

@@ -8,6 +8,7 @@
 ``GET /api/v1/silences``   silences (``?expired`` adds those ended in the last week)
 ``POST /api/v1/silences``  create one (``SilenceRequest``) → 201 and the silence
 ``GET|DELETE /api/v1/silences/{id}``   show one / expire it now
+``POST /-/reload``         FR-025: re-read the config file → 200, or 400 with every error
 =========================  ==========================================================
 
 Write requests need ``Authorization: Bearer <telemetry.api_token>`` when a token is configured;
@@ -44,6 +45,7 @@ from dq_monitor.telemetry import Telemetry
 
 if TYPE_CHECKING:
     from dq_monitor.monitor import Monitor
+    from dq_monitor.reload import ConfigReloader
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,24 @@ class OperatorApi:
         self.instance = instance or socket.gethostname()
         self._server = HttpServer(self.handle, limits)
         self._guard: WriteGuard | None = None
+        self._bound: tuple[str, int] | None = None
+        #: FR-025: the process's reloader (``POST /-/reload``; the page shows its file's hash).
+        self.reloader: ConfigReloader | None = None
+
+    def _make_guard(self) -> None:
+        if self._bound is None:
+            return
+        tel = self.config.telemetry
+        token = tel.api_token
+        self._guard = WriteGuard(
+            token=None if token is None else token.get_secret_value(),
+            bind_host=self._bound[0], port=self._bound[1], allowed_hosts=tel.allowed_hosts)
+
+    async def reconfigure(self, config: Config) -> None:
+        """FR-025: serve views and check tokens by ``config`` from the next request on (the
+        listener itself is a restart: a reload refuses other ``telemetry`` changes)."""
+        self.config = config
+        self._make_guard()
 
     async def start(self, host: str | None = None, port: int | None = None) -> int:
         """Serve on ``telemetry.http_host:http_port`` (or these); returns the bound port, 0 when
@@ -99,10 +119,8 @@ class OperatorApi:
             return 0
         bind_host = host or tel.http_host
         bound = await self._server.start(bind_host, bind_port)
-        token = tel.api_token
-        self._guard = WriteGuard(
-            token=None if token is None else token.get_secret_value(), bind_host=bind_host,
-            port=bound, allowed_hosts=tel.allowed_hosts)
+        self._bound = (bind_host, bound)
+        self._make_guard()
         log.info("telemetry and operator API on http://%s:%d/ (/metrics, /api/v1/...)",
                  bind_host, bound)
         return bound
@@ -132,6 +150,7 @@ class OperatorApi:
             "/healthz": {"GET": self._healthz}, "/readyz": {"GET": self._readyz},
             "/api/v1/alerts": {"GET": self._alerts}, "/api/v1/sources": {"GET": self._sources},
             SILENCES: {"GET": self._list_silences, "POST": self._add_silence},
+            "/-/reload": {"POST": self._reload},
         }
         methods = routes.get(path)
         if methods is None:
@@ -202,10 +221,22 @@ class OperatorApi:
         if (busy := self._not_loaded()) is not None:
             return busy
         now = self.now()
+        loaded = self.reloader
         html = page.render(self._alerts_view(now), self._sources_view(now),
                            views.silences_view(self._silence_set(), now, expired=False), now,
-                           service=self.config.telemetry.service_name)
+                           service=self.config.telemetry.service_name,
+                           config=None if loaded is None else (loaded.config_hash,
+                                                               loaded.loaded_at))
         return Response(200, html, "text/html; charset=utf-8")
+
+    async def _reload(self, req: Request) -> Response:
+        """FR-025: validate and apply the config file; 400 lists every error by path."""
+        if self.reloader is None:
+            return error(404, "this process was not started from a configuration file")
+        if "json" not in req.headers.get("content-type", "application/json"):
+            return error(415, "send the request as application/json (a body of {} will do)")
+        result = await self.reloader.reload("POST /-/reload")
+        return json_response(200 if result.ok else 400, result.body())
 
     # ------------------------------------------------------------------ silences
 

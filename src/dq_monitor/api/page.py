@@ -55,7 +55,9 @@ def _table(table_id: str, headers: list[str], rows: list[str], empty: str) -> st
 
 
 def render(alerts: AlertsResponse, sources: SourcesResponse, silences: SilencesResponse,
-           now: datetime, *, service: str) -> bytes:
+           now: datetime, *, service: str,
+           config: tuple[str, datetime] | None = None) -> bytes:
+    """The page; ``config`` is the running configuration file's SHA-256 and load time."""
     alert_rows = [
         f'<tr class="alert" data-fingerprint="{escape(a.fingerprint)}">'
         + _cell(a.severity, f"sev {a.severity}") + _cell(a.check) + _cell(a.source)
@@ -93,7 +95,10 @@ def render(alerts: AlertsResponse, sources: SourcesResponse, silences: SilencesR
         f"<h1>{escape(service)}: {firing_count} alert{'s' if firing_count != 1 else ''} "
         f"firing</h1><p class=\"muted\">instance {escape(alerts.instance)}, "
         f"{escape(format_rfc3339(now))}; <a href=\"/api/v1/alerts\">JSON</a></p>"
-        "<h2>Firing alerts</h2>"
+        + ("" if config is None else
+           f"<p class=\"muted config\">configuration sha256 {escape(config[0][:12])}, loaded "
+           f"{escape(format_rfc3339(config[1]))}</p>")
+        + "<h2>Firing alerts</h2>"
         + _table("alerts", ["Severity", "Check", "Source", "Subject", "Since", "Detail",
                             "Delivery"], alert_rows, "Nothing is firing.")
         + "<h2>Sources</h2>"

@@ -94,6 +94,20 @@ class ApiError(_Out):
     error: str
 
 
+class ReloadDone(_Out):
+    """FR-025: ``POST /-/reload`` applied the file."""
+
+    result: Literal["ok"]
+    config_hash: str
+    loaded_at: datetime
+
+
+class ReloadRefused(ApiError):
+    """FR-025: the file was not applied; every error by path."""
+
+    errors: list[str]
+
+
 def alerts_view(instance: str, firing: FiringView, silences: SilenceSet,
                 now: datetime) -> AlertsResponse:
     return AlertsResponse(instance=instance, generated_at=now, alerts=[
@@ -115,18 +129,22 @@ def sources_view(instance: str, config: Config, monitor: Monitor | None, firing:
             check=f.alert.check, subject=f.alert.subject, verdict=f.alert.severity,
             firing=f.alert.severity, detail=f.alert.detail))
     out: list[SourceStatus] = []
-    for cfg in config.sources:
+    # FR-024: the named sources in file order, then those this instance discovered by a pattern
+    entries = [(cfg.name, cfg) for cfg in config.sources if cfg.name is not None]
+    entries += sorted((name, s.config) for name, s in owned.items()
+                      if s.config.match is not None and name not in config.sources_by_name)
+    for name, cfg in entries:
         kinds: tuple[tuple[CheckKind, object], ...] = (
             ("freshness", cfg.freshness), ("completeness", cfg.completeness),
-            ("anomaly", cfg.anomaly))
+            ("anomaly", cfg.anomaly), ("threshold", cfg.thresholds or None))
         configured = [kind for kind, on in kinds if on is not None]
         max_staleness = cfg.freshness.max_staleness if cfg.freshness else None
-        state = owned.get(cfg.name)
+        state = owned.get(name)
         if state is None:
-            out.append(SourceStatus(name=cfg.name, owned=False, last_update=None,
+            out.append(SourceStatus(name=name, owned=False, last_update=None,
                                     staleness_s=None, max_staleness_s=max_staleness,
                                     checks=_with_ok(configured,
-                                                    firing_by_source.get(cfg.name, []))))
+                                                    firing_by_source.get(name, []))))
             continue
         checks: list[CheckState] = []
         for _, watch in sorted(state.watches.items()):
@@ -138,7 +156,7 @@ def sources_view(instance: str, config: Config, monitor: Monitor | None, firing:
                 detail=watch.verdict.detail))
         last = state.last_updated
         out.append(SourceStatus(
-            name=cfg.name, owned=True, last_update=last,
+            name=name, owned=True, last_update=last,
             staleness_s=None if last is None else max(0.0, (now - last).total_seconds()),
             max_staleness_s=max_staleness, checks=_with_ok(configured, checks)))
     return SourcesResponse(instance=instance, generated_at=now,

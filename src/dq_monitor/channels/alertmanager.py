@@ -3,7 +3,8 @@ grouping, inhibition and silences there.
 
 Labels identify the alert as Alertmanager groups and silences it: ``alertname`` (``dq_<check>``),
 ``check``, ``source``, ``subject`` (when there is one), ``severity`` (``warning`` / ``critical``)
-and the channel's static ``labels``. Annotations carry the readable text and the figures.
+and the channel's static ``labels``; the source's own labels (FR-024) under them and ``owner``
+when it has one. Annotations carry the readable text, the figures and the ``runbook_url``.
 Alertmanager resolves an alert whose ``endsAt`` passes: a firing alert is sent with ``endsAt``
 ``resolve_timeout`` ahead (reminders, every ``dedup_window``, push it on), a resolved one with
 ``endsAt`` = the time it resolved. HTTP outcomes follow the shared status policy (FR-010).
@@ -28,12 +29,15 @@ SEVERITY = {"FAIL": "critical", "WARN": "warning"}
 def am_alert(alert: Alert, cfg: AlertmanagerConfig, now: datetime) -> dict[str, Any]:
     """One entry of the v2 ``POST /api/v2/alerts`` body."""
     labels = {
+        **(alert.labels or {}),
         "alertname": f"dq_{alert.check}",
         "check": alert.check,
         "source": alert.source,
         "severity": SEVERITY[alert.severity],
         **cfg.labels,
     }
+    if alert.owner is not None:
+        labels["owner"] = alert.owner
     if alert.subject:
         labels["subject"] = alert.subject
     ends = alert.detected_at if alert.status == "resolved" else (
@@ -51,6 +55,8 @@ def am_alert(alert: Alert, cfg: AlertmanagerConfig, now: datetime) -> dict[str, 
         "startsAt": format_rfc3339(alert.event_time),
         "endsAt": format_rfc3339(ends),
     }
+    if alert.runbook_url is not None:
+        body["annotations"]["runbook_url"] = alert.runbook_url
     if cfg.generator_url:
         body["generatorURL"] = cfg.generator_url
     return body

@@ -61,18 +61,33 @@ def title(alert: Alert, repeat: bool = False) -> str:
 
 
 def fields(alert: Alert) -> list[tuple[str, str]]:
-    """The facts an on-call reader needs, in reading order."""
-    return [
+    """The facts an on-call reader needs, in reading order; the source's owner, labels and
+    runbook (FR-024) when it has them."""
+    out = [
         ("Severity", alert.severity),
         ("Status", alert.status),
         ("Check", f"{alert.check} ({alert.requirement})"),
         ("Source", alert.source),
+    ]
+    if alert.owner is not None:
+        out.append(("Owner", alert.owner))
+    out += [
         ("Subject", alert.subject or "—"),
         ("Observed", number(alert.observed)),
         ("Expected", number(alert.expected)),
         ("Event time", alert.wire()["event_time"]),
         ("Fingerprint", alert.fingerprint),
     ]
+    if alert.labels:
+        out.append(("Labels", labels_text(alert.labels)))
+    if alert.runbook_url is not None:
+        out.append(("Runbook", alert.runbook_url))
+    return out
+
+
+def labels_text(labels: dict[str, str]) -> str:
+    """``domain=sales, tier=gold``: the labels sorted by name, for text media."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
 def render_text(alert: Alert, repeat: bool = False) -> str:

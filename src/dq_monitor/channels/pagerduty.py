@@ -27,7 +27,7 @@ def pd_event(alert: Alert, routing_key: str, repeat: bool) -> dict[str, Any]:
     if alert.status == "resolved":
         return {"routing_key": routing_key, "event_action": "resolve",
                 "dedup_key": alert.fingerprint}
-    return {
+    event: dict[str, Any] = {
         "routing_key": routing_key,
         "event_action": "trigger",
         "dedup_key": alert.fingerprint,
@@ -45,6 +45,15 @@ def pd_event(alert: Alert, routing_key: str, repeat: bool) -> dict[str, Any]:
             },
         },
     }
+    # FR-024: the owner and labels among the details, the runbook as a link
+    details = event["payload"]["custom_details"]
+    if alert.owner is not None:
+        details["owner"] = alert.owner
+    if alert.labels:
+        details["labels"] = dict(alert.labels)
+    if alert.runbook_url is not None:
+        event["links"] = [{"href": alert.runbook_url, "text": "Runbook"}]
+    return event
 
 
 class PagerDutyChannel:

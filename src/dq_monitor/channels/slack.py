@@ -41,6 +41,7 @@ def slack_message(alert: Alert, repeat: bool, cfg: SlackConfig) -> dict[str, Any
                  "text": {"type": "mrkdwn",
                           "text": _cut(mrkdwn(alert.detail), _TEXT_MAX) or "—"}},
                 {"type": "section", "fields": facts[:_FIELDS_MAX]},
+                *_runbook(alert),
                 {"type": "context", "elements": [
                     {"type": "mrkdwn", "text": f"fingerprint `{mrkdwn(alert.fingerprint)}`"
                                                + (" · reminder" if repeat else "")}]},
@@ -52,6 +53,21 @@ def slack_message(alert: Alert, repeat: bool, cfg: SlackConfig) -> dict[str, Any
     if cfg.username:
         message["username"] = cfg.username
     return message
+
+
+def _runbook(alert: Alert) -> list[dict[str, Any]]:
+    """FR-024: the source's owner and its runbook as a link (the URL was checked to be
+    http(s) with no space, ``<``, ``>`` or ``|`` when the config was loaded; it is escaped
+    again here, so it can end the link nowhere but where it ends)."""
+    parts = []
+    if alert.owner is not None:
+        parts.append(f"*Owner* {mrkdwn(alert.owner)}")
+    if alert.runbook_url is not None:
+        url = mrkdwn(alert.runbook_url).replace("|", "%7C")
+        parts.append(f"<{url}|Runbook>")
+    if not parts:
+        return []
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": " · ".join(parts)}}]
 
 
 def _cut(text: str, limit: int) -> str:

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-CheckName = Literal["freshness", "completeness", "anomaly"]
+CheckName = Literal["freshness", "completeness", "anomaly", "threshold"]
 
 #: The requirement each check verifies; carried in every alert event.
 REQUIREMENT: dict[CheckName, str] = {
     "freshness": "FR-003",
     "completeness": "FR-004",
     "anomaly": "FR-005",
+    "threshold": "FR-026",
 }
 
 

@@ -24,11 +24,13 @@ from dq_monitor.config.channels import (
 )
 from dq_monitor.config.checks import (
     SENSITIVITY,
+    THRESHOLD_BOUNDS,
     AnomalyConfig,
     ColumnRule,
     CompletenessConfig,
     Damping,
     FreshnessConfig,
+    ThresholdRule,
 )
 from dq_monitor.config.durations import MAX_DURATION_S, Duration, PositiveDuration, parse_duration
 from dq_monitor.config.expand import expand_env
@@ -40,7 +42,7 @@ from dq_monitor.config.kafka import (
     SaslMechanism,
     SecurityProtocol,
 )
-from dq_monitor.config.load import load_config, parse_config
+from dq_monitor.config.load import load_config, parse_config, read_config
 from dq_monitor.config.root import Config, config_schema
 from dq_monitor.config.routing import (
     CheckKind,
@@ -54,15 +56,17 @@ from dq_monitor.config.routing import (
     TimeSpan,
     Weekday,
 )
-from dq_monitor.config.sources import SourceConfig
+from dq_monitor.config.sources import DEFAULT_MAX_SOURCES, SourceCatalog, SourceConfig
 from dq_monitor.config.telemetry import SchedulerConfig, TelemetryConfig
 
 __all__ = [
     "CHANNEL_TYPES",
     "DEFAULT_MAX_REQUEST_SIZE",
+    "DEFAULT_MAX_SOURCES",
     "MAX_DURATION_S",
     "SECURITY_FIELDS",
     "SENSITIVITY",
+    "THRESHOLD_BOUNDS",
     "AlertmanagerChannel",
     "AnomalyConfig",
     "ChannelConfig",
@@ -89,9 +93,11 @@ __all__ = [
     "SecurityProtocol",
     "SeverityName",
     "SlackChannel",
+    "SourceCatalog",
     "SourceConfig",
     "StatusName",
     "TelemetryConfig",
+    "ThresholdRule",
     "TimeSpan",
     "WebhookChannel",
     "Weekday",
@@ -101,4 +107,5 @@ __all__ = [
     "parse_config",
     "parse_duration",
     "path_str",
+    "read_config",
 ]

@@ -1,5 +1,6 @@
 """The checks' options: freshness (FR-003), completeness (FR-004), anomaly (FR-005, FR-014,
-FR-017), the damping every check shares (FR-015), and the cross-checks relating their fields."""
+FR-017), static thresholds (FR-026), the damping every check shares (FR-015), and the
+cross-checks relating their fields."""
 
 from __future__ import annotations
 
@@ -93,6 +94,27 @@ class AnomalyConfig(Damping):
     _fill_thresholds = model_validator(mode="before")(_sensitivity_thresholds)
 
 
+#: FR-026: the bounds of a ``thresholds`` entry, in the order a breach is judged.
+THRESHOLD_BOUNDS = ("fail_above", "fail_below", "warn_above", "warn_below")
+
+
+class ThresholdRule(Damping):
+    """FR-026: static bounds on one metric's value (any subset, at least one); ``above`` is
+    breached by a value strictly greater than the bound, ``below`` by one strictly smaller."""
+
+    warn_above: float | None = Field(default=None, allow_inf_nan=False)
+    fail_above: float | None = Field(default=None, allow_inf_nan=False)
+    warn_below: float | None = Field(default=None, allow_inf_nan=False)
+    fail_below: float | None = Field(default=None, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> ThresholdRule:
+        if all(getattr(self, b) is None for b in THRESHOLD_BOUNDS):
+            raise ValueError("give at least one of warn_above, fail_above, warn_below, "
+                             "fail_below")
+        return self
+
+
 # --------------------------------------------------------------------------- cross-checks
 
 
@@ -106,6 +128,10 @@ def _state_size_check(an: dict[str, Any], src: dict[str, Any], kafka: dict[str, 
     rebaseline = _int_or(an.get("rebaseline_after"), 10)
     baseline = an.get("baseline", "robust")
     source = src.get("name")
+    if source is None and isinstance(src.get("match"), str):
+        # FR-024: a discovered source's name is any the input accepts (512 characters, each
+        # up to 4 bytes in UTF-8)
+        source = "x" * (4 * 512)
     metrics = [m for m in _list(an.get("metrics")) if isinstance(m, str)]
     if (limit is None or event_max is None or window is None or min_samples is None
             or rebaseline is None or not isinstance(source, str) or not metrics):
@@ -160,3 +186,18 @@ def damping_checks(damp: dict[str, Any], base: str) -> Iterator[str]:
     """One check's raw damping options: a ``flap_window`` does nothing without ``max_flaps``."""
     if "flap_window" in damp and damp.get("max_flaps") is None:
         yield f"{base}.flap_window: set max_flaps to enable flap damping"
+
+
+def threshold_checks(thresholds: dict[str, Any], base: str) -> Iterator[str]:
+    """One source's raw ``thresholds``: a warning bound is crossed before its failure bound,
+    and each metric's damping options are consistent."""
+    for metric, rule in thresholds.items():
+        rule = _dict(rule)
+        at = f"{base}.{metric}"
+        wa, fa = _num(rule.get("warn_above")), _num(rule.get("fail_above"))
+        if wa is not None and fa is not None and not wa < fa:
+            yield f"{at}.warn_above: must be below fail_above ({wa:g} >= {fa:g})"
+        wb, fb = _num(rule.get("warn_below")), _num(rule.get("fail_below"))
+        if wb is not None and fb is not None and not wb > fb:
+            yield f"{at}.warn_below: must be above fail_below ({wb:g} <= {fb:g})"
+        yield from damping_checks(rule, at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
@@ -11,7 +12,7 @@ from dq_monitor.config.base import _Model
 from dq_monitor.config.channels import ChannelConfig
 from dq_monitor.config.kafka import KafkaConfig
 from dq_monitor.config.routing import RoutingConfig
-from dq_monitor.config.sources import SourceConfig
+from dq_monitor.config.sources import SourceCatalog, SourceConfig
 from dq_monitor.config.telemetry import SchedulerConfig, TelemetryConfig
 
 
@@ -27,7 +28,23 @@ class Config(_Model):
 
     @cached_property
     def sources_by_name(self) -> dict[str, SourceConfig]:
-        return {s.name: s for s in self.sources}
+        """The entries that name a source (``match`` entries are in ``catalog``)."""
+        return {s.name: s for s in self.sources if s.name is not None}
+
+    @cached_property
+    def catalog(self) -> SourceCatalog:
+        """FR-024: the entry of any source name, named or discovered by a pattern."""
+        return SourceCatalog(self.sources)
+
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Config:
+        """A copy whose derived views (``sources_by_name``, ``catalog``) follow its own
+        ``sources``: pydantic copies them as they were computed on the original."""
+        copied = super().model_copy(update=update, deep=deep)
+        for derived in ("sources_by_name", "catalog"):
+            copied.__dict__.pop(derived, None)
+        return copied
 
 
 def config_schema() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from dq_monitor.config.durations import PositiveDuration
 from dq_monitor.config.raw import _dict, _list, _seconds
 
 SeverityName = Literal["WARN", "FAIL"]
-CheckKind = Literal["freshness", "completeness", "anomaly"]
+CheckKind = Literal["freshness", "completeness", "anomaly", "threshold"]
 StatusName = Literal["firing", "resolved"]
 
 
@@ -23,7 +23,8 @@ def _one_or_many(*values: str) -> WithJsonSchema:
 
 
 class Match(_Model):
-    """All given fields must match; a list means any of its values; ``source`` is a glob."""
+    """All given fields must match; a list means any of its values; ``source`` and ``owner``
+    are globs; ``labels`` match when each given label is equal."""
 
     severity: Annotated[
         list[SeverityName] | None, BeforeValidator(_as_list), _one_or_many("WARN", "FAIL")
@@ -31,9 +32,13 @@ class Match(_Model):
     check: Annotated[
         list[CheckKind] | None,
         BeforeValidator(_as_list),
-        _one_or_many("freshness", "completeness", "anomaly"),
+        _one_or_many("freshness", "completeness", "anomaly", "threshold"),
     ] = None
     source: str | None = None
+    #: FR-024: a glob on the owner of the alert's source (an alert without one never matches).
+    owner: str | None = None
+    #: FR-024: every given label equal to the alert's.
+    labels: dict[str, str] | None = None
     status: Annotated[
         list[StatusName] | None, BeforeValidator(_as_list), _one_or_many("firing", "resolved")
     ] = None

@@ -154,6 +154,12 @@ class MonitorService:
         self._last_ts: tuple[int, datetime] = (0, datetime.fromtimestamp(0, UTC))
         #: NFR-008: topics no record can be written to now; ``/readyz`` is false meanwhile.
         self.writes = WriteHealth()
+        #: FR-025: a new configuration for the loop to apply between batches, and the future
+        #: its caller awaits.
+        self._reconfig: tuple[Config, asyncio.Future[None]] | None = None
+        #: The loop is processing (``reconfigure`` hands it over; before and after, it applies
+        #: at once).
+        self._running = False
         self.telemetry.ready_checks["monitor"] = self.is_ready
         self.telemetry.ready_checks["monitor.writes"] = self.writes.ready
         self.telemetry.gauge("dq_series_tracked", lambda: [
@@ -186,10 +192,45 @@ class MonitorService:
             return
         assert self._consumer is not None and self._producer is not None
         try:
+            self._running = True
             await self._loop(stop)
         finally:
+            self._running = False
+            if self._reconfig is not None and not self._reconfig[1].done():
+                self._reconfig[1].set_result(None)  # stopping: nothing more to judge
             with anyio.CancelScope(shield=True):
                 await self._shutdown()
+
+    async def reconfigure(self, config: Config) -> None:
+        """FR-025: judge by ``config`` (validated, same ``kafka``) from the next batch on.
+
+        The loop swaps it between two batches, so no event is judged half by one configuration
+        and half by the other; what the swap resolves is published like any alert. Returns once
+        the swap is done.
+        """
+        if not self._running:
+            self.config = config
+            outcome = self.monitor.reconfigure(config, self.clock())
+            self.monitor.pending.alerts += outcome.alerts
+            return
+        if self._reconfig is not None:
+            self._reconfig[1].cancel()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._reconfig = (config, done)
+        await asyncio.shield(done)
+
+    def _apply_reconfig(self) -> Outcome:
+        """The pending configuration, applied (called by the loop between batches)."""
+        if self._reconfig is None:
+            return Outcome()
+        (config, done), self._reconfig = self._reconfig, None
+        self.config = config
+        out = self.monitor.reconfigure(config, self.clock())
+        if not done.done():
+            done.set_result(None)
+        log.info("configuration applied: %d source(s) watched, %d alert(s) resolved as no "
+                 "longer monitored", len(self.monitor.sources), len(out.alerts))
+        return out
 
     async def _connect(self, stop: anyio.Event) -> bool:
         backoff = Backoff()
@@ -325,6 +366,8 @@ class MonitorService:
         while not stop.is_set():
             if self._restore_pending:
                 await self._retry_restore()
+            if self._reconfig is not None:
+                await self._publish(self._apply_reconfig(), [])
             timeout = MAX_POLL_S
             wake = self.monitor.next_wakeup()
             if wake is not None:
@@ -420,6 +463,8 @@ class MonitorService:
         decode, max_bytes = decode_lean, self.kafka.max_event_bytes
         on_event, on_metric = self.monitor.on_event, self.monitor.on_metric
         homes = self.monitor.homes
+        # FR-024: a source a pattern covers is placed like a named one (None: no patterns)
+        find = self.monitor.home if self.config.catalog.patterns else None
         partition = tp.partition
         # Records of the repartition topic are at home by construction.
         rerouting = tp.topic != self.repartition_topic
@@ -447,7 +492,9 @@ class MonitorService:
             if isinstance(event, tuple):
                 source, metric, value, ts, tags = event
                 if rerouting:
-                    home = homes.get(source)  # None: not a configured source
+                    home = homes.get(source)  # None: not a named source
+                    if home is None and find is not None:
+                        home = find(source)
                     if home is not None and home != partition:
                         self._reroute(tp, rec, source, "metric", home)
                         continue
@@ -455,6 +502,8 @@ class MonitorService:
             else:
                 if rerouting:
                     home = homes.get(event.source)
+                    if home is None and find is not None:
+                        home = find(event.source)
                     if home is not None and home != partition:
                         self._reroute(tp, rec, event.source, "table_update", home)
                         continue

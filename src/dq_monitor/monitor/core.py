@@ -23,17 +23,21 @@ from typing import Any
 from aiokafka.partitioner import murmur2
 
 from dq_monitor.alerts.build import build_alert, span
-from dq_monitor.alerts.machine import AlertMachine
+from dq_monitor.alerts.machine import AlertMachine, Transition
 from dq_monitor.checks.freshness import evaluate_freshness, freshness_severity
 from dq_monitor.checks.verdict import FAIL, OK, PENDING, Severity, Verdict
 from dq_monitor.config import Config, Damping, SourceConfig
-from dq_monitor.events import format_rfc3339, parse_rfc3339
+from dq_monitor.events import Alert, format_rfc3339, parse_rfc3339
+from dq_monitor.monitor.configured import damping_of, no_longer_monitored, still_configured
 from dq_monitor.monitor.dispatch import SEP, EventDispatcher, watch_key
 from dq_monitor.monitor.outcome import Emitted, Outcome
+from dq_monitor.monitor.reconfigure import reconfigure
 from dq_monitor.monitor.scheduler import Scheduler
 from dq_monitor.state import checkpoint
 from dq_monitor.state.sources import SourceState, Watch
 
+#: The checks whose alert state a changelog record may hold.
+_CHECKS = ("freshness", "completeness", "anomaly", "threshold")
 #: The watch key of a source's freshness alert.
 _FRESHNESS_WATCH = watch_key("freshness", None)
 
@@ -54,6 +58,9 @@ class Monitor:
         self.partition_count = partition_count
         self.owned: set[int] = set()
         self.sources: dict[str, SourceState] = {}
+        #: FR-024: sources in ``sources`` discovered by each ``match`` pattern (``max_sources``
+        #: caps it).
+        self.discovered: Counter[str] = Counter()
         #: Counts by name, missing ones 0 (a defaultdict: it counts once per event, at about
         #: half the cost of a Counter).
         self.stats: defaultdict[str, int] = defaultdict(int)
@@ -65,6 +72,14 @@ class Monitor:
         #: Changed state as (partition, kind, source, subject): the key text is built only when
         #: it is checkpointed.
         self.dirty: set[tuple[int, str, str, str]] = set()
+        #: State to delete from the changelog whatever ``sources`` holds now: a source or check
+        #: no longer configured (FR-025), by the same (partition, kind, source, subject).
+        self.tombstones: set[tuple[int, str, str, str]] = set()
+        #: FR-025: restored alert state of sources or checks no longer configured, by
+        #: (partition, key), latest record winning; resolved and deleted by ``assign``.
+        self.orphans: dict[tuple[int, str], dict[str, Any] | None] = {}
+        #: What ``assign`` and ``reconfigure`` caused, handed out by the next ``on_tick``.
+        self.pending = Outcome()
         #: Report every anomaly evaluation in ``Outcome.anomaly`` (the backtest reads z from it).
         self.trace_anomaly = False
         #: Routes events to the checks; ``on_event`` and ``on_metric`` are its bound methods,
@@ -83,6 +98,8 @@ class Monitor:
     def partition_count(self, count: int) -> None:
         self._partition_count = count
         self.homes = {name: partition_for(name, count) for name in self.config.sources_by_name}
+        self._homes_cap = len(self.homes) + sum(p.source_cap
+                                                for p in self.config.catalog.patterns)
 
     def owner(self, source: str) -> int:
         """Home partition of ``source`` (murmur2 of its name, as Kafka's Java partitioner);
@@ -90,33 +107,115 @@ class Monitor:
         home = self.homes.get(source)
         return partition_for(source, self._partition_count) if home is None else home
 
+    def home(self, source: str) -> int | None:
+        """Home partition of a monitored source, named or discovered by a pattern (FR-024:
+        placed exactly like a named one); None for a source no entry covers. A discovered
+        source's home is remembered with the named ones', up to its pattern caps in all."""
+        home = self.homes.get(source)
+        if home is not None or not self.config.catalog.patterns:
+            return home
+        if self.config.catalog.lookup(source) is None:
+            return None
+        home = partition_for(source, self._partition_count)
+        if len(self.homes) < self._homes_cap:
+            self.homes[source] = home
+        return home
+
     def assign(self, partitions: Iterable[int], now: datetime) -> None:
-        """Start watching the configured sources owned by ``partitions`` (after any restore)."""
+        """Start watching the configured sources owned by ``partitions`` (after any restore),
+        and the sources discovered by a pattern that the restore brought back (FR-024: a
+        pattern names no source that is expected before it appears)."""
         new = set(partitions) - self.owned
         self.owned |= new
-        for cfg in self.config.sources:
-            p = self.owner(cfg.name)
+        for name, cfg in self.config.sources_by_name.items():
+            p = self.owner(name)
             if p in new:
-                src = self.sources.get(cfg.name)
+                src = self.sources.get(name)
                 if src is None:
                     src = self.new_source(cfg, p, now)
-                self._arm_freshness(src, now)
-                for key in src.watches:
-                    self.scheduler.push(now, "watch", cfg.name, key)
+                self._watch(src, now)
+        for src in self.sources.values():
+            if src.config.match is not None and src.partition in new:
+                self._watch(src, now)
+        self._resolve_orphans(new, now)
         self.scheduler.start(now)
+
+    def _resolve_orphans(self, partitions: set[int], now: datetime) -> None:
+        """FR-025 at start-up: restored state that belongs to no configured source or check is
+        deleted, and an alert it kept firing is resolved ("no longer monitored")."""
+        for (p, key), value in list(self.orphans.items()):
+            if p not in partitions:
+                continue
+            del self.orphans[p, key]
+            kind, name, *rest = key.split(SEP, 2)
+            self.tombstones.add((p, kind, name, rest[0] if rest else ""))
+            if kind != "w" or value is None:
+                continue
+            check, source, subject = value["verdict"][:3]
+            verdict = Verdict(check, source, subject, OK, None, None,
+                              no_longer_monitored(check, source, subject))
+            machine = AlertMachine.from_state(value["machine"], Damping())
+            transition = machine.retire(verdict, now)
+            if transition is not None:
+                alert = build_alert(transition, event_time=now, detected_at=now)
+                self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
+                self.pending.alerts.append(Emitted(alert, p, now))
+
+    def assign_new(self, cfg: SourceConfig, partition: int, now: datetime) -> SourceState:
+        """Start watching named source ``cfg`` on owned ``partition`` (FR-025: one a reload
+        added), its freshness clock from ``now``."""
+        src = self.new_source(cfg, partition, now)
+        self._watch(src, now)
+        return src
+
+    def reconfigure(self, config: Config, now: datetime) -> Outcome:
+        """FR-025: judge by ``config`` from now on (``monitor.reconfigure``)."""
+        return reconfigure(self, config, now)
+
+    def _watch(self, src: SourceState, now: datetime) -> None:
+        self._arm_freshness(src, now)
+        for key in src.watches:
+            self.scheduler.push(now, "watch", src.name, key)
 
     def revoke(self, partitions: Iterable[int]) -> None:
         gone = set(partitions)
         self.owned -= gone
         for name in [n for n, s in self.sources.items() if s.partition in gone]:
-            del self.sources[name]
+            self._forget(name)
+
+    def _forget(self, name: str) -> None:
+        src = self.sources.pop(name)
+        if src.config.match is not None:
+            self.discovered[src.config.match] -= 1
 
     def new_source(self, cfg: SourceConfig, partition: int, now: datetime) -> SourceState:
-        """Start the state of configured source ``cfg`` on ``partition``."""
+        """Start the state of source ``cfg`` (its resolved entry) on ``partition``."""
         src = SourceState(config=cfg, partition=partition, watching_since=now)
-        self.sources[cfg.name] = src
-        self.dirty.add((partition, "src", cfg.name, ""))
+        self._add(src)
+        self.dirty.add((partition, "src", src.name, ""))
         return src
+
+    def _add(self, src: SourceState) -> None:
+        self.sources[src.name] = src
+        if src.config.match is not None:
+            self.discovered[src.config.match] += 1
+
+    def source_capped(self, cfg: SourceConfig) -> bool:
+        """FR-024: ``cfg`` is a pattern's entry whose ``max_sources`` are all discovered."""
+        return cfg.match is not None and self.discovered[cfg.match] >= cfg.source_cap
+
+    def alert(self, src: SourceState, transition: Transition, *, event_time: datetime,
+              detected_at: datetime) -> Alert:
+        """The alert event of ``transition`` with its source's owner, labels and runbook
+        (FR-024), counted."""
+        alert = build_alert(transition, event_time=event_time, detected_at=detected_at)
+        cfg = src.config
+        if cfg.owner is not None or cfg.labels or cfg.runbook_url is not None:
+            alert = alert.model_copy(update={
+                "owner": cfg.owner, "labels": dict(cfg.labels) or None,
+                "runbook_url": cfg.runbook_url})
+        self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
+        return alert
 
     # ------------------------------------------------------------------ time
 
@@ -126,11 +225,15 @@ class Monitor:
 
     def on_tick(self, now: datetime) -> Outcome:
         out = Outcome()
+        if self.pending.alerts or self.pending.dead_letters:
+            out, self.pending = self.pending, out
         for when, _, kind, name, key in self.scheduler.due(now):
             src = self.sources.get(name)
             if src is None:
                 continue
             if kind == "fresh":
+                if src.config.freshness is None:
+                    continue  # the check was removed by a reload
                 if src.fresh_armed == when:
                     src.fresh_armed = None
                 self.check_freshness(src, now, out, event_time=when, triggered_at=when)
@@ -188,7 +291,7 @@ class Monitor:
         instant the series reached its TTL, the resolved event's time)."""
         an = src.config.anomaly
         assert an is not None
-        name = src.config.name
+        name = src.name
         del src.series[subject]
         self.dirty.add((src.partition, "ser", name, subject))
         src.series_evicted += 1
@@ -204,8 +307,7 @@ class Monitor:
                           f"(series_ttl); the series was evicted")
         transition = watch.machine.retire(verdict, now)
         if transition is not None:
-            alert = build_alert(transition, event_time=idle_at, detected_at=now)
-            self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
+            alert = self.alert(src, transition, event_time=idle_at, detected_at=now)
             out.alerts.append(Emitted(alert, src.partition, idle_at))
 
     def _reobserve(
@@ -223,7 +325,7 @@ class Monitor:
 
     def _arm_freshness(self, src: SourceState, now: datetime) -> None:
         if src.config.freshness is not None:
-            self.scheduler.push(now, "fresh", src.config.name, "")
+            self.scheduler.push(now, "fresh", src.name, "")
 
     def check_freshness(
         self, src: SourceState, now: datetime, out: Outcome, *, event_time: datetime,
@@ -239,7 +341,7 @@ class Monitor:
             if severity is OK:
                 self._arm(src, nxt)
                 return
-        res = evaluate_freshness(src.config.name, cfg, last_updated=src.last_updated,
+        res = evaluate_freshness(src.name, cfg, last_updated=src.last_updated,
                                  watching_since=src.watching_since, now=now)
         if res.verdict.severity.firing:
             # Latency and event time start at the instant the threshold was crossed.
@@ -258,13 +360,13 @@ class Monitor:
             if armed is None or deadline < armed:
                 # A later deadline needs no new entry: the armed one fires first and re-arms.
                 src.fresh_armed = deadline
-                self.scheduler.push(deadline, "fresh", src.config.name, "")
+                self.scheduler.push(deadline, "fresh", src.name, "")
 
     # ------------------------------------------------------------------ verdicts → alerts
 
     @staticmethod
     def _damping(cfg: SourceConfig, verdict: Verdict) -> Damping:
-        damping: Damping | None = getattr(cfg, verdict.check)
+        damping = damping_of(cfg, verdict.check, verdict.subject)
         assert damping is not None
         return damping
 
@@ -281,14 +383,13 @@ class Monitor:
         if verdict.severity is not PENDING:
             watch.verdict = verdict
         transition = watch.machine.observe(verdict, now)
-        self.dirty.add((src.partition, "w", src.config.name, key))
+        self.dirty.add((src.partition, "w", src.name, key))
         if transition is not None:
-            alert = build_alert(transition, event_time=event_time, detected_at=now)
-            self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
+            alert = self.alert(src, transition, event_time=event_time, detected_at=now)
             out.alerts.append(Emitted(alert, src.partition, triggered_at))
         due = watch.machine.next_due(now)
         if due is not None:
-            self.scheduler.push(due, "watch", src.config.name, key)
+            self.scheduler.push(due, "watch", src.name, key)
         elif watch.machine.idle:
             del src.watches[key]
 
@@ -305,11 +406,15 @@ class Monitor:
                 series = src.series.get(sub)
                 if series is not None:
                     series.dirty_in = -1  # listed again on its next change
-        keys = sorted((p, f"{kind}{SEP}{name}" if kind == "src" else f"{kind}{SEP}{name}{SEP}{sub}")
-                      for p, kind, name, sub in self.dirty
+        keys = sorted((p, _state_key(kind, name, sub)) for p, kind, name, sub in self.dirty
                       if p in self.owned and name in self.sources)
         self.dirty.clear()
-        return [(p, key, self.snapshot(key)) for p, key in keys]
+        written = set(keys)
+        gone = sorted({(p, _state_key(kind, name, sub))
+                       for p, kind, name, sub in self.tombstones if p in self.owned} - written)
+        self.tombstones.clear()
+        return ([(p, key, self.snapshot(key)) for p, key in keys]
+                + [(p, key, None) for p, key in gone])
 
     def snapshot(self, key: str) -> dict[str, Any] | None:
         kind, name, *rest = key.split(SEP, 2)
@@ -338,7 +443,8 @@ class Monitor:
     def restore(
         self, partition: int, key: str, value: dict[str, Any] | None, now: datetime
     ) -> None:
-        """Apply one changelog record (latest value wins); unknown sources are skipped.
+        """Apply one changelog record (latest value wins); unknown sources are skipped, and so
+        are new sources of a pattern whose ``max_sources`` are all here (FR-024).
 
         The record is read whole before anything changes, so an unreadable one (it raises,
         and the caller skips it: NFR-006) leaves the state as it was.
@@ -346,9 +452,15 @@ class Monitor:
         kind, name, *rest = key.split(SEP, 2)
         if kind not in ("src", "ser", "w") or (kind != "src" and not rest):
             raise ValueError(f"unknown state key kind {kind!r}")
-        cfg = self.config.sources_by_name.get(name)
-        if cfg is None or self.owner(name) != partition:
-            return  # unknown now, or left from a placement that is no longer its home
+        if self.owner(name) != partition:
+            return  # left from a placement that is no longer its home
+        cfg = self.config.catalog.lookup(name)
+        if cfg is None:
+            # FR-025: no longer configured; ``assign`` resolves and deletes it
+            self.orphans[partition, key] = _checked_watch(value, name) if kind == "w" else None
+            return
+        if name not in self.sources and self.source_capped(cfg):
+            return
         if kind == "src":
             if value is None:
                 return
@@ -371,26 +483,46 @@ class Monitor:
         else:
             if value is None:
                 self._restored_source(cfg, partition, now).watches.pop(rest[0], None)
+                self.orphans.pop((partition, key), None)
                 return
-            check, source, subject, severity, observed, expected, detail = value["verdict"]
-            if not (check in ("freshness", "completeness", "anomaly") and source == name
-                    and isinstance(detail, str) and (subject is None or isinstance(subject, str))
-                    and _number_or_none(observed) and _number_or_none(expected)):
-                raise ValueError("verdict: out of shape")
+            checked = _checked_watch(value, name)
+            assert checked is not None
+            check, source, subject, severity, observed, expected, detail = checked["verdict"]
             verdict = Verdict(check, source, subject, Severity(severity), observed, expected,
                               detail)
-            damping: Damping | None = getattr(cfg, check, None)
-            if damping is None:
+            damping = damping_of(cfg, check, subject)
+            if damping is None or not still_configured(cfg, check, subject):
+                # FR-025: the check is no longer configured; ``assign`` resolves and deletes it
+                self.orphans[partition, key] = value
                 return
             watch = Watch(AlertMachine.from_state(value["machine"], damping), verdict)
             self._restored_source(cfg, partition, now).watches[rest[0]] = watch
 
     def _restored_source(self, cfg: SourceConfig, partition: int, now: datetime) -> SourceState:
+        assert cfg.name is not None
         src = self.sources.get(cfg.name)
         if src is None:
-            src = self.sources[cfg.name] = SourceState(config=cfg, partition=partition,
-                                                       watching_since=now)
+            src = SourceState(config=cfg, partition=partition, watching_since=now)
+            self._add(src)
         return src
+
+
+def _state_key(kind: str, name: str, sub: str) -> str:
+    return f"{kind}{SEP}{name}" if kind == "src" else f"{kind}{SEP}{name}{SEP}{sub}"
+
+
+def _checked_watch(value: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+    """An alert-state record whose verdict has the shape ``snapshot`` writes (it raises
+    otherwise: the caller skips the record and dead-letters it, NFR-006)."""
+    if value is None:
+        return None
+    check, source, subject, severity, observed, expected, detail = value["verdict"]
+    if not (check in _CHECKS and source == name and severity in ("OK", "WARN", "FAIL", "PENDING")
+            and isinstance(detail, str) and (subject is None or isinstance(subject, str))
+            and _number_or_none(observed) and _number_or_none(expected)):
+        raise ValueError("verdict: out of shape")
+    AlertMachine.from_state(value["machine"], Damping())  # readable, or it raises here
+    return value
 
 
 def _number_or_none(value: object) -> bool:

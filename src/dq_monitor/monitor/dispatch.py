@@ -21,6 +21,9 @@ from dq_monitor.checks.anomaly import (
     series_key,
 )
 from dq_monitor.checks.completeness import ROW_COUNT_SUBJECT, evaluate_completeness
+from dq_monitor.checks.threshold import breach, verdict
+from dq_monitor.checks.verdict import OK
+from dq_monitor.config import ThresholdRule
 from dq_monitor.events import Metric, TableUpdate, format_rfc3339
 from dq_monitor.monitor.outcome import Outcome
 from dq_monitor.state.sources import SourceState
@@ -65,7 +68,7 @@ class EventDispatcher:
         core.stats["events.table_update"] += 1
         src = core.sources.get(event.source)
         if src is None:
-            src = self._new_source(event.source, partition, now)
+            src = self._new_source(event.source, partition, now, out)
             if src is None:
                 return out
         src.partition = partition
@@ -83,15 +86,15 @@ class EventDispatcher:
         core.stats["events.metric"] += 1
         src = core.sources.get(source)
         if src is None:
-            src = self._new_source(source, partition, now)
+            src = self._new_source(source, partition, now, out)
             if src is None:
                 return
         src.partition = partition
-        if metric not in src.monitored:
+        limits = src.limits
+        rule = limits.get(metric) if limits else None
+        if metric not in src.monitored and rule is None:
             core.stats["events.metric_not_monitored"] += 1
             return
-        an = src.config.anomaly
-        assert an is not None  # a source without the check monitors no metric
         if not tags:
             subject = metric
         elif len(tags) == 1:
@@ -99,6 +102,12 @@ class EventDispatcher:
                 subject = f"{metric}{{{k}={tags[k]}}}"
         else:
             subject = series_key(source, metric, tags)
+        if rule is not None:
+            self._threshold(src, rule, subject, value, now, out, ts, kafka_ts)
+            if metric not in src.monitored:
+                return
+        an = src.config.anomaly
+        assert an is not None  # a source without the check monitors no metric
         state = src.series.get(subject)
         watches = src.watches
         if (state is not None and state.baseline is not None and not core.trace_anomaly
@@ -114,13 +123,25 @@ class EventDispatcher:
             return
         self._observe_value(src, subject, value, now, out, ts, kafka_ts)
 
-    def _new_source(self, name: str, partition: int, now: datetime) -> SourceState | None:
-        """The state of a configured source seen for the first time; None (counted) for a
-        source that is not configured."""
+    def _new_source(self, name: str, partition: int, now: datetime,
+                    out: Outcome) -> SourceState | None:
+        """The state of a configured source seen for the first time, named or matched by a
+        pattern (FR-024: discovered from its first event); None (counted) for a source no
+        entry covers, or (dead-lettered) one past its pattern's ``max_sources``."""
         core = self.core
-        cfg = core.config.sources_by_name.get(name)
+        cfg = core.config.catalog.lookup(name)
         if cfg is None:
             core.stats["events.unknown_source"] += 1
+            return None
+        if core.source_capped(cfg):
+            core.stats["sources.rejected"] += 1
+            out.dead_letters.append({
+                "kind": "source_cap_exceeded",
+                "reason": f"pattern {cfg.match!r} already covers {cfg.source_cap} sources "
+                          f"(max_sources); new source {name!r} is not monitored",
+                "source": name, "match": cfg.match, "max_sources": cfg.source_cap,
+                "timestamp": format_rfc3339(now),
+            })
             return None
         return core.new_source(cfg, partition, now)
 
@@ -130,7 +151,7 @@ class EventDispatcher:
         core = self.core
         cfg = src.config
         src.saw_update(ev.updated_at, now)
-        core.dirty.add((src.partition, "src", cfg.name, ""))
+        core.dirty.add((src.partition, "src", src.name, ""))
         if cfg.freshness is not None:
             core.check_freshness(src, now, out, event_time=ev.updated_at, triggered_at=kafka_ts)
         if cfg.completeness is not None:
@@ -142,9 +163,15 @@ class EventDispatcher:
             for verdict in evaluate_completeness(cfg.completeness, ev, only_firing=only_firing):
                 core.judge(src, verdict, cfg.completeness, now, out,
                            event_time=ev.updated_at, triggered_at=kafka_ts)
-        if ev.row_count is not None and ROW_COUNT_METRIC in src.monitored:
-            self._observe_value(src, ROW_COUNT_METRIC, float(ev.row_count), now, out,
-                                ev.updated_at, kafka_ts)
+        if ev.row_count is not None:
+            rows = float(ev.row_count)
+            rule = src.limits.get(ROW_COUNT_METRIC) if src.limits else None
+            if rule is not None:
+                self._threshold(src, rule, ROW_COUNT_METRIC, rows, now, out, ev.updated_at,
+                                kafka_ts)
+            if ROW_COUNT_METRIC in src.monitored:
+                self._observe_value(src, ROW_COUNT_METRIC, rows, now, out, ev.updated_at,
+                                    kafka_ts)
 
     def _observe_value(
         self, src: SourceState, subject: str, value: float, now: datetime, out: Outcome,
@@ -160,16 +187,16 @@ class EventDispatcher:
                 core.stats["series.rejected"] += 1
                 out.dead_letters.append({
                     "kind": "series_cap_exceeded",
-                    "reason": f"source {src.config.name!r} already has {len(src.series)} series "
+                    "reason": f"source {src.name!r} already has {len(src.series)} series "
                               f"(max_series); new series {subject!r} is not tracked",
-                    "source": src.config.name, "series": subject,
+                    "source": src.name, "series": subject,
                     "max_series": src.config.max_series, "value": value,
                     "timestamp": format_rfc3339(event_time),
                 })
                 return
             state = src.series[subject] = SeriesState.new(an)
         state.seen = now
-        name = src.config.name
+        name = src.name
         core.dirty.add((src.partition, "ser", name, subject))
         watches = src.watches
         if core.trace_anomaly:
@@ -199,3 +226,16 @@ class EventDispatcher:
         assert an is not None
         self.core.judge(src, result.verdict, an, now, out, event_time=event_time,
                         triggered_at=triggered_at)
+
+    def _threshold(
+        self, src: SourceState, rule: ThresholdRule, subject: str, value: float, now: datetime,
+        out: Outcome, event_time: datetime, triggered_at: datetime,
+    ) -> None:
+        """FR-026: judge ``value`` against the static bounds of its metric; a healthy value of
+        a subject with no alert state builds nothing."""
+        severity, bound = breach(rule, value)
+        watches = src.watches
+        if severity is OK and (not watches or watch_key("threshold", subject) not in watches):
+            return
+        self.core.judge(src, verdict(rule, src.name, subject, value, severity, bound), rule, now,
+                        out, event_time=event_time, triggered_at=triggered_at)

@@ -1,7 +1,8 @@
 """FR-007 routing: which channels an alert goes to, from the ordered ``routing.routes``.
 
-A route's ``match`` fields must all hold (a list means any of its values; ``source`` is a
-glob). Routes are tried in order; the first match wins unless it says ``continue``.
+A route's ``match`` fields must all hold (a list means any of its values; ``source`` and
+``owner`` are globs; ``labels`` must each be equal). Routes are tried in order; the first
+match wins unless it says ``continue``.
 
 ``status`` decides where recoveries go. A resolved alert goes to the channels its firing alert
 reached (``DeliveryLog.firing_channels``) that a route still admits for ``resolved``: a route
@@ -26,7 +27,15 @@ def matches(match: Match, alert: Alert) -> bool:
         and (match.check is None or alert.check in match.check)
         and (match.source is None or fnmatch.fnmatchcase(alert.source, match.source))
         and (match.status is None or alert.status in match.status)
+        and (match.owner is None
+             or (alert.owner is not None and fnmatch.fnmatchcase(alert.owner, match.owner)))
+        and (not match.labels or _has_labels(alert.labels, match.labels))
     )
+
+
+def _has_labels(labels: dict[str, str] | None, wanted: dict[str, str]) -> bool:
+    """FR-024: every wanted label is on the alert with the same value."""
+    return labels is not None and all(labels.get(k) == v for k, v in wanted.items())
 
 
 def matching(routes: Sequence[Route], alert: Alert) -> list[Route]:

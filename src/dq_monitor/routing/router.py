@@ -117,6 +117,9 @@ class AlertRouter:
         self._restore_retry_at = 0.0
         self._joined = False
         self._queues: dict[str, MemoryObjectSendStream[Job]] = {}
+        #: The task group the channel workers run in, while ``run`` runs (FR-025: a reload
+        #: starts the workers of new or changed channels there).
+        self._tg: anyio.abc.TaskGroup | None = None
         self.windows = {name: MuteWindow.from_config(name, w)
                         for name, w in config.routing.mute_windows.items()}
         #: FR-018: the deployment's silences; a router given none follows the topic itself.
@@ -139,13 +142,11 @@ class AlertRouter:
                 if name not in self.channels:
                     self.channels[name] = build_channel(name, cfg, producer=producer)
             async with anyio.create_task_group() as tg:
+                self._tg = tg
                 if self._own_silences:
                     tg.start_soon(self.silences.run, stop)
                 for name in self.config.channels:
-                    send, receive = anyio.create_memory_object_stream[Job](
-                        self.config.routing.queue_size)
-                    self._queues[name] = send
-                    tg.start_soon(self._worker, name, receive)
+                    self._start_worker(name)
                 tg.start_soon(self._reminders, stop)
                 tg.start_soon(self._releases, stop)
                 # no delivery before the silences are known: a restart must not page through one
@@ -161,6 +162,7 @@ class AlertRouter:
                         await anyio.sleep(0.05)
                         await self._commit(consumer)
                 tg.cancel_scope.cancel()
+            self._tg = None
             await self._commit(consumer)
         finally:
             with anyio.CancelScope(shield=True):
@@ -168,6 +170,35 @@ class AlertRouter:
                     await ch.aclose()
                 await quiet_stop(consumer, producer)
             log.info("router stopped: %s", dict(self.stats))
+
+    def _start_worker(self, name: str) -> None:
+        assert self._tg is not None
+        send, receive = anyio.create_memory_object_stream[Job](self.config.routing.queue_size)
+        self._queues[name] = send
+        self._tg.start_soon(self._worker, name, receive)
+
+    async def reconfigure(self, config: Config) -> None:
+        """FR-025: route by ``config`` (validated, same ``kafka``) from the next alert on:
+        routes, mute windows, retry policy and dedup window at once; a channel added gets a
+        worker, a channel changed gets a new one (its queued jobs go out through the old one,
+        which is closed once they have), a channel removed takes no new jobs."""
+        old, self.config = self.config, config
+        self.policy = RetryPolicy.from_config(config.routing.retry)
+        self.windows = {name: MuteWindow.from_config(name, w)
+                        for name, w in config.routing.mute_windows.items()}
+        for state in self.logs.values():
+            state.window = config.routing.dedup_window
+        if self._tg is None or self._producer is None:
+            return  # not running: ``run`` builds the channels of the config it finds
+        for name, cfg in old.channels.items():
+            if config.channels.get(name) != cfg and (queue := self._queues.pop(name, None)):
+                await queue.aclose()  # its worker sends what is queued, then ends
+        for name, cfg in config.channels.items():
+            if old.channels.get(name) != cfg or name not in self._queues:
+                self.channels[name] = build_channel(name, cfg, producer=self._producer)
+                self._start_worker(name)
+        for name in set(self.channels) - set(config.channels):
+            del self.channels[name]
 
     async def _connect(
         self, stop: anyio.Event
@@ -318,8 +349,14 @@ class AlertRouter:
     async def _enqueue(self, job: Job) -> None:
         """Queue ``job`` for its channel."""
         state = self.logs.get(job.partition)
+        queue = self._queues.get(job.channel)
+        if queue is None:  # FR-025: a reload removed the channel
+            self.stats[f"{job.channel}.removed"] += 1
+            await self._settle(job)
+            self._ended(job)
+            return
         try:
-            self._queues[job.channel].send_nowait(job)
+            queue.send_nowait(job)
             if state is not None:
                 state.queue(job.alert, job.channel)
         except anyio.WouldBlock:
@@ -347,6 +384,15 @@ class AlertRouter:
 
     async def _worker(self, name: str, jobs: MemoryObjectReceiveStream[Job]) -> None:
         channel = self.channels[name]
+        try:
+            await self._work(name, channel, jobs)
+        finally:
+            if self.channels.get(name) is not channel:  # replaced or removed by a reload
+                with anyio.CancelScope(shield=True):
+                    await channel.aclose()
+
+    async def _work(self, name: str, channel: Channel,
+                    jobs: MemoryObjectReceiveStream[Job]) -> None:
         async with jobs:
             async for job in jobs:
                 state = self.logs.get(job.partition)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from dq_monitor.checks.verdict import Verdict
-from dq_monitor.config import SourceConfig
+from dq_monitor.config import SourceConfig, ThresholdRule
 
 if TYPE_CHECKING:
     from dq_monitor.alerts.machine import AlertMachine
@@ -49,10 +49,23 @@ class SourceState:
     fresh_armed: datetime | None = None
     #: The metrics its anomaly check watches, as a set: looked up once per metric event.
     monitored: frozenset[str] = field(init=False)
+    #: FR-026: its static thresholds by metric (empty, and so false, when it has none).
+    limits: dict[str, ThresholdRule] = field(init=False)
+    #: The source's name (its entry's ``name``; for a source discovered by a pattern, the
+    #: name its events carry).
+    name: str = field(init=False)
 
     def __post_init__(self) -> None:
-        anomaly = self.config.anomaly
+        self.reconfigure(self.config)
+
+    def reconfigure(self, config: SourceConfig) -> None:
+        """Judge by ``config`` (its resolved entry) from now on (FR-025: a reload)."""
+        assert config.name is not None, "a source's state needs its resolved entry"
+        self.config = config
+        anomaly = config.anomaly
         self.monitored = frozenset(() if anomaly is None else anomaly.metrics)
+        self.limits = config.thresholds
+        self.name = config.name
 
     def saw_update(self, updated_at: datetime, received_at: datetime) -> None:
         at = min(updated_at, received_at)
