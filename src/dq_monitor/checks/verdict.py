@@ -6,13 +6,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-CheckName = Literal["freshness", "completeness", "anomaly"]
+CheckName = Literal["freshness", "completeness", "anomaly", "run", "assertion", "schema"]
 
 #: The requirement each check verifies; carried in every alert event.
 REQUIREMENT: dict[CheckName, str] = {
     "freshness": "FR-003",
     "completeness": "FR-004",
     "anomaly": "FR-005",
+    "run": "FR-023",
+    "assertion": "FR-023",
+    "schema": "FR-023",
 }
 
 

@@ -13,7 +13,7 @@ from dq_monitor.config.durations import PositiveDuration
 from dq_monitor.config.raw import _dict, _list, _seconds
 
 SeverityName = Literal["WARN", "FAIL"]
-CheckKind = Literal["freshness", "completeness", "anomaly"]
+CheckKind = Literal["freshness", "completeness", "anomaly", "run", "assertion", "schema"]
 StatusName = Literal["firing", "resolved"]
 
 
@@ -31,7 +31,7 @@ class Match(_Model):
     check: Annotated[
         list[CheckKind] | None,
         BeforeValidator(_as_list),
-        _one_or_many("freshness", "completeness", "anomaly"),
+        _one_or_many("freshness", "completeness", "anomaly", "run", "assertion", "schema"),
     ] = None
     source: str | None = None
     status: Annotated[

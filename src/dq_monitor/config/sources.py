@@ -16,6 +16,11 @@ from dq_monitor.config.checks import (
     completeness_checks,
     damping_checks,
 )
+from dq_monitor.config.openlineage import (
+    AssertionCheckConfig,
+    RunCheckConfig,
+    SchemaCheckConfig,
+)
 from dq_monitor.config.raw import _dict
 
 
@@ -25,6 +30,10 @@ class SourceConfig(_Model):
     completeness: CompletenessConfig | None = None
     anomaly: AnomalyConfig | None = None
     max_series: int = Field(default=10_000, ge=1)
+    #: FR-023: checks fed by pipeline metadata (OpenLineage, a table update's ``schema``).
+    run: RunCheckConfig = Field(default_factory=RunCheckConfig)
+    assertions: AssertionCheckConfig = Field(default_factory=AssertionCheckConfig)
+    schema_: SchemaCheckConfig = Field(default_factory=SchemaCheckConfig, alias="schema")
 
 
 def source_checks(sources: list[Any], kafka: dict[str, Any]) -> Iterator[str]:
@@ -40,5 +49,5 @@ def source_checks(sources: list[Any], kafka: dict[str, Any]) -> Iterator[str]:
         yield from anomaly_checks(_dict(src.get("anomaly")), src, kafka, f"sources[{i}].anomaly")
         yield from completeness_checks(_dict(src.get("completeness")),
                                        f"sources[{i}].completeness")
-        for check in ("freshness", "completeness", "anomaly"):
+        for check in ("freshness", "completeness", "anomaly", "run", "assertions", "schema"):
             yield from damping_checks(_dict(src.get(check)), f"sources[{i}].{check}")

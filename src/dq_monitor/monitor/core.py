@@ -72,6 +72,7 @@ class Monitor:
         self.dispatcher = EventDispatcher(self)
         self.on_event = self.dispatcher.on_event
         self.on_metric = self.dispatcher.on_metric
+        self.on_dataset = self.dispatcher.on_dataset
 
     # ------------------------------------------------------------------ ownership
 
@@ -204,7 +205,8 @@ class Monitor:
                           f"(series_ttl); the series was evicted")
         transition = watch.machine.retire(verdict, now)
         if transition is not None:
-            alert = build_alert(transition, event_time=idle_at, detected_at=now)
+            alert = build_alert(transition, event_time=idle_at, detected_at=now,
+                                labels=src.labels)
             self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
             out.alerts.append(Emitted(alert, src.partition, idle_at))
 
@@ -264,7 +266,7 @@ class Monitor:
 
     @staticmethod
     def _damping(cfg: SourceConfig, verdict: Verdict) -> Damping:
-        damping: Damping | None = getattr(cfg, verdict.check)
+        damping = damping_of(cfg, verdict.check)
         assert damping is not None
         return damping
 
@@ -283,7 +285,8 @@ class Monitor:
         transition = watch.machine.observe(verdict, now)
         self.dirty.add((src.partition, "w", src.config.name, key))
         if transition is not None:
-            alert = build_alert(transition, event_time=event_time, detected_at=now)
+            alert = build_alert(transition, event_time=event_time, detected_at=now,
+                                labels=src.labels)
             self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
             out.alerts.append(Emitted(alert, src.partition, triggered_at))
         due = watch.machine.next_due(now)
@@ -317,11 +320,16 @@ class Monitor:
         if src is None:
             return None
         if kind == "src":
-            return {
+            state: dict[str, Any] = {
                 "watching_since": format_rfc3339(src.watching_since),
                 "last_updated": None if src.last_updated is None
                 else format_rfc3339(src.last_updated),
             }
+            if src.schema is not None:
+                state["schema"] = [list(column) for column in src.schema]
+            if src.labels:
+                state["labels"] = src.labels
+            return state
         if kind == "ser":
             series = src.series.get(rest[0])
             return None if series is None else checkpoint.encode(series)
@@ -355,8 +363,11 @@ class Monitor:
             since = parse_rfc3339(value["watching_since"])
             last = value.get("last_updated")
             last_updated = None if last is None else parse_rfc3339(last)
+            schema = _schema_or_none(value.get("schema"))
+            labels = _labels_or_none(value.get("labels"))
             src = self._restored_source(cfg, partition, now)
             src.watching_since, src.last_updated = since, last_updated
+            src.schema, src.labels = schema, labels
         elif kind == "ser":
             if value is None or cfg.anomaly is None:
                 self._restored_source(cfg, partition, now).series.pop(rest[0], None)
@@ -373,13 +384,13 @@ class Monitor:
                 self._restored_source(cfg, partition, now).watches.pop(rest[0], None)
                 return
             check, source, subject, severity, observed, expected, detail = value["verdict"]
-            if not (check in ("freshness", "completeness", "anomaly") and source == name
+            if not (check in CHECKS and source == name
                     and isinstance(detail, str) and (subject is None or isinstance(subject, str))
                     and _number_or_none(observed) and _number_or_none(expected)):
                 raise ValueError("verdict: out of shape")
             verdict = Verdict(check, source, subject, Severity(severity), observed, expected,
                               detail)
-            damping: Damping | None = getattr(cfg, check, None)
+            damping = damping_of(cfg, check)
             if damping is None:
                 return
             watch = Watch(AlertMachine.from_state(value["machine"], damping), verdict)
@@ -391,6 +402,40 @@ class Monitor:
             src = self.sources[cfg.name] = SourceState(config=cfg, partition=partition,
                                                        watching_since=now)
         return src
+
+
+#: Every check an alert state may belong to.
+CHECKS = frozenset(("freshness", "completeness", "anomaly", "run", "assertion", "schema"))
+#: The source entry's field holding each check's options, where it is not the check's name.
+_OPTIONS = {"assertion": "assertions", "schema": "schema_"}
+
+
+def damping_of(cfg: SourceConfig, check: str) -> Damping | None:
+    """The options (damping included) of ``check`` on source ``cfg``; None when it is off."""
+    damping: Damping | None = getattr(cfg, _OPTIONS.get(check, check), None)
+    if damping is None or not getattr(damping, "enabled", True):
+        return None
+    return damping
+
+
+def _schema_or_none(value: object) -> tuple[tuple[str, str], ...] | None:
+    """A checkpointed schema: a list of [name, type] pairs of strings (NFR-006: else raise)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(
+            isinstance(c, list) and len(c) == 2 and all(isinstance(x, str) for x in c)
+            for c in value):
+        raise ValueError("schema: out of shape")
+    return tuple((c[0], c[1]) for c in value)
+
+
+def _labels_or_none(value: object) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError("labels: out of shape")
+    return value
 
 
 def _number_or_none(value: object) -> bool:

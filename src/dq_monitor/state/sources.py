@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from dq_monitor.checks.verdict import Verdict
 from dq_monitor.config import SourceConfig
+from dq_monitor.formats.observation import Schema
 
 if TYPE_CHECKING:
     from dq_monitor.alerts.machine import AlertMachine
@@ -47,6 +48,10 @@ class SourceState:
     #: The freshness deadline currently on the scheduler's heap, if any (one per source keeps
     #: the heap small however often the source updates).
     fresh_armed: datetime | None = None
+    #: FR-023: the last schema seen (the ``schema`` check's baseline), kept in the changelog.
+    schema: Schema | None = None
+    #: Labels every alert of the source carries: ``namespace`` of its OpenLineage dataset.
+    labels: dict[str, str] | None = None
     #: The metrics its anomaly check watches, as a set: looked up once per metric event.
     monitored: frozenset[str] = field(init=False)
 
