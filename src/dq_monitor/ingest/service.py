@@ -242,17 +242,20 @@ class MonitorService:
 
     async def _input_partitions(self) -> int:
         """Partition count shared by the input topics (they must be co-partitioned to scale out);
-        0 while an input topic does not exist yet."""
+        0 while an input topic (OpenLineage topics included) does not exist yet."""
         topics = [*self.kafka.input_topics, *self.kafka.openlineage_topics]
         counts = await partition_counts(self.kafka, topics)
         missing = [t for t in topics if t not in counts]
         if missing:
             log.warning("input topic(s) %s do not exist yet; waiting", ", ".join(missing))
             return 0
-        if len(set(counts.values())) > 1:
+        # OpenLineage topics need not match (their records are keyed by job: each is re-homed
+        # by its payload), so the native topics alone decide the homes.
+        native = {t: counts[t] for t in self.kafka.input_topics}
+        if len(set(native.values())) > 1:
             log.warning("input topics have different partition counts %s: scale-out needs "
-                        "co-partitioned topics", counts)
-        return max(counts.values())
+                        "co-partitioned topics", native)
+        return max(native.values())
 
     async def _shutdown(self) -> None:
         if self._producer is not None and self._consumer is not None:
