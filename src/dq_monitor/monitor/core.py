@@ -31,7 +31,7 @@ from dq_monitor.events import format_rfc3339, parse_rfc3339
 from dq_monitor.monitor.dispatch import SEP, EventDispatcher, watch_key
 from dq_monitor.monitor.outcome import Emitted, Outcome
 from dq_monitor.monitor.scheduler import Scheduler
-from dq_monitor.state import checkpoint
+from dq_monitor.state import checkpoint, lineage
 from dq_monitor.state.sources import SourceState, Watch
 
 #: The watch key of a source's freshness alert.
@@ -329,6 +329,8 @@ class Monitor:
                 state["schema"] = [list(column) for column in src.schema]
             if src.labels:
                 state["labels"] = src.labels
+            if src.upstream:
+                state["upstream"] = lineage.encode(src.upstream)
             return state
         if kind == "ser":
             series = src.series.get(rest[0])
@@ -365,9 +367,10 @@ class Monitor:
             last_updated = None if last is None else parse_rfc3339(last)
             schema = _schema_or_none(value.get("schema"))
             labels = _labels_or_none(value.get("labels"))
+            upstream = lineage.decode(value.get("upstream", []))
             src = self._restored_source(cfg, partition, now)
             src.watching_since, src.last_updated = since, last_updated
-            src.schema, src.labels = schema, labels
+            src.schema, src.labels, src.upstream = schema, labels, upstream
         elif kind == "ser":
             if value is None or cfg.anomaly is None:
                 self._restored_source(cfg, partition, now).series.pop(rest[0], None)

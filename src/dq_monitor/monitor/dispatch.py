@@ -28,6 +28,7 @@ from dq_monitor.events import Metric, TableUpdate, format_rfc3339
 from dq_monitor.formats.observation import DatasetObservation, Schema
 from dq_monitor.formats.openlineage import namespace_label
 from dq_monitor.monitor.outcome import Outcome
+from dq_monitor.state import lineage
 from dq_monitor.state.sources import SourceState
 
 if TYPE_CHECKING:
@@ -145,6 +146,8 @@ class EventDispatcher:
             src.labels = labels
             core.dirty.add((partition, "src", cfg.name, ""))
         at = obs.event_time
+        if obs.upstream and lineage.learn(src.upstream, obs.upstream, obs.job, at):
+            core.dirty.add((partition, "src", cfg.name, ""))
         if obs.event_type == "COMPLETE":
             rows, nulls = obs.row_count, obs.null_counts
             if obs.role == "output" or rows is not None or nulls is not None:

@@ -19,6 +19,7 @@ from dq_monitor.formats.observation import Schema
 if TYPE_CHECKING:
     from dq_monitor.alerts.machine import AlertMachine
     from dq_monitor.checks.anomaly import SeriesState
+    from dq_monitor.state.lineage import Edge
 
 
 @dataclass(slots=True)
@@ -52,6 +53,8 @@ class SourceState:
     schema: Schema | None = None
     #: Labels every alert of the source carries: ``namespace`` of its OpenLineage dataset.
     labels: dict[str, str] | None = None
+    #: Lineage (``state.lineage``): the sources its runs read, by name.
+    upstream: dict[str, Edge] = field(default_factory=dict)
     #: The metrics its anomaly check watches, as a set: looked up once per metric event.
     monitored: frozenset[str] = field(init=False)
 
