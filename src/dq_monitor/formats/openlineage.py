@@ -264,11 +264,14 @@ class OpenLineageFormat:
             source = self._source(ds, where)
             inputs.append(source)
             rows, nulls = _metrics(ds, where)
+            # dbt-ol puts a test run's assertions in both places: the input facet wins.
+            side = ds.inputFacets
+            own = side is not None and side.dataQualityAssertions is not None
             out.append(DatasetObservation(
                 source=source, namespace=ds.namespace, role="input", event_type=kind,
                 event_time=at, job=job, run_id=run_id, run_subject=run_on_inputs,
                 row_count=rows, null_counts=nulls, schema=None,
-                assertions=_assertions([ds.facets, ds.inputFacets], where)))
+                assertions=_assertions([side if own else ds.facets], where)))
         upstream = tuple(dict.fromkeys(inputs))
         for i, ds in enumerate(event.outputs):
             where = f"outputs[{i}]"
