@@ -132,6 +132,7 @@ async def test_the_openlineage_client_drives_completeness_and_run_checks(
         await emit(run_event(RunState.COMPLETE, fixed, [orders(nulls=0), customers()]))
         alerts = await kafka.read(kafka.topic("alerts"), lambda xs: len(xs) >= 6)
         stats = dict(service.monitor.stats)
+        rerouted = service.stats["events.rerouted"]
     resolved = [a for a in alerts if a["status"] == "resolved"]
     assert summary(resolved) == [
         ("completeness", "shop.main.orders", "customer_id", "FAIL", "resolved"),
@@ -143,6 +144,9 @@ async def test_the_openlineage_client_drives_completeness_and_run_checks(
     assert stats["events.openlineage"] == 8
     assert stats["events.openlineage.no_dataset"] == 2  # the JobEvent and the DatasetEvent
     assert stats["alerts.completeness.FAIL.firing"] == 1
+    # Keyed by job, the records land on partition 0 of the OpenLineage topic; the two sources
+    # live on partitions 3 and 2: each of the 6 RunEvents went once to each home.
+    assert rerouted == 12
 
 
 @pytest.mark.req("FR-022", "NFR-006", "FR-012")
