@@ -59,8 +59,10 @@ _MIN_YEAR, _MAX_YEAR = MIN_TIME.year, MAX_TIME.year
 assert datetime(_MIN_YEAR, 1, 1, tzinfo=UTC) == MIN_TIME
 assert datetime(_MAX_YEAR, 1, 1, tzinfo=UTC) == MAX_TIME
 MAX_TAGS = 32
-#: Columns a table update's ``schema`` may list (FR-023).
+#: Columns a table update's ``schema`` may list (FR-023), and the characters of all its names
+#: and types together: a schema is kept in the source's state record, which must stay writable.
 MAX_SCHEMA_COLUMNS = 4096
+MAX_SCHEMA_CHARS = 256 * 1024
 MAX_TAG_KEY = 128
 MAX_TAG_VALUE = 256
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -177,8 +179,14 @@ class _ColumnModel(_Event):
 
 def _columns(value: object) -> object:
     """``[{"name": ..., "type": ...}, ...]`` as (name, type) pairs, once each is valid."""
-    if isinstance(value, list | tuple) and len(value) > MAX_SCHEMA_COLUMNS:
-        raise ValueError(f"has {len(value)} columns, over the limit of {MAX_SCHEMA_COLUMNS}")
+    if isinstance(value, list | tuple):
+        if len(value) > MAX_SCHEMA_COLUMNS:
+            raise ValueError(f"has {len(value)} columns, over the limit of {MAX_SCHEMA_COLUMNS}")
+        chars = sum(len(str(c.get("name", ""))) + len(str(c.get("type", "")))
+                    for c in value if isinstance(c, dict))
+        if chars > MAX_SCHEMA_CHARS:
+            raise ValueError(f"names and types add up to {chars} characters, over the limit "
+                             f"of {MAX_SCHEMA_CHARS}")
     return value
 
 
@@ -267,7 +275,8 @@ def _schema_fits(schema: object) -> bool:
     """(name, type) pairs of printable strings within their limits."""
     return (type(schema) is tuple and len(schema) <= MAX_SCHEMA_COLUMNS and all(
         type(c) is tuple and len(c) == 2 and _is_name(c[0]) and type(c[1]) is str
-        and len(c[1]) <= 512 and (c[1] == "" or c[1].isprintable()) for c in schema))
+        and len(c[1]) <= 512 and (c[1] == "" or c[1].isprintable()) for c in schema)
+        and sum(len(n) + len(t) for n, t in schema) <= MAX_SCHEMA_CHARS)
 
 
 def _is_count(value: object) -> bool:

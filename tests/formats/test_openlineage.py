@@ -113,3 +113,14 @@ def test_unknown_event_types_and_unknown_facets_are_tolerated() -> None:
     event["run"]["facets"] = {"whatever": {"deep": [1, 2, {"x": None}]}}
     [obs] = FMT.decode(orjson.dumps(event), DEFAULT_MAX_EVENT_BYTES)
     assert obs.event_type == "OTHER"
+
+
+@pytest.mark.req("FR-022", "NFR-006")
+def test_names_that_would_bloat_state_or_alerts_are_refused() -> None:
+    long_job = run_event("COMPLETE", 1, job="j" * 600, outputs=[dataset("t")])
+    assert "field 'job.name'" in reason(raw(long_job))
+    long_type = run_event("COMPLETE", 1, outputs=[dataset("t", schema=[("c", "T" * 600)])])
+    assert "fields[0].type" in reason(raw(long_type))
+    heavy = run_event("COMPLETE", 1, outputs=[dataset("t", schema=[
+        (f"c{i:04d}" + "n" * 300, "S" * 300) for i in range(500)])])
+    assert "over the limit of 262144" in reason(raw(heavy))

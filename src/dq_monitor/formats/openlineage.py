@@ -25,7 +25,13 @@ import msgspec
 
 from dq_monitor.config import Config
 from dq_monitor.errors import MalformedEvent
-from dq_monitor.events import MAX_COUNT, MAX_TAG_VALUE, MAX_VALUE, parse_rfc3339
+from dq_monitor.events import (
+    MAX_COUNT,
+    MAX_SCHEMA_CHARS,
+    MAX_TAG_VALUE,
+    MAX_VALUE,
+    parse_rfc3339,
+)
 from dq_monitor.formats.observation import AssertionResult, DatasetObservation, Schema
 
 #: Datasets one event may name (inputs and outputs each).
@@ -207,8 +213,16 @@ def _schema(ds: _Dataset, where: str) -> Schema | None:
     facet = None if ds.facets is None else ds.facets.schema
     if facet is None:
         return None
+    chars = 0
     for i, f in enumerate(facet.fields):
         _plain(f.name, f"{where}.facets.schema.fields[{i}].name")
+        if f.type is not None and (len(f.type) > MAX_NAME or _CONTROL.search(f.type)):
+            raise MalformedEvent(f"field '{where}.facets.schema.fields[{i}].type': must be at "
+                                 f"most {MAX_NAME} characters without control characters")
+        chars += len(f.name) + len(f.type or "")
+    if chars > MAX_SCHEMA_CHARS:
+        raise MalformedEvent(f"field '{where}.facets.schema.fields': names and types add up to "
+                             f"{chars} characters, over the limit of {MAX_SCHEMA_CHARS}")
     return tuple((f.name, f.type or "") for f in facet.fields)
 
 
@@ -238,6 +252,12 @@ class OpenLineageFormat:
                                  "'dataset')")
         if event.job is None:
             raise MalformedEvent("openlineage: field 'job': missing (a RunEvent names its job)")
+        for text, field in ((event.job.namespace, "job.namespace"), (event.job.name, "job.name"),
+                            (event.run.runId, "run.runId")):
+            if len(text) > MAX_NAME or _CONTROL.search(text) or (field == "job.name"
+                                                                  and not text):
+                raise MalformedEvent(f"openlineage: field '{field}': must be at most "
+                                     f"{MAX_NAME} characters without control characters")
         if event.eventTime is None:
             raise MalformedEvent("openlineage: field 'eventTime': missing")
         try:

@@ -15,7 +15,7 @@ from datetime import datetime
 from dq_monitor.events import format_rfc3339, parse_rfc3339
 
 #: Inputs remembered per output source.
-MAX_UPSTREAM = 256
+MAX_UPSTREAM = 64
 
 
 @dataclass(slots=True)
