@@ -120,6 +120,10 @@ def test_an_aborted_run_without_outputs_fires_on_its_inputs() -> None:
     m, cfg = started()
     out = send(m, cfg, run_event("ABORT", 10, inputs=[dataset("shop.main.customers")]), 10)
     assert alerts(out) == [("run", "shop.main.customers", "dbt/shop.orders", "FAIL", "firing")]
+    # The job's next COMPLETE names it as an input beside its output: that resolves it.
+    out = send(m, cfg, run_event("COMPLETE", 20, inputs=[dataset("shop.main.customers")],
+                                 outputs=[dataset("shop.main.orders")]), 20)
+    assert alerts(out) == [("run", "shop.main.customers", "dbt/shop.orders", "FAIL", "resolved")]
 
 
 @pytest.mark.req("FR-023")

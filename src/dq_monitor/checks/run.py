@@ -1,6 +1,7 @@
 """FR-023 ``run``: a pipeline run that ended in FAIL or ABORT alerts on each monitored dataset
 it names (its outputs, else its inputs), subject = the job (``namespace/name``); the same job's
-next COMPLETE naming the dataset resolves it. START, RUNNING and OTHER change nothing."""
+next COMPLETE naming the dataset (as an input or an output) resolves it. START, RUNNING and
+OTHER change nothing."""
 
 from __future__ import annotations
 

@@ -157,7 +157,9 @@ class EventDispatcher:
                                    fresh=obs.role == "output")
             if obs.role == "output" and obs.schema is not None:
                 self.on_schema(src, obs.schema, at, kafka_ts, now, out)
-        if obs.run_subject and cfg.run.enabled:
+        # A failure alerts on the datasets the run names (outputs, else inputs); the job's next
+        # COMPLETE resolves it on every dataset it names, inputs included.
+        if cfg.run.enabled and (obs.run_subject or obs.event_type == "COMPLETE"):
             verdict = evaluate_run(cfg.name, obs.job, obs.event_type, obs.run_id)
             if verdict is not None:
                 core.judge(src, verdict, cfg.run, now, out, event_time=at, triggered_at=kafka_ts)
