@@ -184,3 +184,32 @@ async def test_malformed_openlineage_records_are_dead_letters_with_reasons(
     assert reasons[1] == "openlineage: field 'eventTime': missing"
     assert "outputs[0].facets.schema.fields" in reasons[2]
     assert "over the 1048576-byte limit" in reasons[3]
+
+
+@pytest.mark.req("FR-022", "FR-016")
+async def test_one_run_event_naming_sources_of_two_instances_alerts_once_on_each(
+    kafka: Kafka,
+) -> None:
+    """Two instances share the partitions; a FAIL run keyed by its job names a dataset homed on
+    each: each instance judges its own, once."""
+    topic = kafka.topic("openlineage")
+    await kafka.create(kafka.topic("updates"), kafka.topic("metrics"), topic, partitions=2)
+    cfg = config_for(kafka, "  - name: src0\n  - name: src1\n", openlineage=("openlineage",))
+    event: dict[str, Any] = {
+        "eventType": "FAIL", "eventTime": now(), "run": {"runId": str(uuid.uuid4())},
+        "job": {"namespace": "spark", "name": "nightly"}, "inputs": [],
+        "outputs": [{"namespace": "s3://lake", "name": "src0"},
+                    {"namespace": "s3://lake", "name": "src1"}],
+        "producer": "test", "schemaURL": "x"}
+    async with running(cfg) as a, running(cfg) as b:
+        with anyio.fail_after(40):
+            while not (a.monitor.owned and b.monitor.owned and a.is_ready() and b.is_ready()):
+                await anyio.sleep(0.1)
+        await kafka.send(topic, orjson.dumps(event), key="run:spark/nightly")
+        alerts = await kafka.read(kafka.topic("alerts"), lambda xs: len(xs) >= 2)
+        await anyio.sleep(1.0)  # nothing more comes
+        alerts = await kafka.read(kafka.topic("alerts"), lambda xs: False, timeout=1.0)
+    assert summary(alerts) == [("run", "src0", "spark/nightly", "FAIL", "firing"),
+                               ("run", "src1", "spark/nightly", "FAIL", "firing")]
+    assert a.monitor.stats["alerts.run.FAIL.firing"] == 1
+    assert b.monitor.stats["alerts.run.FAIL.firing"] == 1
