@@ -316,3 +316,21 @@ def test_an_unknown_field_is_skipped_unread() -> None:
     raw = (b'{"type":"metric","source":"s","metric":"m","value":1,'
            b'"ts":"2026-06-26T11:58:00Z","note":1e999}')
     assert isinstance(decode_event(raw), Metric)
+
+
+@pytest.mark.req("FR-023", "NFR-006")
+def test_a_table_update_schema_is_read_as_pairs_and_bounded() -> None:
+    base = {"type": "table_update", "source": "s", "updated_at": "2026-06-26T12:00:00Z"}
+    event = decode_event(orjson.dumps({**base, "schema": [{"name": "id", "type": "bigint"}]}))
+    assert isinstance(event, TableUpdate) and event.schema == (("id", "bigint"),)
+    slow = decode_event(orjson.dumps({**base, "updated_at": "2026-06-26T13:00:00+01:00",
+                                      "schema": [{"name": "id", "type": "bigint"}]}))
+    assert isinstance(slow, TableUpdate) and slow.schema == (("id", "bigint"),)
+    with pytest.raises(MalformedEvent, match=r"field 'schema\.0\.type': missing"):
+        decode_event(orjson.dumps({**base, "schema": [{"name": "id"}]}))
+    wide = [{"name": f"c{i}", "type": "int"} for i in range(5000)]
+    with pytest.raises(MalformedEvent, match="5000 columns, over the limit of 4096"):
+        decode_event(orjson.dumps({**base, "schema": wide}), max_bytes=1 << 22)
+    heavy = [{"name": f"c{i:04d}" + "n" * 300, "type": "t" * 300} for i in range(500)]
+    with pytest.raises(MalformedEvent, match="over the limit of 262144"):
+        decode_event(orjson.dumps({**base, "schema": heavy}), max_bytes=1 << 22)

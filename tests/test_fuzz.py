@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from dq_monitor.config import parse_config
 from dq_monitor.errors import DqMonitorError, MalformedEvent
 from dq_monitor.events import Alert, decode_event
+from dq_monitor.formats import OpenLineageFormat
 from dq_monitor.kafka.changelog import encode
 from dq_monitor.monitor import Monitor
 
@@ -65,7 +66,9 @@ def table_events() -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries({
         "type": st.just("table_update"), "source": SOURCES, "updated_at": timestamps(),
     }, optional={"row_count": INTS, "null_counts": st.dictionaries(NAMES, INTS, max_size=5),
-                 "event_id": st.text(max_size=10)})
+                 "event_id": st.text(max_size=10),
+                 "schema": st.lists(st.fixed_dictionaries({"name": NAMES, "type": NAMES}),
+                                    max_size=4)})
 
 
 def encoded(ev: dict[str, Any]) -> bytes:
@@ -185,3 +188,82 @@ def test_a_state_record_of_any_shape_is_applied_or_refused_without_damage(
     m.on_tick(T0 + timedelta(hours=2))
     for _, _, v in m.take_dirty():
         encode(v)
+
+
+# ----------------------------------------------------------------------------- OpenLineage
+
+OL_CONFIG = CONFIG.replace("input_topics: [in],", "input_topics: [in], openlineage_topics: [ol],")
+ANY_JSON = st.recursive(
+    st.none() | st.booleans() | FLOATS | INTS | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=3), max_leaves=8)
+
+
+def ol_datasets() -> st.SearchStrategy[dict[str, Any]]:
+    metrics = st.fixed_dictionaries({}, optional={
+        "rowCount": INTS, "columnMetrics": st.dictionaries(
+            NAMES, st.fixed_dictionaries({}, optional={"nullCount": INTS}), max_size=3)})
+    assertions = st.fixed_dictionaries({"assertions": st.lists(st.fixed_dictionaries(
+        {"assertion": NAMES, "success": st.booleans()},
+        optional={"column": NAMES, "name": NAMES, "severity": st.sampled_from(["warn", "error"]),
+                  "actual": ANY_JSON, "expected": ANY_JSON}), max_size=3)})
+    facets = st.fixed_dictionaries({}, optional={
+        "schema": st.fixed_dictionaries({"fields": st.lists(st.fixed_dictionaries(
+            {"name": NAMES}, optional={"type": NAMES}), max_size=4)}),
+        "dataQualityMetrics": metrics, "dataQualityAssertions": assertions,
+        "other": ANY_JSON})
+    return st.fixed_dictionaries({"namespace": st.sampled_from(["duckdb://x", "", "s3://b"]),
+                                  "name": SOURCES},
+                                 optional={"facets": facets, "inputFacets": facets,
+                                           "outputFacets": st.fixed_dictionaries({
+                                               "outputStatistics": st.fixed_dictionaries(
+                                                   {}, optional={"rowCount": INTS})})})
+
+
+def ol_events() -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({
+        "eventType": st.sampled_from(["START", "RUNNING", "COMPLETE", "FAIL", "ABORT", "OTHER",
+                                      "complete", "?"]),
+        "eventTime": timestamps(),
+        "run": st.fixed_dictionaries({"runId": st.text(max_size=8)}),
+        "job": st.fixed_dictionaries({"namespace": st.text(max_size=8),
+                                      "name": st.sampled_from(["j1", "j2"])}),
+    }, optional={"inputs": st.lists(ol_datasets(), max_size=3),
+                 "outputs": st.lists(ol_datasets(), max_size=3)})
+
+
+OL_RAW = (st.binary(max_size=200) | st.builds(encoded, ol_events())
+          | st.builds(encoded, ANY_JSON) | st.builds(encoded, ol_events()))
+
+
+@pytest.mark.req("NFR-006", "FR-022")
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(OL_RAW, max_size=30), st.sampled_from([0.5, 3600.0]))
+def test_any_openlineage_records_are_processed_or_rejected_and_state_round_trips(
+    raws: list[bytes], step: float
+) -> None:
+    cfg = parse_config(OL_CONFIG, env={})
+    fmt = OpenLineageFormat(cfg)
+    m = Monitor(cfg)
+    m.assign([0], T0)
+    for i, raw in enumerate(raws):
+        now = T0 + timedelta(seconds=i * step)
+        try:
+            observations = fmt.decode(raw, 1 << 20)
+        except MalformedEvent as exc:
+            assert exc.reason.startswith("openlineage: ")
+            continue
+        out = m.on_tick(now)
+        for obs in observations:
+            m.on_dataset(obs, 0, now, now, out)
+        out.alerts += m.on_tick(now + timedelta(seconds=step / 2)).alerts
+        for e in out.alerts:
+            assert Alert.from_json(e.alert.to_json()) == e.alert
+    saved = checkpoint(m)
+    end = T0 + timedelta(seconds=len(raws) * step)
+    restored = Monitor(cfg)
+    for key, value in saved.items():
+        restored.restore(0, key, None if value is None else orjson.loads(value), end)
+    restored.assign([0], end)
+    assert {k: encode(restored.snapshot(k)) for k in saved} == {
+        k: encode(m.snapshot(k)) for k in saved}

@@ -64,3 +64,9 @@ def test_one_backoff_implementation() -> None:
             if p.name != "backoff.py"
             for i, line in enumerate(p.read_text().splitlines(), 1) if doubling.search(line)]
     assert hits == []
+
+
+def test_test_modules_outside_the_tests_package_have_unique_basenames() -> None:
+    """Test folders have no ``__init__``: two test files of one name would not both import."""
+    names = [p.name for p in (Path(__file__).parent).glob("*/**/test_*.py")]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []

@@ -38,7 +38,7 @@ def start_summary(config: Config) -> str:
     k = config.kafka
     return (
         f"dq-monitor starting: {len(config.sources)} source(s), {checks} check(s); "
-        f"input {', '.join(k.input_topics)} → alerts {k.alert_topic}, "
+        f"input {', '.join([*k.input_topics, *k.openlineage_topics])} → alerts {k.alert_topic}, "
         f"dead letters {k.dead_letter_topic}; group {k.group_id}; broker {k.bootstrap_servers}; "
         f"{len(config.channels)} channel(s)"
     )

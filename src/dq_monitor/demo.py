@@ -36,13 +36,14 @@ from dq_monitor.monitor import Emitted
 from dq_monitor.silence import SilenceBook
 from dq_monitor.telemetry import Telemetry
 
-UPDATES, METRICS = "demo.table-updates", "demo.metrics"
+UPDATES, METRICS, LINEAGE = "demo.table-updates", "demo.metrics", "demo.openlineage"
 
 DEMO_CONFIG = """
 kafka:
   bootstrap_servers: "{bootstrap}"
   group_id: demo-{run}
   input_topics: [{updates}, {metrics}]
+  openlineage_topics: [{lineage}]
   alert_topic: demo.alerts.{run}
   dead_letter_topic: demo.dead-letter.{run}
   session_timeout: 6s
@@ -58,6 +59,8 @@ sources:
     anomaly: {{metrics: [revenue_usd], window: 60, min_samples: 20, rebaseline_after: 10}}
   - name: shop.payments
     freshness: {{max_staleness: 6s, warn_ratio: 0.5}}
+  - name: shop.main.customers   # a dbt model: its runs arrive as OpenLineage events
+    freshness: {{max_staleness: 10s}}
 """
 
 SEVERITY_STYLE = {"WARN": "bold yellow", "FAIL": "bold red"}
@@ -87,6 +90,47 @@ class Scenario:
     def shifted(self, t: float) -> bool:
         return t >= self.at(0.50)
 
+    def run_fails(self, t: float, sent: bool) -> bool:
+        return not sent and t >= self.at(0.44)
+
+    def assertion_fails(self, t: float, sent: bool) -> bool:
+        return not sent and t >= self.at(0.60)
+
+    def column_dropped(self, t: float) -> bool:
+        return t >= self.at(0.75)
+
+
+#: The dbt model's columns; from ``Scenario.column_dropped`` on, ``email`` is gone.
+CUSTOMER_COLUMNS = [("id", "INTEGER"), ("name", "VARCHAR"), ("email", "VARCHAR")]
+
+
+def lineage_run(kind: str, run_id: str, now: str,
+                columns: list[tuple[str, str]] = CUSTOMER_COLUMNS) -> bytes:
+    """One OpenLineage RunEvent of the demo's dbt model, as ``dbt-ol`` would write it."""
+    return orjson.dumps({
+        "eventType": kind, "eventTime": now, "producer": "dq-monitor-demo",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": run_id}, "job": {"namespace": "dbt", "name": "shop.customers"},
+        "inputs": [{"namespace": "duckdb://shop", "name": "shop.raw.customers"}],
+        "outputs": [{"namespace": "duckdb://shop", "name": "shop.main.customers",
+                     "facets": {"schema": {"fields": [
+                         {"name": n, "type": t} for n, t in columns]}}}],
+    })
+
+
+def lineage_test(run_id: str, now: str, passed: bool) -> bytes:
+    """The model's ``dbt test`` run: its assertions on the model, as ``dbt-ol`` reports them."""
+    test = {"assertion": "not_null", "column": "id", "success": passed,
+            "name": "not_null_customers_id", "severity": "error"}
+    return orjson.dumps({
+        "eventType": "COMPLETE", "eventTime": now, "producer": "dq-monitor-demo",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": run_id}, "job": {"namespace": "dbt", "name": "shop.customers.test"},
+        "inputs": [{"namespace": "duckdb://shop", "name": "shop.main.customers",
+                    "inputFacets": {"dataQualityAssertions": {"assertions": [test]}}}],
+        "outputs": [],
+    })
+
 
 async def play_traffic(bootstrap: str, duration: float, stop: anyio.Event) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False,
@@ -95,7 +139,7 @@ async def play_traffic(bootstrap: str, duration: float, stop: anyio.Event) -> No
     rng = random.Random(7)
     plan = Scenario(duration)
     start = time.monotonic()
-    sent_malformed = sent_spike = False
+    sent_malformed = sent_spike = sent_failed_run = sent_failed_test = False
     tick = 0
     try:
         while not stop.is_set() and (t := time.monotonic() - start) < duration:
@@ -121,6 +165,20 @@ async def play_traffic(bootstrap: str, duration: float, stop: anyio.Event) -> No
                     await producer.send(UPDATES, orjson.dumps(
                         {"type": "table_update", "source": "shop.payments", "updated_at": now}),
                         key=b"shop.payments")
+            if tick % 20 == 0:  # the dbt model runs every two seconds
+                run_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                columns = CUSTOMER_COLUMNS[:2] if plan.column_dropped(t) else CUSTOMER_COLUMNS
+                failed_run = plan.run_fails(t, sent_failed_run)
+                failed_test = not failed_run and plan.assertion_fails(t, sent_failed_test)
+                sent_failed_run |= failed_run
+                sent_failed_test |= failed_test
+                await producer.send(LINEAGE, lineage_run("START", run_id, now, columns=columns),
+                                    key=b"run:dbt/shop.customers")
+                await producer.send(LINEAGE, lineage_run(
+                    "FAIL" if failed_run else "COMPLETE", run_id, now, columns=columns),
+                    key=b"run:dbt/shop.customers")
+                await producer.send(LINEAGE, lineage_test(run_id, now, not failed_test),
+                                    key=b"run:dbt/shop.customers.test")
             if plan.malformed(t, sent_malformed):
                 sent_malformed = True
                 await producer.send(METRICS, b'{"type": "metric", "source": "shop.orders", '
@@ -170,7 +228,7 @@ def summary(seen: Counter[tuple[str, str]], dead: list[dict[str, Any]],
     table.add_column("check")
     table.add_column("WARN", justify="right")
     table.add_column("FAIL", justify="right")
-    for check in ("freshness", "completeness", "anomaly"):
+    for check in ("freshness", "completeness", "anomaly", "run", "assertion", "schema"):
         table.add_row(check, str(seen[(check, "WARN")]), str(seen[(check, "FAIL")]))
     table.add_section()
     table.add_row("dead-lettered events", str(len(dead)), "")
@@ -196,9 +254,10 @@ async def run_demo(duration: float, bootstrap: str | None, console: Console,
     with _broker(bootstrap) as address:
         console.print(f"[bold]dq-monitor demo[/]: broker {address}, {duration:.0f}s of traffic")
         config = parse_config(DEMO_CONFIG.format(
-            bootstrap=address, run=uuid.uuid4().hex[:8], updates=UPDATES, metrics=METRICS),
-            env={})
-        await ensure_topics(config.kafka, {UPDATES: (1, {}), METRICS: (1, {})})
+            bootstrap=address, run=uuid.uuid4().hex[:8], updates=UPDATES, metrics=METRICS,
+            lineage=LINEAGE), env={})
+        await ensure_topics(config.kafka, {UPDATES: (1, {}), METRICS: (1, {}),
+                                           LINEAGE: (1, {})})
         latencies: list[float] = []
 
         def published(e: Emitted, acked: datetime) -> None:
@@ -226,7 +285,8 @@ async def run_demo(duration: float, bootstrap: str | None, console: Console,
                           f"(and [bold]dq-monitor alerts --url http://127.0.0.1:{port}[/])")
             console.print("monitor ready: playing traffic with injected incidents "
                           "(a spike, a null-rate jump, a silent source, a level shift, "
-                          "a malformed event)")
+                          "a malformed event; a dbt model's failed run, failed test and "
+                          "dropped column, as OpenLineage events)")
             await play_traffic(address, duration, traffic_done)
             await anyio.sleep(1.0)  # let the last alerts reach the view
             stop.set()

@@ -59,6 +59,10 @@ _MIN_YEAR, _MAX_YEAR = MIN_TIME.year, MAX_TIME.year
 assert datetime(_MIN_YEAR, 1, 1, tzinfo=UTC) == MIN_TIME
 assert datetime(_MAX_YEAR, 1, 1, tzinfo=UTC) == MAX_TIME
 MAX_TAGS = 32
+#: Columns a table update's ``schema`` may list (FR-023), and the characters of all its names
+#: and types together: a schema is kept in the source's state record, which must stay writable.
+MAX_SCHEMA_COLUMNS = 4096
+MAX_SCHEMA_CHARS = 256 * 1024
 MAX_TAG_KEY = 128
 MAX_TAG_VALUE = 256
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -164,10 +168,36 @@ class _Event(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
+class _ColumnModel(_Event):
+    """One column of a table update's ``schema`` (FR-023)."""
+
+    model_config = ConfigDict(title="Column")
+
+    name: Name
+    type: Annotated[str, BeforeValidator(_plain), Field(max_length=512)]
+
+
+def _columns(value: object) -> object:
+    """``[{"name": ..., "type": ...}, ...]`` as (name, type) pairs, once each is valid."""
+    if isinstance(value, list | tuple):
+        if len(value) > MAX_SCHEMA_COLUMNS:
+            raise ValueError(f"has {len(value)} columns, over the limit of {MAX_SCHEMA_COLUMNS}")
+        chars = sum(len(str(c.get("name", ""))) + len(str(c.get("type", "")))
+                    for c in value if isinstance(c, dict))
+        if chars > MAX_SCHEMA_CHARS:
+            raise ValueError(f"names and types add up to {chars} characters, over the limit "
+                             f"of {MAX_SCHEMA_CHARS}")
+    return value
+
+
+def _pairs(value: list[_ColumnModel] | None) -> tuple[tuple[str, str], ...] | None:
+    return None if value is None else tuple((c.name, c.type) for c in value)
+
+
 class _TableUpdateModel(_Event):
     """A table was (re)written: feeds freshness, completeness and the ``row_count`` series."""
 
-    model_config = ConfigDict(title="TableUpdate")
+    model_config = ConfigDict(title="TableUpdate", populate_by_name=True)
 
     type: Literal["table_update"]
     source: Name
@@ -175,6 +205,13 @@ class _TableUpdateModel(_Event):
     row_count: Count | None = None
     null_counts: dict[Name, Count] | None = None
     event_id: str | None = None
+    #: FR-023: the table's columns, for the ``schema`` check.
+    schema_: Annotated[list[_ColumnModel] | None, BeforeValidator(_columns)] = Field(
+        default=None, alias="schema")
+
+    @property
+    def columns(self) -> tuple[tuple[str, str], ...] | None:
+        return _pairs(self.schema_)
 
     @model_validator(mode="after")
     def _nulls_within_rows(self) -> _TableUpdateModel:
@@ -234,6 +271,14 @@ def _is_name(value: object) -> bool:
             and (value.isprintable() or _CONTROL.search(value) is None))
 
 
+def _schema_fits(schema: object) -> bool:
+    """(name, type) pairs of printable strings within their limits."""
+    return (type(schema) is tuple and len(schema) <= MAX_SCHEMA_COLUMNS and all(
+        type(c) is tuple and len(c) == 2 and _is_name(c[0]) and type(c[1]) is str
+        and len(c[1]) <= 512 and (c[1] == "" or c[1].isprintable()) for c in schema)
+        and sum(len(n) + len(t) for n, t in schema) <= MAX_SCHEMA_CHARS)
+
+
 def _is_count(value: object) -> bool:
     return type(value) is int and 0 <= value <= MAX_COUNT
 
@@ -254,9 +299,13 @@ def _settle(event: msgspec.Struct, model: type[BaseModel]) -> None:
     """Validate ``event`` by ``model`` (raising its ``ValidationError``, a ``ValueError``) and
     store the normalised values: the path for every event the quick checks did not accept."""
     fields = {name: getattr(event, name) for name in event.__struct_fields__}
+    if fields.get("schema") is not None:  # (name, type) pairs back to the wire's objects
+        fields["schema"] = [c if isinstance(c, dict) else {"name": c[0], "type": c[1]}
+                            for c in fields["schema"]]
     valid = model.model_validate(fields)
     for name in event.__struct_fields__:
-        msgspec.structs.force_setattr(event, name, getattr(valid, name))
+        value = valid.columns if name == "schema" else getattr(valid, name)  # type: ignore[attr-defined]
+        msgspec.structs.force_setattr(event, name, value)
 
 
 class TableUpdate(msgspec.Struct, frozen=True, kw_only=True):
@@ -268,6 +317,8 @@ class TableUpdate(msgspec.Struct, frozen=True, kw_only=True):
     row_count: int | None = None
     null_counts: dict[str, int] | None = None
     event_id: str | None = None
+    #: FR-023: the table's columns as (name, type) pairs, for the ``schema`` check.
+    schema: tuple[tuple[str, str], ...] | None = None
 
     def __post_init__(self) -> None:
         at: object = self.updated_at
@@ -279,6 +330,7 @@ class TableUpdate(msgspec.Struct, frozen=True, kw_only=True):
                 and isinstance(at, datetime) and at.tzinfo is not None
                 and (rows is None or _is_count(rows))
                 and (self.event_id is None or type(self.event_id) is str)
+                and (self.schema is None or _schema_fits(self.schema))
                 and (nulls is None or (type(nulls) is dict and all(
                     _is_name(c) and _is_count(n) and (rows is None or n <= rows)
                     for c, n in nulls.items())))):
@@ -345,12 +397,18 @@ _WireTags = Annotated[
 ]
 
 
+class _ColumnWire(msgspec.Struct, gc=False):
+    name: _WireName
+    type: Annotated[str, msgspec.Meta(max_length=512)]
+
+
 class _TableUpdateWire(msgspec.Struct, tag_field="type", tag="table_update", gc=False):
     source: _WireName
     updated_at: str
     row_count: _Rows | None = None
     null_counts: dict[_WireName, _Rows] | None = None
     event_id: str | None = None
+    schema: Annotated[list[_ColumnWire], msgspec.Meta(max_length=MAX_SCHEMA_COLUMNS)] | None = None
 
 
 class _MetricWire(msgspec.Struct, tag_field="type", tag="metric", gc=False):
@@ -371,7 +429,9 @@ class Alert(BaseModel):
 
     alert_id: str
     fingerprint: str
-    check: Literal["freshness", "completeness", "anomaly", "threshold"]
+    check: Literal[
+        "freshness", "completeness", "anomaly", "threshold", "run", "assertion", "schema"
+    ]
     source: str
     subject: str | None
     severity: Literal["WARN", "FAIL"]
@@ -469,9 +529,13 @@ def decode_lean(raw: bytes, max_bytes: int = DEFAULT_MAX_EVENT_BYTES
             else:
                 source, rows, nulls = wire.source, wire.row_count, wire.null_counts
                 at = _fast_stamp(wire.updated_at)
+                columns = wire.schema
+                schema = None if columns is None else tuple((c.name, c.type) for c in columns)
                 if at is not None and source.isprintable() and (
-                        nulls is None or _nulls_fit(nulls, rows)):
-                    return _checked_table_update(source, at, rows, nulls, wire.event_id)
+                        nulls is None or _nulls_fit(nulls, rows)) and (
+                        schema is None or _schema_fits(schema)):
+                    return _checked_table_update(source, at, rows, nulls, wire.event_id,
+                                                 schema)
     except (msgspec.DecodeError, ValueError):
         pass
     event = _decode_reference(raw)
@@ -495,7 +559,8 @@ _TABLE_UPDATE = TableUpdate(type="table_update", source="-", updated_at=MIN_TIME
 
 
 def _checked_table_update(source: str, at: datetime, rows: int | None,
-                          nulls: dict[str, int] | None, event_id: str | None) -> TableUpdate:
+                          nulls: dict[str, int] | None, event_id: str | None,
+                          schema: tuple[tuple[str, str], ...] | None = None) -> TableUpdate:
     event = copy.copy(_TABLE_UPDATE)
     force = msgspec.structs.force_setattr
     force(event, "source", source)
@@ -506,6 +571,8 @@ def _checked_table_update(source: str, at: datetime, rows: int | None,
         force(event, "null_counts", nulls)
     if event_id is not None:
         force(event, "event_id", event_id)
+    if schema is not None:
+        force(event, "schema", schema)
     return event
 
 
@@ -539,4 +606,4 @@ def _decode_reference(raw: bytes) -> TableUpdate | Metric:
                       value=model.value, ts=model.ts, tags=model.tags)
     return TableUpdate(type="table_update", source=model.source, updated_at=model.updated_at,
                        row_count=model.row_count, null_counts=model.null_counts,
-                       event_id=model.event_id)
+                       event_id=model.event_id, schema=model.columns)

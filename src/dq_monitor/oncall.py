@@ -132,7 +132,8 @@ def add_parsers(sub: Any) -> None:
     p = ssub.add_parser("add", help="hold the deliveries of matching alerts for a while")
     common(p)
     p.add_argument("--source", help="source name or glob, e.g. 'warehouse.*'")
-    p.add_argument("--check", choices=("freshness", "completeness", "anomaly", "threshold"))
+    p.add_argument("--check", choices=("freshness", "completeness", "anomaly", "threshold",
+                                       "run", "assertion", "schema"))
     p.add_argument("--subject", help="column or series name, or a glob")
     p.add_argument("--severity", choices=("WARN", "FAIL"))
     when = p.add_mutually_exclusive_group()

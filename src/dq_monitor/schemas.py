@@ -14,7 +14,13 @@ import orjson
 from pydantic import TypeAdapter
 
 from dq_monitor.api.openapi import openapi_document
-from dq_monitor.api.views import AlertsResponse, ApiError, SilencesResponse, SourcesResponse
+from dq_monitor.api.views import (
+    AlertsResponse,
+    ApiError,
+    LineageResponse,
+    SilencesResponse,
+    SourcesResponse,
+)
 from dq_monitor.config import config_schema
 from dq_monitor.events import Alert, Metric, TableUpdate
 from dq_monitor.silence import SilenceRequest, SilenceView
@@ -30,6 +36,7 @@ def all_schemas() -> dict[str, dict[str, Any]]:
         # FR-019: the operator API's bodies
         "api-alerts.schema.json": AlertsResponse.model_json_schema(mode="serialization"),
         "api-sources.schema.json": SourcesResponse.model_json_schema(mode="serialization"),
+        "api-lineage.schema.json": LineageResponse.model_json_schema(mode="serialization"),
         "api-silences.schema.json": SilencesResponse.model_json_schema(mode="serialization"),
         "api-silence.schema.json": SilenceView.model_json_schema(mode="serialization"),
         "api-silence-request.schema.json": SilenceRequest.model_json_schema(),

@@ -112,6 +112,7 @@ async def kafka(bootstrap: str) -> AsyncIterator[Kafka]:
 def config_for(
     kafka: Kafka, sources_yaml: str, extra: str = "", *,
     inputs: tuple[str, ...] = ("updates", "metrics"), group: str = "monitor",
+    openlineage: tuple[str, ...] = (),
 ) -> Config:
     """A config on the test's own topics and group, with test-speed group timing."""
     text = f"""
@@ -119,6 +120,7 @@ kafka:
   bootstrap_servers: "{kafka.bootstrap}"
   group_id: {kafka.prefix}-{group}
   input_topics: [{", ".join(kafka.topic(t) for t in inputs)}]
+  openlineage_topics: [{", ".join(kafka.topic(t) for t in openlineage)}]
   alert_topic: {kafka.topic("alerts")}
   dead_letter_topic: {kafka.topic("dead")}
   session_timeout: {SESSION_TIMEOUT}

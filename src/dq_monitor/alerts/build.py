@@ -55,7 +55,8 @@ def alert_id_for(fp: str, severity: str, status: str, event_time: datetime,
 
 
 def build_alert(
-    t: Transition, *, event_time: datetime, detected_at: datetime, alert_id: str | None = None
+    t: Transition, *, event_time: datetime, detected_at: datetime, alert_id: str | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Alert:
     """The alert event for ``t``; ``alert_id`` defaults to ``alert_id_for`` the transition."""
     v = t.verdict
@@ -81,4 +82,5 @@ def build_alert(
         requirement=v.requirement,
         event_time=event_time,
         detected_at=detected_at,
+        labels=labels,
     )

@@ -5,6 +5,7 @@
 ``GET /metrics``           Prometheus metrics; ``/healthz``, ``/readyz`` as before
 ``GET /api/v1/alerts``     firing alerts of the deployment (``AlertsResponse``)
 ``GET /api/v1/sources``    per-source state (``SourcesResponse``)
+``GET /api/v1/lineage``    lineage learned from OpenLineage runs (``LineageResponse``)
 ``GET /api/v1/silences``   silences (``?expired`` adds those ended in the last week)
 ``POST /api/v1/silences``  create one (``SilenceRequest``) → 201 and the silence
 ``GET|DELETE /api/v1/silences/{id}``   show one / expire it now
@@ -149,6 +150,7 @@ class OperatorApi:
             "/": {"GET": self._page}, "/metrics": {"GET": self._metrics},
             "/healthz": {"GET": self._healthz}, "/readyz": {"GET": self._readyz},
             "/api/v1/alerts": {"GET": self._alerts}, "/api/v1/sources": {"GET": self._sources},
+            "/api/v1/lineage": {"GET": self._lineage},
             SILENCES: {"GET": self._list_silences, "POST": self._add_silence},
             "/-/reload": {"POST": self._reload},
         }
@@ -216,6 +218,10 @@ class OperatorApi:
 
     async def _sources(self, req: Request) -> Response:
         return json_response(200, self._sources_view(self.now()).model_dump(mode="json"))
+
+    async def _lineage(self, req: Request) -> Response:
+        view = views.lineage_view(self.instance, self.monitor, self.now())
+        return json_response(200, view.model_dump(mode="json"))
 
     async def _page(self, req: Request) -> Response:
         if (busy := self._not_loaded()) is not None:

@@ -82,6 +82,35 @@ class SourcesResponse(_Out):
     sources: list[SourceStatus]
 
 
+class LineageEdge(_Out):
+    """A run of ``job`` read ``upstream`` to write ``downstream`` (FR-022, for FR-027)."""
+
+    upstream: str
+    downstream: str
+    job: str
+    last_seen: Timestamp
+
+
+class LineageResponse(_Out):
+    """``GET /api/v1/lineage``: the edges learned from OpenLineage runs for the monitored
+    sources whose state this instance holds (each instance answers for its partitions)."""
+
+    instance: str
+    generated_at: Timestamp
+    partitions: list[int]
+    edges: list[LineageEdge]
+
+
+def lineage_view(instance: str, monitor: Monitor | None, now: datetime) -> LineageResponse:
+    owned = monitor.sources if monitor is not None else {}
+    edges = [LineageEdge(upstream=up, downstream=name, job=edge.job, last_seen=edge.last_seen)
+             for name, src in sorted(owned.items())
+             for up, edge in sorted(src.upstream.items())]
+    return LineageResponse(instance=instance, generated_at=now,
+                           partitions=sorted(monitor.owned) if monitor is not None else [],
+                           edges=edges)
+
+
 class SilencesResponse(_Out):
     """``GET /api/v1/silences``: pending and active silences (``?expired`` adds recent ones)."""
 

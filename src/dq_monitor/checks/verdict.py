@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-CheckName = Literal["freshness", "completeness", "anomaly", "threshold"]
+CheckName = Literal[
+    "freshness", "completeness", "anomaly", "threshold", "run", "assertion", "schema"]
 
 #: The requirement each check verifies; carried in every alert event.
 REQUIREMENT: dict[CheckName, str] = {
@@ -14,6 +15,9 @@ REQUIREMENT: dict[CheckName, str] = {
     "completeness": "FR-004",
     "anomaly": "FR-005",
     "threshold": "FR-026",
+    "run": "FR-023",
+    "assertion": "FR-023",
+    "schema": "FR-023",
 }
 
 

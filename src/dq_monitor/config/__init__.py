@@ -43,6 +43,12 @@ from dq_monitor.config.kafka import (
     SecurityProtocol,
 )
 from dq_monitor.config.load import load_config, parse_config, read_config
+from dq_monitor.config.openlineage import (
+    AssertionCheckConfig,
+    OpenLineageConfig,
+    RunCheckConfig,
+    SchemaCheckConfig,
+)
 from dq_monitor.config.root import Config, config_schema
 from dq_monitor.config.routing import (
     CheckKind,
@@ -69,6 +75,7 @@ __all__ = [
     "THRESHOLD_BOUNDS",
     "AlertmanagerChannel",
     "AnomalyConfig",
+    "AssertionCheckConfig",
     "ChannelConfig",
     "CheckKind",
     "ColumnRule",
@@ -83,13 +90,16 @@ __all__ = [
     "KafkaSecurity",
     "Match",
     "MuteWindowConfig",
+    "OpenLineageConfig",
     "PagerDutyChannel",
     "PositiveDuration",
     "RetryConfig",
     "Route",
     "RoutingConfig",
+    "RunCheckConfig",
     "SaslMechanism",
     "SchedulerConfig",
+    "SchemaCheckConfig",
     "SecurityProtocol",
     "SeverityName",
     "SlackChannel",

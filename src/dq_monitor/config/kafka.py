@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 
 from dq_monitor.config.base import _Model
 from dq_monitor.config.durations import PositiveDuration
-from dq_monitor.config.raw import _int_or, _seconds
+from dq_monitor.config.raw import _int_or, _list, _seconds
 
 #: aiokafka's and Apache Kafka's default (the brokers' ``message.max.bytes`` is 1 MiB + 12).
 DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024
@@ -83,6 +83,9 @@ class KafkaConfig(KafkaSecurity):
     group_id: str = "dq-monitor"
     router_group_id: str | None = None
     input_topics: list[str] = Field(min_length=1)
+    #: FR-022: topics of OpenLineage RunEvents (JSON), as the pipelines' OpenLineage Kafka
+    #: transport writes them; the payload decides the source, whatever the record key.
+    openlineage_topics: list[str] = Field(default_factory=list)
     alert_topic: str = Field(min_length=1)
     dead_letter_topic: str = Field(min_length=1)
     changelog_topic: str | None = None
@@ -188,8 +191,13 @@ def security_checks(section: dict[str, Any], base: str) -> Iterator[str]:
 
 def kafka_checks(kafka: dict[str, Any]) -> Iterator[str]:
     """The raw ``kafka`` section: its security, events that fit a request, a heartbeat well
-    within the session timeout."""
+    within the session timeout, a topic in one input format only."""
     yield from security_checks(kafka, "kafka")
+    native = [t for t in _list(kafka.get("input_topics")) if isinstance(t, str)]
+    for i, topic in enumerate(_list(kafka.get("openlineage_topics"))):
+        if topic in native:
+            yield (f"kafka.openlineage_topics[{i}]: topic {topic!r} is also in "
+                   "kafka.input_topics; a topic carries one input format")
     beat, session = (_seconds(kafka.get("heartbeat_interval", "3s")),
                      _seconds(kafka.get("session_timeout", "10s")))
     event_max, request_max = (_int_or(kafka.get("max_event_bytes"), 1024 * 1024),

@@ -11,6 +11,7 @@ from pydantic import Field
 from dq_monitor.config.base import _Model
 from dq_monitor.config.channels import ChannelConfig
 from dq_monitor.config.kafka import KafkaConfig
+from dq_monitor.config.openlineage import OpenLineageConfig
 from dq_monitor.config.routing import RoutingConfig
 from dq_monitor.config.sources import SourceCatalog, SourceConfig
 from dq_monitor.config.telemetry import SchedulerConfig, TelemetryConfig
@@ -25,6 +26,8 @@ class Config(_Model):
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    #: FR-022: how OpenLineage datasets are named as sources.
+    openlineage: OpenLineageConfig = Field(default_factory=OpenLineageConfig)
 
     @cached_property
     def sources_by_name(self) -> dict[str, SourceConfig]:

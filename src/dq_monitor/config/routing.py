@@ -13,7 +13,8 @@ from dq_monitor.config.durations import PositiveDuration
 from dq_monitor.config.raw import _dict, _list, _seconds
 
 SeverityName = Literal["WARN", "FAIL"]
-CheckKind = Literal["freshness", "completeness", "anomaly", "threshold"]
+CheckKind = Literal[
+    "freshness", "completeness", "anomaly", "threshold", "run", "assertion", "schema"]
 StatusName = Literal["firing", "resolved"]
 
 
@@ -32,7 +33,8 @@ class Match(_Model):
     check: Annotated[
         list[CheckKind] | None,
         BeforeValidator(_as_list),
-        _one_or_many("freshness", "completeness", "anomaly", "threshold"),
+        _one_or_many(
+            "freshness", "completeness", "anomaly", "threshold", "run", "assertion", "schema"),
     ] = None
     source: str | None = None
     #: FR-024: a glob on the owner of the alert's source (an alert without one never matches).

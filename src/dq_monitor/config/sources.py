@@ -20,6 +20,11 @@ from dq_monitor.config.checks import (
     damping_checks,
     threshold_checks,
 )
+from dq_monitor.config.openlineage import (
+    AssertionCheckConfig,
+    RunCheckConfig,
+    SchemaCheckConfig,
+)
 from dq_monitor.config.raw import _dict
 
 #: FR-024: how many sources one ``match`` entry discovers when ``max_sources`` is not given.
@@ -49,6 +54,10 @@ class SourceConfig(_Model):
     #: FR-026: static bounds per metric (``row_count`` included).
     thresholds: dict[str, ThresholdRule] = Field(default_factory=dict)
     max_series: int = Field(default=10_000, ge=1)
+    #: FR-023: checks fed by pipeline metadata (OpenLineage, a table update's ``schema``).
+    run: RunCheckConfig = Field(default_factory=RunCheckConfig)
+    assertions: AssertionCheckConfig = Field(default_factory=AssertionCheckConfig)
+    schema_: SchemaCheckConfig = Field(default_factory=SchemaCheckConfig, alias="schema")
 
     @model_validator(mode="after")
     def _name_or_match(self) -> SourceConfig:
@@ -134,5 +143,5 @@ def source_checks(sources: list[Any], kafka: dict[str, Any]) -> Iterator[str]:
         yield from completeness_checks(_dict(src.get("completeness")),
                                        f"sources[{i}].completeness")
         yield from threshold_checks(_dict(src.get("thresholds")), f"sources[{i}].thresholds")
-        for check in ("freshness", "completeness", "anomaly"):
+        for check in ("freshness", "completeness", "anomaly", "run", "assertions", "schema"):
             yield from damping_checks(_dict(src.get(check)), f"sources[{i}].{check}")

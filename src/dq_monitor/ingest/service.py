@@ -32,6 +32,7 @@ from dq_monitor.checkpoint_size import RECORD_OVERHEAD
 from dq_monitor.config import Config
 from dq_monitor.errors import DqMonitorError, MalformedEvent, TopicSetupError
 from dq_monitor.events import decode_lean
+from dq_monitor.formats import OpenLineageFormat
 from dq_monitor.ingest.deadletter import malformed_event
 from dq_monitor.kafka import changelog, check_access, consumer_kwargs, producer_kwargs
 from dq_monitor.kafka.backoff import Backoff, pause, quiet_stop
@@ -42,7 +43,7 @@ from dq_monitor.kafka.failures import (
     reason,
     unwritable_record,
 )
-from dq_monitor.kafka.headers import TRIGGERED_HEADER
+from dq_monitor.kafka.headers import FORMAT_HEADER, TRIGGERED_HEADER
 from dq_monitor.kafka.topics import COMPACT, ensure_topics, partition_counts
 from dq_monitor.monitor import Emitted, Monitor, Outcome
 from dq_monitor.monitor.dispatch import EVENT_STAT
@@ -125,6 +126,9 @@ class MonitorService:
         self.changelog_topic = self.kafka.changelog_topic or f"{self.kafka.group_id}.changelog"
         #: Events that arrived on a partition other than their source's home go here first.
         self.repartition_topic = f"{self.kafka.group_id}.repartition"
+        #: FR-022: topics of OpenLineage events and their format.
+        self.lineage_topics = frozenset(self.kafka.openlineage_topics)
+        self.openlineage = OpenLineageFormat(config)
         self._forward: list[Forward] = []
         #: Sends of alerts and dead letters not yet accounted for, oldest first.
         self._in_flight: list[_InFlight] = []
@@ -257,7 +261,8 @@ class MonitorService:
                 })
                 self.monitor.partition_count = parts
                 await consumer.start()
-                consumer.subscribe([*self.kafka.input_topics, self.repartition_topic],
+                consumer.subscribe([*self.kafka.input_topics, *self.kafka.openlineage_topics,
+                                    self.repartition_topic],
                                    listener=_Rebalance(self))
             except TopicSetupError:  # NFR-008: refused for good; the message says what to do
                 await quiet_stop(consumer, producer)
@@ -278,16 +283,20 @@ class MonitorService:
 
     async def _input_partitions(self) -> int:
         """Partition count shared by the input topics (they must be co-partitioned to scale out);
-        0 while an input topic does not exist yet."""
-        counts = await partition_counts(self.kafka, self.kafka.input_topics)
-        missing = [t for t in self.kafka.input_topics if t not in counts]
+        0 while an input topic (OpenLineage topics included) does not exist yet."""
+        topics = [*self.kafka.input_topics, *self.kafka.openlineage_topics]
+        counts = await partition_counts(self.kafka, topics)
+        missing = [t for t in topics if t not in counts]
         if missing:
             log.warning("input topic(s) %s do not exist yet; waiting", ", ".join(missing))
             return 0
-        if len(set(counts.values())) > 1:
+        # OpenLineage topics need not match (their records are keyed by job: each is re-homed
+        # by its payload), so the native topics alone decide the homes.
+        native = {t: counts[t] for t in self.kafka.input_topics}
+        if len(set(native.values())) > 1:
             log.warning("input topics have different partition counts %s: scale-out needs "
-                        "co-partitioned topics", counts)
-        return max(counts.values())
+                        "co-partitioned topics", native)
+        return max(native.values())
 
     async def _shutdown(self) -> None:
         if self._producer is not None and self._consumer is not None:
@@ -458,8 +467,80 @@ class MonitorService:
         self, tp: TopicPartition, records: list[Any], now: datetime, out: Outcome,
         dead: list[dict[str, Any]],
     ) -> None:
-        """Decode and judge one partition's batch: the per-event loop, with what every event
-        needs bound once."""
+        """Decode and judge one partition's batch in its topic's format (FR-022)."""
+        if tp.topic in self.lineage_topics:
+            self._process_lineage(tp, records, now, out, dead, at_home=False)
+        elif tp.topic == self.repartition_topic and any(
+                _lineage(rec.headers) for rec in records):
+            for rec in records:  # mixed formats: one record at a time, in order
+                if _lineage(rec.headers):
+                    self._process_lineage(tp, [rec], now, out, dead, at_home=True)
+                else:
+                    self._process_native(tp, [rec], now, out, dead)
+        else:
+            self._process_native(tp, records, now, out, dead)
+
+    def _kafka_ts(self, ts_ms: int | None, now: datetime) -> datetime:
+        if not ts_ms:
+            return now
+        last_ms, last_ts = self._last_ts
+        if ts_ms != last_ms:
+            last_ts = datetime.fromtimestamp(ts_ms / 1000, UTC)
+            self._last_ts = (ts_ms, last_ts)
+        return last_ts
+
+    def _process_lineage(
+        self, tp: TopicPartition, records: list[Any], now: datetime, out: Outcome,
+        dead: list[dict[str, Any]], *, at_home: bool,
+    ) -> None:
+        """OpenLineage records (FR-022). One event may name datasets of several sources, whose
+        homes are different partitions: the ones at home here are judged, and the record goes
+        once to each other home through the repartition topic, where (``at_home``) only the
+        datasets at home there are judged. A dataset of no configured source is counted."""
+        decode, max_bytes = self.openlineage.decode, self.kafka.max_event_bytes
+        on_dataset, homes, partition = self.monitor.on_dataset, self.monitor.homes, tp.partition
+        stats = self.monitor.stats
+        alerts = out.alerts
+        for rec in records:
+            raw = rec.value
+            try:
+                if raw is None:
+                    raise MalformedEvent("empty record (no value)")
+                observations = decode(raw, max_bytes)
+            except MalformedEvent as exc:
+                self._malformed(tp, rec, exc, dead)
+                continue
+            kafka_ts = self._kafka_ts(rec.timestamp, now)
+            if not at_home:
+                self._consumed[tp.topic, "openlineage"] += 1
+                stats["events.openlineage"] += 1
+                if not observations:
+                    stats["events.openlineage.no_dataset"] += 1
+            first = len(alerts)
+            elsewhere: dict[int, str] = {}
+            for obs in observations:
+                home = homes.get(obs.source)
+                if home is None or home == partition:
+                    if not at_home or home is not None:
+                        on_dataset(obs, partition, kafka_ts, now, out)
+                elif not at_home:
+                    elsewhere.setdefault(home, obs.source)
+            for home, source in elsewhere.items():
+                self.stats["events.rerouted"] += 1
+                headers = [*(rec.headers or []), (FORMAT_HEADER, OpenLineageFormat.name.encode())]
+                self._forward.append(((self.repartition_topic, source.encode(), rec.value, home,
+                                       headers), rec.timestamp))
+            if self.telemetry.enabled and len(alerts) > first:
+                parent = tracing.extract(rec.headers)
+                if parent is not None:
+                    alerts[first:] = [replace(e, trace=parent) for e in alerts[first:]]
+
+    def _process_native(
+        self, tp: TopicPartition, records: list[Any], now: datetime, out: Outcome,
+        dead: list[dict[str, Any]],
+    ) -> None:
+        """Decode and judge one partition's batch of native events: the per-event loop, with
+        what every event needs bound once."""
         decode, max_bytes = decode_lean, self.kafka.max_event_bytes
         on_event, on_metric = self.monitor.on_event, self.monitor.on_metric
         homes = self.monitor.homes
@@ -792,6 +873,15 @@ class MonitorService:
             log.info("commit skipped after a rebalance; records will be re-read")
         except KafkaError as exc:
             log.warning("commit failed (%s); records will be re-read", type(exc).__name__)
+
+
+def _lineage(headers: Any) -> bool:
+    """A re-homed record in the OpenLineage format (its ``FORMAT_HEADER``)."""
+    if headers:
+        for key, value in headers:
+            if key == FORMAT_HEADER and value == b"openlineage":
+                return True
+    return False
 
 
 def _kind_of(value: bytes | None) -> str | None:

@@ -7,6 +7,9 @@ from __future__ import annotations
 from dq_monitor.checks.completeness import ROW_COUNT_SUBJECT
 from dq_monitor.config import Damping, SourceConfig
 
+#: The source entry's field holding each check's options, where it is not the check's name.
+_OPTIONS = {"assertion": "assertions", "schema": "schema_"}
+
 
 def damping_of(cfg: SourceConfig, check: str, subject: str | None) -> Damping | None:
     """The damping options of ``check`` on ``subject`` of source ``cfg``; None when the check
@@ -16,7 +19,9 @@ def damping_of(cfg: SourceConfig, check: str, subject: str | None) -> Damping | 
             return None
         rule = cfg.thresholds.get(subject)
         return rule if rule is not None else cfg.thresholds.get(subject.split("{", 1)[0])
-    damping: Damping | None = getattr(cfg, check, None)
+    damping: Damping | None = getattr(cfg, _OPTIONS.get(check, check), None)
+    if damping is None or not getattr(damping, "enabled", True):
+        return None  # not configured, or (FR-023: run, assertions, schema) turned off
     return damping
 
 

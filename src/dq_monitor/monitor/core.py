@@ -33,11 +33,11 @@ from dq_monitor.monitor.dispatch import SEP, EventDispatcher, watch_key
 from dq_monitor.monitor.outcome import Emitted, Outcome
 from dq_monitor.monitor.reconfigure import reconfigure
 from dq_monitor.monitor.scheduler import Scheduler
-from dq_monitor.state import checkpoint
+from dq_monitor.state import checkpoint, lineage
 from dq_monitor.state.sources import SourceState, Watch
 
 #: The checks whose alert state a changelog record may hold.
-_CHECKS = ("freshness", "completeness", "anomaly", "threshold")
+_CHECKS = ("freshness", "completeness", "anomaly", "threshold", "run", "assertion", "schema")
 #: The watch key of a source's freshness alert.
 _FRESHNESS_WATCH = watch_key("freshness", None)
 
@@ -87,6 +87,7 @@ class Monitor:
         self.dispatcher = EventDispatcher(self)
         self.on_event = self.dispatcher.on_event
         self.on_metric = self.dispatcher.on_metric
+        self.on_dataset = self.dispatcher.on_dataset
 
     # ------------------------------------------------------------------ ownership
 
@@ -207,13 +208,14 @@ class Monitor:
     def alert(self, src: SourceState, transition: Transition, *, event_time: datetime,
               detected_at: datetime) -> Alert:
         """The alert event of ``transition`` with its source's owner, labels and runbook
-        (FR-024), counted."""
-        alert = build_alert(transition, event_time=event_time, detected_at=detected_at)
+        (FR-024) and the labels its events carry (FR-022: ``namespace``), counted."""
         cfg = src.config
-        if cfg.owner is not None or cfg.labels or cfg.runbook_url is not None:
-            alert = alert.model_copy(update={
-                "owner": cfg.owner, "labels": dict(cfg.labels) or None,
-                "runbook_url": cfg.runbook_url})
+        # the entry's labels, then what the source's events say (an OpenLineage namespace)
+        labels = {**cfg.labels, **src.labels} if src.labels else cfg.labels
+        alert = build_alert(transition, event_time=event_time, detected_at=detected_at,
+                            labels=labels or None)
+        if cfg.owner is not None or cfg.runbook_url is not None:
+            alert = alert.model_copy(update={"owner": cfg.owner, "runbook_url": cfg.runbook_url})
         self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
         return alert
 
@@ -422,11 +424,18 @@ class Monitor:
         if src is None:
             return None
         if kind == "src":
-            return {
+            state: dict[str, Any] = {
                 "watching_since": format_rfc3339(src.watching_since),
                 "last_updated": None if src.last_updated is None
                 else format_rfc3339(src.last_updated),
             }
+            if src.schema is not None:
+                state["schema"] = [list(column) for column in src.schema]
+            if src.labels:
+                state["labels"] = src.labels
+            if src.upstream:
+                state["upstream"] = lineage.encode(src.upstream)
+            return state
         if kind == "ser":
             series = src.series.get(rest[0])
             return None if series is None else checkpoint.encode(series)
@@ -467,8 +476,12 @@ class Monitor:
             since = parse_rfc3339(value["watching_since"])
             last = value.get("last_updated")
             last_updated = None if last is None else parse_rfc3339(last)
+            schema = _schema_or_none(value.get("schema"))
+            labels = _labels_or_none(value.get("labels"))
+            upstream = lineage.decode(value.get("upstream", []))
             src = self._restored_source(cfg, partition, now)
             src.watching_since, src.last_updated = since, last_updated
+            src.schema, src.labels, src.upstream = schema, labels, upstream
         elif kind == "ser":
             if value is None or cfg.anomaly is None:
                 self._restored_source(cfg, partition, now).series.pop(rest[0], None)
@@ -522,6 +535,26 @@ def _checked_watch(value: dict[str, Any] | None, name: str) -> dict[str, Any] | 
             and _number_or_none(observed) and _number_or_none(expected)):
         raise ValueError("verdict: out of shape")
     AlertMachine.from_state(value["machine"], Damping())  # readable, or it raises here
+    return value
+
+
+def _schema_or_none(value: object) -> tuple[tuple[str, str], ...] | None:
+    """A checkpointed schema: a list of [name, type] pairs of strings (NFR-006: else raise)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(
+            isinstance(c, list) and len(c) == 2 and all(isinstance(x, str) for x in c)
+            for c in value):
+        raise ValueError("schema: out of shape")
+    return tuple((c[0], c[1]) for c in value)
+
+
+def _labels_or_none(value: object) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError("labels: out of shape")
     return value
 
 

@@ -20,12 +20,18 @@ from dq_monitor.checks.anomaly import (
     evaluate_robust,
     series_key,
 )
+from dq_monitor.checks.assertion import evaluate_assertion
 from dq_monitor.checks.completeness import ROW_COUNT_SUBJECT, evaluate_completeness
+from dq_monitor.checks.run import evaluate_run
+from dq_monitor.checks.schema import evaluate_schema
 from dq_monitor.checks.threshold import breach, verdict
 from dq_monitor.checks.verdict import OK
 from dq_monitor.config import ThresholdRule
 from dq_monitor.events import Metric, TableUpdate, format_rfc3339
+from dq_monitor.formats.observation import DatasetObservation, Schema
+from dq_monitor.formats.openlineage import namespace_label
 from dq_monitor.monitor.outcome import Outcome
+from dq_monitor.state import lineage
 from dq_monitor.state.sources import SourceState
 
 if TYPE_CHECKING:
@@ -123,6 +129,68 @@ class EventDispatcher:
             return
         self._observe_value(src, subject, value, now, out, ts, kafka_ts)
 
+    def on_dataset(
+        self, obs: DatasetObservation, partition: int, kafka_ts: datetime, now: datetime,
+        out: Outcome,
+    ) -> None:
+        """FR-022/FR-023: one dataset named by an OpenLineage RunEvent.
+
+        COMPLETE: an output is an update at ``eventTime`` (freshness, completeness, the
+        ``row_count`` series) and its ``schema`` facet is compared; an input that carries
+        data-quality metrics feeds completeness and ``row_count`` (it was read, not written, so
+        not freshness). FAIL/ABORT and COMPLETE judge the ``run`` check; assertions are judged
+        whatever the event type. START, RUNNING and OTHER with nothing else update nothing.
+        """
+        core = self.core
+        core.stats["events.openlineage.dataset"] += 1
+        src = core.sources.get(obs.source)
+        if src is None:
+            src = self._new_source(obs.source, partition, now, out)
+            if src is None:
+                return
+        src.partition = partition
+        cfg = src.config
+        labels = namespace_label(obs.namespace)
+        if labels != src.labels:
+            src.labels = labels
+            core.dirty.add((partition, "src", src.name, ""))
+        at = obs.event_time
+        if obs.upstream and lineage.learn(src.upstream, obs.upstream, obs.job, at):
+            core.dirty.add((partition, "src", src.name, ""))
+        if obs.event_type == "COMPLETE":
+            rows, nulls = obs.row_count, obs.null_counts
+            if obs.role == "output" or rows is not None or nulls is not None:
+                update = TableUpdate(type="table_update", source=obs.source, updated_at=at,
+                                     row_count=rows, null_counts=nulls)
+                self._table_update(src, update, kafka_ts, now, out,
+                                   fresh=obs.role == "output")
+            if obs.role == "output" and obs.schema is not None:
+                self.on_schema(src, obs.schema, at, kafka_ts, now, out)
+        # A failure alerts on the datasets the run names (outputs, else inputs); the job's next
+        # COMPLETE resolves it on every dataset it names, inputs included.
+        if cfg.run.enabled and (obs.run_subject or obs.event_type == "COMPLETE"):
+            verdict = evaluate_run(src.name, obs.job, obs.event_type, obs.run_id)
+            if verdict is not None:
+                core.judge(src, verdict, cfg.run, now, out, event_time=at, triggered_at=kafka_ts)
+        if obs.assertions and cfg.assertions.enabled:
+            for result in obs.assertions:
+                core.judge(src, evaluate_assertion(src.name, obs.job, result), cfg.assertions,
+                           now, out, event_time=at, triggered_at=kafka_ts)
+
+    def on_schema(
+        self, src: SourceState, schema: Schema, event_time: datetime, kafka_ts: datetime,
+        now: datetime, out: Outcome,
+    ) -> None:
+        """FR-023: judge ``schema`` against the source's last one, which it then replaces."""
+        cfg = src.config.schema_
+        verdict = evaluate_schema(src.name, cfg, src.schema, schema)
+        if src.schema != schema:
+            src.schema = schema
+            self.core.dirty.add((src.partition, "src", src.name, ""))
+        if verdict is not None:
+            self.core.judge(src, verdict, cfg, now, out, event_time=event_time,
+                            triggered_at=kafka_ts)
+
     def _new_source(self, name: str, partition: int, now: datetime,
                     out: Outcome) -> SourceState | None:
         """The state of a configured source seen for the first time, named or matched by a
@@ -146,14 +214,18 @@ class EventDispatcher:
         return core.new_source(cfg, partition, now)
 
     def _table_update(
-        self, src: SourceState, ev: TableUpdate, kafka_ts: datetime, now: datetime, out: Outcome
+        self, src: SourceState, ev: TableUpdate, kafka_ts: datetime, now: datetime, out: Outcome,
+        *, fresh: bool = True,
     ) -> None:
+        """``fresh``: the table was written (False for figures about a table a run read)."""
         core = self.core
         cfg = src.config
-        src.saw_update(ev.updated_at, now)
-        core.dirty.add((src.partition, "src", src.name, ""))
-        if cfg.freshness is not None:
-            core.check_freshness(src, now, out, event_time=ev.updated_at, triggered_at=kafka_ts)
+        if fresh:
+            src.saw_update(ev.updated_at, now)
+            core.dirty.add((src.partition, "src", src.name, ""))
+            if cfg.freshness is not None:
+                core.check_freshness(src, now, out, event_time=ev.updated_at,
+                                     triggered_at=kafka_ts)
         if cfg.completeness is not None:
             # With no alert state for the source, only WARN/FAIL verdicts would change anything
             # (unless a column is named like the row-count subject: its two verdicts share a
@@ -172,6 +244,8 @@ class EventDispatcher:
             if ROW_COUNT_METRIC in src.monitored:
                 self._observe_value(src, ROW_COUNT_METRIC, rows, now, out, ev.updated_at,
                                     kafka_ts)
+        if ev.schema is not None:
+            self.on_schema(src, ev.schema, ev.updated_at, kafka_ts, now, out)
 
     def _observe_value(
         self, src: SourceState, subject: str, value: float, now: datetime, out: Outcome,

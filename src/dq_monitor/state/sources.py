@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING
 
 from dq_monitor.checks.verdict import Verdict
 from dq_monitor.config import SourceConfig, ThresholdRule
+from dq_monitor.formats.observation import Schema
 
 if TYPE_CHECKING:
     from dq_monitor.alerts.machine import AlertMachine
     from dq_monitor.checks.anomaly import SeriesState
+    from dq_monitor.state.lineage import Edge
 
 
 @dataclass(slots=True)
@@ -47,6 +49,12 @@ class SourceState:
     #: The freshness deadline currently on the scheduler's heap, if any (one per source keeps
     #: the heap small however often the source updates).
     fresh_armed: datetime | None = None
+    #: FR-023: the last schema seen (the ``schema`` check's baseline), kept in the changelog.
+    schema: Schema | None = None
+    #: Labels every alert of the source carries: ``namespace`` of its OpenLineage dataset.
+    labels: dict[str, str] | None = None
+    #: Lineage (``state.lineage``): the sources its runs read, by name.
+    upstream: dict[str, Edge] = field(default_factory=dict)
     #: The metrics its anomaly check watches, as a set: looked up once per metric event.
     monitored: frozenset[str] = field(init=False)
     #: FR-026: its static thresholds by metric (empty, and so false, when it has none).
