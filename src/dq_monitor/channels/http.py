@@ -1,4 +1,5 @@
-"""Shared HTTP delivery for Slack and webhooks: one pooled client, the status policy, no leaks.
+"""Shared HTTP delivery for Slack, webhooks, PagerDuty and Alertmanager: one keep-alive pool
+per channel, the status policy, no leaks.
 
 Webhook URLs are secrets (Slack's token is its path). httpx names the URL in some exception
 messages and logs every request URL at INFO on the ``httpx`` logger, so errors are rebuilt with
@@ -31,11 +32,14 @@ _SPLIT = re.compile(r"[\s/?&=:;,@#]+")
 _MIN_PIECE = 6
 
 
-def client(timeout: float) -> httpx.AsyncClient:
-    """One keep-alive pool per channel; ``timeout`` bounds connect, write, read and pool waits."""
+def client(timeout: float, connections: int) -> httpx.AsyncClient:
+    """One keep-alive pool per channel, a connection kept open for each of its
+    ``connections`` deliveries under way (``max_in_flight``), so a storm reuses them instead of
+    opening one per alert; ``timeout`` bounds connect, write, read and pool waits."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout),
-        limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
+        limits=httpx.Limits(max_connections=connections,
+                            max_keepalive_connections=connections),
         follow_redirects=False,
     )
 

@@ -19,6 +19,8 @@ class Reply:
     body: bytes = b"ok"
     #: Read the request, then never answer (until the receiver stops).
     hang: bool = False
+    #: Seconds to wait before answering (a slow receiver).
+    delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ class HttpReceiver:
                 self.requests.append(replace(request, status=0 if reply.hang else reply.status))
                 if reply.hang:
                     await asyncio.Event().wait()
+                if reply.delay:
+                    await asyncio.sleep(reply.delay)
                 extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
                 writer.write(f"HTTP/1.1 {reply.status} Scripted\r\n"
                              f"content-length: {len(reply.body)}\r\n{extra}\r\n".encode()
