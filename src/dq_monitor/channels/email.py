@@ -1,7 +1,9 @@
 """SMTP email (FR-008): STARTTLS or implicit TLS, optional AUTH, plain-text and HTML parts.
 
 One connection per alert: alert mail is rare and a pooled SMTP session would go stale between
-incidents. SMTP 4xx replies, timeouts and connection trouble may pass later: retryable. SMTP 5xx
+incidents. SMTP 4xx replies, timeouts and connection trouble may pass later: retryable; a 421
+(the server sheds load) or a 4xx with enhanced status 4.7.x (a policy deferral: too many
+messages or connections, greylisting) is the server's rate limit (``routing.retry``). SMTP 5xx
 replies (bad credentials, refused sender or recipients, rejected data) and a server that lacks a
 configured feature (STARTTLS, AUTH) are final. The password never reaches a message.
 NFR-008: alert text reaches the headers through ``escape.mail_header`` (one line, whatever the
@@ -62,6 +64,12 @@ def build_message(alert: Alert, repeat: bool, cfg: EmailConfig) -> EmailMessage:
     return msg
 
 
+def rate_limit(code: int, message: str) -> bool:
+    """An SMTP reply that defers for load or policy (RFC 5321 421, RFC 3463 4.7.x): the
+    server's rate limit, retried without using up an attempt."""
+    return code == 421 or (400 <= code < 500 and message.lstrip().startswith("4.7."))
+
+
 def tls_context(cfg: EmailConfig) -> ssl.SSLContext | None:
     """The client context for ``tls``/``starttls``: system CAs or ``ca_file``; ``verify_tls``."""
     if not (cfg.tls or cfg.starttls):
@@ -104,10 +112,13 @@ class EmailChannel:
                 "all recipients refused: " + "; ".join(
                     f"{r.recipient} {r.code} {r.message}" for r in exc.recipients),
                 retryable=any(400 <= c < 500 for c in codes),
+                rate_limited=bool(exc.recipients) and all(
+                    rate_limit(r.code, r.message) for r in exc.recipients),
             ) from None
         except aiosmtplib.SMTPResponseException as exc:
             raise self._error(f"SMTP {exc.code}: {exc.message}",
-                              retryable=not 500 <= exc.code < 600) from None
+                              retryable=not 500 <= exc.code < 600,
+                              rate_limited=rate_limit(exc.code, exc.message)) from None
         except aiosmtplib.SMTPNotSupported as exc:
             raise self._error(f"server lacks a configured feature: {exc}",
                               retryable=False) from None
@@ -130,11 +141,12 @@ class EmailChannel:
                 for rcpt, r in refused.items()),
         )
 
-    def _error(self, reason: str, *, retryable: bool) -> DeliveryError:
+    def _error(self, reason: str, *, retryable: bool, rate_limited: bool = False
+               ) -> DeliveryError:
         if self._password:
             reason = reason.replace(self._password, "***")
         reason = " ".join(reason.split())[:REPLY_CHARS]
-        return DeliveryError(self.name, reason, retryable=retryable)
+        return DeliveryError(self.name, reason, retryable=retryable, rate_limited=rate_limited)
 
     async def aclose(self) -> None:
         return None

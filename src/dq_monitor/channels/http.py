@@ -6,7 +6,8 @@ messages and logs every request URL at INFO on the ``httpx`` logger, so errors a
 every secret string redacted, and a filter on that logger cuts URLs down to scheme and host.
 
 Status policy (FR-010): 2xx delivered; 429 and 503 retryable after ``Retry-After`` (seconds or
-an HTTP date); other 5xx, timeouts and connection errors retryable; anything else final.
+an HTTP date), 429 marked rate-limited (the receiver's flow control: ``routing.retry``); other
+5xx, timeouts and connection errors retryable; anything else final.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ async def post(
     reason = f"HTTP {status}: {body}" if body else f"HTTP {status}"
     if status in RETRY_AFTER_STATUSES:
         wait = retry_after(response.headers.get("retry-after"))
-        raise DeliveryError(channel, reason, retryable=True, retry_after=wait)
+        raise DeliveryError(channel, reason, retryable=True, retry_after=wait,
+                            rate_limited=status == 429)
     raise DeliveryError(channel, reason, retryable=500 <= status < 600)
 
 

@@ -62,7 +62,7 @@ from dq_monitor.routing.dispatch import Pending, Step
 from dq_monitor.routing.hold import HoldReason
 from dq_monitor.routing.lanes import Lanes
 from dq_monitor.routing.mute import MuteWindow
-from dq_monitor.routing.retry import RetryPolicy, deliver_with_retry
+from dq_monitor.routing.retry import RetryPolicy, Throttle, deliver_with_retry
 from dq_monitor.silence import SilenceBook
 from dq_monitor.telemetry import ChannelDelivery, Telemetry
 
@@ -149,6 +149,8 @@ class AlertRouter:
         self._lanes: dict[str, Lanes[Job]] = {}
         self._changed: dict[str, anyio.Event] = {}
         self._backlog: dict[str, ChannelBacklog] = {}
+        #: Per channel: its receiver's rate limit, waited out by all its deliveries.
+        self._throttles: dict[str, Throttle] = {}
         #: Channels whose own reader runs (they fell behind on some partition).
         self._catching_up: set[str] = set()
         self._stopping = anyio.Event()
@@ -642,12 +644,16 @@ class AlertRouter:
 
     async def _deliver_traced(self, channel: Channel, job: Job, state: DeliveryLog,
                               span: Span) -> None:
-        outcome = await deliver_with_retry(channel, job.alert, job.repeat, self.policy)
+        outcome = await deliver_with_retry(
+            channel, job.alert, job.repeat, self.policy,
+            throttle=self._throttles.setdefault(job.channel, Throttle()))
         span.set_attribute("dq.attempts", outcome.attempts)
+        if outcome.rate_limited:
+            self._count(job.channel, "rate_limited", outcome.rate_limited)
         if not outcome.ok:
             span.set_status(Status(StatusCode.ERROR, outcome.reason or "undeliverable"))
-        if outcome.attempts > 1:
-            self._count(job.channel, "retried", outcome.attempts - 1)
+        if outcome.attempts > outcome.rate_limited + 1:
+            self._count(job.channel, "retried", outcome.attempts - outcome.rate_limited - 1)
         if not outcome.ok:
             self._count(job.channel, "failed")
             await self._undeliverable(job, outcome.reason or "delivery failed", outcome.attempts)
