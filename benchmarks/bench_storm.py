@@ -619,7 +619,8 @@ def figures(rate: int, run: int, sent: dict[str, Any], out: Outputs, receiver: R
         to_topic.append(stamps[aid] - start)
         if aid in ledger.delivered:
             to_hook.append(ledger.delivered[aid] - start)
-    reasons = Counter(d["reason"] for d in out.dead if d.get("kind") == "undeliverable_alert")
+    reasons = Counter(d["reason"] for d in out.dead if d.get("kind") == "undeliverable_alert"
+                      and d.get("channel") == "hook")
     firing_reasons = Counter(why for aid, why in ledger.dead.items() if aid in ledger.firing)
     emitted = len(ledger.firing)
     delivered = len(ledger.delivered.keys() & ledger.firing.keys())
