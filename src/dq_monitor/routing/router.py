@@ -147,7 +147,9 @@ class AlertRouter:
         self._joined = False
         #: Per channel: its queue (``routing.lanes``), what waits on it, and its backlog.
         self._lanes: dict[str, Lanes[Job]] = {}
-        self._changed: dict[str, anyio.Event] = {}
+        #: Per channel: its idle workers' wake-ups, and room made in its queue.
+        self._idle: dict[str, list[anyio.Event]] = {}
+        self._room: dict[str, anyio.Event] = {}
         self._backlog: dict[str, ChannelBacklog] = {}
         #: Per channel: its receiver's rate limit, waited out by all its deliveries.
         self._throttles: dict[str, Throttle] = {}
@@ -188,7 +190,8 @@ class AlertRouter:
                 for name, cfg in self.config.channels.items():
                     self._lanes[name] = Lanes(self.config.routing.queue_size,
                                               cfg.max_in_flight, _fingerprint)
-                    self._changed[name] = anyio.Event()
+                    self._idle[name] = []
+                    self._room[name] = anyio.Event()
                     self._backlog[name] = ChannelBacklog()
                     for _ in range(cfg.max_in_flight):
                         tg.start_soon(self._worker, name)
@@ -206,7 +209,8 @@ class AlertRouter:
                 self._stopping.set()  # behind channels stop reading on their own
                 for name, lanes in self._lanes.items():
                     lanes.closed = True  # workers drain what is queued, then end
-                    self._notify(name)
+                    self._wake(name, everyone=True)
+                    self._made_room(name)
                 with anyio.move_on_after(5):
                     while any(p.open for p in self._pending.values()):
                         await anyio.sleep(0.05)
@@ -393,13 +397,21 @@ class AlertRouter:
         if state is not None:
             state.queue(job.alert, job.channel)
         job.token = self._backlog[job.channel].add(job.detected)
-        self._notify(job.channel)
+        self._wake(job.channel)
         return True
 
-    def _notify(self, channel: str) -> None:
-        """Wake what waits on ``channel``'s queue (a job to take, or room in it)."""
-        self._changed[channel].set()
-        self._changed[channel] = anyio.Event()
+    def _wake(self, channel: str, *, everyone: bool = False) -> None:
+        """Wake one idle worker of ``channel`` (a job may be takeable now), or all of them."""
+        idle = self._idle[channel]
+        while idle:
+            idle.pop().set()
+            if not everyone:
+                return
+
+    def _made_room(self, channel: str) -> None:
+        """Wake the channel's own reader, waiting for room in its queue."""
+        self._room[channel].set()
+        self._room[channel] = anyio.Event()
 
     def _finish(self, job: Job) -> None:
         """A queued job ended (delivered, skipped, dropped): no longer in flight, and its
@@ -441,17 +453,21 @@ class AlertRouter:
             job = lanes.take()
             if job is None:
                 if lanes.finished:
-                    self._notify(name)  # the channel's other workers end too
+                    self._wake(name, everyone=True)  # the channel's other workers end too
                     return
-                await self._changed[name].wait()
+                wake = anyio.Event()
+                self._idle[name].append(wake)
+                await wake.wait()
                 continue
-            self._notify(name)  # room in the queue
+            self._made_room(name)
+            if len(lanes):
+                self._wake(name)  # another worker may take the next one meanwhile
             try:
                 await self._work(channel, job)
             finally:
                 lanes.done(job)
                 self._finish(job)
-                self._notify(name)
+                self._wake(name)  # its fingerprint's next job may go now
 
     async def _work(self, channel: Channel, job: Job) -> None:
         state = self.logs.get(job.partition)
@@ -560,7 +576,7 @@ class AlertRouter:
         jobs = 0
         if name in chosen.channels:
             while not self._enqueue(job):
-                await self._changed[name].wait()
+                await self._room[name].wait()
                 if self._stopping.is_set() or self._pending.get(tp) is not pending:
                     return False
             jobs = 1
