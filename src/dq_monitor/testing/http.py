@@ -51,6 +51,8 @@ class HttpReceiver:
     requests: list[Request] = field(default_factory=list)
     #: Statuses actually sent, in order (a hung request sends none).
     answered: list[int] = field(default_factory=list)
+    #: Connections accepted so far (a client that keeps them alive opens few).
+    connections: int = 0
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -90,6 +92,7 @@ class HttpReceiver:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self.connections += 1
         try:
             while True:
                 head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
