@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from dq_monitor.channels import build_channel
+from dq_monitor.channels import Channel, build_channel
 from dq_monitor.channels.email import rate_limit
 from dq_monitor.config import ChannelConfig
 from dq_monitor.events import Alert
@@ -95,3 +95,45 @@ async def test_other_smtp_deferrals_still_count_as_failed_attempts(smtp: SmtpFac
         outcome = await deliver_with_retry(ch, alert, False, POLICY, throttle=Throttle())
     assert not outcome.ok and outcome.attempts == 3 and outcome.rate_limited == 0
     assert server.received == []
+
+
+def mail_channel(port: int, to: list[str]) -> Channel:
+    return build_channel("mail", channel_config({
+        "type": "email", "host": "127.0.0.1", "port": port, "from": "dq@example.com",
+        "to": to, "timeout": "5s"}))
+
+
+@pytest.mark.req("FR-010", "FR-011", "NFR-002")
+async def test_a_recipient_deferred_for_rate_gets_the_mail_later_and_the_others_once(
+        smtp: SmtpFactory, alert: Alert) -> None:
+    deferral = "450 4.7.1 too many messages for this recipient, slow down"
+    with smtp(refuse={"lead@example.com": [deferral] * LIMITED,
+                      "gone@example.com": "550 5.1.1 no such user"}) as server:
+        outcome = await deliver_with_retry(
+            mail_channel(server.port, ["oncall@example.com", "lead@example.com",
+                                       "gone@example.com"]),
+            alert, False, POLICY, throttle=Throttle())
+    # oncall at once, lead alone once its deferrals passed; nobody twice
+    assert [e.rcpt_tos for e in server.received] == [["oncall@example.com"],
+                                                     ["lead@example.com"]]
+    assert outcome.ok and outcome.rate_limited == LIMITED
+    assert outcome.undelivered is not None
+    assert outcome.undelivered.recipients == ("gone@example.com",)
+    assert outcome.undelivered.reason == (
+        "recipients refused: gone@example.com 550 5.1.1 no such user")
+
+
+@pytest.mark.req("FR-010", "FR-011")
+async def test_a_recipient_deferred_past_the_policy_is_reported_alone(
+        smtp: SmtpFactory, alert: Alert) -> None:
+    with smtp(refuse={"lead@example.com": ["451 4.3.0 mailbox locked"] * 10}) as server:
+        outcome = await deliver_with_retry(
+            mail_channel(server.port, ["oncall@example.com", "lead@example.com"]),
+            alert, False, POLICY, throttle=Throttle())
+    assert [e.rcpt_tos for e in server.received] == [["oncall@example.com"]]
+    assert outcome.ok and outcome.attempts == POLICY.max_attempts
+    assert outcome.undelivered is not None
+    assert outcome.undelivered.recipients == ("lead@example.com",)
+    assert outcome.undelivered.reason.endswith(
+        "refused: lead@example.com 451 4.3.0 mailbox locked (gave up after 3 attempt(s) in "
+        f"{outcome.elapsed:.1f}s)")

@@ -14,7 +14,8 @@ receiver's flow control, not a failure: it does not use up one of ``max_attempts
 ``Throttle`` makes every delivery of the channel wait it out before its next attempt, so a
 storm slows down to what the receiver takes (the channel falls behind, loudly) instead of
 burning its attempts into dead letters. ``max_elapsed`` still bounds each delivery from its
-first attempt.
+first attempt. A mail accepted for some recipients and deferred for others is sent again to
+the deferred ones alone (``Readdressable``), never again to the others.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from dq_monitor.channels.base import Channel, Undelivered
+from dq_monitor.channels.base import Channel, Readdressable, Undelivered
 from dq_monitor.config import RetryConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
@@ -134,16 +135,21 @@ async def deliver_with_retry(
     ``DeliveryError`` (a bug in an adapter) ends the delivery as undeliverable instead of
     taking the caller's worker down; only its type is reported, since its text may hold secrets.
     ``throttle`` (the channel's, shared by its deliveries) holds every attempt back while the
-    receiver's rate limit lasts; a delivery's clock starts at its first attempt.
+    receiver's rate limit lasts; a delivery's clock starts at its first attempt. Recipients a
+    ``Readdressable`` channel reports refused for now (``Undelivered.later``) are tried again
+    alone, with the same policy; the rest have the alert already.
     """
     start: float | None = None
     attempt = failed = limited = 0
     error: DeliveryError | None = None
+    #: Once delivered to some: the recipients still to try, and those refused for good.
+    to: tuple[str, ...] | None = None
+    kept: Undelivered | None = None
     while True:
         while throttle is not None and (wait := throttle.wait(clock())) > 0:
             if start is not None and error is not None and (
                     clock() - start + wait >= policy.max_elapsed):
-                return _gave_up(error, attempt, clock() - start, limited)
+                return _gave_up(error, attempt, clock() - start, limited, to, kept)
             await sleep(wait)
         if start is None:
             start = clock()
@@ -151,10 +157,23 @@ async def deliver_with_retry(
         remaining = policy.max_elapsed - (clock() - start)
         try:
             with anyio.move_on_after(max(remaining, 0.001)) as scope:
-                partly = await channel.send(alert, repeat=repeat)
+                if to is not None and isinstance(channel, Readdressable):
+                    partly = await channel.send_to(alert, repeat=repeat, recipients=to)
+                else:
+                    partly = await channel.send(alert, repeat=repeat)
             if not scope.cancelled_caught:
-                return DeliveryOutcome(True, attempt, clock() - start, undelivered=partly,
-                                       rate_limited=limited)
+                later = () if partly is None else partly.later
+                kept = _join(kept, None if partly is None or not partly.recipients
+                             else Undelivered(partly.recipients, partly.reason))
+                if not later or not isinstance(channel, Readdressable):
+                    left = _join(kept, Undelivered(later, partly.later_reason)
+                                 if partly is not None and later else None)
+                    return DeliveryOutcome(True, attempt, clock() - start, undelivered=left,
+                                           rate_limited=limited)
+                assert partly is not None
+                to = later
+                raise DeliveryError(channel.name, partly.later_reason, retryable=True,
+                                    rate_limited=partly.later_rate_limited)
             error = DeliveryError(channel.name, "no answer within max_elapsed", retryable=False)
         except DeliveryError as exc:
             error = exc
@@ -171,16 +190,28 @@ async def deliver_with_retry(
             failed += 1
             delay = policy.next_delay(failed, elapsed, error, rand)
         if delay is None:
-            return _gave_up(error, attempt, elapsed, limited)
+            return _gave_up(error, attempt, elapsed, limited, to, kept)
         if error.rate_limited and throttle is not None:
             throttle.hold(clock() + delay)  # the channel's other deliveries wait it out too
             continue
         await sleep(delay)
 
 
-def _gave_up(error: DeliveryError, attempts: int, elapsed: float, limited: int
-             ) -> DeliveryOutcome:
+def _gave_up(error: DeliveryError, attempts: int, elapsed: float, limited: int,
+             to: tuple[str, ...] | None, kept: Undelivered | None) -> DeliveryOutcome:
+    """The outcome once the policy gave up: undelivered, or (``to``: the recipients still
+    refused after it reached the others) delivered in part."""
     reason = error.reason
     if error.retryable:
         reason += f" (gave up after {attempts} attempt(s) in {elapsed:.1f}s)"
+    if to is not None:
+        return DeliveryOutcome(True, attempts, elapsed, undelivered=_join(
+            kept, Undelivered(to, reason)), rate_limited=limited)
     return DeliveryOutcome(False, attempts, elapsed, reason, rate_limited=limited)
+
+
+def _join(a: Undelivered | None, b: Undelivered | None) -> Undelivered | None:
+    """Recipients refused by separate attempts, reported as one."""
+    if a is None or b is None:
+        return a or b
+    return Undelivered(a.recipients + b.recipients, f"{a.reason}; {b.reason}")
