@@ -131,3 +131,46 @@ channels:
         r'^dq_alert_latency_seconds_count\{channel="(\w+)".*outcome="(\w+)".*\} 1\.0$', text,
         re.M))
     assert counts == {"good": "delivered", "bad": "dead_lettered"}, text
+
+
+@pytest.mark.req("FR-010", "FR-009", "NFR-008")
+async def test_a_restart_while_a_channel_lags_re_sends_nothing_the_others_delivered(
+        kafka: Kafka) -> None:
+    """The slow channel holds the commit back for longer than ``dedup_window``; the fast one
+    must still know, after the restart, every episode it delivered from the alerts read
+    again."""
+    episodes = [alert(i) for i in range(8)]
+    async with HttpReceiver() as fast, HttpReceiver(default=Reply(hang=True)) as slow:
+        cfg = config_for(kafka, "  - name: warehouse.orders", f"""
+routing:
+  dedup_window: 1s
+  queue_size: 2
+  routes: [{{channels: [fast, slow]}}]
+channels:
+  fast: {{type: webhook, url: "{fast.url}/fast"}}
+  slow: {{type: webhook, url: "{slow.url}/slow", max_in_flight: 1, timeout: 60s}}
+""", inputs=("in",), group="mon")
+        async with serving(AlertRouter(cfg)):
+            for a in episodes:
+                for one in (a, a.model_copy(update={"status": "resolved",
+                                                    "alert_id": f"{a.alert_id}-resolved"})):
+                    await kafka.send(kafka.topic("alerts"), one.to_json(),
+                                     key=one.fingerprint)
+            await until(lambda: len(fast.requests) >= 2 * len(episodes))
+            await anyio.sleep(1.5)  # the recoveries are older than dedup_window now
+            last = alert(99)
+            await kafka.send(kafka.topic("alerts"), last.to_json(), key=last.fingerprint)
+            await until(lambda: "a99-firing" in sent(fast))
+            await anyio.sleep(0.5)
+        slow.default = Reply()  # the slow receiver is back; the router restarts
+        async with serving(AlertRouter(cfg)):
+            await until(lambda: "a99-firing" in [
+                r.json()["alert_id"] for r in slow.requests if r.status == 200])
+            await anyio.sleep(1)
+    pages = [r.json()["alert_id"] for r in fast.requests if not r.json()["repeat"]]
+    expected = [x for a in episodes for x in (a.alert_id, f"{a.alert_id}-resolved")]
+    # each once: nothing re-sent after the restart
+    assert sorted(pages) == sorted([*expected, "a99-firing"])
+    slow_pages = [r.json()["alert_id"] for r in slow.requests
+                  if r.status == 200 and not r.json()["repeat"]]
+    assert sorted(slow_pages) == sorted([*expected, "a99-firing"])

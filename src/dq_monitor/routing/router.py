@@ -413,14 +413,17 @@ class AlertRouter:
         self._room[channel].set()
         self._room[channel] = anyio.Event()
 
-    def _finish(self, job: Job) -> None:
-        """A queued job ended (delivered, skipped, dropped): no longer in flight, and its
-        record's offset may be committed once its delivery-log records are durable and the
-        record's other jobs ended too."""
+    def _finish(self, job: Job, *, ended: bool = True) -> None:
+        """A queued job left its channel: no longer in flight. If it ``ended`` (delivered,
+        skipped, held, dead-lettered) its record's offset may be committed once its
+        delivery-log records are durable and the record's other jobs ended too; one cut off
+        (shutdown) keeps the offset open, so the next start delivers it."""
         state = self.logs.get(job.partition)
         if state is not None:
             state.done(job.alert, job.channel)
         self._backlog[job.channel].end(job.token)
+        if not ended:
+            return
         if job.writes and self._settle_send is not None:
             self._settle_send.send_nowait(job)
         else:
@@ -462,11 +465,14 @@ class AlertRouter:
             self._made_room(name)
             if len(lanes):
                 self._wake(name)  # another worker may take the next one meanwhile
+            ended = False
             try:
                 await self._work(channel, job)
+                ended = True
             finally:
                 lanes.done(job)
-                self._finish(job)
+                # a delivery cut off by shutdown did not end: its offset stays uncommitted
+                self._finish(job, ended=ended)
                 self._wake(name)  # its fingerprint's next job may go now
 
     async def _work(self, channel: Channel, job: Job) -> None:
@@ -609,6 +615,13 @@ class AlertRouter:
                 log.info("router: channel %r caught up after %.1fs (at most %d alerts "
                          "undelivered)", name, change.lasted, change.peak)
 
+    def _horizon(self) -> float | None:
+        """The trigger time of the oldest alert not delivered on some channel (queued, under
+        way, or not read yet by a channel behind): a restart may read it again, so delivery
+        entries younger than it plus ``dedup_window`` must stay (``DeliveryLog.record``)."""
+        oldest = [t for b in self._backlog.values() if (t := b.oldest()) is not None]
+        return min(oldest) if oldest else None
+
     def delivery_status(self) -> list[ChannelDelivery]:
         """NFR-002: each channel's backlog now (status page, ``/api/v1``, gauges)."""
         now = self.clock()
@@ -683,7 +696,7 @@ class AlertRouter:
         now = self.clock()
         self._latency(job, "delivered", now)
         job.writes += await self._persist(job.partition, state.record(
-            job.alert, job.channel, now, repeat=job.repeat))
+            job.alert, job.channel, now, repeat=job.repeat, horizon=self._horizon()))
 
     def _latency(self, job: Job, outcome: str, now: float) -> None:
         """NFR-002 ``dq_alert_latency``: trigger to the end of the delivery, delivered or
@@ -759,7 +772,7 @@ class AlertRouter:
                 state.reminder_failed(job.alert, job.channel)
             if job.alert.status == "resolved":
                 job.writes += await self._persist(job.partition, state.record(
-                    job.alert, job.channel, self.clock()))
+                    job.alert, job.channel, self.clock(), horizon=self._horizon()))
         await self._dead_letter(dispatch.undeliverable_alert(
             job.alert, job.channel, reason, attempts, recipients=recipients))
 
