@@ -39,3 +39,17 @@ def test_one_warning_per_episode_and_it_ends_only_once_the_queue_has_room() -> N
             seen.append((t, change.change, change.lasted, change.peak))
     assert seen == [(1, Change.FELL_BEHIND, 0.0, 0), (7, Change.CAUGHT_UP, 6.0, 3000),
                     (9, Change.FELL_BEHIND, 0.0, 0)]
+
+
+@pytest.mark.req("NFR-002", "FR-009")
+def test_the_oldest_is_exact_whatever_order_jobs_come_and_go_in() -> None:
+    b = ChannelBacklog()
+    tokens = {t: b.add(t) for t in (105.0, 100.0, 103.0, 100.0)}  # a reminder, a catch-up...
+    assert b.oldest() == 100.0
+    b.end(tokens[100.0])  # one of the two jobs triggered at 100 ended
+    assert b.oldest() == 100.0
+    b.end(2)  # the other one (tokens count from 1 in order of adding)
+    assert b.oldest() == 103.0 and b.count() == 2
+    b.end(tokens[103.0])
+    b.end(tokens[105.0])
+    assert b.oldest() is None and b.count() == 0

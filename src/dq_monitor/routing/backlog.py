@@ -14,6 +14,7 @@ start and one INFO at the end, not a line per alert.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from enum import Enum
 
@@ -37,6 +38,8 @@ class ChannelBacklog:
 
     def __init__(self) -> None:
         self._open: dict[int, float] = {}  # job token → when its alert was detected
+        #: (detected, token) of open jobs, ended ones removed lazily: the oldest in O(log n)
+        self._by_age: list[tuple[float, int]] = []
         self._next = 0
         #: partition → detection time of the oldest record the channel has not read yet
         self._unread_since: dict[int, float] = {}
@@ -47,6 +50,7 @@ class ChannelBacklog:
         """A job was queued; returns its token for ``end``."""
         self._next += 1
         self._open[self._next] = detected_at
+        heapq.heappush(self._by_age, (detected_at, self._next))
         return self._next
 
     def end(self, token: int) -> None:
@@ -67,8 +71,11 @@ class ChannelBacklog:
     def oldest(self) -> float | None:
         """Detection time of the oldest alert not delivered yet; ``None`` when there is none."""
         times = [*self._unread_since.values()]
-        if self._open:
-            times.append(min(self._open.values()))
+        heap = self._by_age
+        while heap and heap[0][1] not in self._open:
+            heapq.heappop(heap)
+        if heap:
+            times.append(heap[0][0])
         return min(times) if times else None
 
     def observe(self, *, behind: bool, queued: int, capacity: int, backlog: int,
