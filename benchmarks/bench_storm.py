@@ -4,6 +4,7 @@ process, monitor and router together, under a steady stream with many alerts.
     python benchmarks/bench_storm.py [--rates 1000,5000,20000] [--seconds 30] [--runs 1]
                                      [--anomaly-rate 0.005] [--sources 100]
                                      [--receiver-delay 0] [--queue-size N]
+                                     [--slow-channel-delay S]
                                      [--drain-timeout 120] [--bootstrap HOST:PORT]
                                      [--out FILE] [--quick]
 
@@ -15,7 +16,9 @@ What runs, per rate and run (each run on fresh topics, with a fresh service):
 - ``dq-monitor run --config FILE`` as its own process, as users run it: ``--sources`` × 10
   metrics with a tag (1,000 anomaly series by default, window 100, ``min_samples`` 20), every
   alert routed to one webhook channel at the receiver, everything else at its defaults
-  (``--queue-size`` sets ``routing.queue_size``);
+  (``--queue-size`` sets ``routing.queue_size``); with ``--slow-channel-delay S`` every alert
+  also goes to a second webhook channel, ``slow``, at a receiver of its own that answers each
+  request S seconds late (FR-010: a slow channel must delay only itself);
 - the load, from another process: first enough normal values for every series to pass
   ``min_samples`` (sent at once; the measured stretch starts when the service has read them),
   then metric events round-robin over the series at the rate for ``--seconds``. Values are
@@ -34,9 +37,12 @@ event → alert topic) and the dead-letter topic (``undeliverable_alert`` by rea
 the load waits until every firing alert written is delivered or dead-lettered (at most
 ``--drain-timeout`` seconds). Each firing alert at the receiver gives event → webhook; each
 recovery gives the same from the triggering event's timestamp the service put in the alert
-record's header. The service's ``/metrics`` gives its own ``dq_alert_latency`` p95, which
-counts only what was delivered and ends when the receiver answered. The drain time is from
-the end of the load to the last request at the receiver.
+record's header. The service's ``/metrics`` gives its own ``dq_alert_latency`` p95 for the
+``hook`` channel, which counts what was delivered and what was dead-lettered, and ends when the
+receiver answered (or the delivery was given up). The drain time is from the end of the load
+to the last request at the receiver. The ``slow`` channel (``--slow-channel-delay``) is not
+waited for: its figures (firing alerts delivered by then, event → its webhook, its
+``dq_channel_backlog``) show how far behind it is while ``hook`` is not.
 
 Results (every run, written after each) go to benchmarks/results/storm.json, with a table on
 standard output; per rate, the runs that met NFR-002 as the alert-storm issue asks (load at the
@@ -103,13 +109,15 @@ SETTLE_S = 3.0
 
 
 def config_text(bootstrap: str, topic: str, port: int, hook: str, sources: int,
-                queue_size: int | None = None) -> str:
+                queue_size: int | None = None, slow_hook: str | None = None) -> str:
     metrics = ", ".join(f"m{j}" for j in range(METRICS))
     entries = "\n".join(
         f"  - name: {source_name(i)}\n"
         f"    anomaly: {{metrics: [{metrics}], window: {WINDOW}, min_samples: {MIN_SAMPLES}}}"
         for i in range(sources))
     queue = "" if queue_size is None else f"\n  queue_size: {queue_size}"
+    channels = "[hook, slow]" if slow_hook else "[hook]"
+    slow = f'\n  slow: {{type: webhook, url: "{slow_hook}", timeout: 30s}}' if slow_hook else ""
     return f"""
 kafka:
   bootstrap_servers: "{bootstrap}"
@@ -123,9 +131,9 @@ telemetry: {{http_port: {port}}}
 sources:
 {entries}
 routing:
-  routes: [{{match: {{}}, channels: [hook]}}]{queue}
+  routes: [{{match: {{}}, channels: {channels}}}]{queue}
 channels:
-  hook: {{type: webhook, url: "{hook}"}}
+  hook: {{type: webhook, url: "{hook}"}}{slow}
 """
 
 
@@ -411,7 +419,8 @@ class Ledger:
     last_arrival: float | None
 
     @classmethod
-    def of(cls, out: Outputs, receiver: Receiver) -> Ledger:
+    def of(cls, out: Outputs, receiver: Receiver, channel: str = "hook") -> Ledger:
+        """The ledger of ``channel``, whose requests ``receiver`` got."""
         firing = {a["alert_id"]: a for _, _, a in out.alerts if a["status"] == "firing"}
         resolved = {a["alert_id"] for _, _, a in out.alerts if a["status"] == "resolved"}
         delivered: dict[str, float] = {}
@@ -430,7 +439,7 @@ class Ledger:
         dead: dict[str, str] = {}
         resolved_dead: set[str] = set()
         for d in out.dead:
-            if d.get("kind") == "undeliverable_alert":
+            if d.get("kind") == "undeliverable_alert" and d.get("channel") == channel:
                 alert = d["alert"]
                 if alert["status"] == "firing":
                     dead[alert["alert_id"]] = d["reason"]
@@ -461,9 +470,12 @@ async def one_run(bootstrap: str, rate: int, run: int, args: argparse.Namespace,
         await admin.close()
     receiver = Receiver(args.receiver_delay)
     hook = await receiver.start()
+    slow = Receiver(args.slow_channel_delay) if args.slow_channel_delay is not None else None
+    slow_hook = await slow.start() if slow is not None else None
     port = free_port()
     config = workdir / f"{topic}.yaml"
-    config.write_text(config_text(bootstrap, topic, port, hook, args.sources, args.queue_size))
+    config.write_text(config_text(bootstrap, topic, port, hook, args.sources, args.queue_size,
+                                  slow_hook))
     log = workdir / f"{topic}.log"
     plan = Plan(bootstrap, topic, args.sources, rate, args.seconds,
                 spike_stride(args.anomaly_rate, args.sources * METRICS), seed=run)
@@ -500,6 +512,8 @@ async def one_run(bootstrap: str, rate: int, run: int, args: argparse.Namespace,
                 raise RuntimeError(f"dq-monitor run exited with {proc.returncode}:\n"
                                    + log_tail(log))
     await receiver.stop()
+    if slow is not None:
+        await slow.stop()
     with contextlib.suppress(Exception):  # frees the broker's memory where deletion is supported
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
@@ -509,7 +523,8 @@ async def one_run(bootstrap: str, rate: int, run: int, args: argparse.Namespace,
         finally:
             await admin.close()
     return figures(rate, run, sent, out, receiver, result, args,
-                   load_avg=load_avg[0], cpu_share=cpu_load / (sent["end"] - sent["start"]))
+                   load_avg=load_avg[0], cpu_share=cpu_load / (sent["end"] - sent["start"]),
+                   slow=slow)
 
 
 async def receive(conn: Connection, load: BaseProcess) -> Any:
@@ -558,9 +573,29 @@ def quantiles(values: list[float]) -> dict[str, float]:
     return {f"p{q}": percentile(values, q) for q in (50, 95, 99)}
 
 
+def channel_lines(text: str, channel: str) -> str:
+    """The lines of a ``/metrics`` text that are about ``channel``."""
+    return "\n".join(line for line in text.splitlines() if f'channel="{channel}"' in line)
+
+
+def slow_figures(sent_at: dict[float, float], out: Outputs, slow: Receiver,
+                 metrics: str, delay: float) -> dict[str, Any]:
+    """The ``slow`` channel when ``hook`` had drained: how much of the storm it delivered."""
+    ledger = Ledger.of(out, slow, "slow")
+    to_hook = [ledger.delivered[aid] - sent_at[alert["observed"]]
+               for aid, alert in ledger.firing.items()
+               if aid in ledger.delivered and alert["observed"] in sent_at]
+    backlog = counter_sum(channel_lines(metrics, "slow"), "dq_channel_backlog")
+    return {"receiver_delay_s": delay,
+            "firing_delivered": len(ledger.delivered.keys() & ledger.firing.keys()),
+            "firing_dead_lettered": len(ledger.dead.keys() & ledger.firing.keys()),
+            "event_to_webhook_s": quantiles(to_hook),
+            "backlog_when_hook_drained": backlog}
+
+
 def figures(rate: int, run: int, sent: dict[str, Any], out: Outputs, receiver: Receiver,
             result: dict[str, Any], args: argparse.Namespace, *, load_avg: float,
-            cpu_share: float) -> dict[str, Any]:
+            cpu_share: float, slow: Receiver | None = None) -> dict[str, Any]:
     sent_at: dict[float, float] = sent["sent_at"]
     ledger = Ledger.of(out, receiver)
     stamps = {a["alert_id"]: ts for ts, _, a in out.alerts}
@@ -584,7 +619,8 @@ def figures(rate: int, run: int, sent: dict[str, Any], out: Outputs, receiver: R
         to_topic.append(stamps[aid] - start)
         if aid in ledger.delivered:
             to_hook.append(ledger.delivered[aid] - start)
-    reasons = Counter(d["reason"] for d in out.dead if d.get("kind") == "undeliverable_alert")
+    reasons = Counter(d["reason"] for d in out.dead if d.get("kind") == "undeliverable_alert"
+                      and d.get("channel") == "hook")
     firing_reasons = Counter(why for aid, why in ledger.dead.items() if aid in ledger.firing)
     emitted = len(ledger.firing)
     delivered = len(ledger.delivered.keys() & ledger.firing.keys())
@@ -619,8 +655,10 @@ def figures(rate: int, run: int, sent: dict[str, Any], out: Outputs, receiver: R
         "event_to_webhook_s": quantiles(to_hook),
         "event_to_alert_topic_s": quantiles(to_topic),
         "resolved_event_to_webhook_s": quantiles(list(recovered.values())),
-        "histogram_p95_alert_latency_s": histogram_quantile(result["metrics"],
-                                                            "dq_alert_latency", 0.95),
+        "histogram_p95_alert_latency_s": histogram_quantile(
+            channel_lines(result["metrics"], "hook"), "dq_alert_latency", 0.95),
+        "slow_channel": None if slow is None else slow_figures(
+            sent_at, out, slow, result["metrics"], args.slow_channel_delay),
         "consumed_all": result["consumed_all"],
         "drained": result["drained"],
         "drain_s": drain_s,
@@ -657,7 +695,7 @@ def ms(value: float | None) -> str:
 
 def table(runs: list[dict[str, Any]]) -> str:
     head = ("rate", "run", "achieved", "lag ms", "spikes", "firing", "delivered", "dead letters",
-            "→hook p50/p95/p99 ms", "→topic p95", "hist p95", "drain s")
+            "→hook p50/p95/p99 ms", "→topic p95", "hist p95", "drain s", "slow channel")
     rows = [head]
     for r in runs:
         dead = ", ".join(f"{n} {why}" for why, n in r["undeliverable_alerts_by_reason"].items())
@@ -673,6 +711,10 @@ def table(runs: list[dict[str, Any]]) -> str:
             "/".join(ms(hook[k]) for k in ("p50", "p95", "p99")),
             ms(r["event_to_alert_topic_s"]["p95"]), ms(r["histogram_p95_alert_latency_s"]),
             "timeout" if r["drain_s"] is None else f"{r['drain_s']:.1f}",
+            "–" if not r.get("slow_channel") else
+            f"{r['slow_channel']['firing_delivered']} delivered, p95 "
+            f"{ms(r['slow_channel']['event_to_webhook_s']['p95'])} ms, backlog "
+            f"{r['slow_channel']['backlog_when_hook_drained']:.0f}",
         ))
     widths = [max(len(row[c]) for row in rows) for c in range(len(head))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
@@ -697,6 +739,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "with --quick)")
     parser.add_argument("--queue-size", type=int, default=None,
                         help="routing.queue_size of the service (default: the service's own)")
+    parser.add_argument("--slow-channel-delay", type=float, default=None,
+                        help="also route every alert to a second webhook channel whose "
+                             "receiver answers this many seconds late (e.g. 0.5)")
     parser.add_argument("--bootstrap", default=None, help="a broker instead of an embedded one")
     parser.add_argument("--out", type=Path, default=RESULTS / "storm.json")
     parser.add_argument("--quick", action="store_true",
@@ -756,6 +801,7 @@ def write(path: Path, args: argparse.Namespace, runs: list[dict[str, Any]]) -> d
         "parameters": {"rates": args.rate_list, "seconds": args.seconds, "runs": args.runs,
                        "anomaly_rate": args.anomaly_rate, "series": args.sources * METRICS,
                        "receiver_delay_s": args.receiver_delay, "queue_size": args.queue_size,
+                       "slow_channel_delay_s": args.slow_channel_delay,
                        "drain_timeout_s": args.drain_timeout, "quick": args.quick},
         "runs": runs,
         "summary": summary(runs),

@@ -87,7 +87,8 @@ def test_storm_benchmark_reports_every_figure_per_rate_and_accounts_for_every_al
     out = tmp_path / "storm.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_storm.py"), "--quick", "--rates", "200",
-         "--seconds", "3", "--receiver-delay", "0.5", "--queue-size", "1", "--out", str(out)],
+         "--seconds", "3", "--receiver-delay", "0.5", "--queue-size", "1",
+         "--slow-channel-delay", "1", "--out", str(out)],
         capture_output=True, text=True, timeout=240,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -123,6 +124,11 @@ def test_storm_benchmark_reports_every_figure_per_rate_and_accounts_for_every_al
            and delivered == emitted)
     assert results["summary"]["200"]["runs_meeting_bound"] == int(met)
     assert "→hook p50/p95/p99 ms" in proc.stdout and "drain s" in proc.stdout
+    # a second channel, slower still, has its own figures and never slows "hook" down
+    slow = run["slow_channel"]
+    assert slow["receiver_delay_s"] == 1.0 and slow["firing_dead_lettered"] == 0
+    assert 0 <= slow["firing_delivered"] <= emitted and slow["backlog_when_hook_drained"] >= 0
+    assert "slow channel" in proc.stdout
 
 
 @pytest.mark.integration

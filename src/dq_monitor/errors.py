@@ -44,7 +44,9 @@ class DeliveryError(DqMonitorError):
     """A channel could not deliver an alert.
 
     ``retryable`` says whether the same delivery may succeed later; ``retry_after`` is the
-    server's requested wait in seconds (HTTP ``Retry-After``), when it gave one.
+    server's requested wait in seconds (HTTP ``Retry-After``), when it gave one;
+    ``rate_limited`` that the receiver asked to slow down (HTTP 429, an SMTP policy deferral):
+    its flow control, not a failure of this delivery.
     """
 
     def __init__(
@@ -54,11 +56,13 @@ class DeliveryError(DqMonitorError):
         *,
         retryable: bool,
         retry_after: float | None = None,
+        rate_limited: bool = False,
     ) -> None:
         self.channel = channel
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
         super().__init__(f"channel {channel!r}: {reason}")
 
 

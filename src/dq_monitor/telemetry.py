@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
@@ -34,6 +35,19 @@ LATENCY_BUCKETS = (
 )
 
 Gauge = Callable[[], Iterable[tuple[float, dict[str, Any]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelDelivery:
+    """One channel's delivery backlog now (NFR-002, FR-010)."""
+
+    channel: str
+    #: Alerts not yet delivered (``dq_channel_backlog``).
+    backlog: int
+    #: Seconds since the oldest of them was triggered; ``None`` when none waits.
+    age_s: float | None
+    #: The channel fell behind: it reads the alert topic at its own, older position.
+    behind: bool
 
 
 def _meter_provider(cfg: TelemetryConfig, registry: CollectorRegistry,
@@ -79,7 +93,8 @@ class Telemetry:
         self.alert_latency = meter.create_histogram(
             "dq_alert_latency", unit="s",
             description="Triggering event (Kafka timestamp) or freshness deadline to the "
-                        "moment a channel accepted the alert")
+                        "moment a channel's delivery of the alert ended: accepted "
+                        "(outcome=delivered) or given up (outcome=dead_lettered)")
         self.detection_latency = meter.create_histogram(
             "dq_detection_latency", unit="s",
             description="Triggering event or deadline to the alert being durable on the "
@@ -108,14 +123,23 @@ class Telemetry:
             ("dq_series_tracked", "Anomaly series held in memory"),
             ("dq_consumer_lag", "Records behind the end of each input partition (approximate "
                                 "on brokers whose high watermark is approximate)"),
+            ("dq_channel_backlog", "Alerts not yet delivered, per channel: queued or in flight, "
+                                   "plus alert records a channel that fell behind has not "
+                                   "read yet"),
+            ("dq_delivery_age", "Seconds since the oldest alert not yet delivered on a channel "
+                                "was triggered (0 when none waits)"),
         ):
             meter.create_observable_gauge(name, callbacks=[self._observe(name)],
-                                          description=description)
+                                          description=description,
+                                          unit="s" if name == "dq_delivery_age" else "")
         # A counter kept by the core (cumulative over the process), read at scrape time too.
         meter.create_observable_counter(
             "dq_series_evicted", callbacks=[self._observe("dq_series_evicted")],
             description="Anomaly series evicted after series_ttl without a value (NFR-008)")
         self.ready_checks: dict[str, Callable[[], bool]] = {}
+        #: NFR-002: each channel's delivery backlog, for the status page and ``/api/v1``
+        #: (fed by the router; empty without one).
+        self.delivery_status: Callable[[], list[ChannelDelivery]] = list
         self.tracer: Tracer = NoOpTracer()
         if enabled:
             self.tracer_provider = TracerProvider(resource=resource)
@@ -146,8 +170,9 @@ class Telemetry:
         return callback
 
     def gauge(self, name: str, source: Gauge) -> None:
-        """Feed ``dq_series_tracked`` / ``dq_consumer_lag`` (gauges) or ``dq_series_evicted``
-        (a counter: the callable gives running totals) from a callable read at scrape time."""
+        """Feed ``dq_series_tracked``, ``dq_consumer_lag``, ``dq_channel_backlog`` or
+        ``dq_delivery_age_seconds`` (``dq_delivery_age``), gauges, or ``dq_series_evicted`` (a
+        counter: the callable gives running totals) from a callable read at scrape time."""
         self._gauges[name] = source
 
     # ------------------------------------------------------------------ exposition (served by

@@ -37,3 +37,34 @@ def test_the_page_escapes_names_and_needs_no_script_or_external_asset() -> None:
     assert "src=" not in html and "http://" not in html and "https://" not in html
     assert "1 alert firing" in html and "(60m ago)" in html
     assert "No active or pending silences." in html
+
+
+@pytest.mark.req("NFR-002", "FR-010", "FR-019")
+def test_each_channels_backlog_and_delivery_age_are_shown_and_served() -> None:
+    from dq_monitor.api.firing import FiringView
+    from dq_monitor.api.views import sources_view
+    from dq_monitor.config import parse_config
+    from dq_monitor.telemetry import ChannelDelivery
+
+    cfg = parse_config("""
+kafka: {bootstrap_servers: "localhost:9092", input_topics: [in], alert_topic: al,
+        dead_letter_topic: dl}
+sources: [{name: a.b, freshness: {max_staleness: 1h}}]
+""", env={})
+    view = sources_view("i", cfg, None, FiringView(), NOW, [
+        ChannelDelivery("pager<b>", backlog=1250, age_s=95.0, behind=True),
+        ChannelDelivery("hook", backlog=0, age_s=None, behind=False)])
+    assert [d.model_dump() for d in view.deliveries] == [
+        {"channel": "pager<b>", "backlog": 1250, "delivery_age_s": 95.0, "behind": True},
+        {"channel": "hook", "backlog": 0, "delivery_age_s": None, "behind": False}]
+    html = page.render(AlertsResponse(instance="i", generated_at=NOW, alerts=[]), view,
+                       SilencesResponse(silences=[]), NOW, service="dq-monitor").decode()
+    rows = html.split('<table id="deliveries">')[1].split("</table>")[0]
+    assert 'data-channel="pager&lt;b&gt;"' in rows and "<td>1250</td><td>95s</td>" in rows
+    assert "behind: reads the alert topic at its own pace" in rows
+    assert "<td>0</td><td>—</td>" in rows and "keeping up" in rows
+    no_router = sources_view("i", cfg, None, FiringView(), NOW)
+    assert no_router.deliveries == []
+    assert "No channels delivered by this instance." in page.render(
+        AlertsResponse(instance="i", generated_at=NOW, alerts=[]), no_router,
+        SilencesResponse(silences=[]), NOW, service="dq-monitor").decode()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dq_monitor.testing import HttpReceiver, eventually
+from dq_monitor.testing import HttpReceiver, Reply, eventually
 from tests.faults import harness as h
 from tests.integration.conftest import Kafka
 
@@ -22,7 +22,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 async def test_sigkill_mid_batch_loses_no_alert(kafka: Kafka, tmp_path: Path) -> None:
     incidents = h.Incidents(sources=24, rounds=2)
     await kafka.create(kafka.topic("updates"), partitions=2)
-    hook = HttpReceiver()
+    # a receiver taking 50 ms per request: with several deliveries in flight the router would
+    # otherwise deliver the whole first burst before the first request is noticed
+    hook = HttpReceiver(default=Reply(delay=0.05))
     url = await hook.start()
     config = tmp_path / "config.yaml"
     config.write_text(h.config_text(kafka.bootstrap, kafka.prefix, incidents, url))
@@ -35,7 +37,7 @@ async def test_sigkill_mid_batch_loses_no_alert(kafka: Kafka, tmp_path: Path) ->
             await monitor.wait_for("assigned partitions")
             # one burst: the monitor fetches it in a batch or two and is killed inside them
             await producer.send(topic, incidents.events(0, "bad") + incidents.events(0, "good"))
-            await eventually(lambda: len(hook.requests) >= 1, 20)
+            await eventually(lambda: len(hook.requests) >= 1, 20, interval=0.01)
             context["delivered_before_kill"] = len(hook.requests)
             killed = time.monotonic()
             monitor.kill()

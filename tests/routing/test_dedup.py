@@ -174,6 +174,23 @@ def test_memory_is_bounded_by_firing_alerts_plus_one_window_of_recoveries() -> N
     assert len(log) == 1 and records == log.entries()
 
 
+@pytest.mark.req("FR-009", "FR-010", "NFR-008")
+def test_what_a_restart_may_read_again_is_not_forgotten_while_a_channel_lags() -> None:
+    log = DeliveryLog(WINDOW)
+    old = make_alert(fp="0a" * 16, alert_id="old-firing")
+    log.record(old, "fast", 0)
+    log.record(resolved(fp="0a" * 16), "fast", 1)
+    # much later, another channel still has alerts triggered at 0.5 to deliver: the commit is
+    # held there, and a restart would read the old episode again
+    later = log.record(make_alert(fp="0b" * 16), "fast", 10 * WINDOW, horizon=0.5)
+    assert all(value is not None for _, value in later)  # no tombstone
+    assert log.decide(old, "fast", 10 * WINDOW) is SKIP  # the replay is still a duplicate
+    # once the lagging channel caught up, the window counts from now again
+    caught_up = log.record(make_alert(fp="0c" * 16), "fast", 10 * WINDOW + 1, horizon=None)
+    assert [v for _, v in caught_up].count(None) == 1
+    assert log.decide(old, "fast", 10 * WINDOW + 1) is SEND
+
+
 # ----------------------------------------------------------------------------- properties
 
 FPS = ["01" * 16, "02" * 16]

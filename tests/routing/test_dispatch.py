@@ -68,6 +68,45 @@ def test_commit_point_waits_for_the_oldest_open_record() -> None:
     assert p.commit_point() == 8
 
 
+@pytest.mark.req("FR-010", "NFR-002", "NFR-008")
+def test_a_channel_that_fell_behind_holds_the_commit_point_at_its_own_position() -> None:
+    p = Pending()
+    p.read(10, 2)  # both channels took it
+    p.fall_behind("slow", 11)  # slow's queue was full at 11: fast goes on alone
+    p.read(11, 1)
+    p.read(12, 1)
+    p.fall_behind("slow", 12)  # already behind: keeps its older position
+    assert p.position("slow") == 11 and p.position("fast") is None
+    for offset in (10, 10, 11, 12):
+        p.ended(offset)
+    assert p.commit_point() == 11  # fast is done with 12, slow has not read 11
+    assert p.unread("slow") == 2 and p.unread("fast") == 0
+    assert not p.rejoin("slow")
+    p.took("slow", 11, 1)  # slow read 11 itself and queued it
+    assert p.commit_point() == 11 and p.position("slow") == 12
+    p.ended(11)
+    assert p.commit_point() == 12
+    p.took("slow", 12, 0)  # not for slow after all (a recovery it never got the firing of)
+    assert p.commit_point() == 13 and p.unread("slow") == 0
+    assert p.rejoin("slow") and p.position("slow") is None  # caught up: reads with fast again
+    assert p.rejoin("fast")
+
+
+@pytest.mark.req("FR-010")
+def test_a_channel_behind_does_not_rejoin_while_records_it_has_not_read_arrive() -> None:
+    p = Pending()
+    p.read(0, 0)
+    p.fall_behind("slow", 1)
+    p.read(1, 0)
+    p.took("slow", 1, 1)
+    p.read(2, 0)  # read meanwhile by the main loop, not for slow yet
+    assert not p.rejoin("slow") and p.commit_point() == 1
+    p.ended(1)
+    assert p.commit_point() == 2
+    p.took("slow", 2, 0)
+    assert p.rejoin("slow") and p.commit_point() == 3
+
+
 @pytest.mark.req("FR-009")
 def test_reminder_cadence_and_dead_letter_shape() -> None:
     assert [reminder_interval(w) for w in (1, 60, 3600)] == [0.5, 6.0, 30.0]

@@ -92,6 +92,21 @@ def test_a_sent_hold_stays_on_the_log_until_its_delivery_ended_then_is_tombstone
     assert len(restored(log + out.records + tombstone)) == 0
 
 
+@pytest.mark.req("NFR-008", "FR-018", "FR-010")
+def test_a_release_its_full_queue_cannot_take_is_held_again_and_released_later() -> None:
+    holds = Holds()
+    log = holds.hold(FIRING, "slack", 10, SILENCE, triggered_at=9.5)
+    (h,) = holds.release(nothing_holds).send
+    holds.unrelease(h)  # the channel's queue was full: nothing dropped, nothing written
+    assert holds.holds(FIRING, "slack") and holds.get(FIRING.fingerprint, "slack") == h
+    assert holds.settled(FIRING.fingerprint, "slack") == []  # not under way: no tombstone
+    assert sent(holds) == [("firing-1", "firing", "slack")]  # the next check releases it
+    assert sent(restored(log)) == [("firing-1", "firing", "slack")]
+    holds.hold(FIRING, "slack", 12, SILENCE)
+    holds.unrelease(h)  # held anew meanwhile: the new hold stays as it is
+    assert holds.get(FIRING.fingerprint, "slack") != h
+
+
 @pytest.mark.req("NFR-008", "FR-018")
 def test_held_again_while_its_release_is_delivered_the_new_hold_is_not_tombstoned() -> None:
     holds = Holds()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from dq_monitor.config import RetryConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
-from dq_monitor.routing.retry import DeliveryOutcome, RetryPolicy, deliver_with_retry
+from dq_monitor.routing.retry import DeliveryOutcome, RetryPolicy, Throttle, deliver_with_retry
 from dq_monitor.testing import make_alert
 
 SPEC = RetryPolicy()  # the spec's defaults: 0.5 s, x2, cap 30 s, 6 attempts, 2 min
@@ -111,7 +111,8 @@ class Flaky:
 
 
 def simulate(policy: RetryPolicy, channel: Flaky, clock: list[float], r: float,
-             waits: list[float], wait_ends: list[float] | None = None) -> DeliveryOutcome:
+             waits: list[float], wait_ends: list[float] | None = None,
+             throttle: Throttle | None = None) -> DeliveryOutcome:
     start = clock[0]
 
     async def sleep(seconds: float) -> None:
@@ -122,7 +123,8 @@ def simulate(policy: RetryPolicy, channel: Flaky, clock: list[float], r: float,
 
     async def run() -> DeliveryOutcome:
         return await deliver_with_retry(channel, make_alert(), False, policy, sleep=sleep,
-                                        clock=lambda: clock[0], rand=lambda: r)
+                                        clock=lambda: clock[0], rand=lambda: r,
+                                        throttle=throttle)
 
     return anyio.run(run)
 
@@ -194,3 +196,55 @@ async def test_an_attempt_never_outlives_max_elapsed() -> None:
 async def test_an_adapter_bug_becomes_an_undeliverable_outcome() -> None:
     out = await deliver_with_retry(Broken(), make_alert(), False, SPEC)
     assert (out.ok, out.attempts, out.reason) == (False, 1, "unexpected RuntimeError")
+
+
+RATE_LIMITED = DeliveryError("c", "HTTP 429", retryable=True, retry_after=2.0, rate_limited=True)
+
+
+@pytest.mark.req("FR-010", "NFR-002")
+def test_a_rate_limit_is_waited_out_without_using_up_attempts() -> None:
+    clock, waits = [0.0], list[float]()
+    policy = RetryPolicy(max_attempts=3, max_elapsed=120)
+    throttle = Throttle()
+    out = simulate(policy, Flaky(clock, failures=10, error=RATE_LIMITED), clock, 0.5, waits,
+                   throttle=throttle)
+    assert (out.ok, out.attempts, out.rate_limited) == (True, 11, 10)
+    assert waits == [2.0] * 10 and throttle.until == 20.0  # Retry-After, every time
+
+
+@pytest.mark.req("FR-010")
+def test_a_rate_limit_without_retry_after_backs_off_and_max_elapsed_still_bounds_it() -> None:
+    clock, waits = [0.0], list[float]()
+    no_wait = DeliveryError("c", "HTTP 429", retryable=True, rate_limited=True)
+    out = simulate(RetryPolicy(max_attempts=2, max_elapsed=60), Flaky(
+        clock, failures=100, error=no_wait), clock, 1.0 - 1e-9, waits, throttle=Throttle())
+    assert waits == pytest.approx([0.5, 1, 2, 4, 8, 16])  # then 30 would pass 60 s
+    assert not out.ok and out.attempts == 7 and out.rate_limited == 7
+    assert out.reason == "HTTP 429 (gave up after 7 attempt(s) in 31.5s)"
+
+
+@pytest.mark.req("FR-010", "NFR-002")
+def test_a_channel_rate_limited_holds_back_its_other_deliveries_first_attempts() -> None:
+    clock, waits = [100.0], list[float]()
+    throttle = Throttle(until=104.0)  # another delivery of the channel was told to wait
+    channel = Flaky(clock, failures=0)
+    out = simulate(RetryPolicy(), channel, clock, 0.5, waits, throttle=throttle)
+    assert waits == [4.0] and channel.calls == 1
+    assert out.ok and out.elapsed == 0.0  # its own clock starts at its first attempt
+    assert Throttle(until=5).wait(7) == 0.0 and Throttle(until=5).wait(4.5) == 0.5
+
+
+@pytest.mark.req("FR-010")
+def test_other_failures_still_count_towards_max_attempts_between_rate_limits() -> None:
+    clock, waits = [0.0], list[float]()
+
+    class Mixed(Flaky):
+        async def send(self, alert: Alert, *, repeat: bool) -> None:
+            self.calls += 1
+            raise RATE_LIMITED if self.calls % 2 else RETRYABLE
+
+    channel = Mixed(clock, failures=0)
+    out = simulate(RetryPolicy(max_attempts=3), channel, clock, 0.0, waits, throttle=Throttle())
+    # 429, 503, 429, 503, 429, 503: the third 503 is the third counted failure
+    assert not out.ok and (out.attempts, out.rate_limited) == (6, 3)
+    assert out.reason is not None and out.reason.startswith("HTTP 503 (gave up after 6")

@@ -209,7 +209,8 @@ class OperatorApi:
         return views.alerts_view(self.instance, self.firing, self._silence_set(), now)
 
     def _sources_view(self, now: datetime) -> views.SourcesResponse:
-        return views.sources_view(self.instance, self.config, self.monitor, self.firing, now)
+        return views.sources_view(self.instance, self.config, self.monitor, self.firing, now,
+                                  self.telemetry.delivery_status())
 
     async def _alerts(self, req: Request) -> Response:
         if (busy := self._not_loaded()) is not None:

@@ -1,6 +1,7 @@
 """FR-019 status page: one server-rendered HTML document, no scripts, no external assets.
 
-It shows what the API shows (firing alerts, sources and their staleness, silences) so an on-call
+It shows what the API shows (firing alerts, sources and their staleness, each channel's
+delivery backlog, silences) so an on-call
 reader can see it in any browser, even a text one; it refreshes itself every 30 s with a meta
 tag, not with JavaScript. Every value from outside is HTML-escaped.
 """
@@ -83,6 +84,13 @@ def render(alerts: AlertsResponse, sources: SourcesResponse, silences: SilencesR
             + _cell("this instance" if s.owned else "another instance",
                     "" if s.owned else "muted")
             + "</tr>")
+    delivery_rows = [
+        f'<tr class="delivery" data-channel="{escape(d.channel)}">' + _cell(d.channel)
+        + _cell(d.backlog) + _cell("—" if d.delivery_age_s is None else ago(d.delivery_age_s))
+        + _cell("behind: reads the alert topic at its own pace" if d.behind else "keeping up",
+                "WARN" if d.behind else "OK")
+        + "</tr>"
+        for d in sources.deliveries]
     silence_rows = [
         f'<tr class="silence" data-id="{escape(v.id)}">' + _cell(v.id) + _cell(v.state)
         + _cell(", ".join(f"{k}={getattr(v, k)}" for k in ("source", "check", "subject",
@@ -104,6 +112,9 @@ def render(alerts: AlertsResponse, sources: SourcesResponse, silences: SilencesR
         + "<h2>Sources</h2>"
         + _table("sources", ["Source", "State", "Staleness", "Last update", "State held by"],
                  source_rows, "No sources configured.")
+        + "<h2>Delivery</h2>"
+        + _table("deliveries", ["Channel", "Undelivered", "Oldest waiting", "State"],
+                 delivery_rows, "No channels delivered by this instance.")
         + "<h2>Silences</h2>"
         + _table("silences", ["Id", "State", "Matchers", "Starts", "Ends", "By", "Comment"],
                  silence_rows, "No active or pending silences.")

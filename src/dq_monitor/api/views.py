@@ -8,6 +8,7 @@ with ``owned: false`` and the checks the alert topic says are firing for it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -17,6 +18,7 @@ from dq_monitor.api.firing import FiringView
 from dq_monitor.config import CheckKind, Config, SeverityName
 from dq_monitor.events import Timestamp
 from dq_monitor.silence import SilenceSet, SilenceView
+from dq_monitor.telemetry import ChannelDelivery
 
 if TYPE_CHECKING:  # the router-only process never loads the monitor core
     from dq_monitor.monitor import Monitor
@@ -72,14 +74,28 @@ class SourceStatus(_Out):
     checks: list[CheckState]
 
 
+class ChannelBacklog(_Out):
+    """NFR-002: one channel's deliveries waiting on this instance's router."""
+
+    channel: str
+    #: Alerts not delivered yet (``dq_channel_backlog``).
+    backlog: int
+    #: Seconds since the oldest of them was triggered (null: none waits).
+    delivery_age_s: float | None
+    #: The channel fell behind: it reads the alert topic at its own, older position.
+    behind: bool
+
+
 class SourcesResponse(_Out):
-    """``GET /api/v1/sources``: every configured source."""
+    """``GET /api/v1/sources``: every configured source, and each channel's delivery backlog."""
 
     instance: str
     generated_at: Timestamp
     #: Input partitions this instance owns.
     partitions: list[int]
     sources: list[SourceStatus]
+    #: Channels this instance's router delivers to (empty without a router).
+    deliveries: list[ChannelBacklog] = []
 
 
 class LineageEdge(_Out):
@@ -150,7 +166,7 @@ def alerts_view(instance: str, firing: FiringView, silences: SilenceSet,
 
 
 def sources_view(instance: str, config: Config, monitor: Monitor | None, firing: FiringView,
-                 now: datetime) -> SourcesResponse:
+                 now: datetime, deliveries: Sequence[ChannelDelivery] = ()) -> SourcesResponse:
     owned = monitor.sources if monitor is not None else {}
     firing_by_source: dict[str, list[CheckState]] = {}
     for f in firing.firing():
@@ -190,7 +206,10 @@ def sources_view(instance: str, config: Config, monitor: Monitor | None, firing:
             max_staleness_s=max_staleness, checks=_with_ok(configured, checks)))
     return SourcesResponse(instance=instance, generated_at=now,
                            partitions=sorted(monitor.owned) if monitor is not None else [],
-                           sources=out)
+                           sources=out, deliveries=[
+                               ChannelBacklog(channel=d.channel, backlog=d.backlog,
+                                              delivery_age_s=d.age_s, behind=d.behind)
+                               for d in deliveries])
 
 
 def _with_ok(configured: list[CheckKind], checks: list[CheckState]) -> list[CheckState]:

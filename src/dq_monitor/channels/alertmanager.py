@@ -66,7 +66,7 @@ class AlertmanagerChannel:
     def __init__(self, name: str, cfg: AlertmanagerConfig) -> None:
         self.name = name
         self.cfg = cfg
-        self._http: httpx.AsyncClient = http.client(cfg.timeout)
+        self._http: httpx.AsyncClient = http.client(cfg.timeout, cfg.max_in_flight)
         self._url = cfg.url.get_secret_value().rstrip("/") + "/api/v2/alerts"
         self._headers = {k: v.get_secret_value() for k, v in cfg.headers.items()}
         self._hidden = list(self._headers.values())

@@ -8,7 +8,7 @@ no routing, dedup or retry rules: those live in ``dq_monitor.routing`` and are t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from dq_monitor.events import Alert
 
@@ -19,10 +19,16 @@ COLOURS = {"FAIL": "#d32f2f", "WARN": "#f9a825", "resolved": "#2e7d32"}
 @dataclass(frozen=True, slots=True)
 class Undelivered:
     """What ``send`` returns when the channel accepted the alert for some recipients only:
-    sending again would duplicate it for the others, so the rest is dead-lettered instead."""
+    sending it again to everyone would duplicate it for the others. ``recipients`` were refused
+    for good (dead-lettered); ``later`` were refused for now (an SMTP 4xx, e.g. a rate limit),
+    and a ``Readdressable`` channel is asked again for them alone."""
 
     recipients: tuple[str, ...]
     reason: str
+    later: tuple[str, ...] = ()
+    later_reason: str = ""
+    #: ``later`` were refused by a rate limit (see ``DeliveryError.rate_limited``).
+    later_rate_limited: bool = False
 
 
 class Channel(Protocol):
@@ -34,6 +40,14 @@ class Channel(Protocol):
     async def send(self, alert: Alert, *, repeat: bool) -> Undelivered | None: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Readdressable(Protocol):
+    """A channel that can send an alert again to some of its recipients only (email)."""
+
+    async def send_to(self, alert: Alert, *, repeat: bool,
+                      recipients: tuple[str, ...]) -> Undelivered | None: ...
 
 
 def alert_payload(alert: Alert, repeat: bool) -> dict[str, Any]:

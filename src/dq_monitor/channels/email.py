@@ -1,21 +1,28 @@
 """SMTP email (FR-008): STARTTLS or implicit TLS, optional AUTH, plain-text and HTML parts.
 
 One connection per alert: alert mail is rare and a pooled SMTP session would go stale between
-incidents. SMTP 4xx replies, timeouts and connection trouble may pass later: retryable. SMTP 5xx
-replies (bad credentials, refused sender or recipients, rejected data) and a server that lacks a
-configured feature (STARTTLS, AUTH) are final. The password never reaches a message.
-NFR-008: alert text reaches the headers through ``escape.mail_header`` (one line, whatever the
-source or subject holds) and the HTML part through ``escape.html``.
+incidents. A mail accepted for some recipients is never sent to them again: the recipients
+refused for now (4xx) are asked again alone (``send_to``), the ones refused for good (5xx) are
+reported back (``Undelivered``). SMTP 4xx replies, timeouts and connection trouble may pass
+later: retryable; a 421 (the server sheds load) or a 4xx with enhanced status 4.7.x (a policy
+deferral: too many messages or connections, greylisting) is the server's rate limit
+(``routing.retry``). SMTP 5xx replies (bad credentials, refused sender or recipients, rejected
+data) and a server that lacks a configured feature (STARTTLS, AUTH) are final. The password
+never reaches a message. NFR-008: alert text reaches the headers through
+``escape.mail_header`` (one line, whatever the source or subject holds) and the HTML part
+through ``escape.html``.
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 import aiosmtplib
+from aiosmtplib.response import SMTPResponse
 
 from dq_monitor.channels.base import Undelivered, colour, fields, number, render_text, title
 from dq_monitor.config import EmailChannel as EmailConfig
@@ -62,6 +69,18 @@ def build_message(alert: Alert, repeat: bool, cfg: EmailConfig) -> EmailMessage:
     return msg
 
 
+def _refusals(refused: Mapping[str, SMTPResponse]) -> str:
+    return "recipients refused: " + "; ".join(
+        " ".join(f"{rcpt} {r.code} {r.message}".split())[:REPLY_CHARS]
+        for rcpt, r in refused.items()) if refused else ""
+
+
+def rate_limit(code: int, message: str) -> bool:
+    """An SMTP reply that defers for load or policy (RFC 5321 421, RFC 3463 4.7.x): the
+    server's rate limit, retried without using up an attempt."""
+    return code == 421 or (400 <= code < 500 and message.lstrip().startswith("4.7."))
+
+
 def tls_context(cfg: EmailConfig) -> ssl.SSLContext | None:
     """The client context for ``tls``/``starttls``: system CAs or ``ca_file``; ``verify_tls``."""
     if not (cfg.tls or cfg.starttls):
@@ -85,10 +104,17 @@ class EmailChannel:
         return cls(name, cfg)
 
     async def send(self, alert: Alert, *, repeat: bool) -> Undelivered | None:
+        return await self.send_to(alert, repeat=repeat, recipients=tuple(self.cfg.to))
+
+    async def send_to(self, alert: Alert, *, repeat: bool,
+                      recipients: tuple[str, ...]) -> Undelivered | None:
+        """Mail ``alert`` to ``recipients`` (all of ``to``, or those refused for now by an
+        earlier attempt); the ``To`` header names every configured recipient either way."""
         cfg = self.cfg
         try:
             refused, _ = await aiosmtplib.send(
                 build_message(alert, repeat, cfg),
+                recipients=list(recipients),
                 hostname=cfg.host,
                 port=cfg.port,
                 username=cfg.username or None,
@@ -104,10 +130,13 @@ class EmailChannel:
                 "all recipients refused: " + "; ".join(
                     f"{r.recipient} {r.code} {r.message}" for r in exc.recipients),
                 retryable=any(400 <= c < 500 for c in codes),
+                rate_limited=bool(exc.recipients) and all(
+                    rate_limit(r.code, r.message) for r in exc.recipients),
             ) from None
         except aiosmtplib.SMTPResponseException as exc:
             raise self._error(f"SMTP {exc.code}: {exc.message}",
-                              retryable=not 500 <= exc.code < 600) from None
+                              retryable=not 500 <= exc.code < 600,
+                              rate_limited=rate_limit(exc.code, exc.message)) from None
         except aiosmtplib.SMTPNotSupported as exc:
             raise self._error(f"server lacks a configured feature: {exc}",
                               retryable=False) from None
@@ -120,21 +149,23 @@ class EmailChannel:
                               retryable=True) from None
         if not refused:
             return None
-        # Some recipients have the mail: sending again would duplicate it for them.
+        # Some recipients have the mail: sending again to everyone would duplicate it for them.
+        # Those refused for now (4xx) are asked again alone; the others are dead-lettered.
         log.warning("channel %r: recipients refused: %s", self.name,
                     ", ".join(f"{rcpt} ({r.code})" for rcpt, r in refused.items()))
+        later = {rcpt: r for rcpt, r in refused.items() if 400 <= r.code < 500}
+        final = {rcpt: r for rcpt, r in refused.items() if rcpt not in later}
         return Undelivered(
-            tuple(refused),
-            "recipients refused: " + "; ".join(
-                " ".join(f"{rcpt} {r.code} {r.message}".split())[:REPLY_CHARS]
-                for rcpt, r in refused.items()),
-        )
+            tuple(final), _refusals(final), later=tuple(later), later_reason=_refusals(later),
+            later_rate_limited=bool(later) and all(
+                rate_limit(r.code, r.message) for r in later.values()))
 
-    def _error(self, reason: str, *, retryable: bool) -> DeliveryError:
+    def _error(self, reason: str, *, retryable: bool, rate_limited: bool = False
+               ) -> DeliveryError:
         if self._password:
             reason = reason.replace(self._password, "***")
         reason = " ".join(reason.split())[:REPLY_CHARS]
-        return DeliveryError(self.name, reason, retryable=retryable)
+        return DeliveryError(self.name, reason, retryable=retryable, rate_limited=rate_limited)
 
     async def aclose(self) -> None:
         return None

@@ -1,11 +1,13 @@
-"""Shared HTTP delivery for Slack and webhooks: one pooled client, the status policy, no leaks.
+"""Shared HTTP delivery for Slack, webhooks, PagerDuty and Alertmanager: one keep-alive pool
+per channel, the status policy, no leaks.
 
 Webhook URLs are secrets (Slack's token is its path). httpx names the URL in some exception
 messages and logs every request URL at INFO on the ``httpx`` logger, so errors are rebuilt with
 every secret string redacted, and a filter on that logger cuts URLs down to scheme and host.
 
 Status policy (FR-010): 2xx delivered; 429 and 503 retryable after ``Retry-After`` (seconds or
-an HTTP date); other 5xx, timeouts and connection errors retryable; anything else final.
+an HTTP date), 429 marked rate-limited (the receiver's flow control: ``routing.retry``); other
+5xx, timeouts and connection errors retryable; anything else final.
 """
 
 from __future__ import annotations
@@ -31,11 +33,14 @@ _SPLIT = re.compile(r"[\s/?&=:;,@#]+")
 _MIN_PIECE = 6
 
 
-def client(timeout: float) -> httpx.AsyncClient:
-    """One keep-alive pool per channel; ``timeout`` bounds connect, write, read and pool waits."""
+def client(timeout: float, connections: int) -> httpx.AsyncClient:
+    """One keep-alive pool per channel, a connection kept open for each of its
+    ``connections`` deliveries under way (``max_in_flight``), so a storm reuses them instead of
+    opening one per alert; ``timeout`` bounds connect, write, read and pool waits."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout),
-        limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
+        limits=httpx.Limits(max_connections=connections,
+                            max_keepalive_connections=connections),
         follow_redirects=False,
     )
 
@@ -116,7 +121,8 @@ async def post(
     reason = f"HTTP {status}: {body}" if body else f"HTTP {status}"
     if status in RETRY_AFTER_STATUSES:
         wait = retry_after(response.headers.get("retry-after"))
-        raise DeliveryError(channel, reason, retryable=True, retry_after=wait)
+        raise DeliveryError(channel, reason, retryable=True, retry_after=wait,
+                            rate_limited=status == 429)
     raise DeliveryError(channel, reason, retryable=500 <= status < 600)
 
 

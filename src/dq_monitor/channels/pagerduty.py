@@ -60,7 +60,7 @@ class PagerDutyChannel:
     def __init__(self, name: str, cfg: PagerDutyConfig) -> None:
         self.name = name
         self.cfg = cfg
-        self._http: httpx.AsyncClient = http.client(cfg.timeout)
+        self._http: httpx.AsyncClient = http.client(cfg.timeout, cfg.max_in_flight)
         self._key = cfg.routing_key.get_secret_value()
 
     @classmethod

@@ -84,7 +84,7 @@ class SlackChannel:
     def __init__(self, name: str, cfg: SlackConfig) -> None:
         self.name = name
         self.cfg = cfg
-        self._http: httpx.AsyncClient = http.client(cfg.timeout)
+        self._http: httpx.AsyncClient = http.client(cfg.timeout, cfg.max_in_flight)
 
     @classmethod
     def from_config(cls, name: str, cfg: SlackConfig, **_deps: object) -> SlackChannel:

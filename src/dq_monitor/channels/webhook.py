@@ -27,7 +27,7 @@ class WebhookChannel:
     def __init__(self, name: str, cfg: WebhookConfig) -> None:
         self.name = name
         self.cfg = cfg
-        self._http: httpx.AsyncClient = http.client(cfg.timeout)
+        self._http: httpx.AsyncClient = http.client(cfg.timeout, cfg.max_in_flight)
         self._headers = {k: v.get_secret_value() for k, v in cfg.headers.items()}
         self._hidden = list(self._headers.values())
         if not any(k.lower() == "content-type" for k in self._headers):

@@ -15,6 +15,8 @@ from dq_monitor.config.raw import _dict, _seconds
 
 class _Channel(_Model):
     timeout: PositiveDuration = "10s"  # type: ignore[assignment]
+    #: NFR-002: deliveries under way at once on this channel (one at a time per fingerprint).
+    max_in_flight: int = Field(default=8, ge=1, le=256)
 
 
 class SlackChannel(_Channel):

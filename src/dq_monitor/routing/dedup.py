@@ -206,9 +206,14 @@ class DeliveryLog:
 
     # ------------------------------------------------------------------ changes
 
-    def record(self, alert: Alert, channel: str, now: float, *, repeat: bool = False
-               ) -> list[Record]:
-        """Note that ``channel`` accepted ``alert`` at ``now``; returns the records to persist."""
+    def record(self, alert: Alert, channel: str, now: float, *, repeat: bool = False,
+               horizon: float | None = None) -> list[Record]:
+        """Note that ``channel`` accepted ``alert`` at ``now``; returns the records to persist.
+
+        ``horizon``: the oldest alert a restart could read again (the trigger time of the
+        partition's oldest uncommitted alert). Entries are expired as of ``horizon`` instead of
+        ``now``, so a channel far behind, which holds the commit back, never makes the others
+        forget what they delivered from the alerts a restart would read again."""
         now = float(now)
         key = self.key(alert, channel)
         changes: dict[Key, Entry | None] = {}
@@ -244,7 +249,7 @@ class DeliveryLog:
         for k, entry in changes.items():
             self._put(k, entry)
         out = [encode_entry(k, e) for k, e in changes.items()]
-        return out + self.expire(now)
+        return out + self.expire(now if horizon is None else min(now, horizon))
 
     def expire(self, now: float) -> list[Record]:
         """Drop resolved entries older than ``dedup_window``; returns their tombstones."""

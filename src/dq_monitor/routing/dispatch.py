@@ -9,7 +9,7 @@
   reminder the episode no longer needs).
 * ``Pending``: which input offsets may be committed (every channel job of a record ended:
   delivered, skipped, dead-lettered, or held — a hold is a delivery-log record, so nothing held
-  keeps an offset open; NFR-008).
+  keeps an offset open; NFR-008), and where a channel that fell behind reads on by itself.
 * ``held``: whether mute windows hold a delivery now.
 * ``reminder_interval``: how often reminders are looked for.
 * the dead-letter records the router writes.
@@ -85,16 +85,29 @@ def reminder_interval(dedup_window: float) -> float:
 
 @dataclass(slots=True)
 class Pending:
-    """Offsets of one partition still being delivered; the commit point is the lowest one.
-    A held job has ended here: its hold is on the delivery log."""
+    """What of one alert partition may be committed (FR-010, NFR-008).
+
+    ``open`` counts the channel jobs of each record read that have not ended; a held job has
+    ended (its hold is on the delivery log). A channel whose queue was full when a record came
+    is *behind*: it has its own position (``behind``), the next offset it must read itself from
+    the alert topic, while the others go on. The commit point is the lowest of the oldest open
+    record, every behind channel's position, and the next record to read, so nothing a channel
+    has not taken yet is ever committed past, and a restart re-reads it.
+    """
 
     open: dict[int, int] = field(default_factory=dict)  # offset → channel jobs left
     high: int = -1  # highest offset read
+    #: channel → the next offset it reads itself (only channels that fell behind)
+    behind: dict[str, int] = field(default_factory=dict)
 
     def read(self, offset: int, jobs: int) -> None:
+        """The record at ``offset`` was read and ``jobs`` channel jobs of it queued."""
         self.high = max(self.high, offset)
+        self._add(offset, jobs)
+
+    def _add(self, offset: int, jobs: int) -> None:
         if jobs:
-            self.open[offset] = jobs
+            self.open[offset] = self.open.get(offset, 0) + jobs
 
     def ended(self, offset: int) -> None:
         """One channel job of the record at ``offset`` ended (delivered, skipped, dead-lettered)."""
@@ -104,8 +117,43 @@ class Pending:
         else:
             self.open.pop(offset, None)
 
+    def fall_behind(self, channel: str, offset: int) -> None:
+        """``channel`` could not take the record at ``offset``: it reads on from there itself
+        (a channel already behind keeps its older position)."""
+        self.behind.setdefault(channel, offset)
+
+    def position(self, channel: str) -> int | None:
+        """The next offset ``channel`` reads itself; ``None`` while it keeps up."""
+        return self.behind.get(channel)
+
+    def took(self, channel: str, offset: int, jobs: int) -> None:
+        """``channel``, behind, took the record at ``offset`` (``jobs`` of its own: 0 or 1)."""
+        self._add(offset, jobs)
+        if channel in self.behind:
+            self.behind[channel] = max(self.behind[channel], offset + 1)
+
+    def rejoin(self, channel: str) -> bool:
+        """Whether ``channel`` caught up (its position passed every record read): it then
+        takes the next records with the others again, and is no longer behind here."""
+        at = self.behind.get(channel)
+        if at is None:
+            return True
+        if at > self.high:
+            del self.behind[channel]
+            return True
+        return False
+
+    def forget(self, channel: str) -> None:
+        """``channel`` is no longer configured (FR-025): its position holds nothing back."""
+        self.behind.pop(channel, None)
+
+    def unread(self, channel: str) -> int:
+        """Records read here that ``channel``, behind, has not taken yet."""
+        at = self.behind.get(channel)
+        return 0 if at is None else max(0, self.high + 1 - at)
+
     def commit_point(self) -> int:
-        return min(self.open) if self.open else self.high + 1
+        return min([*self.open, *self.behind.values(), self.high + 1])
 
 
 def _at(now: datetime | None) -> str:

@@ -219,6 +219,14 @@ class Holds:
                 out.records.append(encode(key, None))
         return out
 
+    def unrelease(self, held: Held) -> None:
+        """A release decided to send ``held`` but its channel's queue is full: it is held
+        again as it was (its record never left the log) and released at a later check, unless
+        the fingerprint was held on the channel again meanwhile."""
+        if held.key in self._releasing and held.key not in self._held:
+            self._releasing.discard(held.key)
+            self._put(held.key, held)
+
     def settled(self, fingerprint: str, channel: str) -> list[Record]:
         """The delivery of a released hold ended (sent, skipped or dead-lettered): its
         tombstone, unless the fingerprint was held on the channel again meanwhile."""

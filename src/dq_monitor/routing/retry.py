@@ -7,6 +7,15 @@ attempt: a wait that would end past ``max_elapsed`` is not started. A server's `
 replaces the jittered wait (it is the server's call, so the cap does not shorten it, but
 ``max_elapsed`` still bounds it). Final errors (HTTP 4xx other than 429, SMTP 5xx) end the
 delivery at once.
+
+A rate limit (HTTP 429, an SMTP policy deferral: ``DeliveryError.rate_limited``) is the
+receiver's flow control, not a failure: it does not use up one of ``max_attempts`` (without a
+``Retry-After`` its backoff grows with the delivery's rate-limited answers), and the channel's
+``Throttle`` makes every delivery of the channel wait it out before its next attempt, so a
+storm slows down to what the receiver takes (the channel falls behind, loudly) instead of
+burning its attempts into dead letters. ``max_elapsed`` still bounds each delivery from its
+first attempt. A mail accepted for some recipients and deferred for others is sent again to
+the deferred ones alone (``Readdressable``), never again to the others.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from dq_monitor.channels.base import Channel, Undelivered
+from dq_monitor.channels.base import Channel, Readdressable, Undelivered
 from dq_monitor.config import RetryConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.events import Alert
@@ -64,9 +73,11 @@ class RetryPolicy:
         """Seconds to wait after failed attempt ``attempt``, or ``None`` to give up.
 
         ``elapsed`` is the time since the delivery's first attempt began; ``rand`` returns a
-        float in ``[0, 1)`` (``random.random``), injected so tests choose the jitter.
+        float in ``[0, 1)`` (``random.random``), injected so tests choose the jitter. For a
+        rate-limited answer ``attempt`` counts the rate-limited answers in a row, and
+        ``max_attempts`` does not apply.
         """
-        if not error.retryable or attempt >= self.max_attempts:
+        if not error.retryable or (attempt >= self.max_attempts and not error.rate_limited):
             return None
         if error.retry_after is not None:
             delay = max(0.0, error.retry_after)
@@ -75,6 +86,21 @@ class RetryPolicy:
         if elapsed + delay >= self.max_elapsed:
             return None
         return delay
+
+
+@dataclass(slots=True)
+class Throttle:
+    """One channel's rate-limit pause: no delivery of the channel begins an attempt before
+    ``until`` (on the delivery loop's clock) once its receiver asked to slow down."""
+
+    until: float = 0.0
+
+    def hold(self, until: float) -> None:
+        self.until = max(self.until, until)
+
+    def wait(self, now: float) -> float:
+        """Seconds an attempt starting at ``now`` must wait first (0: none)."""
+        return max(0.0, self.until - now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +113,8 @@ class DeliveryOutcome:
     reason: str | None = None
     #: Recipients the channel could not reach although it delivered to the others.
     undelivered: Undelivered | None = None
+    #: Attempts the receiver answered with a rate limit (not counted in ``max_attempts``).
+    rate_limited: int = 0
 
 
 async def deliver_with_retry(
@@ -98,6 +126,7 @@ async def deliver_with_retry(
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     clock: Callable[[], float] = time.monotonic,
     rand: Callable[[], float] = random.random,
+    throttle: Throttle | None = None,
 ) -> DeliveryOutcome:
     """Try until delivered or the policy gives up; never raises for a channel's failure.
 
@@ -105,17 +134,46 @@ async def deliver_with_retry(
     is longer cannot stretch a delivery past its bound. An exception other than
     ``DeliveryError`` (a bug in an adapter) ends the delivery as undeliverable instead of
     taking the caller's worker down; only its type is reported, since its text may hold secrets.
+    ``throttle`` (the channel's, shared by its deliveries) holds every attempt back while the
+    receiver's rate limit lasts; a delivery's clock starts at its first attempt. Recipients a
+    ``Readdressable`` channel reports refused for now (``Undelivered.later``) are tried again
+    alone, with the same policy; the rest have the alert already.
     """
-    start = clock()
-    attempt = 0
+    start: float | None = None
+    attempt = failed = limited = 0
+    error: DeliveryError | None = None
+    #: Once delivered to some: the recipients still to try, and those refused for good.
+    to: tuple[str, ...] | None = None
+    kept: Undelivered | None = None
     while True:
+        while throttle is not None and (wait := throttle.wait(clock())) > 0:
+            if start is not None and error is not None and (
+                    clock() - start + wait >= policy.max_elapsed):
+                return _gave_up(error, attempt, clock() - start, limited, to, kept)
+            await sleep(wait)
+        if start is None:
+            start = clock()
         attempt += 1
         remaining = policy.max_elapsed - (clock() - start)
         try:
             with anyio.move_on_after(max(remaining, 0.001)) as scope:
-                partly = await channel.send(alert, repeat=repeat)
+                if to is not None and isinstance(channel, Readdressable):
+                    partly = await channel.send_to(alert, repeat=repeat, recipients=to)
+                else:
+                    partly = await channel.send(alert, repeat=repeat)
             if not scope.cancelled_caught:
-                return DeliveryOutcome(True, attempt, clock() - start, undelivered=partly)
+                later = () if partly is None else partly.later
+                kept = _join(kept, None if partly is None or not partly.recipients
+                             else Undelivered(partly.recipients, partly.reason))
+                if not later or not isinstance(channel, Readdressable):
+                    left = _join(kept, Undelivered(later, partly.later_reason)
+                                 if partly is not None and later else None)
+                    return DeliveryOutcome(True, attempt, clock() - start, undelivered=left,
+                                           rate_limited=limited)
+                assert partly is not None
+                to = later
+                raise DeliveryError(channel.name, partly.later_reason, retryable=True,
+                                    rate_limited=partly.later_rate_limited)
             error = DeliveryError(channel.name, "no answer within max_elapsed", retryable=False)
         except DeliveryError as exc:
             error = exc
@@ -125,10 +183,35 @@ async def deliver_with_retry(
             error = DeliveryError(channel.name, f"unexpected {type(exc).__name__}",
                                   retryable=False)
         elapsed = clock() - start
-        delay = policy.next_delay(attempt, elapsed, error, rand)
+        if error.rate_limited:
+            limited += 1
+            delay = policy.next_delay(limited, elapsed, error, rand)
+        else:
+            failed += 1
+            delay = policy.next_delay(failed, elapsed, error, rand)
         if delay is None:
-            reason = error.reason
-            if error.retryable:
-                reason += f" (gave up after {attempt} attempt(s) in {elapsed:.1f}s)"
-            return DeliveryOutcome(False, attempt, elapsed, reason)
+            return _gave_up(error, attempt, elapsed, limited, to, kept)
+        if error.rate_limited and throttle is not None:
+            throttle.hold(clock() + delay)  # the channel's other deliveries wait it out too
+            continue
         await sleep(delay)
+
+
+def _gave_up(error: DeliveryError, attempts: int, elapsed: float, limited: int,
+             to: tuple[str, ...] | None, kept: Undelivered | None) -> DeliveryOutcome:
+    """The outcome once the policy gave up: undelivered, or (``to``: the recipients still
+    refused after it reached the others) delivered in part."""
+    reason = error.reason
+    if error.retryable:
+        reason += f" (gave up after {attempts} attempt(s) in {elapsed:.1f}s)"
+    if to is not None:
+        return DeliveryOutcome(True, attempts, elapsed, undelivered=_join(
+            kept, Undelivered(to, reason)), rate_limited=limited)
+    return DeliveryOutcome(False, attempts, elapsed, reason, rate_limited=limited)
+
+
+def _join(a: Undelivered | None, b: Undelivered | None) -> Undelivered | None:
+    """Recipients refused by separate attempts, reported as one."""
+    if a is None or b is None:
+        return a or b
+    return Undelivered(a.recipients + b.recipients, f"{a.reason}; {b.reason}")

@@ -1,11 +1,20 @@
 """The alert router: a thin Kafka loop around ``routing.dispatch`` (FR-007…FR-010, FR-021).
 
 It reads the alert topic with its own consumer group and commits an alert's offset only once
-every channel it routes to has delivered it, dead-lettered it or held it, so a crash re-delivers
-rather than loses. A hold (silence, mute window) is a record in the delivery log, written before
-the offset is committed: nothing held pins an offset (NFR-008). Each channel has a bounded queue
-and its own worker: a slow or dead channel never delays another, and a full queue dead-letters
-the overflow visibly instead of blocking the rest.
+every channel it routes to has delivered it, dead-lettered it or held it, and the delivery-log
+records of that are durable, so a crash re-delivers rather than loses. A hold (silence, mute
+window) is a record in the delivery log, written before the offset is committed: nothing held
+pins an offset (NFR-008).
+
+Delivery (NFR-002, FR-010): each channel has a bounded queue (``routing.queue_size``) and up to
+``max_in_flight`` deliveries under way, in order per fingerprint (``routing.lanes``); a
+delivery's delivery-log records are sent without waiting for the broker's answer, which is
+awaited before its offset may be committed. A channel whose queue is full falls behind instead
+of dropping anything: the others go on, and it reads the alert topic itself from its own
+position (``dispatch.Pending``) with a consumer of its own, as fast as it delivers, until it
+caught up and reads with the others again. Falling behind is loud: a WARNING per episode,
+``dq_channel_backlog`` and ``dq_delivery_age_seconds`` (``routing.backlog``). Nothing is
+dead-lettered but what failed its retries or was refused for good.
 
 Delivery state (dedup entries, episodes, reminder schedule, holds) is kept per alert partition,
 in a compacted delivery log co-partitioned with the alert topic. A partition gained in a
@@ -19,9 +28,10 @@ from __future__ import annotations
 
 import logging
 import time
+from asyncio import Future
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,18 +56,26 @@ from dq_monitor.kafka.failures import Verdict, WriteHealth, reason, unwritable_r
 from dq_monitor.kafka.headers import TRIGGERED_HEADER, header_ms
 from dq_monitor.kafka.topics import COMPACT, ensure_topics, partition_counts
 from dq_monitor.routing import dispatch
+from dq_monitor.routing.backlog import Change, ChannelBacklog
 from dq_monitor.routing.dedup import DeliveryLog
 from dq_monitor.routing.dispatch import Pending, Step
 from dq_monitor.routing.hold import HoldReason
+from dq_monitor.routing.lanes import Lanes
 from dq_monitor.routing.mute import MuteWindow
-from dq_monitor.routing.retry import RetryPolicy, deliver_with_retry
+from dq_monitor.routing.retry import RetryPolicy, Throttle, deliver_with_retry
 from dq_monitor.silence import SilenceBook
-from dq_monitor.telemetry import Telemetry
+from dq_monitor.telemetry import ChannelDelivery, Telemetry
 
 log = logging.getLogger("dq_monitor.router")
 
 #: How often held deliveries are looked at again (a silence expired, a window ended).
 RELEASE_CHECK_S = 1.0
+#: Records a behind channel's own reader fetches at once (it waits for room in its queue).
+CATCH_UP_BATCH = 200
+
+#: A delivery-log or dead-letter record sent but not yet acknowledged: the producer's future
+#: and what to write again the careful way if it failed.
+_Write = tuple["Future[Any] | None", str, bytes | None, bytes | None, int | None]
 
 
 @dataclass(slots=True)
@@ -76,6 +94,17 @@ class Job:
     mutes: dispatch.Mutes = ()
     #: Released from a hold: its hold record is tombstoned once this job ended.
     released: bool = False
+    #: When the alert was triggered (or the job made), for the channel's delivery age.
+    detected: float = 0.0
+    #: The job's place in its channel's backlog (``ChannelBacklog.add``).
+    token: int = 0
+    #: Delivery-log records sent for this job: durable before its offset is committed.
+    writes: list[_Write] = field(default_factory=list)
+
+
+def _fingerprint(job: Job) -> str:
+    """A channel's jobs of one fingerprint are delivered one at a time, in order."""
+    return job.alert.fingerprint
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -116,9 +145,20 @@ class AlertRouter:
         self._restore_backoff = Backoff()
         self._restore_retry_at = 0.0
         self._joined = False
-        self._queues: dict[str, MemoryObjectSendStream[Job]] = {}
-        #: The task group the channel workers run in, while ``run`` runs (FR-025: a reload
-        #: starts the workers of new or changed channels there).
+        #: Per channel: its queue (``routing.lanes``), what waits on it, and its backlog.
+        self._lanes: dict[str, Lanes[Job]] = {}
+        #: Per channel: its idle workers' wake-ups, and room made in its queue.
+        self._idle: dict[str, list[anyio.Event]] = {}
+        self._room: dict[str, anyio.Event] = {}
+        self._backlog: dict[str, ChannelBacklog] = {}
+        #: Per channel: its receiver's rate limit, waited out by all its deliveries.
+        self._throttles: dict[str, Throttle] = {}
+        #: Channels whose own reader runs (they fell behind on some partition).
+        self._catching_up: set[str] = set()
+        self._stopping = anyio.Event()
+        self._settle_send: MemoryObjectSendStream[Job] | None = None
+        #: Queues of rebuilt channels whose workers closed their channel (FR-025).
+        self._retired: set[int] = set()
         self._tg: anyio.abc.TaskGroup | None = None
         self.windows = {name: MuteWindow.from_config(name, w)
                         for name, w in config.routing.mute_windows.items()}
@@ -145,8 +185,15 @@ class AlertRouter:
                 self._tg = tg
                 if self._own_silences:
                     tg.start_soon(self.silences.run, stop)
+                settle_send, settle_receive = anyio.create_memory_object_stream[Job](
+                    float("inf"))
+                self._settle_send = settle_send
+                tg.start_soon(self._settler, settle_receive)
                 for name in self.config.channels:
-                    self._start_worker(name)
+                    self._start_channel(name)
+                self.telemetry.gauge("dq_channel_backlog", self._backlog_gauge)
+                self.telemetry.gauge("dq_delivery_age", self._age_gauge)
+                self.telemetry.delivery_status = self.delivery_status
                 tg.start_soon(self._reminders, stop)
                 tg.start_soon(self._releases, stop)
                 # no delivery before the silences are known: a restart must not page through one
@@ -155,14 +202,16 @@ class AlertRouter:
                 consumer.subscribe([self.kafka.alert_topic],
                                    listener=_Rebalance(self, consumer))
                 await self._loop(consumer, stop)
-                for q in self._queues.values():
-                    await q.aclose()  # workers drain what is queued, then end
+                self._stopping.set()  # behind channels stop reading on their own
+                for name, lanes in self._lanes.items():
+                    lanes.closed = True  # workers drain what is queued, then end
+                    self._wake(name, everyone=True)
+                    self._made_room(name)
                 with anyio.move_on_after(5):
                     while any(p.open for p in self._pending.values()):
                         await anyio.sleep(0.05)
                         await self._commit(consumer)
                 tg.cancel_scope.cancel()
-            self._tg = None
             await self._commit(consumer)
         finally:
             with anyio.CancelScope(shield=True):
@@ -171,17 +220,35 @@ class AlertRouter:
                 await quiet_stop(consumer, producer)
             log.info("router stopped: %s", dict(self.stats))
 
-    def _start_worker(self, name: str) -> None:
+    def _start_channel(self, name: str) -> None:
+        """A queue (``routing.lanes``) and ``max_in_flight`` workers for channel ``name``; its
+        backlog and room signal outlive a rebuild (FR-025), so jobs under way stay counted."""
         assert self._tg is not None
-        send, receive = anyio.create_memory_object_stream[Job](self.config.routing.queue_size)
-        self._queues[name] = send
-        self._tg.start_soon(self._worker, name, receive)
+        cfg = self.config.channels[name]
+        self._lanes[name] = Lanes(self.config.routing.queue_size, cfg.max_in_flight,
+                                  _fingerprint)
+        self._idle[name] = []
+        self._room.setdefault(name, anyio.Event())
+        self._backlog.setdefault(name, ChannelBacklog())
+        for _ in range(cfg.max_in_flight):
+            self._tg.start_soon(self._worker, name)
+
+    def _close_channel(self, name: str) -> None:
+        """Take no new jobs for ``name``: its workers deliver what is queued, then end (and
+        close the channel, once it is no longer the configured one)."""
+        lanes = self._lanes.pop(name, None)
+        if lanes is not None:
+            lanes.closed = True
+            self._wake(name, everyone=True)
+            self._idle.pop(name, None)
+        self._made_room(name)
 
     async def reconfigure(self, config: Config) -> None:
         """FR-025: route by ``config`` (validated, same ``kafka``) from the next alert on:
-        routes, mute windows, retry policy and dedup window at once; a channel added gets a
-        worker, a channel changed gets a new one (its queued jobs go out through the old one,
-        which is closed once they have), a channel removed takes no new jobs."""
+        routes, mute windows, retry policy and dedup window at once; a channel added gets
+        workers, a channel changed gets new ones (its queued jobs go out through the old ones,
+        which close it once they have), a channel removed takes no new jobs and its place in
+        the alert topic (when it had fallen behind) no longer holds commits back."""
         old, self.config = self.config, config
         self.policy = RetryPolicy.from_config(config.routing.retry)
         self.windows = {name: MuteWindow.from_config(name, w)
@@ -191,14 +258,17 @@ class AlertRouter:
         if self._tg is None or self._producer is None:
             return  # not running: ``run`` builds the channels of the config it finds
         for name, cfg in old.channels.items():
-            if config.channels.get(name) != cfg and (queue := self._queues.pop(name, None)):
-                await queue.aclose()  # its worker sends what is queued, then ends
+            if config.channels.get(name) != cfg:
+                self._close_channel(name)
+        for name in set(old.channels) - set(config.channels):
+            for pending in self._pending.values():
+                pending.forget(name)
+            self._backlog.pop(name, None)
+            self.channels.pop(name, None)
         for name, cfg in config.channels.items():
-            if old.channels.get(name) != cfg or name not in self._queues:
+            if old.channels.get(name) != cfg or name not in self._lanes:
                 self.channels[name] = build_channel(name, cfg, producer=self._producer)
-                self._start_worker(name)
-        for name in set(self.channels) - set(config.channels):
-            del self.channels[name]
+                self._start_channel(name)
 
     async def _connect(
         self, stop: anyio.Event
@@ -263,6 +333,8 @@ class AlertRouter:
             self.logs.pop(tp.partition, None)
             self._pending.pop(tp, None)
             self._restore_pending.discard(tp)
+            for backlog in self._backlog.values():
+                backlog.unread_from(tp.partition, None)
 
     async def _restore_partitions(self, consumer: AIOKafkaConsumer) -> None:
         todo = {tp for tp in self._restore_pending if tp in consumer.assignment()}
@@ -325,6 +397,7 @@ class AlertRouter:
                 pending = self._pending.setdefault(tp, Pending())
                 for rec in records:
                     await self._route(tp, rec, pending)
+            self._observe_backlogs()
             await self._commit(consumer)
 
     async def _route(self, tp: TopicPartition, rec: Any, pending: Pending) -> None:
@@ -338,40 +411,80 @@ class AlertRouter:
         chosen = dispatch.targets(self.config.routing.routes, self.logs[tp.partition], alert)
         if chosen.unseen_episode:
             self.stats["resolved.unseen_episode"] += 1
-        jobs = [c for c in chosen.channels if c in self._queues]
-        pending.read(rec.offset, len(jobs))
+        queued = 0
+        for channel in chosen.channels:
+            if channel not in self._lanes or pending.position(channel) is not None:
+                continue  # not configured, or behind here: it reads this record itself
+            job = self._job(alert, channel, tp.partition, rec, chosen.mutes)
+            if self._enqueue(job):
+                queued += 1
+                continue
+            # FR-010: a full queue holds nothing else up and drops nothing: the channel reads
+            # on from this record by itself, as fast as it delivers
+            pending.fall_behind(channel, rec.offset)
+            self._backlog[channel].unread_from(tp.partition, job.detected)
+            self._start_catch_up(channel)
+        pending.read(rec.offset, queued)
+
+    def _job(self, alert: Alert, channel: str, partition: int, rec: Any,
+             mutes: dict[str, dispatch.Mutes]) -> Job:
         triggered = header_ms(rec.headers, TRIGGERED_HEADER)
-        parent = tracing.extract(rec.headers)
-        for channel in jobs:
-            await self._enqueue(Job(alert, channel, tp.partition, False, triggered, rec.offset,
-                                    parent, chosen.mutes.get(channel, ())))
+        return Job(alert, channel, partition, False, triggered, rec.offset,
+                   tracing.extract(rec.headers), mutes.get(channel, ()),
+                   detected=triggered if triggered is not None else rec.timestamp / 1000)
 
-    async def _enqueue(self, job: Job) -> None:
-        """Queue ``job`` for its channel."""
+    def _enqueue(self, job: Job) -> bool:
+        """Queue ``job`` for its channel; ``False`` (nothing changed) when its queue is full."""
+        if not job.detected:
+            job.detected = self.clock()
+        lanes = self._lanes.get(job.channel)
+        if lanes is None or not lanes.put(job):  # full, or (FR-025) the channel was removed
+            return False
         state = self.logs.get(job.partition)
-        queue = self._queues.get(job.channel)
-        if queue is None:  # FR-025: a reload removed the channel
-            self.stats[f"{job.channel}.removed"] += 1
-            await self._settle(job)
-            self._ended(job)
-            return
-        try:
-            queue.send_nowait(job)
-            if state is not None:
-                state.queue(job.alert, job.channel)
-        except anyio.WouldBlock:
-            # A full queue must not stall the other channels: overflow is dead-lettered, loudly.
-            await self._undeliverable(job, "channel queue full", 0)
-            await self._settle(job)
-            self._ended(job)
+        if state is not None:
+            state.queue(job.alert, job.channel)
+        job.token = self._backlog[job.channel].add(job.detected)
+        self._wake(job.channel)
+        return True
 
-    def _finish(self, job: Job) -> None:
-        """A queued job ended (delivered, skipped, dropped): no longer in flight, and its
-        record's offset may be committed once the record's other jobs end too."""
+    def _wake(self, channel: str, *, everyone: bool = False) -> None:
+        """Wake one idle worker of ``channel`` (a job may be takeable now), or all of them."""
+        _wake_idle(self._idle.get(channel, []), everyone=everyone)
+
+    def _made_room(self, channel: str) -> None:
+        """Wake the channel's own reader, waiting for room in its queue."""
+        room = self._room.get(channel)
+        if room is not None:
+            room.set()
+            self._room[channel] = anyio.Event()
+
+    def _finish(self, job: Job, *, ended: bool = True) -> None:
+        """A queued job left its channel: no longer in flight. If it ``ended`` (delivered,
+        skipped, held, dead-lettered) its record's offset may be committed once its
+        delivery-log records are durable and the record's other jobs ended too; one cut off
+        (shutdown) keeps the offset open, so the next start delivers it."""
         state = self.logs.get(job.partition)
         if state is not None:
             state.done(job.alert, job.channel)
-        self._ended(job)
+        backlog = self._backlog.get(job.channel)  # gone with a channel a reload removed
+        if backlog is not None:
+            backlog.end(job.token)
+        if not ended:
+            return
+        if job.writes and self._settle_send is not None:
+            self._settle_send.send_nowait(job)
+        else:
+            self._ended(job)
+
+    async def _settler(self, jobs: MemoryObjectReceiveStream[Job]) -> None:
+        """End jobs once their delivery-log records are acknowledged (in the order they
+        ended): the next delivery never waits for the broker, the commit does."""
+        async with jobs:
+            async for job in jobs:
+                for write in job.writes:
+                    await self._confirm(write)
+                job.writes.clear()
+                self._ended(job)
 
     def _ended(self, job: Job) -> None:
         if job.offset is None:
@@ -382,36 +495,205 @@ class AlertRouter:
 
     # ------------------------------------------------------------------ delivering
 
-    async def _worker(self, name: str, jobs: MemoryObjectReceiveStream[Job]) -> None:
-        channel = self.channels[name]
-        try:
-            await self._work(name, channel, jobs)
-        finally:
-            if self.channels.get(name) is not channel:  # replaced or removed by a reload
-                with anyio.CancelScope(shield=True):
-                    await channel.aclose()
+    async def _worker(self, name: str) -> None:
+        """One of ``max_in_flight`` workers of a channel: takes the next job whose fingerprint
+        has nothing under way, until the queue is closed and empty."""
+        # A reload may rebuild the channel (FR-025): these workers keep serving the queue they
+        # started with until it is closed and empty, then close a channel no longer in use.
+        channel, lanes, idle = self.channels[name], self._lanes[name], self._idle[name]
+        while True:
+            job = lanes.take()
+            if job is None:
+                if lanes.finished:
+                    _wake_idle(idle, everyone=True)  # the channel's other workers end too
+                    if self.channels.get(name) is not channel and id(lanes) not in self._retired:
+                        self._retired.add(id(lanes))
+                        with anyio.CancelScope(shield=True):
+                            await channel.aclose()
+                    return
+                wake = anyio.Event()
+                idle.append(wake)
+                await wake.wait()
+                continue
+            self._made_room(name)
+            if len(lanes):
+                _wake_idle(idle)  # another worker may take the next one meanwhile
+            ended = False
+            try:
+                await self._work(channel, job)
+                ended = True
+            finally:
+                lanes.done(job)
+                # a delivery cut off by shutdown did not end: its offset stays uncommitted
+                self._finish(job, ended=ended)
+                _wake_idle(idle)  # its fingerprint's next job may go now
 
-    async def _work(self, name: str, channel: Channel,
-                    jobs: MemoryObjectReceiveStream[Job]) -> None:
-        async with jobs:
-            async for job in jobs:
-                state = self.logs.get(job.partition)
+    async def _work(self, channel: Channel, job: Job) -> None:
+        state = self.logs.get(job.partition)
+        if state is None:  # the partition moved to another router
+            self.stats[f"{job.channel}.revoked"] += 1
+            return
+        if await self._hold(state, job):
+            return
+        step = dispatch.next_step(state, job.alert, job.channel,
+                                  reminder=job.repeat, now=self.clock())
+        if step is Step.SKIP:
+            self._count(job.channel, "deduplicated")
+        else:
+            job.repeat = step is Step.REMIND
+            await self._deliver(channel, job, state)
+        await self._settle(job)
+
+    # ------------------------------------------------------------------ falling behind
+
+    def _start_catch_up(self, name: str) -> None:
+        if name not in self._catching_up and self._tg is not None:
+            self._catching_up.add(name)
+            self._tg.start_soon(self._catch_up, name)
+
+    async def _catch_up(self, name: str) -> None:
+        """FR-010: read the alert topic at ``name``'s own positions, as fast as it delivers,
+        until it caught up everywhere (then the main loop queues its jobs again)."""
+        consumer = AIOKafkaConsumer(**{**consumer_kwargs(self.kafka, ""), "group_id": None})
+        backoff = Backoff()
+        try:
+            while not self._stopping.is_set():
                 try:
-                    if state is None:  # the partition moved to another router
-                        self.stats[f"{job.channel}.revoked"] += 1
-                        continue
-                    if await self._hold(state, job):
-                        continue
-                    step = dispatch.next_step(state, job.alert, job.channel,
-                                              reminder=job.repeat, now=self.clock())
-                    if step is Step.SKIP:
-                        self._count(job.channel, "deduplicated")
+                    await consumer.start()
+                    break
+                except (KafkaError, OSError) as exc:
+                    delay = backoff.next()
+                    log.warning("router: channel %r cannot read the alert topic (%s); "
+                                "retrying in %.1fs", name, type(exc).__name__, delay)
+                    await pause(delay, self._stopping)
+            fetched: dict[TopicPartition, int] = {}  # where the consumer reads on
+            while not self._stopping.is_set():
+                todo = self._positions(name)
+                if not todo:
+                    return
+                if set(todo) != consumer.assignment():
+                    consumer.assign(list(todo))
+                    fetched = {}
+                for tp, at in todo.items():
+                    if fetched.get(tp) != at:
+                        consumer.seek(tp, at)
+                        fetched[tp] = at
+                try:
+                    batch = await consumer.getmany(timeout_ms=200, max_records=CATCH_UP_BATCH)
+                except KafkaError as exc:
+                    log.warning("router: channel %r: reading the alert topic failed (%s)",
+                                name, type(exc).__name__)
+                    fetched = {}
+                    await pause(backoff.next(), self._stopping)
+                    continue
+                for tp, records in batch.items():
+                    fetched.pop(tp, None)
+                    for rec in records:
+                        if not await self._take(name, tp, rec):
+                            break
                     else:
-                        job.repeat = step is Step.REMIND
-                        await self._deliver(channel, job, state)
-                    await self._settle(job)
-                finally:
-                    self._finish(job)
+                        fetched[tp] = records[-1].offset + 1
+        finally:
+            self._catching_up.discard(name)
+            with anyio.CancelScope(shield=True):
+                await quiet_stop(consumer)
+
+    def _positions(self, name: str) -> dict[TopicPartition, int]:
+        """Where ``name`` still reads by itself: owned, restored partitions it is behind on (a
+        partition it caught up on is handed back to the main loop here)."""
+        out: dict[TopicPartition, int] = {}
+        for tp, pending in self._pending.items():
+            at = pending.position(name)
+            if at is None or tp.partition not in self.logs:
+                continue
+            if pending.rejoin(name):
+                self._backlog[name].unread_from(tp.partition, None)
+                continue
+            out[tp] = at
+        return out
+
+    async def _take(self, name: str, tp: TopicPartition, rec: Any) -> bool:
+        """Route the record at ``rec.offset`` for ``name`` alone, waiting for room in its queue;
+        ``False`` when ``name`` no longer reads ``tp`` itself (caught up, or the partition
+        moved)."""
+        pending = self._pending.get(tp)
+        at = None if pending is None else pending.position(name)
+        if pending is None or at is None or tp.partition not in self.logs:
+            return False
+        if rec.offset < at:
+            return True  # taken before: the fetch began earlier
+        if pending.rejoin(name):
+            self._backlog[name].unread_from(tp.partition, None)
+            return False
+        try:
+            alert = Alert.from_json(rec.value)
+        except (ValidationError, ValueError, TypeError):
+            pending.took(name, rec.offset, 0)  # dead-lettered when the main loop read it
+            return True
+        chosen = dispatch.targets(self.config.routing.routes, self.logs[tp.partition], alert)
+        job = self._job(alert, name, tp.partition, rec, chosen.mutes)
+        jobs = 0
+        if name in chosen.channels:
+            while not self._enqueue(job):
+                await self._room[name].wait()
+                if (self._stopping.is_set() or self._pending.get(tp) is not pending
+                        or pending.position(name) is None):  # stopping, moved, or removed
+                    return False
+            jobs = 1
+        pending.took(name, rec.offset, jobs)
+        self._backlog[name].unread_from(tp.partition, job.detected)
+        if pending.rejoin(name):
+            self._backlog[name].unread_from(tp.partition, None)
+            return False
+        return True
+
+    def _observe_backlogs(self) -> None:
+        """Log the start (WARNING) and end (INFO) of each channel's falling-behind episode."""
+        now = self.clock()
+        for name, backlog in self._backlog.items():
+            lanes = self._lanes[name]
+            unread = sum(p.unread(name) for p in self._pending.values())
+            behind = any(p.position(name) is not None for p in self._pending.values())
+            count = backlog.count(unread)
+            change = backlog.observe(behind=behind, queued=len(lanes),
+                                     capacity=lanes.capacity, backlog=count, now=now)
+            if change is None:
+                continue
+            if change.change is Change.FELL_BEHIND:
+                self.stats[f"{name}.fell_behind"] += 1
+                log.warning("router: channel %r falls behind: its queue of %d is full (%d "
+                            "alerts undelivered); it reads the alert topic at its own pace "
+                            "until it catches up, nothing is dropped", name, lanes.capacity,
+                            count)
+            else:
+                log.info("router: channel %r caught up after %.1fs (at most %d alerts "
+                         "undelivered)", name, change.lasted, change.peak)
+
+    def _horizon(self) -> float | None:
+        """The trigger time of the oldest alert not delivered on some channel (queued, under
+        way, or not read yet by a channel behind): a restart may read it again, so delivery
+        entries younger than it plus ``dedup_window`` must stay (``DeliveryLog.record``)."""
+        oldest = [t for b in self._backlog.values() if (t := b.oldest()) is not None]
+        return min(oldest) if oldest else None
+
+    def delivery_status(self) -> list[ChannelDelivery]:
+        """NFR-002: each channel's backlog now (status page, ``/api/v1``, gauges)."""
+        now = self.clock()
+        out = []
+        for name, backlog in self._backlog.items():
+            unread = sum(p.unread(name) for p in self._pending.values())
+            oldest = backlog.oldest()
+            out.append(ChannelDelivery(
+                channel=name, backlog=backlog.count(unread),
+                age_s=None if oldest is None else max(0.0, now - oldest),
+                behind=any(p.position(name) is not None for p in self._pending.values())))
+        return out
+
+    def _backlog_gauge(self) -> list[tuple[float, dict[str, Any]]]:
+        return [(float(d.backlog), {"channel": d.channel}) for d in self.delivery_status()]
+
+    def _age_gauge(self) -> list[tuple[float, dict[str, Any]]]:
+        return [(d.age_s or 0.0, {"channel": d.channel}) for d in self.delivery_status()]
 
     async def _hold(self, state: DeliveryLog, job: Job) -> bool:
         """FR-018: hold ``job`` if something holds it now, or its fingerprint is already held on
@@ -421,7 +703,7 @@ class AlertRouter:
         reason = self._holding(job.alert, job.mutes, now)
         if reason is None and not state.held.holds(job.alert, job.channel):
             return False
-        await self._persist(job.partition, state.held.hold(
+        job.writes += await self._persist(job.partition, state.held.hold(
             job.alert, job.channel, now, reason, mutes=job.mutes, repeat=job.repeat,
             triggered_at=job.triggered_at))
         self._count(job.channel, "silenced")
@@ -431,8 +713,8 @@ class AlertRouter:
         """A job released from a hold ended: take its hold off the delivery log."""
         state = self.logs.get(job.partition)
         if job.released and state is not None:
-            await self._persist(job.partition,
-                                state.held.settled(job.alert.fingerprint, job.channel))
+            job.writes += await self._persist(job.partition,
+                                        state.held.settled(job.alert.fingerprint, job.channel))
 
     async def _deliver(self, channel: Channel, job: Job, state: DeliveryLog) -> None:
         span = self.telemetry.tracer.start_span(
@@ -445,12 +727,16 @@ class AlertRouter:
 
     async def _deliver_traced(self, channel: Channel, job: Job, state: DeliveryLog,
                               span: Span) -> None:
-        outcome = await deliver_with_retry(channel, job.alert, job.repeat, self.policy)
+        outcome = await deliver_with_retry(
+            channel, job.alert, job.repeat, self.policy,
+            throttle=self._throttles.setdefault(job.channel, Throttle()))
         span.set_attribute("dq.attempts", outcome.attempts)
+        if outcome.rate_limited:
+            self._count(job.channel, "rate_limited", outcome.rate_limited)
         if not outcome.ok:
             span.set_status(Status(StatusCode.ERROR, outcome.reason or "undeliverable"))
-        if outcome.attempts > 1:
-            self._count(job.channel, "retried", outcome.attempts - 1)
+        if outcome.attempts > outcome.rate_limited + 1:
+            self._count(job.channel, "retried", outcome.attempts - outcome.rate_limited - 1)
         if not outcome.ok:
             self._count(job.channel, "failed")
             await self._undeliverable(job, outcome.reason or "delivery failed", outcome.attempts)
@@ -462,13 +748,18 @@ class AlertRouter:
         else:
             self._count(job.channel, "ok")
         now = self.clock()
+        self._latency(job, "delivered", now)
+        job.writes += await self._persist(job.partition, state.record(
+            job.alert, job.channel, now, repeat=job.repeat, horizon=self._horizon()))
+
+    def _latency(self, job: Job, outcome: str, now: float) -> None:
+        """NFR-002 ``dq_alert_latency``: trigger to the end of the delivery, delivered or
+        given up (so an alert that is late shows even when it never arrives)."""
         if job.triggered_at is not None:
             self.telemetry.alert_latency.record(
                 max(0.0, now - job.triggered_at),
                 {"channel": job.channel, "check": job.alert.check,
-                 "severity": job.alert.severity})
-        await self._persist(job.partition, state.record(job.alert, job.channel, now,
-                                                        repeat=job.repeat))
+                 "severity": job.alert.severity, "outcome": outcome})
 
     async def _reminders(self, stop: anyio.Event) -> None:
         """Re-send alerts still firing ``dedup_window`` after their last delivery, for the
@@ -481,8 +772,9 @@ class AlertRouter:
             now = self.clock()
             for partition, state in list(self.logs.items()):
                 for alert, channel in state.due_reminders(now):
-                    if channel in self._queues:
-                        await self._enqueue(Job(alert, channel, partition, True, None))
+                    if channel in self._lanes and not self._enqueue(
+                            Job(alert, channel, partition, True, None)):
+                        state.reminder_failed(alert, channel)  # queue full: next round
 
     def _holding(self, alert: Alert, mutes: dispatch.Mutes, now: float) -> HoldReason | None:
         """FR-018: what holds a delivery at ``now``: a mute window of every route that chose its
@@ -510,10 +802,18 @@ class AlertRouter:
             if not len(state.held):
                 continue
             out = state.held.release(lambda h: self._holding(h.alert, h.mutes, now) is not None)
-            await self._persist(partition, out.records)
+            for write in await self._persist(partition, out.records):
+                await self._confirm(write)
             for h in out.send:  # decided: deliver now, whatever the windows say next
-                await self._enqueue(Job(h.alert, h.channel, partition, h.repeat,
-                                        h.triggered_at, released=True))
+                if h.channel not in self.config.channels:  # FR-025: a reload removed it
+                    for write in await self._persist(partition, state.held.settled(
+                            h.alert.fingerprint, h.channel)):
+                        await self._confirm(write)
+                    continue
+                if h.channel not in self._lanes or not self._enqueue(Job(
+                        h.alert, h.channel, partition, h.repeat, h.triggered_at,
+                        released=True)):
+                    state.held.unrelease(h)  # its queue is full: released again later
 
     async def _undeliverable(self, job: Job, reason: str, attempts: int, *,
                              recipients: tuple[str, ...] | None = None) -> None:
@@ -524,18 +824,45 @@ class AlertRouter:
         same check is news (not a duplicate of the old episode).
         """
         state = self.logs.get(job.partition)
+        if recipients is None:
+            self._latency(job, "dead_lettered", self.clock())
         if state is not None and recipients is None:
             if job.repeat:
                 state.reminder_failed(job.alert, job.channel)
             if job.alert.status == "resolved":
-                await self._persist(job.partition, state.record(job.alert, job.channel,
-                                                                self.clock()))
+                job.writes += await self._persist(job.partition, state.record(
+                    job.alert, job.channel, self.clock(), horizon=self._horizon()))
         await self._dead_letter(dispatch.undeliverable_alert(
             job.alert, job.channel, reason, attempts, recipients=recipients))
 
-    async def _persist(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> None:
+    async def _persist(self, partition: int, records: list[tuple[bytes, bytes | None]]
+                       ) -> list[_Write]:
+        """Send delivery-log records without waiting for the broker's answer; ``_confirm``
+        each before anything that depends on it is committed."""
+        assert self._producer is not None
+        out: list[_Write] = []
+        topic = self.kafka.delivery_log
         for key, value in records:
-            await self._write(self.kafka.delivery_log, key, value, partition)
+            try:
+                future: Future[Any] | None = await self._producer.send(
+                    topic, value=value, key=key, partition=partition)
+            except KafkaError:
+                future = None  # refused at once: ``_confirm`` writes it the careful way
+            out.append((future, topic, key, value, partition))
+        return out
+
+    async def _confirm(self, write: _Write) -> None:
+        """Wait until a record sent by ``_persist`` is durable; one that failed is written
+        again by ``_write`` (waiting out broker trouble, skipping what is refused for good)."""
+        future, topic, key, value, partition = write
+        if future is not None:
+            try:
+                await future
+                self.writes.written(topic)
+                return
+            except KafkaError:
+                pass
+        await self._write(topic, key, value, partition)
 
     async def _dead_letter(self, record: dict[str, Any]) -> None:
         self.stats[f"dead_letter.{record['kind']}"] += 1
@@ -594,3 +921,11 @@ class AlertRouter:
         except (CommitFailedError, KafkaError) as exc:
             log.info("router commit skipped (%s); alerts will be re-read and deduplicated",
                      type(exc).__name__)
+
+
+def _wake_idle(idle: list[anyio.Event], *, everyone: bool = False) -> None:
+    """Wake one of a channel's idle workers (a job may be takeable now), or all of them."""
+    while idle:
+        idle.pop().set()
+        if not everyone:
+            return

@@ -19,6 +19,8 @@ class Reply:
     body: bytes = b"ok"
     #: Read the request, then never answer (until the receiver stops).
     hang: bool = False
+    #: Seconds to wait before answering (a slow receiver).
+    delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class HttpReceiver:
     requests: list[Request] = field(default_factory=list)
     #: Statuses actually sent, in order (a hung request sends none).
     answered: list[int] = field(default_factory=list)
+    #: Connections accepted so far (a client that keeps them alive opens few).
+    connections: int = 0
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -88,6 +92,7 @@ class HttpReceiver:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self.connections += 1
         try:
             while True:
                 head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
@@ -105,6 +110,8 @@ class HttpReceiver:
                 self.requests.append(replace(request, status=0 if reply.hang else reply.status))
                 if reply.hang:
                     await asyncio.Event().wait()
+                if reply.delay:
+                    await asyncio.sleep(reply.delay)
                 extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
                 writer.write(f"HTTP/1.1 {reply.status} Scripted\r\n"
                              f"content-length: {len(reply.body)}\r\n{extra}\r\n".encode()

@@ -53,28 +53,39 @@ class SmtpServer:
 @contextlib.contextmanager
 def smtp_server(*, starttls: Certificate | None = None, implicit_tls: Certificate | None = None,
                 auth: tuple[str, str] | None = None, rcpt_reply: str | None = None,
-                refuse: dict[str, str] | None = None,
-                data_reply: str | None = None) -> Iterator[SmtpServer]:
+                refuse: dict[str, str | list[str]] | None = None,
+                data_reply: str | None = None,
+                data_replies: list[str] | None = None) -> Iterator[SmtpServer]:
     """``starttls`` offers STARTTLS and requires it; ``implicit_tls`` speaks TLS from the first
     byte; ``auth`` requires AUTH (after STARTTLS when ``starttls`` is given);
-    ``rcpt_reply``/``data_reply`` answer that command instead of accepting; ``refuse`` maps
-    single recipients to their RCPT reply (``"550 5.1.1 no such user"``)."""
+    ``rcpt_reply``/``data_reply`` answer that command instead of accepting; ``data_replies``
+    answer the first DATA commands in turn, then mail is accepted; ``refuse`` maps single
+    recipients to their RCPT reply (``"550 5.1.1 no such user"``), or to a list of replies
+    given in turn, after which that recipient is accepted."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
     server = SmtpServer(free_port())
+    script = list(data_replies or ())
 
     class Handler:
         async def handle_RCPT(self, srv: Any, session: Any, envelope: Any,  # noqa: N802
                               address: str, rcpt_options: list[str]) -> str:
-            if rcpt_reply or (refuse and address in refuse):
-                return rcpt_reply or (refuse or {})[address]
+            if rcpt_reply:
+                return rcpt_reply
+            reply = (refuse or {}).get(address)
+            if isinstance(reply, list):
+                reply = reply.pop(0) if reply else None
+            if reply:
+                return reply
             envelope.rcpt_tos.append(address)
             return "250 OK"
 
         async def handle_DATA(self, srv: Any, session: Any, envelope: Any) -> str:  # noqa: N802
             if data_reply:
                 return data_reply
+            if script:
+                return script.pop(0)
             server.received.append(envelope)
             return "250 OK"
 
