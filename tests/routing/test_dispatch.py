@@ -133,3 +133,16 @@ def test_a_channel_is_held_only_while_every_route_choosing_it_is_muted() -> None
     assert held(mutes["mail"], {"night": night}, at_two)
     assert "slack" not in mutes  # also chosen by an unmuted route: never held
     assert not held(mutes["mail"], {"night": night}, at_two.replace(hour=4))
+
+
+@pytest.mark.req("FR-025", "FR-010")
+def test_a_channel_removed_by_a_reload_holds_no_commit_back() -> None:
+    p = Pending()
+    p.read(10, 1)
+    p.fall_behind("gone", 11)
+    p.read(11, 0)
+    p.read(12, 0)
+    p.ended(10)
+    assert p.commit_point() == 11  # "gone" has not read 11 yet
+    p.forget("gone")
+    assert p.commit_point() == 13 and p.position("gone") is None and p.unread("gone") == 0
