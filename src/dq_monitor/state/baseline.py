@@ -17,7 +17,11 @@ offset per season bucket (no trend: see ``learn``), learnt one value at a time i
   sends local time gets local buckets). A bucket not yet seen is not judged. ``auto`` races
   those three models against the live one on a one-a-minute sample of the series and adopts a
   seasonal model once the history proves it (daily from day 2 to 7, weekly from day 8; the
-  race ends at day 15): see ``_wins``.
+  race ends at day 15): see ``_wins``. Weekly structure before day 8 (FR-017): at the first
+  change between weekdays and the weekend the live model splits in two (``weekpart``: a
+  weekday and a weekend offset; ``weekpart_hour``: the daily model's 24 hours, once for
+  weekdays and once for the weekend), the side not yet seen starting unseen, so the first
+  weekend is learnt rather than judged against the weekdays: see ``split_week``.
 
 The first ``min_samples`` values seed the level (their median) and the scale (the larger of
 their MAD and RMS deviation from the median: a cautious start). Everything is
@@ -56,12 +60,17 @@ F32_MAX = 3.0e38
 
 DAY = 86_400.0
 WEEK = 7 * DAY
+#: Saturday 00:00 in hours since Monday 00:00: the weekend's first hour of the week.
+WEEKEND_HOUR = 120
 #: kind → (buckets, history after which ``auto`` gives up on it, offset in the race's offset
 #: array, its period: the race scores it after one period spent learning the offsets)
 SEASONS: dict[str, tuple[int, float, int, float]] = {
     "hour_of_day": (24, 3 * DAY, 0, DAY),
     "day_of_week": (7, 15 * DAY, 24, WEEK),
     "hour_of_week": (168, 15 * DAY, 31, WEEK),
+    # Only ``auto`` reaches these (``split_week``); they are not race candidates.
+    "weekpart": (2, 15 * DAY, -1, WEEK),
+    "weekpart_hour": (48, 15 * DAY, -1, WEEK),
 }
 _RACE_ORDER = ("hour_of_day", "day_of_week", "hour_of_week")
 #: (buckets, period) of each candidate, in ``_RACE_ORDER``.
@@ -78,7 +87,12 @@ def bucket(kind: str, t_local: float) -> int:
     if kind == "hour_of_day":
         return hours % 24
     how = (hours + 72) % 168  # 1970-01-01 was a Thursday: Monday 00:00 is bucket 0
-    return how if kind == "hour_of_week" else how // 24
+    if kind == "hour_of_week":
+        return how
+    if kind == "day_of_week":
+        return how // 24
+    weekend = 1 if how >= WEEKEND_HOUR else 0
+    return weekend if kind == "weekpart" else hours % 24 + 24 * weekend
 
 
 def resolution(x: float) -> float:
@@ -127,12 +141,12 @@ class SeasonRace:
         #: timestamp to seconds (NFR-003: that conversion is the costliest step of many values).
         self.due = _DUE_AT_ONCE
         self.daily_done = False
-        self.off = array("f", bytes(4 * 199))
+        self.off = array("f", [0.0]) * 199  # exact sizes: from bytes they over-allocate
         #: Per candidate (3 each): level, samples, mean |clipped error|, the live model's on the
         #: same values, share of values ``BIG`` scale units off (those that would alert), share
         #: of the same values the live model flagged, the bucket of the current visit, values
         #: in that visit, visits (bucket changes) so far.
-        self.stats = array("d", bytes(8 * 27))
+        self.stats = array("d", [0.0]) * 27
         self.stats[18:21] = array("d", (-1.0, -1.0, -1.0))
         self.stats[0:3] = array("d", (level, level, level))
 
@@ -226,8 +240,8 @@ class Baseline:
     def _start_season(self, kind: str, off: array[float] | None = None) -> None:
         size = SEASONS[kind][0]
         self.kind = kind
-        self.off = off if off is not None else array("f", bytes(4 * size))
-        self.visits = array("B", bytes(size) if off is None else [CAP] * size)
+        self.off = off if off is not None else array("f", [0.0]) * size
+        self.visits = array("B", [0 if off is None else CAP]) * size
 
     # ------------------------------------------------------------------ the model
 
@@ -289,8 +303,9 @@ class Baseline:
         a = self.alpha
         level = self.level + self.trend + a * e
         # A seasonal model keeps no trend: learnt while the season is half seen, a trend would
-        # mistake the pattern for a drift and carry it into every offset.
-        trend = self.trend + a * BETA * e if off is None else 0.0
+        # mistake the pattern for a drift and carry it into every offset. The weekday/weekend
+        # split of a series with no daily model does: its two offsets are learnt within a day.
+        trend = self.trend + a * BETA * e if off is None or self.kind == "weekpart" else 0.0
         var = self.var + a * (e * e - self.var)
         if not (math.isfinite(level) and math.isfinite(trend) and math.isfinite(var)):
             return  # an extreme value whose residual overflows teaches nothing
@@ -314,6 +329,32 @@ class Baseline:
         race = self.race
         if race is not None and t - race.t_last >= RACE_SAMPLE_S:
             self._race(race, y, y - pred, scale, t, t_local, True)
+
+    def split_week(self, race: SeasonRace, t_local: float) -> None:
+        """``auto`` before a weekly model can be adopted: at the first value on the other side
+        of the weekday/weekend line than the race's last sample, split the live model in two
+        (see the module docstring); the side seen so far keeps what it learnt."""
+        kind = self.kind
+        if kind != "auto" and kind != "hour_of_day":
+            return
+        prev = race.stats[19]  # 24 + day of week of the race's last sample, -1 before one
+        if prev < 0.0:
+            return
+        was_weekend = prev >= 24.0 + WEEKEND_HOUR // 24
+        if ((int(t_local // 3600.0) + 72) % 168 >= WEEKEND_HOUR) == was_weekend:
+            return
+        if kind == "hour_of_day":
+            off, visits = self.off, self.visits
+            assert off is not None and visits is not None
+            self._start_season("weekpart_hour")
+            at = 24 if was_weekend else 0
+            assert self.off is not None and self.visits is not None
+            self.off[at:at + 24] = off
+            self.visits[at:at + 24] = visits
+        else:
+            self._start_season("weekpart")
+            assert self.visits is not None
+            self.visits[1 if was_weekend else 0] = CAP  # the side seen so far, offset 0
 
     def unseen(self, k: int) -> bool:
         """Whether season bucket ``k`` has had no value yet (such a value is not judged)."""
@@ -410,7 +451,22 @@ class Baseline:
     def _adopt(self, race: SeasonRace, i: int) -> None:
         kind = _RACE_ORDER[i]
         size, _, base, _ = SEASONS[kind]
+        split = self.off if self.kind == "weekpart" else None
+        split_visits = self.visits
         self._start_season(kind, array("f", race.off[base:base + size]))
+        if split is not None and split_visits is not None:
+            # Daily adopted after the weekday/weekend split: the daily hours on both sides,
+            # the weekend's apart by the split's own difference.
+            daily = self.off
+            assert daily is not None
+            self._start_season("weekpart_hour")
+            assert self.off is not None and self.visits is not None
+            gap = split[1] - split[0]
+            for side in (0, 1):
+                if split_visits[side]:
+                    for h in range(24):
+                        self.off[24 * side + h] = daily[h] + (gap if side else 0.0)
+                        self.visits[24 * side + h] = CAP
         self.level = race.stats[i]
         self.trend = 0.0
 
