@@ -42,7 +42,13 @@ from typing import Any
 from dq_monitor.checks.verdict import FAIL, OK, PENDING, WARN, Severity, Verdict
 from dq_monitor.config import AnomalyConfig
 from dq_monitor.errors import DqMonitorError
-from dq_monitor.state.baseline import Baseline, BaselineStateError, from_model
+from dq_monitor.state.baseline import (
+    RACE_SAMPLE_S,
+    WEEKEND_HOUR,
+    Baseline,
+    BaselineStateError,
+    from_model,
+)
 from dq_monitor.state.window import RollingWindow
 
 _INF = math.inf
@@ -80,8 +86,9 @@ NOISE_ACCEPT = 0.07
 #: A rise of the noise by this factor or more pages when accepted (if nothing fired yet); a
 #: smaller one is accepted quietly (the scale would have followed it in time anyway).
 NOISE_PAGE = 2.0
-#: Both sides at this share: a firing episode is held open (see ``evaluate_robust``).
-NOISE_HOLD = 0.75 * NOISE_ACCEPT
+#: Both sides at this share (a Gaussian's is 0.023): a firing episode is held open (see
+#: ``evaluate_robust``).
+NOISE_HOLD = 0.5 * NOISE_ACCEPT
 #: The mean z² weights about the last 1 / ENERGY_RATE values; a value between events (|z| < 2,
 #: not a repeat) counts as a Gaussian's mean z² below 2 (QUIET_Z2), z² counts up to ENERGY_CLIP.
 ENERGY_RATE = 1.0 / 16.0
@@ -92,14 +99,14 @@ ENERGY_CLIP = 100.0
 #: below TAIL_FLOOR), over a Gaussian's (GAUSS_REF) scales the thresholds up (never down, at
 #: most CALIBRATION_MAX). It starts at a Gaussian's.
 TAIL_REF = 1e-3
-TAIL_STEP = 0.2
+TAIL_STEP = 0.1
 GAUSS_REF = 3.2905267
 TAIL_PRIOR = math.log(GAUSS_REF)
 TAIL_FLOOR = math.log(2.5)
 CALIBRATION_MAX = 4.0
 #: Below this factor the thresholds stay as configured: a Gaussian series' own estimate
-#: wanders some 20 % around a Gaussian's, and a calm series keeps its sensitivity.
-CALIBRATION_MIN = 1.3
+#: wanders some 10 % around a Gaussian's, and a calm series keeps its sensitivity.
+CALIBRATION_MIN = 1.15
 _CALIBRATED = math.log(CALIBRATION_MIN * GAUSS_REF)
 #: Stuck values (d): a run of equal values is stuck once a run that long would happen less
 #: than once in STUCK_P values (at least STUCK_MIN values): a repeat at the series' share of
@@ -455,7 +462,7 @@ def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool) -> boo
 
 def _noise_rising(run: array[float], n: int) -> bool:
     """Both sides' shares of values beyond 2 scale units, as of value index ``n`` + FAILS, at
-    ``NOISE_HOLD`` or more."""
+    ``NOISE_HOLD`` or more (a burst on one side is not a rising noise)."""
     keep: float = (1.0 - NOISE_RATE) ** (n + run[FAILS] - run[EVENT])
     return run[UP] * keep >= NOISE_HOLD and run[DOWN] * keep >= NOISE_HOLD
 
@@ -636,9 +643,16 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
                              subject, held=held)
     y = 2.0 * math.sqrt(value + 0.375) if counts else value
     kind = b.kind
-    if race is not None and t_local == t_local and (kind == "auto" or kind == "hour_of_day"):
-        b.split_week(race, t_local)  # FR-017: weekday/weekend before a weekly model
-        kind = b.kind
+    if (race is not None and t - race.t_last >= RACE_SAMPLE_S
+            and (kind == "auto" or kind == "hour_of_day")):
+        # FR-017: weekday/weekend before a weekly model, checked when a race sample is due
+        # (at most once a minute: NFR-003), so before the sample's own value is judged; the
+        # split itself only where the day type differs from the last sample's
+        prev = race.stats[19]
+        if prev >= 0.0 and (((int(t_local // 3600.0) + 72) % 168 >= WEEKEND_HOUR)
+                            != (prev >= 24.0 + WEEKEND_HOUR // 24)):
+            b.split_week(race, t_local)
+            kind = b.kind
     if b.off is None:
         # b.predict(t_local) without a season, inline (the same operations in the same order;
         # NFR-003: the call is a measurable share of a value's cost)
