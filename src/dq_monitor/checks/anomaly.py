@@ -121,6 +121,10 @@ SAME_MAX = 0.5
 CONT_MAX = 0.99
 #: ``STUCK_AT`` of a run that can never be stuck (a finite number: the state is checkpointed).
 NEVER = 1e18
+_NOISE_KEEP = 1.0 - NOISE_RATE
+_SAME_KEEP = 1.0 - SAME_RATE
+_ENERGY_KEEP = 1.0 - ENERGY_RATE
+_TAIL_DRIFT = TAIL_STEP * TAIL_REF
 _PRIORS = (0.0, 0.0, P_SIDE, P_SIDE, TAIL_PRIOR, 0.0, 0.0, NEVER, 1.0, 0.0)
 _SEASON_WORDS = {"hour_of_day": "hour-of-day", "day_of_week": "day-of-week",
                  "hour_of_week": "hour-of-week", "weekpart": "weekday/weekend",
@@ -423,18 +427,20 @@ def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool) -> boo
     at = n + run[FAILS]  # this value's index
     gap = at - run[EVENT]
     run[EVENT] = at
+    up, down, tail, energy = run[UP], run[DOWN], run[TAIL], run[ENERGY]
     if gap > 0.0:
-        keep = (1.0 - NOISE_RATE) ** gap
-        run[UP] *= keep
-        run[DOWN] *= keep
-        tail = run[TAIL] - TAIL_STEP * TAIL_REF * gap
-        run[TAIL] = tail if tail > TAIL_FLOOR else TAIL_FLOOR
+        keep = _NOISE_KEEP ** gap
+        up *= keep
+        down *= keep
+        tail -= _TAIL_DRIFT * gap
+        if tail < TAIL_FLOOR:
+            tail = TAIL_FLOOR
         if calm:
-            run[SAME] *= (1.0 - SAME_RATE) ** gap
-        keep = (1.0 - ENERGY_RATE) ** (gap - 1.0)
-        run[ENERGY] = run[ENERGY] * keep + QUIET_Z2 * (1.0 - keep)
+            run[SAME] *= _SAME_KEEP ** gap
+        keep = _ENERGY_KEEP ** (gap - 1.0)
+        energy = energy * keep + QUIET_Z2 * (1.0 - keep)
     z2 = z * z
-    run[ENERGY] += ENERGY_RATE * ((z2 if z2 < ENERGY_CLIP else ENERGY_CLIP) - run[ENERGY])
+    run[ENERGY] = energy + ENERGY_RATE * ((z2 if z2 < ENERGY_CLIP else ENERGY_CLIP) - energy)
     if repeat:
         going = gap == 1.0 and run[REPEATS] > 0.0
         if going:
@@ -449,15 +455,17 @@ def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool) -> boo
             run[CONT] += CONT_RATE * ((1.0 if going else 0.0) - run[CONT])
     else:
         run[REPEATS] = 0.0
-    if not (z >= EVENT_Z or z <= -EVENT_Z):
-        return False
-    if z > 0.0:
-        run[UP] += NOISE_RATE
+    if z >= EVENT_Z:
+        up += NOISE_RATE
+    elif z <= -EVENT_Z:
+        down += NOISE_RATE
     else:
-        run[DOWN] += NOISE_RATE
-    if calm and (z if z > 0.0 else -z) > math.exp(run[TAIL]):
-        run[TAIL] += TAIL_STEP
-    return run[UP] >= NOISE_ACCEPT and run[DOWN] >= NOISE_ACCEPT
+        run[UP], run[DOWN], run[TAIL] = up, down, tail
+        return False
+    if calm and (z if z > 0.0 else -z) > math.exp(tail):
+        tail += TAIL_STEP
+    run[UP], run[DOWN], run[TAIL] = up, down, tail
+    return up >= NOISE_ACCEPT and down >= NOISE_ACCEPT
 
 
 def _noise_rising(run: array[float], n: int) -> bool:
