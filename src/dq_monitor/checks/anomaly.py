@@ -127,7 +127,7 @@ _ENERGY_KEEP = 1.0 - ENERGY_RATE
 _TAIL_DRIFT = TAIL_STEP * TAIL_REF
 _PRIORS = (0.0, 0.0, P_SIDE, P_SIDE, TAIL_PRIOR, 0.0, 0.0, NEVER, 1.0, 0.0)
 _SEASON_WORDS = {"hour_of_day": "hour-of-day", "day_of_week": "day-of-week",
-                 "hour_of_week": "hour-of-week", "weekpart": "weekday/weekend",
+                 "hour_of_week": "hour-of-week",
                  "weekpart_hour": "hour-of-day weekday/weekend"}
 
 
@@ -651,8 +651,7 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
                              subject, held=held)
     y = 2.0 * math.sqrt(value + 0.375) if counts else value
     kind = b.kind
-    if (race is not None and t - race.t_last >= RACE_SAMPLE_S
-            and (kind == "auto" or kind == "hour_of_day")):
+    if race is not None and kind == "hour_of_day" and t - race.t_last >= RACE_SAMPLE_S:
         # FR-017: weekday/weekend before a weekly model, checked when a race sample is due
         # (at most once a minute: NFR-003), so before the sample's own value is judged; the
         # split itself only where the day type differs from the last sample's

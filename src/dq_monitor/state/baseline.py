@@ -17,11 +17,12 @@ offset per season bucket (no trend: see ``learn``), learnt one value at a time i
   sends local time gets local buckets). A bucket not yet seen is not judged. ``auto`` races
   those three models against the live one on a one-a-minute sample of the series and adopts a
   seasonal model once the history proves it (daily from day 2 to 7, weekly from day 8; the
-  race ends at day 15): see ``_wins``. Weekly structure before day 8 (FR-017): at the first
-  change between weekdays and the weekend the live model splits in two (``weekpart``: a
-  weekday and a weekend offset; ``weekpart_hour``: the daily model's 24 hours, once for
-  weekdays and once for the weekend), the side not yet seen starting unseen, so the first
-  weekend is learnt rather than judged against the weekdays: see ``split_week``.
+  race ends at day 15): see ``_wins``. Weekly structure before day 8 (FR-017): once a daily
+  model is adopted, the first change between weekdays and the weekend splits it in two
+  (``weekpart_hour``: its 24 hours once for weekdays and once for the weekend), the side not
+  yet seen starting unseen, so the first weekend is learnt rather than judged against the
+  weekdays: see ``split_week``. (A series with no daily model is not split: a season would
+  cost every one of its values a timestamp conversion, NFR-003.)
 
 The first ``min_samples`` values seed the level (their median) and the scale (the larger of
 their MAD and RMS deviation from the median: a cautious start). Everything is
@@ -68,8 +69,7 @@ SEASONS: dict[str, tuple[int, float, int, float]] = {
     "hour_of_day": (24, 3 * DAY, 0, DAY),
     "day_of_week": (7, 15 * DAY, 24, WEEK),
     "hour_of_week": (168, 15 * DAY, 31, WEEK),
-    # Only ``auto`` reaches these (``split_week``); they are not race candidates.
-    "weekpart": (2, 15 * DAY, -1, WEEK),
+    # Only ``auto`` reaches this (``split_week``); it is not a race candidate.
     "weekpart_hour": (48, 15 * DAY, -1, WEEK),
 }
 _RACE_ORDER = ("hour_of_day", "day_of_week", "hour_of_week")
@@ -91,8 +91,7 @@ def bucket(kind: str, t_local: float) -> int:
         return how
     if kind == "day_of_week":
         return how // 24
-    weekend = 1 if how >= WEEKEND_HOUR else 0
-    return weekend if kind == "weekpart" else hours % 24 + 24 * weekend
+    return hours % 24 + (24 if how >= WEEKEND_HOUR else 0)  # weekpart_hour
 
 
 def resolution(x: float) -> float:
@@ -303,9 +302,8 @@ class Baseline:
         a = self.alpha
         level = self.level + self.trend + a * e
         # A seasonal model keeps no trend: learnt while the season is half seen, a trend would
-        # mistake the pattern for a drift and carry it into every offset. The weekday/weekend
-        # split of a series with no daily model does: its two offsets are learnt within a day.
-        trend = self.trend + a * BETA * e if off is None or self.kind == "weekpart" else 0.0
+        # mistake the pattern for a drift and carry it into every offset.
+        trend = self.trend + a * BETA * e if off is None else 0.0
         var = self.var + a * (e * e - self.var)
         if not (math.isfinite(level) and math.isfinite(trend) and math.isfinite(var)):
             return  # an extreme value whose residual overflows teaches nothing
@@ -331,11 +329,10 @@ class Baseline:
             self._race(race, y, y - pred, scale, t, t_local, True)
 
     def split_week(self, race: SeasonRace, t_local: float) -> None:
-        """``auto`` before a weekly model can be adopted: at the first value on the other side
-        of the weekday/weekend line than the race's last sample, split the live model in two
-        (see the module docstring); the side seen so far keeps what it learnt."""
-        kind = self.kind
-        if kind != "auto" and kind != "hour_of_day":
+        """``auto`` with a daily model, before a weekly one can be adopted: at the first value on
+        the other side of the weekday/weekend line than the race's last sample, split the daily
+        model in two (see the module docstring); the side seen so far keeps what it learnt."""
+        if self.kind != "hour_of_day":
             return
         prev = race.stats[19]  # 24 + day of week of the race's last sample, -1 before one
         if prev < 0.0:
@@ -343,18 +340,13 @@ class Baseline:
         was_weekend = prev >= 24.0 + WEEKEND_HOUR // 24
         if ((int(t_local // 3600.0) + 72) % 168 >= WEEKEND_HOUR) == was_weekend:
             return
-        if kind == "hour_of_day":
-            off, visits = self.off, self.visits
-            assert off is not None and visits is not None
-            self._start_season("weekpart_hour")
-            at = 24 if was_weekend else 0
-            assert self.off is not None and self.visits is not None
-            self.off[at:at + 24] = off
-            self.visits[at:at + 24] = visits
-        else:
-            self._start_season("weekpart")
-            assert self.visits is not None
-            self.visits[1 if was_weekend else 0] = CAP  # the side seen so far, offset 0
+        off, visits = self.off, self.visits
+        assert off is not None and visits is not None
+        self._start_season("weekpart_hour")
+        at = 24 if was_weekend else 0
+        assert self.off is not None and self.visits is not None
+        self.off[at:at + 24] = off
+        self.visits[at:at + 24] = visits
 
     def unseen(self, k: int) -> bool:
         """Whether season bucket ``k`` has had no value yet (such a value is not judged)."""
@@ -451,22 +443,7 @@ class Baseline:
     def _adopt(self, race: SeasonRace, i: int) -> None:
         kind = _RACE_ORDER[i]
         size, _, base, _ = SEASONS[kind]
-        split = self.off if self.kind == "weekpart" else None
-        split_visits = self.visits
         self._start_season(kind, array("f", race.off[base:base + size]))
-        if split is not None and split_visits is not None:
-            # Daily adopted after the weekday/weekend split: the daily hours on both sides,
-            # the weekend's apart by the split's own difference.
-            daily = self.off
-            assert daily is not None
-            self._start_season("weekpart_hour")
-            assert self.off is not None and self.visits is not None
-            gap = split[1] - split[0]
-            for side in (0, 1):
-                if split_visits[side]:
-                    for h in range(24):
-                        self.off[24 * side + h] = daily[h] + (gap if side else 0.0)
-                        self.visits[24 * side + h] = CAP
         self.level = race.stats[i]
         self.trend = 0.0
 

@@ -45,8 +45,7 @@ FIELD = "bin"
 _WINDOW, _BASELINE, _RUN, _STATS = 1, 2, 4, 8
 _BURSTS: dict[str | None, int] = {None: 0, "WARN": 1, "FAIL": 2}
 _BURST_NAMES = {code: name for name, code in _BURSTS.items()}
-_KINDS = ("auto", "none", "hour_of_day", "day_of_week", "hour_of_week", "weekpart",
-          "weekpart_hour")
+_KINDS = ("auto", "none", "hour_of_day", "day_of_week", "hour_of_week", "weekpart_hour")
 _KIND_CODES = {kind: i for i, kind in enumerate(_KINDS)}
 _NONE16, _NONE32 = 0xFFFF, 0xFFFFFFFF
 _RACE_OFF, _RACE_STATS = 199, 27
