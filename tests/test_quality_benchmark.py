@@ -152,12 +152,14 @@ def test_labels_match_the_injected_incidents(full_set: synthetic.SyntheticSet) -
 
 def test_incidents_are_what_their_labels_say(full_set: synthetic.SyntheticSet) -> None:
     for s, clean in zip(full_set.incident, full_set.clean, strict=True):
-        additive = s.kind != "poisson"  # counts are redrawn after a shift; the rest add up
+        # counts are redrawn after a shift, sizes after a noise shift are in its new units; the
+        # rest add up in the series' first units
+        additive = s.kind not in ("poisson", "noise_shift")
         for inc in s.incidents:
             a, b = inc.start, inc.end
             diff = [v - c for v, c in zip(s.values, clean.values, strict=True)]
             if inc.type in ("spike", "dip"):
-                assert b - a == 1 and inc.size >= 6.0
+                assert b - a == 1 and inc.size >= (20.0 if s.kind == "bursty" else 6.0)
                 if additive:
                     sign = 1.0 if inc.type == "spike" else -1.0
                     jump = diff[a] - diff[a - 1]
@@ -166,6 +168,10 @@ def test_incidents_are_what_their_labels_say(full_set: synthetic.SyntheticSet) -
                 assert 3 <= b - a <= 6 and all(v == 0.0 for v in s.values[a:b])
             elif inc.type == "stuck":
                 assert b - a >= 50 and set(s.values[a:b]) == {s.values[a - 1]}
+            elif inc.type == "noise_shift":
+                assert b - a == synthetic.SHIFT_WINDOW and 2.0 <= inc.size <= 4.0
+                assert statistics.pstdev(s.values[a:a + 200]) > 1.5 * statistics.pstdev(
+                    clean.values[a:a + 200]), (s.name, inc)
             elif inc.type == "variance":
                 assert 50 <= b - a <= 200 and 3.0 <= inc.size <= 5.0
                 assert statistics.pstdev(s.values[a:b]) > 1.5 * statistics.pstdev(

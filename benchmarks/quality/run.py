@@ -70,7 +70,8 @@ QUICK_CORPUS = (3, 3000)
 #: (kind, incident type) of the series drawn in quality_examples.png, and points shown before
 #: and after the incident's start.
 EXAMPLES = (("daily_seasonal", "spike"), ("white_noise", "level_shift"),
-            ("flat_steps", "drop_to_zero"), ("poisson", "variance"))
+            ("flat_steps", "drop_to_zero"), ("poisson", "variance"),
+            ("noise_shift", "noise_shift"), ("sensor", "stuck"))
 EXAMPLE_SPAN = (350, 250)
 
 
@@ -326,17 +327,28 @@ def _check(c: dict[str, Any]) -> str:
     return "–" if not c["incidents"] else f"{c['passed']}/{c['incidents']}"
 
 
-def kind_table(summary: dict[str, Any]) -> str:
+def kind_table(summary: dict[str, Any], beside: dict[str, Any] | None = None,
+               beside_name: str = TUNED) -> str:
+    """Per series kind: the detector's figures, and ``beside``'s (another detector on the same
+    corpus) in the same row."""
     head = ["kind", "points", "false alerts/10k (clean)", "false alerts/10k (incident series)",
             "incidents caught", "median delay", "spikes on own point", "shifts within 5",
-            "window score"]
+            "shifts alerted, then quiet", "window score"]
+    if beside is not None:
+        head += [f"{beside_name}: false alerts/10k (clean)", f"{beside_name}: incidents caught",
+                 f"{beside_name}: median delay"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for kind, r in summary["by_kind"].items():
         clean = r.get("clean", {}).get("false_alerts_per_10k")
-        lines.append("| " + " | ".join([
-            kind, str(r["points"]), _fmt(clean, ".2f"), _fmt(r["false_alerts_per_10k"], ".2f"),
-            _caught(r), _fmt(r["delay_median"], "g"), _check(r["checks"]["spikes"]),
-            _check(r["checks"]["level_shifts"]), _fmt(r["window_score"])]) + " |")
+        cells = [kind, str(r["points"]), _fmt(clean, ".2f"),
+                 _fmt(r["false_alerts_per_10k"], ".2f"), _caught(r), _fmt(r["delay_median"], "g"),
+                 _check(r["checks"]["spikes"]), _check(r["checks"]["level_shifts"]),
+                 _check(r["checks"]["shifts_once"]), _fmt(r["window_score"])]
+        if beside is not None:
+            o = beside["by_kind"][kind]
+            cells += [_fmt(o.get("clean", {}).get("false_alerts_per_10k"), ".2f"), _caught(o),
+                      _fmt(o["delay_median"], "g")]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -589,9 +601,9 @@ def report(doc: dict[str, Any]) -> str:
         f"z_fail {chosen['z_fail']:g}, cooldown {chosen['cooldown']} "
         "(grid search on the synthetic set).",
         "",
-        f"### {DEFAULT} per series kind ({SYNTHETIC})",
+        f"### {DEFAULT} per series kind ({SYNTHETIC}), {TUNED} beside it",
         "",
-        kind_table(results[DEFAULT][SYNTHETIC]),
+        kind_table(results[DEFAULT][SYNTHETIC], results[TUNED][SYNTHETIC]),
         "",
         f"### Incidents caught per type ({SYNTHETIC})",
         "",

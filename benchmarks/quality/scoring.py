@@ -94,6 +94,8 @@ class SeriesResult:
     alerts: int
     false_alerts: int
     windows: tuple[WindowResult, ...]
+    #: Indices of the points that alerted.
+    alert_points: tuple[int, ...] = ()
 
 
 def windows_from_labels(labels: Sequence[int], kind: str = "labelled") -> list[Window]:
@@ -138,7 +140,8 @@ def score_series(name: str, kind: str, alerts: Sequence[bool], windows: Sequence
             first[wi] = i
     normal = sum(1 for o in owner if o < 0)
     results = tuple(WindowResult(w, f) for w, f in zip(ordered, first, strict=True))
-    return SeriesResult(name, kind, n, normal, total, false_alerts, results)
+    points = tuple(i for i, fired in enumerate(alerts) if fired)
+    return SeriesResult(name, kind, n, normal, total, false_alerts, results, points)
 
 
 def reward(result: WindowResult, weights: Weights = STANDARD, *, slack: int = SLACK) -> float:
@@ -230,6 +233,29 @@ def shift_check(results: Iterable[SeriesResult], min_size: float = SHIFT_CHECK_S
             "failed": failed}
 
 
+def once_check(results: Iterable[SeriesResult],
+               types: tuple[str, ...] = ("level_shift", "noise_shift")) -> dict[str, Any]:
+    """Done-when: a lasting change (a level or noise shift) is alerted, then quiet: at least one
+    alert in its window (and slack), none after it until the next incident (or the series'
+    end). (An episode's escalation WARN → FAIL is an alert event of its own.)"""
+    items: list[dict[str, Any]] = []
+    for r in results:
+        starts = sorted(w.window.start for w in r.windows)
+        for w in r.windows:
+            if w.window.type not in types:
+                continue
+            nxt = next((s for s in starts if s > w.window.start), r.points)
+            quiet_from = w.window.end + SLACK
+            alerted = sum(1 for i in r.alert_points if w.window.start <= i < quiet_from)
+            after = sum(1 for i in r.alert_points if quiet_from <= i < nxt)
+            items.append({"series": r.name, "type": w.window.type, "start": w.window.start,
+                          "alerts": alerted, "alerts_after": after})
+    failed = [i for i in items if i["alerts"] == 0 or i["alerts_after"]]
+    return {"rule": "level and noise shifts alerted, then quiet until the next incident",
+            "incidents": len(items), "passed": len(items) - len(failed), "ok": not failed,
+            "failed": failed}
+
+
 def _group(results: Sequence[SeriesResult], clean: Sequence[SeriesResult] | None,
            weights: Weights) -> dict[str, Any]:
     windows = [w for r in results for w in r.windows]
@@ -274,7 +300,9 @@ def summarise(results: Sequence[SeriesResult], clean: Sequence[SeriesResult] | N
         mine = [r for r in results if r.kind == kind]
         theirs = None if clean is None else [r for r in clean if r.kind == kind]
         group = _group(mine, theirs, weights)
-        group["checks"] = {"spikes": spike_check(mine), "level_shifts": shift_check(mine)}
+        group["checks"] = {"spikes": spike_check(mine), "level_shifts": shift_check(mine),
+                           "shifts_once": once_check(mine)}
         out["by_kind"][kind] = group
-    out["checks"] = {"spikes": spike_check(results), "level_shifts": shift_check(results)}
+    out["checks"] = {"spikes": spike_check(results), "level_shifts": shift_check(results),
+                     "shifts_once": once_check(results)}
     return out

@@ -6,11 +6,17 @@ copy (the same noise draws, no incidents) on which any alert is a false one.
 
 Kinds of normal behaviour: white noise, daily seasonality (5-minute points), weekly seasonality
 (hourly or 5-minute points), a slow linear trend, Poisson counts at small rates, small-sd
-integers, and a flat integer level that rarely moves by ±1. Incident types: ``spike`` and
-``dip`` (one point, 6–10 noise units), ``drop_to_zero`` (3–6 points), ``level_shift`` (a lasting
-move of 3–6 units; only its first ``SHIFT_WINDOW`` points are labelled, the new level is normal
-after that), ``variance`` (noise ×3–5 for 50–200 points) and ``stuck`` (the last value repeated
-for 50–200 points). Incidents are sparse (``GAP`` points apart) and never overlap.
+integers, a flat integer level that rarely moves by ±1, white noise whose noise level changes
+for good (``noise_shift``), a bursty heavy-tailed series (``bursty``: one-sided bursts of 6–10
+noise units, 1–4 points long, about one every 300 points, are part of its normal, as in event
+volumes or queue depths) and a quantised sensor reading (``sensor``: 0.1 steps at a noise of
+about 1, so exact repeats of a value are ordinary). Incident types: ``spike`` and ``dip`` (one
+point, 6–10 noise units; 20–30 on a bursty series, where 10 is normal), ``drop_to_zero`` (3–6
+points), ``level_shift`` (a lasting move of 3–6 units; only its first ``SHIFT_WINDOW`` points
+are labelled, the new level is normal after that), ``noise_shift`` (a lasting rise of the noise
+×2–4, labelled like a level shift: its first ``SHIFT_WINDOW`` points), ``variance`` (noise ×3–5
+for 50–200 points) and ``stuck`` (the last value repeated for 50–200 points). Incidents are
+sparse (``GAP`` points apart) and never overlap.
 
 The noise unit is the noise sd: sqrt(rate) for counts, the rounded gaussian's sd for integers,
 and one step (the resolution) for the flat series, whose normal noise is nil.
@@ -29,11 +35,12 @@ from datetime import UTC, datetime, timedelta
 from statistics import NormalDist
 from typing import Any, Literal
 
-IncidentType = Literal["spike", "dip", "drop_to_zero", "level_shift", "variance", "stuck"]
+IncidentType = Literal["spike", "dip", "drop_to_zero", "level_shift", "noise_shift",
+                       "variance", "stuck"]
 INCIDENT_TYPES: tuple[IncidentType, ...] = (
-    "spike", "dip", "drop_to_zero", "level_shift", "variance", "stuck")
+    "spike", "dip", "drop_to_zero", "level_shift", "noise_shift", "variance", "stuck")
 KINDS: tuple[str, ...] = ("white_noise", "daily_seasonal", "weekly_seasonal", "trend", "poisson",
-                          "integer", "flat_steps")
+                          "integer", "flat_steps", "noise_shift", "bursty", "sensor")
 
 SEED = 2026
 #: A Monday, so weekly patterns start at the week's start.
@@ -47,6 +54,13 @@ SHIFT_WINDOW = 20
 #: Points kept free of incidents at the end of a series (room for late alerts).
 TAIL = 50
 SPIKE_SIZE = (6.0, 10.0)
+#: Spikes on a bursty series, whose normal bursts reach 10 noise units.
+BURSTY_SPIKE_SIZE = (20.0, 30.0)
+#: A bursty series' normal bursts: size in noise units, points, and the chance one starts.
+BURST_SIZE = (6.0, 10.0)
+BURST_POINTS = (1, 4)
+BURST_RATE = 1.0 / 300.0
+NOISE_SHIFT_FACTOR = (2.0, 4.0)
 SHIFT_SIZE = (3.0, 6.0)
 VARIANCE_FACTOR = (3.0, 5.0)
 LONG_INCIDENT = (50, 200)
@@ -112,6 +126,7 @@ class _Model:
     unit_at: Callable[[float], float]
     integer: bool
     types: tuple[IncidentType, ...]
+    spike_size: tuple[float, float] = SPIKE_SIZE
 
 
 def _gaussian(sd: float, decimals: int = 2) -> Render:
@@ -162,7 +177,8 @@ def _model(kind: str, index: int, stamps: list[datetime], rng: random.Random) ->
     z = [rng.gauss(0.0, 1.0) for _ in range(n)]
     sd = rng.uniform(1.0, 20.0)
     mean = sd * rng.uniform(20.0, 60.0)
-    every: tuple[IncidentType, ...] = INCIDENT_TYPES
+    every: tuple[IncidentType, ...] = ("spike", "dip", "drop_to_zero", "level_shift", "variance",
+                                       "stuck")
     if kind == "white_noise":
         level = [mean] * n
         return _Model(level, z, _gaussian(sd), lambda _m: sd, False, every)
@@ -207,6 +223,26 @@ def _model(kind: str, index: int, stamps: list[datetime], rng: random.Random) ->
             level.append(float(cur))
         types = ("spike", "dip", "drop_to_zero", "level_shift", "variance")
         return _Model(level, z, _flat, lambda _m: 1.0, True, types)
+    if kind == "noise_shift":
+        types = ("noise_shift", "spike", "level_shift", "stuck")
+        return _Model([mean] * n, z, _gaussian(sd), lambda _m: sd, False, types)
+    if kind == "bursty":
+        level = [mean] * n
+        i = 0
+        while i < n:
+            if rng.random() < BURST_RATE:
+                size = rng.uniform(*BURST_SIZE) * sd
+                for j in range(i, min(n, i + rng.randint(*BURST_POINTS))):
+                    level[j] += size * rng.uniform(0.7, 1.0)
+                    i = j
+            i += 1
+        types = ("spike", "drop_to_zero", "level_shift", "stuck")
+        return _Model(level, z, _gaussian(sd), lambda _m: sd, False, types,
+                      spike_size=BURSTY_SPIKE_SIZE)
+    if kind == "sensor":
+        ssd = rng.uniform(0.6, 1.5)
+        return _Model([rng.uniform(20.0, 80.0)] * n, z, _gaussian(ssd, 1), lambda _m: ssd,
+                      False, ("stuck", "spike", "level_shift", "stuck", "dip", "drop_to_zero"))
     raise ValueError(f"unknown kind {kind!r}")
 
 
@@ -218,7 +254,7 @@ def _length(typ: IncidentType, rng: random.Random) -> int:
         return 1
     if typ == "drop_to_zero":
         return rng.randint(*DROP_POINTS)
-    if typ == "level_shift":
+    if typ in ("level_shift", "noise_shift"):
         return SHIFT_WINDOW
     return rng.randint(*LONG_INCIDENT)
 
@@ -254,8 +290,9 @@ def _series_pair(kind: str, index: int, n: int, interval_s: float,
         m = level[pos]
         unit = model.unit_at(m)
         end = pos + length
+        unit *= factor[pos]  # after a lasting rise of the noise, in its new units
         if typ in ("spike", "dip"):
-            delta = _delta(rng.uniform(*SPIKE_SIZE), unit, model.integer)
+            delta = _delta(rng.uniform(*model.spike_size), unit, model.integer)
             sign = 1.0 if typ == "spike" else -1.0
             if m - delta - 3.0 * unit < 0.0 and sign < 0:
                 continue  # no room below the level: another type here
@@ -277,7 +314,11 @@ def _series_pair(kind: str, index: int, n: int, interval_s: float,
         elif typ == "variance":
             size = rng.uniform(*VARIANCE_FACTOR)
             for j in range(pos, end):
-                factor[j] = size
+                factor[j] *= size
+        elif typ == "noise_shift":
+            size = rng.uniform(*NOISE_SHIFT_FACTOR)
+            for j in range(pos, n):
+                factor[j] *= size
         else:
             for j in range(pos, end):
                 stuck[j] = pos - 1
@@ -314,6 +355,9 @@ def _series_pair(kind: str, index: int, n: int, interval_s: float,
 
 #: kind → per series (points, seconds between points); weekly: two hourly, two 5-minute.
 FULL_LAYOUT: dict[str, tuple[tuple[int, float], ...]] = {
+    "noise_shift": ((6000, 60.0),) * 4,
+    "bursty": ((6000, 60.0),) * 4,
+    "sensor": ((6000, 60.0),) * 4,
     "white_noise": ((6000, 60.0),) * 4,
     "daily_seasonal": ((8640, 300.0),) * 4,
     "weekly_seasonal": ((4032, 3600.0), (4032, 3600.0), (8064, 300.0), (8064, 300.0)),
@@ -324,6 +368,9 @@ FULL_LAYOUT: dict[str, tuple[tuple[int, float], ...]] = {
 }
 #: A small subset for a quick run: one series per kind.
 QUICK_LAYOUT: dict[str, tuple[tuple[int, float], ...]] = {
+    "noise_shift": ((2600, 60.0),),
+    "bursty": ((2600, 60.0),),
+    "sensor": ((2600, 60.0),),
     "white_noise": ((2600, 60.0),),
     "daily_seasonal": ((2600, 300.0),),
     "weekly_seasonal": ((2600, 3600.0),),

@@ -153,11 +153,13 @@ class ReplayRow:
 
 def replay(
     config: Config, source: str, metric: str, points: Iterable[tuple[datetime, float]],
-    *, tags: dict[str, str] | None = None,
+    *, tags: dict[str, str] | None = None, monitor: Monitor | None = None,
 ) -> Iterator[ReplayRow]:
-    """Feed ``(timestamp, value)`` points through a ``Monitor`` built from ``config``, each
-    point's timestamp as the clock, and yield what it concluded about each one."""
-    monitor = Monitor(backtest_config(config, source, metric))
+    """Feed ``(timestamp, value)`` points through a ``Monitor`` built from ``config`` (or the
+    one given, whose state the caller keeps: ``seed``), each point's timestamp as the clock,
+    and yield what it concluded about each one."""
+    if monitor is None:
+        monitor = Monitor(backtest_config(config, source, metric))
     monitor.trace_anomaly = True
     entry = monitor.config.sources_by_name[source]
     an, rule = entry.anomaly, entry.thresholds.get(metric)

@@ -42,6 +42,12 @@ def _cmd_schemas(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_seed(args: argparse.Namespace) -> int:
+    from dq_monitor.seed import main as seed_main
+
+    return int(seed_main(args))
+
+
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from dq_monitor.backtest import main as backtest_main
 
@@ -97,6 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep", action="store_true",
                    help="also print the alert count at sensitivity low, medium and high")
     p.set_defaults(func=_cmd_backtest)
+
+    p = sub.add_parser("seed", help="learn a series' baseline from its history and write it "
+                                    "to the changelog, where the live monitor restores it")
+    p.add_argument("--config", required=True)
+    p.add_argument("--source", required=True)
+    p.add_argument("--metric", required=True)
+    p.add_argument("history", metavar="HISTORY",
+                   help="a timestamp,value CSV, or a directory of them (read in name order)")
+    p.add_argument("--tags", default="", help="series tags as k=v,k2=v2 (default none)")
+    p.add_argument("--force", action="store_true",
+                   help="replace state the live monitor wrote after the history's last value")
+    p.set_defaults(func=_cmd_seed)
 
     p = sub.add_parser("demo", help="embedded broker, synthetic incidents, live alerts")
     p.add_argument("--duration", type=float, default=45.0, help="seconds of traffic (default 45)")

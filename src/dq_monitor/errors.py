@@ -74,5 +74,9 @@ class BacktestError(DqMonitorError):
     """The backtest cannot run at all (missing header, unknown source or metric)."""
 
 
+class SeedError(DqMonitorError):
+    """FR-013: a baseline cannot be seeded; the message names the file, topic or series."""
+
+
 class UnknownSilence(DqMonitorError):
     """FR-018: no silence has the id given (to expire or show)."""

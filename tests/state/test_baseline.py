@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+import random
 from datetime import UTC, datetime, timedelta
+from statistics import NormalDist
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from dq_monitor.checks import anomaly as an
 from dq_monitor.checks.anomaly import SeriesState, SeriesStateError, evaluate
 from dq_monitor.config import AnomalyConfig
-from dq_monitor.state.baseline import CLIP, bucket, resolution
+from dq_monitor.state.baseline import CLIP, _fits, bucket, resolution
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
@@ -21,11 +24,14 @@ def cfg(**kw: object) -> AnomalyConfig:
     return AnomalyConfig.model_validate({"metrics": ["m"], "min_samples": 5, **kw})
 
 
-def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float]:
-    """Level and variance recomputed from the whole history with the documented recurrences
-    (median seed, the larger of MAD and RMS for the scale, residuals clipped at CLIP scale
-    units, FAIL values left out)."""
-    seed = sorted(values[: c.min_samples])
+def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float, list[float]]:
+    """Level, variance and the deviation statistics recomputed from the whole history with the
+    documented recurrences, one value at a time (median seed, the larger of MAD and RMS for the
+    scale, residuals clipped at CLIP scale units, FAIL values left out; every share an
+    exponentially weighted one updated at every value; thresholds times the calibration; a
+    lasting noise rise accepted, stuck runs FAIL)."""
+    ms = c.min_samples
+    seed = sorted(values[:ms])
     n = len(seed)
     med = seed[n // 2] if n % 2 else (seed[n // 2 - 1] + seed[n // 2]) / 2
     mad = sorted(abs(v - med) for v in seed)
@@ -33,31 +39,130 @@ def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float]:
     rms = math.sqrt(sum((v - med) ** 2 for v in seed) / n)
     var = max(m, rms) ** 2
     level, trend, a = med, 0.0, 2.0 / (c.window + 1)
-    for v in values[c.min_samples:]:
+    warm = values[:ms]
+    up = down = an.P_SIDE
+    tail, energy = an.TAIL_PRIOR, 1.0
+    pairs = [i for i in range(ms - 1) if warm[i] == warm[i + 1]]
+    same = len(pairs) / (ms - 1)
+    cont = sum(1 for i in pairs if i > 0 and warm[i - 1] == warm[i]) / len(pairs) if pairs else 0.0
+    reps, stuck_at, last, pending = 0, an.NEVER, warm[-1], 0
+    burst, quiet = False, 0
+    q = min(resolution(v) for v in warm)
+    for v in values[ms:]:
         pred, scale = level + trend, math.sqrt(var)
+        if q > 0:
+            scale = max(scale, q)
         e = v - pred
-        if (scale > 0 and abs(e / scale) >= c.z_fail) or (scale == 0 and e != 0):
+        if e == 0:
+            z = 0.0
+        elif scale > 0 and math.isfinite(e / scale):
+            z = e / scale
+        else:
+            z = math.copysign(math.inf, e)
+        tail_f = math.exp(max(tail - an.TAIL_STEP * an.TAIL_REF, an.TAIL_FLOOR)) / an.GAUSS_REF
+        f = 1.0 if tail_f <= an.CALIBRATION_MIN else min(tail_f, an.CALIBRATION_MAX)
+        flagged, fail = abs(z) >= c.z_warn * f, abs(z) >= c.z_fail * f
+        repeat = v == last
+        last = v
+        calm = not burst
+        up, down = up * (1 - an.NOISE_RATE), down * (1 - an.NOISE_RATE)
+        tail = max(tail - an.TAIL_STEP * an.TAIL_REF, an.TAIL_FLOOR)
+        pending += 1  # values whose decay of ``same`` waits for the next event
+        event = repeat or abs(z) >= an.EVENT_Z
+        if event:
+            energy += an.ENERGY_RATE * (min(z * z, an.ENERGY_CLIP) - energy)
+            if calm:  # values up to an event in a firing episode do not count
+                same *= (1 - an.SAME_RATE) ** pending
+            pending = 0
+        else:
+            energy += an.ENERGY_RATE * (an.QUIET_Z2 - energy)
+        if repeat:
+            going = reps > 0
+            reps = reps + 1 if going else 1
+            if not going:
+                stuck_at = an.stuck_after(same, cont)
+            if calm and reps + 1 < stuck_at:
+                same += an.SAME_RATE
+                cont += an.CONT_RATE * ((1.0 if going else 0.0) - cont)
+        else:
+            reps = 0
+        if abs(z) >= an.EVENT_Z:
+            up, down = (up + an.NOISE_RATE, down) if z > 0 else (up, down + an.NOISE_RATE)
+            if calm and abs(z) > math.exp(tail):
+                tail += an.TAIL_STEP
+            if up >= an.NOISE_ACCEPT and down >= an.NOISE_ACCEPT:
+                share = min(up + down, 0.95)
+                factor = max(an.EVENT_Z / NormalDist().inv_cdf(1 - share / 2),
+                             math.sqrt(energy), 1.0)
+                var = (scale * factor) ** 2
+                up = down = an.P_SIDE
+                tail, energy = an.TAIL_PRIOR, 1.0
+                if not burst and factor >= an.NOISE_PAGE:
+                    burst, quiet = True, 0
+                else:
+                    burst, quiet = False, 0
+                continue
+        if repeat and reps + 1 >= stuck_at:
+            burst, quiet = True, 0
             continue
+        if flagged:
+            burst, quiet = True, 0
+        if fail:
+            continue
+        if q > 0 and not _fits(v, q):
+            q = min(q, resolution(v))
         e = max(-CLIP * scale, min(CLIP * scale, e)) if scale > 0 else e
         level, trend = level + trend + a * e, trend + a * 0.1 * e
         var += a * (e * e - var)
-    return level, var
+        if burst and not flagged:
+            rising = up >= an.NOISE_HOLD and down >= an.NOISE_HOLD
+            if not (quiet + 1 >= c.cooldown and rising):
+                quiet += 1
+                if quiet >= c.cooldown:
+                    burst, quiet = False, 0
+    stats = [up, down, tail, reps, same, cont, energy]
+    return level, var, stats
 
 
-@pytest.mark.req("FR-017", "NFR-005")
-@settings(max_examples=60, deadline=None)
-@given(st.lists(finite, min_size=6, max_size=120))
-def test_incremental_state_equals_a_recomputation_from_the_history(values: list[float]) -> None:
+def _noise_rise_then_stuck() -> list[float]:
+    """A history that accepts a noise rise and then sticks (the rare paths, every time)."""
+    rng = random.Random(0)
+    out = ([100 + rng.gauss(0, 1) for _ in range(300)] + [100 + 6 * rng.gauss(0, 1)
+                                                          for _ in range(300)]
+           + [100.5] * 30 + [100 + 6 * rng.gauss(0, 1) for _ in range(100)] + [400.0])
+    return [round(v, 3) for v in out]
+
+
+@pytest.mark.req("FR-017", "NFR-005", "FR-014")
+@settings(max_examples=80, deadline=None)
+@example(values=_noise_rise_then_stuck(), z_warn=9.0)
+@given(st.lists(finite | st.sampled_from([7.25, 7.5]), min_size=6, max_size=160),
+       st.sampled_from([40.0, 9.0]))
+def test_incremental_state_equals_a_recomputation_from_the_history(values: list[float],
+                                                                   z_warn: float) -> None:
+    """The lazily updated statistics (FR-017: noise level, heavy tails, stuck runs) equal a
+    value-by-value recomputation, and so do level and scale, whatever the history."""
     values = [v + 0.25 if v.is_integer() else v for v in values]  # not a count series
-    c = cfg(seasonality="none", rebaseline_after=10_000, z_fail=50.0, z_warn=40.0)
+    c = cfg(seasonality="none", rebaseline_after=10_000, z_fail=z_warn + 10.0, z_warn=z_warn)
     s = SeriesState.new(c)
     for i, v in enumerate(values):
         evaluate(s, v, c, source="s", subject="m", ts=T0 + timedelta(seconds=i))
     b = s.baseline
-    assert b is not None and not b.counts
-    level, var = reference(values, c)
+    assert b is not None and not b.counts and s.run is not None
+    level, var, stats = reference(values, c)
     assert b.level == pytest.approx(level, rel=1e-9, abs=1e-6)
     assert b.var == pytest.approx(var, rel=1e-9, abs=1e-6)
+    if len(values) > c.min_samples:
+        idx = b.n + s.run[an.FAILS]
+        # the shares as of the last value (the lazy ones are as of the last event)
+        gap = idx - 1 - s.run[an.EVENT]
+        lazy = [s.run[an.UP] * (1 - an.NOISE_RATE) ** gap,
+                s.run[an.DOWN] * (1 - an.NOISE_RATE) ** gap,
+                max(s.run[an.TAIL] - an.TAIL_STEP * an.TAIL_REF * gap, an.TAIL_FLOOR),
+                s.run[an.REPEATS] if gap == 0 else 0.0, s.run[an.SAME], s.run[an.CONT]]
+        keep = (1 - an.ENERGY_RATE) ** gap
+        lazy.append(s.run[an.ENERGY] * keep + an.QUIET_Z2 * (1 - keep))
+        assert lazy == pytest.approx(stats, rel=1e-7, abs=1e-9)
 
 
 @pytest.mark.req("FR-017", "NFR-004")

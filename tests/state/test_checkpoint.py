@@ -53,6 +53,7 @@ STATES = {
     "no seasonality": (cfg(seasonality="none"), 500, {}),
     "rolling": (cfg(baseline="rolling", rebaseline_after=3), 400, {}),
     "adopted daily": (cfg(), 4 * 1440, {"step": 60.0}),
+    "weekday/weekend split": (cfg(), 6 * 288, {"step": 300.0}),
 }
 
 

@@ -17,7 +17,12 @@ offset per season bucket (no trend: see ``learn``), learnt one value at a time i
   sends local time gets local buckets). A bucket not yet seen is not judged. ``auto`` races
   those three models against the live one on a one-a-minute sample of the series and adopts a
   seasonal model once the history proves it (daily from day 2 to 7, weekly from day 8; the
-  race ends at day 15): see ``_wins``.
+  race ends at day 15): see ``_wins``. Weekly structure before day 8 (FR-017): once a daily
+  model is adopted, the first change between weekdays and the weekend splits it in two
+  (``weekpart_hour``: its 24 hours once for weekdays and once for the weekend), the side not
+  yet seen starting unseen, so the first weekend is learnt rather than judged against the
+  weekdays: see ``split_week``. (A series with no daily model is not split: a season would
+  cost every one of its values a timestamp conversion, NFR-003.)
 
 The first ``min_samples`` values seed the level (their median) and the scale (the larger of
 their MAD and RMS deviation from the median: a cautious start). Everything is
@@ -56,12 +61,16 @@ F32_MAX = 3.0e38
 
 DAY = 86_400.0
 WEEK = 7 * DAY
+#: Saturday 00:00 in hours since Monday 00:00: the weekend's first hour of the week.
+WEEKEND_HOUR = 120
 #: kind → (buckets, history after which ``auto`` gives up on it, offset in the race's offset
 #: array, its period: the race scores it after one period spent learning the offsets)
 SEASONS: dict[str, tuple[int, float, int, float]] = {
     "hour_of_day": (24, 3 * DAY, 0, DAY),
     "day_of_week": (7, 15 * DAY, 24, WEEK),
     "hour_of_week": (168, 15 * DAY, 31, WEEK),
+    # Only ``auto`` reaches this (``split_week``); it is not a race candidate.
+    "weekpart_hour": (48, 15 * DAY, -1, WEEK),
 }
 _RACE_ORDER = ("hour_of_day", "day_of_week", "hour_of_week")
 #: (buckets, period) of each candidate, in ``_RACE_ORDER``.
@@ -78,7 +87,11 @@ def bucket(kind: str, t_local: float) -> int:
     if kind == "hour_of_day":
         return hours % 24
     how = (hours + 72) % 168  # 1970-01-01 was a Thursday: Monday 00:00 is bucket 0
-    return how if kind == "hour_of_week" else how // 24
+    if kind == "hour_of_week":
+        return how
+    if kind == "day_of_week":
+        return how // 24
+    return hours % 24 + (24 if how >= WEEKEND_HOUR else 0)  # weekpart_hour
 
 
 def resolution(x: float) -> float:
@@ -127,12 +140,12 @@ class SeasonRace:
         #: timestamp to seconds (NFR-003: that conversion is the costliest step of many values).
         self.due = _DUE_AT_ONCE
         self.daily_done = False
-        self.off = array("f", bytes(4 * 199))
+        self.off = array("f", [0.0]) * 199  # exact sizes: from bytes they over-allocate
         #: Per candidate (3 each): level, samples, mean |clipped error|, the live model's on the
         #: same values, share of values ``BIG`` scale units off (those that would alert), share
         #: of the same values the live model flagged, the bucket of the current visit, values
         #: in that visit, visits (bucket changes) so far.
-        self.stats = array("d", bytes(8 * 27))
+        self.stats = array("d", [0.0]) * 27
         self.stats[18:21] = array("d", (-1.0, -1.0, -1.0))
         self.stats[0:3] = array("d", (level, level, level))
 
@@ -226,8 +239,8 @@ class Baseline:
     def _start_season(self, kind: str, off: array[float] | None = None) -> None:
         size = SEASONS[kind][0]
         self.kind = kind
-        self.off = off if off is not None else array("f", bytes(4 * size))
-        self.visits = array("B", bytes(size) if off is None else [CAP] * size)
+        self.off = off if off is not None else array("f", [0.0]) * size
+        self.visits = array("B", [0 if off is None else CAP]) * size
 
     # ------------------------------------------------------------------ the model
 
@@ -314,6 +327,26 @@ class Baseline:
         race = self.race
         if race is not None and t - race.t_last >= RACE_SAMPLE_S:
             self._race(race, y, y - pred, scale, t, t_local, True)
+
+    def split_week(self, race: SeasonRace, t_local: float) -> None:
+        """``auto`` with a daily model, before a weekly one can be adopted: at the first value on
+        the other side of the weekday/weekend line than the race's last sample, split the daily
+        model in two (see the module docstring); the side seen so far keeps what it learnt."""
+        if self.kind != "hour_of_day":
+            return
+        prev = race.stats[19]  # 24 + day of week of the race's last sample, -1 before one
+        if prev < 0.0:
+            return
+        was_weekend = prev >= 24.0 + WEEKEND_HOUR // 24
+        if ((int(t_local // 3600.0) + 72) % 168 >= WEEKEND_HOUR) == was_weekend:
+            return
+        off, visits = self.off, self.visits
+        assert off is not None and visits is not None
+        self._start_season("weekpart_hour")
+        at = 24 if was_weekend else 0
+        assert self.off is not None and self.visits is not None
+        self.off[at:at + 24] = off
+        self.visits[at:at + 24] = visits
 
     def unseen(self, k: int) -> bool:
         """Whether season bucket ``k`` has had no value yet (such a value is not judged)."""

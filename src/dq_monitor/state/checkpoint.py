@@ -21,7 +21,9 @@ count, doubles); sign (i8); burst (u8: 0 none, 1 WARN, 2 FAIL); quiet (i64); the
 var, quantum (doubles), counts (u8), kind (u8), offsets (u16 count or 0xFFFF for none,
 float32s), visits (u16 count or 0xFFFF, bytes), warm-up values (u32 count or 0xFFFFFFFF,
 doubles) and the seasonality race (u8 present; t0, t_last (doubles), t_last present and
-daily_done (u8 each), 199 float32 offsets, 27 doubles).
+daily_done (u8 each), 199 float32 offsets, 27 doubles). With flag 8 (robust series since the
+deviation statistics, FR-017) the state ends with the statistics (u8 count, doubles) and the
+previous value (u8 present, double); a record without the flag restores them from their priors.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import sys
 from array import array
 from typing import Any
 
-from dq_monitor.checks.anomaly import RUN, SeriesState, SeriesStateError
+from dq_monitor.checks.anomaly import RUN, STATS, SeriesState, SeriesStateError
 from dq_monitor.config import AnomalyConfig
 from dq_monitor.state.baseline import Baseline
 
@@ -44,10 +46,10 @@ MAGIC_V1 = b"DQS\x01"
 #: The key of the JSON object that carries a binary series state.
 FIELD = "bin"
 
-_WINDOW, _BASELINE, _RUN = 1, 2, 4
+_WINDOW, _BASELINE, _RUN, _STATS = 1, 2, 4, 8
 _BURSTS: dict[str | None, int] = {None: 0, "WARN": 1, "FAIL": 2}
 _BURST_NAMES = {code: name for name, code in _BURSTS.items()}
-_KINDS = ("auto", "none", "hour_of_day", "day_of_week", "hour_of_week")
+_KINDS = ("auto", "none", "hour_of_day", "day_of_week", "hour_of_week", "weekpart_hour")
 _KIND_CODES = {kind: i for i, kind in enumerate(_KINDS)}
 _NONE16, _NONE32 = 0xFFFF, 0xFFFFFFFF
 _RACE_OFF, _RACE_STATS = 199, 27
@@ -58,6 +60,7 @@ _SEEN = struct.Struct("<q")  # last seen, microseconds since the epoch
 _NO_SEEN = -(2**63)
 _BASE = struct.Struct("<qddddBB")  # n, level, trend, var, quantum, counts, kind
 _RACE = struct.Struct("<ddBB")  # t0, t_last, t_last present, daily_done
+_LAST = struct.Struct("<Bd")  # previous value present, previous value
 
 
 def _raw(values: array[Any]) -> bytes:
@@ -80,8 +83,9 @@ def encode(state: SeriesState) -> dict[str, Any]:
 def pack(state: SeriesState) -> bytes:
     """The packed state (see the module docstring for the layout)."""
     window, baseline, run = state.window, state.baseline, state.run
+    robust = run is not None and baseline is not None
     flags = ((_WINDOW if window is not None else 0) | (_BASELINE if baseline is not None else 0)
-             | (_RUN if run is not None and baseline is not None else 0))
+             | (_RUN | _STATS if robust else 0))
     burst = None if state.burst is None else state.burst.value
     streak = state.streak if state.streak is not None else array("d")
     seen = state.seen_us()
@@ -93,8 +97,11 @@ def pack(state: SeriesState) -> bytes:
         parts += [struct.pack("<I", len(values)), _doubles(values)]
     if baseline is not None:
         assert run is not None
-        parts += [_raw(run), bytes((state.run_i,))]
+        parts += [_raw(run[:RUN]), bytes((state.run_i,))]
         parts.append(_pack_baseline(baseline))
+        last = state.last
+        parts += [bytes((STATS,)), _raw(run[RUN:]),
+                  _LAST.pack(math.isfinite(last), last if math.isfinite(last) else 0.0)]
     return b"".join(parts)
 
 
@@ -189,6 +196,10 @@ def _unpack(raw: bytes) -> dict[str, Any]:
             state["run_i"] = raw[r.at]
             r.at += 1
         state["baseline"] = _unpack_baseline(r)
+        if flags & _STATS:
+            state["stats"] = r.array("d", r.count("<B"))
+            present, last = r.take(_LAST)
+            state["last"] = last if present else None
     if r.at != len(raw):
         raise SeriesStateError("anomaly series state: bytes left after the packed state")
     return state

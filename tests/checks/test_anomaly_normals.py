@@ -1,0 +1,180 @@
+"""FR-017 / FR-014: quiet on every kind of normal: a lasting change of the noise level, a
+bursty heavy-tailed series, weekly patterns in the first week, and stuck values caught."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dq_monitor.checks.anomaly import AnomalyResult, SeriesState, evaluate
+from dq_monitor.checks.verdict import Severity
+from dq_monitor.config import AnomalyConfig
+
+T0 = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
+STEP = timedelta(minutes=5)
+
+
+def cfg(**kw: object) -> AnomalyConfig:
+    return AnomalyConfig.model_validate({"metrics": ["m"], **kw})
+
+
+def run(c: AnomalyConfig, values: list[float], state: SeriesState | None = None,
+        start: int = 0, step: timedelta = STEP) -> tuple[SeriesState, list[AnomalyResult]]:
+    s = state or SeriesState.new(c)
+    out = [evaluate(s, v, c, source="src", subject="m", ts=T0 + (start + i) * step)
+           for i, v in enumerate(values)]
+    return s, out
+
+
+def pages(results: list[AnomalyResult]) -> list[int]:
+    """Where an alert episode starts: the held verdict turns firing (what would page)."""
+    out, firing = [], False
+    for i, r in enumerate(results):
+        now = r.verdict.severity.firing
+        if now and not firing:
+            out.append(i)
+        firing = now
+    return out
+
+
+# --------------------------------------------------------------------------- (a) noise level
+
+
+@pytest.mark.req("FR-017", "FR-014")
+@pytest.mark.parametrize("factor", [3.0, 5.0, 8.0])
+def test_a_lasting_rise_of_the_noise_is_one_alert_then_quiet(factor: float) -> None:
+    rng = random.Random(11)
+    c = cfg()
+    calm = [100.0 + rng.gauss(0.0, 1.0) for _ in range(800)]
+    loud = [100.0 + factor * rng.gauss(0.0, 1.0) for _ in range(4000)]
+    s, before = run(c, calm)
+    assert pages(before) == []
+    _, after = run(c, loud, s, 800)
+    assert len(pages(after)) == 1, pages(after)
+    accepted = [r for r in after if r.rebaselined]
+    assert len(accepted) == 1
+    assert "lasting change of the noise level accepted" in accepted[0].verdict.detail
+    assert not after[-1].verdict.severity.firing
+    # the new noise is learnt: the scale is the new one, not the old
+    assert accepted[0].scale is not None and accepted[0].scale > 0.6 * factor
+
+
+@pytest.mark.req("FR-017", "FR-014")
+def test_after_a_noise_rise_a_spike_of_the_new_noise_still_pages() -> None:
+    rng = random.Random(5)
+    c = cfg()
+    values = ([10.0 + rng.gauss(0.0, 1.0) for _ in range(800)]
+              + [10.0 + 3.0 * rng.gauss(0.0, 1.0) for _ in range(1500)])
+    s, _ = run(c, values)
+    _, out = run(c, [10.0 + 3.0 * 9.0], s, len(values))
+    assert out[0].severity is Severity.FAIL
+
+
+# --------------------------------------------------------------------------- (b) heavy tails
+
+
+def bursty(rng: random.Random, n: int) -> list[float]:
+    """Noise of sd 1 with one-sided bursts of 6–10 units, 1–4 points, about one in 300."""
+    out, i = [], 0
+    while i < n:
+        if rng.random() < 1.0 / 300.0:
+            size = rng.uniform(6.0, 10.0)
+            for _ in range(rng.randint(1, 4)):
+                out.append(50.0 + size * rng.uniform(0.7, 1.0) + rng.gauss(0.0, 1.0))
+                i += 1
+        else:
+            out.append(50.0 + rng.gauss(0.0, 1.0))
+            i += 1
+    return out[:n]
+
+
+@pytest.mark.req("FR-017")
+def test_a_bursty_series_learns_its_bursts_are_normal_and_still_pages_a_bigger_one() -> None:
+    rng = random.Random(3)
+    c = cfg()
+    values = bursty(rng, 12_000)
+    s, out = run(c, values)
+    # its bursts page while the series is new, then it is calibrated: quiet for the rest
+    assert len(pages(out[4000:])) <= 1, pages(out[4000:])
+    _, spike = run(c, [50.0 + 30.0], s, len(values))
+    assert spike[0].severity is Severity.FAIL
+    assert "heavy-tailed" in spike[0].verdict.detail
+
+
+@pytest.mark.req("FR-017")
+def test_a_calm_series_keeps_its_sensitivity() -> None:
+    rng = random.Random(4)
+    c = cfg()
+    s, out = run(c, [50.0 + rng.gauss(0.0, 1.0) for _ in range(12_000)])
+    assert len(pages(out)) <= 1  # a Gaussian's own 4.5σ values do happen
+    _, spike = run(c, [50.0 + 6.5], s, 12_000)
+    assert spike[0].severity is Severity.FAIL
+    assert "heavy-tailed" not in spike[0].verdict.detail
+
+
+# --------------------------------------------------------------------------- (c) weekly
+
+
+def weekly(rng: random.Random, days: int, step: timedelta = STEP) -> list[float]:
+    """Weekdays: a daily wave around 100 (a daily model is adopted on day 2); weekends 5 noise
+    units lower, half the wave."""
+    out = []
+    for i in range(int(days * 86_400 / step.total_seconds())):
+        t = T0 + i * step
+        hour = t.hour + t.minute / 60.0
+        wave = 6.0 * math.sin(2 * math.pi * (hour - 9.0) / 24.0)
+        level = 95.0 + 0.5 * wave if t.weekday() >= 5 else 100.0 + wave
+        out.append(round(level + rng.gauss(0.0, 1.0), 2))
+    return out
+
+
+@pytest.mark.req("FR-017")
+@pytest.mark.parametrize("step", [timedelta(minutes=5), timedelta(hours=1)])
+def test_a_weekday_weekend_pattern_is_quiet_from_its_first_weekend(step: timedelta) -> None:
+    rng = random.Random(8)
+    c = cfg()
+    values = weekly(rng, 21, step)
+    s, out = run(c, values, step=step)
+    assert pages(out) == [], [(i, out[i].verdict.detail) for i in pages(out)]
+    # and it still sees a drop on a weekday
+    monday = int(21 * 86_400 / step.total_seconds())
+    assert s.baseline is not None and s.baseline.kind in ("weekpart_hour", "hour_of_week")
+    _, drop = run(c, [85.0], s, monday, step)
+    assert drop[0].severity is Severity.FAIL
+
+
+# --------------------------------------------------------------------------- (d) stuck
+
+
+@pytest.mark.req("FR-017", "FR-014")
+def test_a_moving_series_that_repeats_one_value_for_long_raises_one_alert() -> None:
+    rng = random.Random(9)
+    c = cfg()
+    s, out = run(c, [round(20.0 + rng.gauss(0.0, 2.0), 2) for _ in range(1000)])
+    assert pages(out) == []
+    frozen = out[-1].value
+    _, stuck = run(c, [frozen] * 80, s, 1000)
+    assert len(pages(stuck)) == 1
+    first = pages(stuck)[0]
+    assert first <= 12
+    assert stuck[first].severity is Severity.FAIL
+    assert "the same value" in stuck[first].verdict.detail
+    assert all(r.verdict.severity.firing for r in stuck[first:])  # until it moves again
+    _, moving = run(c, [round(20.0 + rng.gauss(0.0, 2.0), 2) for _ in range(40)], s, 1080)
+    assert not moving[-1].verdict.severity.firing
+    assert pages(stuck + moving) == [first]  # one alert, resolved once the series moves
+
+
+@pytest.mark.req("FR-017")
+def test_series_that_repeat_by_nature_are_never_stuck() -> None:
+    rng = random.Random(10)
+    c = cfg()
+    # a flat level with rare steps, and small integers (a third of the values repeat)
+    flat = [float(30 + (i // 900) % 2) for i in range(6000)]
+    small = [float(round(20 + rng.gauss(0.0, 0.7))) for _ in range(6000)]
+    for values in (flat, small):
+        _, out = run(c, values)
+        assert not any("the same value" in r.verdict.detail for r in out)
