@@ -4,8 +4,9 @@ The buffer is one ``array('d')`` (8 bytes a value). Mean and the sum of squared 
 are updated per value in O(1) — Welford's update while the window grows, its sliding form when a
 value replaces the oldest. Two measures keep them accurate over millions of updates:
 
-* values are stored and summed relative to an anchor ``K`` near the window's mean, so on a
-  series like 1e9 + small noise the running figures describe the noise, not the level;
+* values are stored as given (so ``values()`` and every refresh are exact) and summed
+  relative to an anchor ``K`` near the window's mean, so on a series like 1e9 + small noise the
+  running figures describe the noise, not the level;
 * once per full turnover of the window the anchor moves to the current mean and the figures are
   refreshed exactly from the buffer. That costs about two float operations per value (amortised
   O(1)) and bounds rounding error to one window's worth: a purely sliding update would carry
@@ -75,7 +76,7 @@ class RollingWindow:
             self._k = x
         d = x - self._k
         if n < self._cap:
-            self._buf[(self._head + n) % self._cap] = d
+            self._buf[(self._head + n) % self._cap] = x
             n += 1
             self._n = n
             delta = d - self._mean
@@ -83,8 +84,8 @@ class RollingWindow:
             self._m2 += delta * (d - self._mean)
         else:
             head = self._head
-            old = self._buf[head]
-            self._buf[head] = d
+            old = self._buf[head] - self._k
+            self._buf[head] = x
             self._head = head + 1 if head + 1 < self._cap else 0
             mean = self._mean
             new_mean = mean + (d - old) / n
@@ -100,14 +101,15 @@ class RollingWindow:
             self._m2 = 0.0
 
     def _refresh(self) -> None:
-        """Re-anchor at the current mean and recompute mean and M2 exactly (full window only)."""
-        buf, n, shift = self._buf, self._n, self._mean
-        for i in range(n):
-            buf[i] -= shift
-        self._k += shift
-        mean = math.fsum(buf) / n
+        """Re-anchor at the window's mean and recompute mean and M2 exactly from the stored
+        values (full window only): a value far larger than the rest, gone from the window,
+        leaves no trace of its rounding behind."""
+        buf, n = self._buf, self._n
+        k = math.fsum(buf) / n
+        self._k = k
+        mean = math.fsum(x - k for x in buf) / n
         self._mean = mean
-        self._m2 = math.fsum((x - mean) ** 2 for x in buf)
+        self._m2 = math.fsum((x - k - mean) ** 2 for x in buf)
         self._turn = 0
         self._err = 0.0
 
@@ -117,8 +119,8 @@ class RollingWindow:
 
     def values(self) -> list[float]:
         """Oldest to newest."""
-        k, buf, cap = self._k, self._buf, self._cap
-        return [buf[(self._head + i) % cap] + k for i in range(self._n)]
+        buf, cap = self._buf, self._cap
+        return [buf[(self._head + i) % cap] for i in range(self._n)]
 
     def clear(self) -> None:
         self._head = self._n = self._turn = 0
