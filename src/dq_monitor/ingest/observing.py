@@ -58,15 +58,12 @@ class Observer:
     # ------------------------------------------------------------ read side
 
     def assign(self, tps: set[TopicPartition], now: datetime) -> None:
-        """Start windows for newly owned observed partitions; forget the ones no longer owned
-        (their new owner re-reads from the committed offset, which no open window passed)."""
-        for tp in list(self.reading):
-            if tp not in tps:
-                del self.reading[tp]
-        for tp in tps:
-            if tp.topic in self.by_topic and tp not in self.reading:
-                self.reading[tp] = PartitionWindows(self.by_topic[tp.topic], tp.partition,
-                                                    _ms(now))
+        """Windows afresh for every owned observed partition after a rebalance: the consumer
+        resumes each assigned partition, kept ones included, from its committed offset, which
+        no open window passed, so every open window is rebuilt whole from there (windows
+        carried over would count those records twice)."""
+        self.reading = {tp: PartitionWindows(self.by_topic[tp.topic], tp.partition, _ms(now))
+                        for tp in tps if tp.topic in self.by_topic}
 
     def on_records(self, tp: TopicPartition, records: list[Any], now: datetime) -> None:
         windows = self.reading.get(tp)

@@ -323,6 +323,11 @@ class MonitorService:
         observed = self.observer.topics
         # FR-028: observed partitions hold no home state; their numbers are not homes.
         self.observer.assign({tp for tp in assigned if tp.topic in observed}, self.clock())
+        for tp in [tp for tp in self._positions if tp.topic in observed]:
+            del self._positions[tp]  # read again from the committed offset
+        if observed:
+            log.info("observing %s", ", ".join(sorted(
+                f"{tp.topic}[{tp.partition}]" for tp in self.observer.reading)) or "nothing")
         numbers = {tp.partition for tp in assigned if tp.topic not in observed}
         lost = (self.revoked_pending | self.monitor.owned) - numbers
         self.monitor.revoke(lost)
