@@ -3,6 +3,8 @@ window, and what a merged window feeds the checks. No event loop, no broker."""
 
 from __future__ import annotations
 
+import math
+
 import orjson
 import pytest
 
@@ -167,3 +169,30 @@ def test_sampling_profiles_a_share_and_scales_null_counts() -> None:
     obs = observe_window("s", "t", T0, W, prof, ["customer_id"])
     assert obs.update.null_counts is not None
     assert 1_700 < obs.update.null_counts["customer_id"] < 2_300
+
+
+@pytest.mark.req("FR-028", "NFR-006")
+@pytest.mark.parametrize("raw", [
+    b"", b"\xff\xfe\x00", b"[" * 5000 + b"]" * 5000, b'{"a": 1' , b"NaN", b'"text"',
+    b'{"amount": 123456789012345678901234567890}', b'{"amount": 1e400}', None,
+])
+def test_any_bytes_are_counted_never_raised(raw: bytes | None) -> None:
+    part = PartitionWindows(cfg(fields=["amount", "shipping.country"]), 0, T0)
+    part.add(raw, T0 + 1, 0, T0)
+    part.add(order(1), T0 + 2, 1, T0)
+    closed = part.close(T0 + 10 * W)
+    assert closed is not None
+    [(_, prof)] = closed.partials
+    assert prof.records + prof.malformed == 2 and prof.records >= 1
+    obs = observe_window("s", "t", T0, W, prof, ["amount", "shipping.country"])
+    assert all(math.isfinite(v) for _, v in obs.metrics)
+
+
+@pytest.mark.req("FR-028", "NFR-006")
+def test_top_level_fields_past_the_cap_or_unprintable_are_dropped() -> None:
+    p = Profile()
+    rec = {f"f{i}": i for i in range(400)} | {"bad\x00name": 1, "": 2}
+    p.add(orjson.dumps(rec), T0, 0, 0, None, True)
+    assert len(p.types) == 256 and p.fields_dropped == 146
+    obs = observe_window("s", "t", T0, W, p, None)
+    assert obs.update.schema is not None and len(obs.update.schema) == 256
