@@ -100,14 +100,18 @@ def order(i: int, *, null_customer: bool = False, amount_text: bool = False) -> 
                                   "shipping": {"country": "FR"}})
 
 
-async def stream(writer: Kcat, seconds: float, per_window: int, start: int,
-                 **kinds: bool) -> int:
+async def stream(writer: Kcat, seconds: float, per_window: int, start: int, *,
+                 garbage: int = 0, **kinds: bool) -> int:
     """Write ``per_window`` orders per window for ``seconds``, ten writes per window; with
-    ``null_customer``, 4 orders in 10 have no customer."""
+    ``null_customer``, 4 orders in 10 have no customer; ``garbage`` non-JSON records at once
+    early in a window (so they all land in one)."""
     ticks = round(seconds / WINDOW_S * 10)
     per_tick = per_window / 10
     due, i = 0.0, start
     for _ in range(ticks):
+        if garbage and time.time() % WINDOW_S < 0.3:
+            writer.write([(f"x{n}", b"this is not JSON") for n in range(garbage)])
+            garbage = 0
         due += per_tick
         batch = []
         while i - start < int(due):
@@ -122,7 +126,7 @@ async def stream(writer: Kcat, seconds: float, per_window: int, start: int,
 
 
 async def after_window_start() -> None:
-    """Sleep until 0.1 s into the next window, so a burst lands in one window."""
+    """Sleep until 0.1 s into the next window."""
     now = time.time()
     await anyio.sleep(WINDOW_S - now % WINDOW_S + 0.1)
 
@@ -146,10 +150,8 @@ async def test_two_instances_observe_a_kcat_stream_and_alert_once(kafka: Kafka,
                 await anyio.sleep(0.1)
         assert {tp.partition for tp in [*a.observer.reading, *b.observer.reading]} == {0, 1, 2}
         with kcat(kafka.bootstrap, orders, librdkafka_dir(tmp_path / "lib")) as writer:
-            i = await stream(writer, 6, 60, 0)  # healthy: 60 orders a window
-            await after_window_start()
-            writer.write([(f"x{n}", b"this is not JSON") for n in range(3)])
-            i = await stream(writer, 2, 60, i)
+            await after_window_start()  # no short first window
+            i = await stream(writer, 8, 60, 0, garbage=3)  # healthy: 60 orders a window
             i = await stream(writer, 4, 60, i, null_customer=True)  # 40% null customers
             i = await stream(writer, 4, 60, i)
             i = await stream(writer, 4, 60, i, amount_text=True)  # amount: number → string
