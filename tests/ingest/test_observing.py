@@ -72,16 +72,19 @@ def test_three_partitions_one_judged_window_and_a_restored_merge() -> None:
     tps = {TopicPartition("orders", p) for p in range(3)}
     a.assign(tps, at(T0))
     for p, n in ((0, 10), (1, 20), (2, 30)):
-        a.on_records(TopicPartition("orders", p), records(n, T0 + 10), at(T0))
+        # partition 2 is read late (its consumer lags): not idle, only behind
+        a.on_records(TopicPartition("orders", p), records(n, T0 + 10), at(T0 + W if p == 2
+                                                                            else T0))
     # partitions 0 and 1 move past the window; partition 2 has not yet
     for p in (0, 1):
-        a.on_records(TopicPartition("orders", p), [Rec(b"{}", T0 + W + 5, 100)], at(T0))
-    reports = a.reports(at(T0 + 100))
+        a.on_records(TopicPartition("orders", p), [Rec(b"{}", T0 + W + 5, 100)],
+                     at(T0 + W + 5))
+    reports = a.reports(at(T0 + W + 10))
     home = home_of(a)
     out = Outcome()
     for source, partition, value in reports:
         assert source == "stream.orders" and partition == home
-        a.on_report(value, home, at(T0 + 100), at(T0 + 100), out)
+        a.on_report(value, home, at(T0 + W + 10), at(T0 + W + 10), out)
     assert not out.alerts  # partition 2 has not closed the window
     dirty = a.take_dirty()
     assert [key for _, key, _ in dirty] and all(is_state_key(k) for _, k, _ in dirty)
@@ -89,9 +92,9 @@ def test_three_partitions_one_judged_window_and_a_restored_merge() -> None:
     b = instance(config, {0, 1})
     for home_partition, key, state in dirty:
         b.restore(home_partition, key, orjson.loads(orjson.dumps(state)))
-    a.on_records(TopicPartition("orders", 2), [Rec(b"{}", T0 + W + 5, 200)], at(T0))
-    [(_, _, late_report)] = [r for r in a.reports(at(T0 + 200)) if b'"partition":2' in r[2]]
-    b.on_report(late_report, home, at(T0 + 200), at(T0 + 200), out)
+    a.on_records(TopicPartition("orders", 2), [Rec(b"{}", T0 + W + 5, 200)], at(T0 + W + 5))
+    [(_, _, late_report)] = [r for r in a.reports(at(T0 + W + 20)) if b'"partition":2' in r[2]]
+    b.on_report(late_report, home, at(T0 + W + 20), at(T0 + W + 20), out)
     [alert] = out.alerts
     assert alert.alert.check == "completeness" and alert.alert.observed == 60.0
     # the same report again (a re-read after a crash) judges nothing twice
@@ -105,8 +108,8 @@ def test_a_report_for_another_home_or_topic_is_refused() -> None:
     a = instance(config, {0, 1})
     a.assign({TopicPartition("orders", 0)}, at(T0))
     a.on_records(TopicPartition("orders", 0), records(3, T0), at(T0))
-    a.on_records(TopicPartition("orders", 0), [Rec(b"{}", T0 + 3 * W, 9)], at(T0))
-    [(_, home, value)] = a.reports(at(T0))
+    a.on_records(TopicPartition("orders", 0), [Rec(b"{}", T0 + 3 * W, 9)], at(T0 + 3 * W))
+    [(_, home, value)] = a.reports(at(T0 + 3 * W))
     with pytest.raises(Exception, match="not its home"):
         a.on_report(value, 1 - home, at(T0), at(T0), Outcome())
     with pytest.raises(Exception, match="no such observe entry"):

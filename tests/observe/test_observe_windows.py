@@ -51,19 +51,29 @@ def test_a_window_closes_grace_after_its_end_and_late_records_are_dropped() -> N
     part = PartitionWindows(cfg(fields=["customer_id", "amount"]), 0, T0)
     for i in range(5):
         part.add(order(i), T0 + 100 * i, i, T0)
-    part.add(order(5), T0 + W + 400, 5, T0)  # next window; watermark < end + grace
-    first = part.close(T0)  # its first mark: nothing before the data is open
+    part.add(order(5), T0 + W + 400, 5, T0 + W + 400)  # next window; watermark < end + grace
+    first = part.close(T0 + W + 400)  # its first mark: nothing before the data is open
     assert first is not None and first.closed_to == T0 and first.partials == []
-    assert part.close(T0) is None
+    assert part.close(T0 + W + 400) is None
     assert part.safe_offset(6) == 0  # the open window's first record
-    part.add(order(6), T0 + W + 600, 6, T0)  # watermark passes end + grace: first closes
-    closed = part.close(T0)
+    part.add(order(6), T0 + W + 600, 6, T0 + W + 600)  # watermark passes end + grace: first closes
+    closed = part.close(T0 + W + 600)
     assert closed is not None and closed.closed_to == T0 + W
     [(start, prof)] = closed.partials
     assert start == T0 and prof.records == 5 and prof.first_offset == 0
     assert part.safe_offset(7) == 5
-    part.add(order(7), T0 + 1_000, 7, T0)  # a record of the closed window: late
+    part.add(order(7), T0 + 1_000, 7, T0 + W + 700)  # a record of the closed window: late
     assert part.late == 1 and T0 not in part.windows
+
+
+def test_a_record_stamped_in_the_future_counts_as_written_now() -> None:
+    """NFR-006: a producer clock far ahead must not close every window before its records."""
+    part = PartitionWindows(cfg(), 0, T0)
+    part.add(order(1), T0 + 10, 0, T0 + 10)
+    part.add(order(2), T0 + 10**9, 1, T0 + 20)  # eleven days ahead
+    assert part.watermark == T0 + 20 + 500  # at most grace ahead of the clock
+    part.add(order(3), T0 + 30, 2, T0 + 30)
+    assert part.late == 0 and part.windows[T0].records == 3
 
 
 def test_an_idle_partition_follows_the_clock() -> None:

@@ -5,7 +5,8 @@ time; what comes out is the partials of closed windows and the offset that is sa
 
 Rules:
 
-- A record belongs to the tumbling window ``[k·window, (k+1)·window)`` of its Kafka timestamp.
+- A record belongs to the tumbling window ``[k·window, (k+1)·window)`` of its Kafka timestamp
+  (taken as at most ``grace`` ahead of the clock).
 - The partition's watermark is the newest record time it has seen. A window closes once the
   watermark is ``grace`` past its end; a record of a closed window is late (counted, dropped).
 - An idle partition does not hold windows open: when it has yielded no record for one
@@ -55,8 +56,12 @@ class PartitionWindows:
         self.late = 0
 
     def add(self, raw: bytes | None, ts_ms: int, offset: int, now_ms: int) -> None:
-        """One record of this partition, in offset order."""
+        """One record of this partition, in offset order. A record stamped more than ``grace``
+        ahead of the clock counts as stamped ``grace`` ahead (NFR-006: one producer clock far
+        in the future must not close every window before its records arrive)."""
         self.idle_since_ms = now_ms
+        if ts_ms > now_ms + self.grace_ms:
+            ts_ms = now_ms + self.grace_ms
         w = self.window_ms
         start = ts_ms - ts_ms % w
         if self.closed_to is not None and start + w <= self.closed_to:
