@@ -101,6 +101,7 @@ def test_three_partitions_one_judged_window_and_a_restored_merge() -> None:
     again = Outcome()
     b.on_report(late_report, home, at(T0 + 300), at(T0 + 300), again)
     assert not again.alerts and b.stats["observe.windows.judged"] == 1
+    assert b.stats["observe.records.late"] == 30  # counted as late, not added
 
 
 def test_a_report_for_another_home_or_topic_is_refused() -> None:

@@ -70,10 +70,12 @@ class Observer:
         if windows is None:
             return
         now_ms = _ms(now)
-        add = windows.add
+        add, late = windows.add, windows.late
         for rec in records:
             add(rec.value, rec.timestamp if rec.timestamp and rec.timestamp > 0 else now_ms,
                 rec.offset, now_ms)
+        if windows.late != late:
+            self._count("observe.records.late", windows.late - late)
 
     def reports(self, now: datetime) -> list[tuple[str, int, bytes]]:
         """Reports of windows closed since the last call, as (source, home partition, value)."""
@@ -94,9 +96,6 @@ class Observer:
         windows = self.reading.get(tp)
         return position if windows is None else windows.safe_offset(position)
 
-    def late(self) -> int:
-        return sum(w.late for w in self.reading.values())
-
     # ------------------------------------------------------------ home side
 
     def on_report(self, raw: bytes | None, partition: int, kafka_ts: datetime, now: datetime,
@@ -116,7 +115,10 @@ class Observer:
             state = self.merging[report.source] = SourceWindows(
                 report.source, cfg.topic, report.partitions, cfg.window_ms)
         state.partitions = report.partitions
+        late = state.late
         state.add(report.partition, report.closed_to, report.partials)
+        if state.late != late:  # a window already judged: counted, not judged again
+            self._count("observe.records.late", state.late - late)
         self.dirty.add(report.source)
         for start, merged in state.take_complete():
             obs = observe_window(report.source, cfg.topic, start, cfg.window_ms, merged,
