@@ -148,3 +148,23 @@ def test_reload_benchmark_reports_the_pause_and_loses_no_event(tmp_path: Path) -
     assert results["pause_ms_max_during_reload"] > 0
     assert results["reload_ms_median"] >= results["swap_ms_median"] > 0
     assert "lost 0" in proc.stdout
+
+
+@pytest.mark.integration
+@pytest.mark.req("FR-028", "NFR-003")
+def test_observe_benchmark_reports_both_loops_per_record(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_observe.py"), "--records", "5000",
+         "--rounds", "2", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = orjson.loads((tmp_path / "observe.json").read_bytes())
+    assert results["records"] == 5000 and 900 <= results["record_bytes"] <= 1100
+    assert len(results["fields"]) == 5 and len(results["rounds"]) == 2
+    for r in results["rounds"]:
+        assert r["raw"]["cpu_us_per_record"] > 0 and r["observe"]["records_per_s"] > 0
+        assert r["cpu_ratio"] == pytest.approx(r["observe"]["cpu_us_per_record"]
+                                               / r["raw"]["cpu_us_per_record"])
+        assert r["observe"]["windows_judged"] >= 1  # the records were observed, not skipped
+    assert "CPU per record" in proc.stdout

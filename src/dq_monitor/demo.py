@@ -37,6 +37,8 @@ from dq_monitor.silence import SilenceBook
 from dq_monitor.telemetry import Telemetry
 
 UPDATES, METRICS, LINEAGE = "demo.table-updates", "demo.metrics", "demo.openlineage"
+#: FR-028: a streaming pipeline's own output, observed directly (no events about it).
+ORDERS = "demo.orders"
 
 DEMO_CONFIG = """
 kafka:
@@ -49,6 +51,12 @@ kafka:
   session_timeout: 6s
   heartbeat_interval: 1s
 scheduler: {{sweep_interval: 10s}}
+observe:
+  - topic: {orders}
+    source: stream.orders
+    window: 2s
+    grace: 500ms
+    fields: [order_id, customer_id, amount]
 sources:
   - name: shop.orders
     freshness: {{max_staleness: 10s}}
@@ -61,6 +69,10 @@ sources:
     freshness: {{max_staleness: 6s, warn_ratio: 0.5}}
   - name: shop.main.customers   # a dbt model: its runs arrive as OpenLineage events
     freshness: {{max_staleness: 10s}}
+  - name: stream.orders         # observed: windows of the orders topic itself
+    freshness: {{max_staleness: 10s}}
+    completeness: {{columns: {{customer_id: {{max_null_rate: 0.1}}}}}}
+    thresholds: {{records: {{fail_below: 5}}}}
 """
 
 SEVERITY_STYLE = {"WARN": "bold yellow", "FAIL": "bold red"}
@@ -98,6 +110,12 @@ class Scenario:
 
     def column_dropped(self, t: float) -> bool:
         return t >= self.at(0.75)
+
+    def stream_nulls(self, t: float) -> bool:
+        return self.at(0.55) <= t < self.at(0.65)
+
+    def stream_retyped(self, t: float) -> bool:
+        return t >= self.at(0.80)
 
 
 #: The dbt model's columns; from ``Scenario.column_dropped`` on, ``email`` is gone.
@@ -179,6 +197,14 @@ async def play_traffic(bootstrap: str, duration: float, stop: anyio.Event) -> No
                     key=b"run:dbt/shop.customers")
                 await producer.send(LINEAGE, lineage_test(run_id, now, not failed_test),
                                     key=b"run:dbt/shop.customers.test")
+            for n in range(3):  # the streaming pipeline's output: 30 orders a second
+                i = tick * 3 + n
+                null = plan.stream_nulls(t) and i % 10 < 4
+                amount: Any = round(rng.uniform(5, 200), 2)
+                await producer.send(ORDERS, orjson.dumps(
+                    {"order_id": i, "customer_id": None if null else f"c{i % 97}",
+                     "amount": str(amount) if plan.stream_retyped(t) else amount}),
+                    key=f"o{i}".encode())
             if plan.malformed(t, sent_malformed):
                 sent_malformed = True
                 await producer.send(METRICS, b'{"type": "metric", "source": "shop.orders", '
@@ -255,9 +281,9 @@ async def run_demo(duration: float, bootstrap: str | None, console: Console,
         console.print(f"[bold]dq-monitor demo[/]: broker {address}, {duration:.0f}s of traffic")
         config = parse_config(DEMO_CONFIG.format(
             bootstrap=address, run=uuid.uuid4().hex[:8], updates=UPDATES, metrics=METRICS,
-            lineage=LINEAGE), env={})
+            lineage=LINEAGE, orders=ORDERS), env={})
         await ensure_topics(config.kafka, {UPDATES: (1, {}), METRICS: (1, {}),
-                                           LINEAGE: (1, {})})
+                                           LINEAGE: (1, {}), ORDERS: (3, {})})
         latencies: list[float] = []
 
         def published(e: Emitted, acked: datetime) -> None:
@@ -286,7 +312,8 @@ async def run_demo(duration: float, bootstrap: str | None, console: Console,
             console.print("monitor ready: playing traffic with injected incidents "
                           "(a spike, a null-rate jump, a silent source, a level shift, "
                           "a malformed event; a dbt model's failed run, failed test and "
-                          "dropped column, as OpenLineage events)")
+                          "dropped column, as OpenLineage events; an observed orders stream "
+                          "whose customer_id goes null and whose amount turns to text)")
             await play_traffic(address, duration, traffic_done)
             await anyio.sleep(1.0)  # let the last alerts reach the view
             stop.set()

@@ -4,10 +4,11 @@ part of the running process, without a restart and without losing state.
 A reload is asked for by ``SIGHUP`` or ``POST /-/reload``; one runs at a time. The file is
 validated exactly as at start-up (every error by path); an invalid file is refused and the
 running configuration stays. So is a file that changes what only a restart can change: the
-Kafka connection and group (``kafka.*``) and the HTTP listener and telemetry exporters
-(``telemetry.*`` but ``api_token``): "restart needed: kafka.group_id". A valid file is applied
-by each part in turn (the monitor between two batches, then the router, then the API) and
-counted in ``dq_config_reloads_total{result}`` (``ok``, ``invalid``, ``refused``).
+Kafka connection and group (``kafka.*``), the observed topics (``observe``) and the HTTP
+listener and telemetry exporters (``telemetry.*`` but ``api_token``): "restart needed:
+kafka.group_id". A valid file is applied by each part in turn (the monitor between two
+batches, then the router, then the API) and counted in ``dq_config_reloads_total{result}``
+(``ok``, ``invalid``, ``refused``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def restart_needed(old: Config, new: Config) -> list[str]:
     out += [f"restart needed: telemetry.{name}" for name in type(old.telemetry).model_fields
             if name not in _RELOADABLE_TELEMETRY
             and getattr(old.telemetry, name) != getattr(new.telemetry, name)]
+    out += [f"restart needed: observe[{i}]" for i in range(max(len(old.observe),
+                                                              len(new.observe)))
+            if old.observe[i:i + 1] != new.observe[i:i + 1]]  # FR-028: topics subscribed
     return out
 
 

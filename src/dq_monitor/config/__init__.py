@@ -7,8 +7,9 @@ cross-checks run on the raw document, so they still report when an unrelated fie
 Secret fields are ``SecretStr``: they never appear in a repr, a log line or an error message.
 
 A module per section holds its models beside their cross-checks (``kafka``, ``sources``,
-``checks``, ``routing``, ``channels``, ``telemetry``); ``durations`` and ``base`` are shared by
-all, ``root`` is the whole file, ``expand`` and ``load`` read it. Import from this package.
+``checks``, ``routing``, ``channels``, ``telemetry``, ``observe``); ``durations`` and ``base``
+are shared by all, ``root`` is the whole file, ``expand`` and ``load`` read it. Import from
+this package.
 """
 
 from dq_monitor.config.base import path_str
@@ -43,6 +44,7 @@ from dq_monitor.config.kafka import (
     SecurityProtocol,
 )
 from dq_monitor.config.load import load_config, parse_config, read_config
+from dq_monitor.config.observe import ObserveConfig
 from dq_monitor.config.openlineage import (
     AssertionCheckConfig,
     OpenLineageConfig,
@@ -90,6 +92,7 @@ __all__ = [
     "KafkaSecurity",
     "Match",
     "MuteWindowConfig",
+    "ObserveConfig",
     "OpenLineageConfig",
     "PagerDutyChannel",
     "PositiveDuration",

@@ -16,6 +16,7 @@ from dq_monitor.config.base import path_str
 from dq_monitor.config.channels import CHANNEL_TYPES, channel_checks
 from dq_monitor.config.expand import expand_env
 from dq_monitor.config.kafka import kafka_checks
+from dq_monitor.config.observe import observe_checks
 from dq_monitor.config.raw import _dict, _list
 from dq_monitor.config.root import Config
 from dq_monitor.config.routing import routing_checks
@@ -52,6 +53,7 @@ def _cross_checks(raw: dict[str, Any]) -> Iterator[str]:
     kafka = _dict(raw.get("kafka"))
     yield from kafka_checks(kafka)
     yield from source_checks(_list(raw.get("sources")), kafka)
+    yield from observe_checks(_list(raw.get("observe")), kafka)
     channels = _dict(raw.get("channels"))
     routing = _dict(raw.get("routing"))
     yield from routing_checks(routing, channels)

@@ -11,6 +11,7 @@ from pydantic import Field
 from dq_monitor.config.base import _Model
 from dq_monitor.config.channels import ChannelConfig
 from dq_monitor.config.kafka import KafkaConfig
+from dq_monitor.config.observe import ObserveConfig
 from dq_monitor.config.openlineage import OpenLineageConfig
 from dq_monitor.config.routing import RoutingConfig
 from dq_monitor.config.sources import SourceCatalog, SourceConfig
@@ -28,6 +29,8 @@ class Config(_Model):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     #: FR-022: how OpenLineage datasets are named as sources.
     openlineage: OpenLineageConfig = Field(default_factory=OpenLineageConfig)
+    #: FR-028: data topics profiled directly, each feeding one source.
+    observe: list[ObserveConfig] = Field(default_factory=list)
 
     @cached_property
     def sources_by_name(self) -> dict[str, SourceConfig]:

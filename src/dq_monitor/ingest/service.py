@@ -34,6 +34,7 @@ from dq_monitor.errors import DqMonitorError, MalformedEvent, TopicSetupError
 from dq_monitor.events import decode_lean
 from dq_monitor.formats import OpenLineageFormat
 from dq_monitor.ingest.deadletter import malformed_event
+from dq_monitor.ingest.observing import Observer, is_state_key
 from dq_monitor.kafka import changelog, check_access, consumer_kwargs, producer_kwargs
 from dq_monitor.kafka.backoff import Backoff, pause, quiet_stop
 from dq_monitor.kafka.failures import (
@@ -47,6 +48,7 @@ from dq_monitor.kafka.headers import FORMAT_HEADER, TRIGGERED_HEADER
 from dq_monitor.kafka.topics import COMPACT, ensure_topics, partition_counts
 from dq_monitor.monitor import Emitted, Monitor, Outcome
 from dq_monitor.monitor.dispatch import EVENT_STAT
+from dq_monitor.observe import wire
 from dq_monitor.telemetry import Telemetry
 
 log = logging.getLogger("dq_monitor.service")
@@ -129,6 +131,8 @@ class MonitorService:
         #: FR-022: topics of OpenLineage events and their format.
         self.lineage_topics = frozenset(self.kafka.openlineage_topics)
         self.openlineage = OpenLineageFormat(config)
+        #: FR-028: observed data topics, windowed per partition and merged per source.
+        self.observer = Observer(config, self.monitor, self.stats)
         self._forward: list[Forward] = []
         #: Sends of alerts and dead letters not yet accounted for, oldest first.
         self._in_flight: list[_InFlight] = []
@@ -262,7 +266,7 @@ class MonitorService:
                 self.monitor.partition_count = parts
                 await consumer.start()
                 consumer.subscribe([*self.kafka.input_topics, *self.kafka.openlineage_topics,
-                                    self.repartition_topic],
+                                    *sorted(self.observer.topics), self.repartition_topic],
                                    listener=_Rebalance(self))
             except TopicSetupError:  # NFR-008: refused for good; the message says what to do
                 await quiet_stop(consumer, producer)
@@ -284,14 +288,16 @@ class MonitorService:
     async def _input_partitions(self) -> int:
         """Partition count shared by the input topics (they must be co-partitioned to scale out);
         0 while an input topic (OpenLineage topics included) does not exist yet."""
-        topics = [*self.kafka.input_topics, *self.kafka.openlineage_topics]
+        topics = [*self.kafka.input_topics, *self.kafka.openlineage_topics,
+                  *sorted(self.observer.topics)]
         counts = await partition_counts(self.kafka, topics)
         missing = [t for t in topics if t not in counts]
         if missing:
             log.warning("input topic(s) %s do not exist yet; waiting", ", ".join(missing))
             return 0
-        # OpenLineage topics need not match (their records are keyed by job: each is re-homed
-        # by its payload), so the native topics alone decide the homes.
+        # OpenLineage and observed topics need not match (their records are re-homed by
+        # payload or merged per source), so the native topics alone decide the homes.
+        self.observer.partitions = {t: counts[t] for t in self.observer.topics}
         native = {t: counts[t] for t in self.kafka.input_topics}
         if len(set(native.values())) > 1:
             log.warning("input topics have different partition counts %s: scale-out needs "
@@ -314,9 +320,18 @@ class MonitorService:
         Runs inside the client's rebalance callback, where an exception would only be logged by
         the client: a failure is kept in ``_restore_pending`` and retried by the loop instead.
         """
-        numbers = {tp.partition for tp in assigned}
+        observed = self.observer.topics
+        # FR-028: observed partitions hold no home state; their numbers are not homes.
+        self.observer.assign({tp for tp in assigned if tp.topic in observed}, self.clock())
+        for tp in [tp for tp in self._positions if tp.topic in observed]:
+            del self._positions[tp]  # read again from the committed offset
+        if observed:
+            log.info("observing %s", ", ".join(sorted(
+                f"{tp.topic}[{tp.partition}]" for tp in self.observer.reading)) or "nothing")
+        numbers = {tp.partition for tp in assigned if tp.topic not in observed}
         lost = (self.revoked_pending | self.monitor.owned) - numbers
         self.monitor.revoke(lost)
+        self.observer.revoke_homes(lost)
         self.revoked_pending = set()
         self._restore_pending &= numbers
         await self._restore(numbers - self.monitor.owned)
@@ -332,7 +347,8 @@ class MonitorService:
         try:
             await changelog.restore(
                 self.kafka, self.changelog_topic, new, self._producer,
-                lambda p, key, value: self.monitor.restore(p, key, value, now),
+                lambda p, key, value: (self.observer.restore(p, key, value) if is_state_key(key)
+                                       else self.monitor.restore(p, key, value, now)),
                 on_unreadable=self._state_dead.append,
             )
         except Exception as exc:  # broker errors or anything else: loud, retried, bounded
@@ -386,7 +402,17 @@ class MonitorService:
             out = Outcome()
             dead: list[dict[str, Any]] = []
             offsets: dict[TopicPartition, int] = {}
+            observer = self.observer
             for tp, records in batch.items():
+                if tp in observer.reading:  # FR-028: a partition of an observed topic
+                    observer.on_records(tp, records, now)
+                    self.stats[f"consumed.{tp.topic}"] += len(records)
+                    self._consumed[tp.topic, "observed"] += len(records)
+                    self._read_since_checkpoint += len(records)
+                    self._positions[tp] = records[-1].offset + 1
+                    continue
+                if tp.topic in observer.by_topic:
+                    continue  # fetched before the assignment reached us; read again then
                 if tp.partition not in self.monitor.owned:
                     # Fetched while the rebalance callback is still restoring this partition's
                     # state (it runs in the client's own task): read these again afterwards.
@@ -407,6 +433,8 @@ class MonitorService:
                 if n:
                     self.telemetry.events.add(n, {"topic": topic, "type": kind})
             self._consumed.clear()
+            if observer.reading:
+                self._observe(now, offsets)
             tick = self.monitor.on_tick(now)
             out.alerts += tick.alerts
             out.dead_letters += tick.dead_letters
@@ -433,7 +461,7 @@ class MonitorService:
         self._read_since_checkpoint = 0
         records: list[Record] = [
             (self.changelog_topic, key.encode(), changelog.encode(value), p, [])
-            for p, key, value in self.monitor.take_dirty()
+            for p, key, value in [*self.monitor.take_dirty(), *self.observer.take_dirty()]
         ]
         offsets, self._uncommitted = self._uncommitted, {}
         sent = _InFlight(records, [], [], [])
@@ -471,14 +499,41 @@ class MonitorService:
         if tp.topic in self.lineage_topics:
             self._process_lineage(tp, records, now, out, dead, at_home=False)
         elif tp.topic == self.repartition_topic and any(
-                _lineage(rec.headers) for rec in records):
+                _format(rec.headers) for rec in records):
             for rec in records:  # mixed formats: one record at a time, in order
-                if _lineage(rec.headers):
+                kind = _format(rec.headers)
+                if kind == OpenLineageFormat.name:
                     self._process_lineage(tp, [rec], now, out, dead, at_home=True)
+                elif kind == wire.FORMAT:
+                    self._process_report(tp, rec, now, out, dead)
                 else:
                     self._process_native(tp, [rec], now, out, dead)
         else:
             self._process_native(tp, records, now, out, dead)
+
+    def _observe(self, now: datetime, offsets: dict[TopicPartition, int]) -> None:
+        """FR-028: send the reports of windows closed on owned observed partitions (written
+        before the offsets are committed, like every re-homed record), and commit no further
+        than the first record of each partition's oldest open window."""
+        observer = self.observer
+        header = [(FORMAT_HEADER, wire.FORMAT.encode())]
+        for source, home, value in observer.reports(now):
+            self.stats["observe.reports"] += 1
+            self._forward.append(((self.repartition_topic, source.encode(), value, home,
+                                   list(header)), None))
+        for tp in observer.reading:
+            position = self._positions.get(tp)
+            if position is not None:
+                offsets[tp] = observer.safe_offset(tp, position)
+
+    def _process_report(self, tp: TopicPartition, rec: Any, now: datetime, out: Outcome,
+                        dead: list[dict[str, Any]]) -> None:
+        """FR-028: a partition's report of closed windows, at its source's home."""
+        try:
+            self.observer.on_report(rec.value, tp.partition,
+                                    self._kafka_ts(rec.timestamp, now), now, out)
+        except MalformedEvent as exc:
+            self._malformed(tp, rec, exc, dead)
 
     def _kafka_ts(self, ts_ms: int | None, now: datetime) -> datetime:
         if not ts_ms:
@@ -875,13 +930,13 @@ class MonitorService:
             log.warning("commit failed (%s); records will be re-read", type(exc).__name__)
 
 
-def _lineage(headers: Any) -> bool:
-    """A re-homed record in the OpenLineage format (its ``FORMAT_HEADER``)."""
+def _format(headers: Any) -> str | None:
+    """The format of a re-homed record that is not native (its ``FORMAT_HEADER``)."""
     if headers:
         for key, value in headers:
-            if key == FORMAT_HEADER and value == b"openlineage":
-                return True
-    return False
+            if key == FORMAT_HEADER:
+                return bytes(value).decode("utf-8", "replace")
+    return None
 
 
 def _kind_of(value: bytes | None) -> str | None:
