@@ -46,6 +46,37 @@ class Match(_Model):
     ] = None
 
 
+#: FR-027: the fields alerts may be grouped by or compared on, besides ``labels.KEY``.
+GROUP_FIELDS = ("source", "check", "owner", "severity")
+
+
+def valid_field(name: str) -> bool:
+    """Whether ``name`` is one of ``GROUP_FIELDS`` or ``labels.KEY``."""
+    return name in GROUP_FIELDS or (name.startswith("labels.") and len(name) > len("labels."))
+
+
+def _group_field(name: str) -> str:
+    if not valid_field(name):
+        raise ValueError(f"unknown field {name!r} (use {', '.join(GROUP_FIELDS)} or labels.KEY)")
+    return name
+
+
+#: FR-027: an alert field a group or an inhibition rule compares.
+AlertField = Annotated[
+    str, AfterValidator(_group_field),
+    WithJsonSchema({"type": "string",
+                    "pattern": r"^(source|check|owner|severity|labels\..+)$"})]
+
+
+class InhibitRule(_Model):
+    """FR-027: while an alert matching ``source`` fires, alerts matching ``target`` whose
+    ``equal`` fields have the same values are not delivered."""
+
+    source: Match
+    target: Match
+    equal: list[AlertField] = Field(default_factory=list)
+
+
 class Route(_Model):
     match: Match = Field(default_factory=Match)
     channels: list[str] = Field(min_length=1)

@@ -34,19 +34,13 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from dq_monitor.config import valid_field as valid_field
 from dq_monitor.events import Alert
 from dq_monitor.routing.hold import SEP, Record
 
 #: Key prefix of a group on the delivery log (a dedup key starts with a fingerprint).
 PREFIX = f"{SEP}group{SEP}"
-#: The fields an alert may be grouped by, besides ``labels.KEY``.
-GROUP_FIELDS = ("source", "check", "owner", "severity")
 _RANK = {"WARN": 1, "FAIL": 2}
-
-
-def valid_field(name: str) -> bool:
-    """Whether ``name`` is a ``group_by`` field: one of ``GROUP_FIELDS`` or ``labels.KEY``."""
-    return name in GROUP_FIELDS or (name.startswith("labels.") and len(name) > len("labels."))
 
 
 def field_value(alert: Alert, name: str) -> str:
