@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from dq_monitor.channels.grouped import Kind, Notification
 from dq_monitor.events import Alert
 from dq_monitor.routing.group import (
     Groups,
     GroupSpec,
-    Kind,
-    Notification,
     decode,
     encode_key,
     group_key,

@@ -28,12 +28,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
+from dq_monitor.channels.grouped import Kind, Notification
 from dq_monitor.config import valid_field as valid_field
 from dq_monitor.events import Alert
 from dq_monitor.routing.hold import SEP, Record
@@ -67,35 +66,6 @@ def group_key(spec: GroupSpec, alert: Alert) -> tuple[str, dict[str, str]]:
     values = {name: field_value(alert, name) for name in spec.group_by}
     raw = orjson.dumps([spec.route, spec.channel, sorted(values.items())])
     return hashlib.sha256(raw).hexdigest()[:32], values
-
-
-class Kind(StrEnum):
-    FIRST = "first"
-    UPDATE = "update"
-    RESOLVED = "resolved"
-    REMINDER = "reminder"
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    """One notification of a group on its channel: what the channel renders as one message."""
-
-    group_key: str
-    channel: str
-    kind: Kind
-    #: ``firing`` while an alert of the group fires, else ``resolved``.
-    status: str
-    #: The group's firing alerts, then those resolved since its last notification.
-    alerts: tuple[Alert, ...]
-    #: The values of the ``group_by`` fields that name the group.
-    values: dict[str, str]
-    #: Fingerprints this notification carries for the first time (NFR-002 is measured to it).
-    news: tuple[str, ...] = ()
-
-    def wire(self) -> dict[str, Any]:
-        """The webhook body of a group: ``{"group_key", "status", "alerts"}``."""
-        return {"group_key": self.group_key, "status": self.status,
-                "alerts": [a.wire() for a in self.alerts]}
 
 
 @dataclass(frozen=True, slots=True)
