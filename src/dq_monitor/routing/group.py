@@ -26,7 +26,7 @@ Bounded: a group keeps the alerts firing in it plus those resolved since its las
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import orjson
@@ -94,6 +94,11 @@ class Group:
     carried: set[str] = field(default_factory=set)
     ack: Ack | None = None
     interval: float = 0.0
+    #: When the monitor detected each alert not yet carried (NFR-002 is measured to its first
+    #: notification).
+    triggered: dict[str, float] = field(default_factory=dict)
+    #: When the group began (an acknowledgement older than that is of an earlier incident).
+    since: float = 0.0
 
     def firing(self) -> list[Alert]:
         return [a for a in self.alerts.values() if a.status == "firing"]
@@ -125,7 +130,8 @@ class Groups:
 
     # ------------------------------------------------------------------ changes
 
-    def observe(self, spec: GroupSpec, alert: Alert, now: float) -> list[Record]:
+    def observe(self, spec: GroupSpec, alert: Alert, now: float,
+                triggered_at: float | None = None) -> list[Record]:
         """``alert`` reached ``spec``'s channel; returns the records to persist."""
         key, values = group_key(spec, alert)
         member = alert.fingerprint, spec.channel
@@ -137,18 +143,23 @@ class Groups:
         if group is None:
             if alert.status != "firing":
                 return records  # the recovery of an alert no group holds: nothing to tell
-            group = self._groups[key] = Group(key, spec.channel, values, interval=spec.interval)
+            group = self._groups[key] = Group(key, spec.channel, values, interval=spec.interval,
+                                              since=now)
         group.interval = spec.interval
         prior = group.alerts.get(alert.fingerprint)
         if alert.status == "resolved" and (prior is None or alert.fingerprint not in group.carried):
             # resolved before any notification carried it: nobody was told, nobody needs to be
             group.alerts.pop(alert.fingerprint, None)
+            group.triggered.pop(alert.fingerprint, None)
             self._member.pop(member, None)
             if not group.alerts:
                 return records + self._drop(group)
             return [*records, self._record(group)]
         group.alerts[alert.fingerprint] = alert
         self._member[member] = key
+        if triggered_at is not None and alert.status == "firing" \
+                and alert.fingerprint not in group.carried:
+            group.triggered.setdefault(alert.fingerprint, triggered_at)
         if prior is not None and prior.status == alert.status \
                 and prior.severity == alert.severity:
             return [*records, self._record(group)]  # nothing new to tell
@@ -179,10 +190,13 @@ class Groups:
 
     def acknowledge(self, fingerprint: str, by: str, comment: str, now: float,
                     ) -> tuple[list[Group], list[Record]]:
-        """Acknowledge every group ``fingerprint`` fires in; the groups and their records."""
+        """Acknowledge every group ``fingerprint`` fires in; the groups and their records. An
+        acknowledgement made (``now``) before a group began is of an earlier incident."""
         groups = [g for (fp, _), k in self._member.items()
                   if fp == fingerprint and (g := self._groups.get(k)) is not None
-                  and fingerprint in g.alerts and g.alerts[fingerprint].status == "firing"]
+                  and fingerprint in g.alerts and g.alerts[fingerprint].status == "firing"
+                  and g.since <= now
+                  and (g.ack is None or g.ack.at < now)]
         for group in groups:
             group.ack = Ack(by, comment, now, group.severity())
         return groups, [self._record(g) for g in groups]
@@ -215,12 +229,21 @@ class Groups:
                                     dict(group.values), news))
         return out
 
+    def triggered_at(self, note: Notification) -> dict[str, float]:
+        """When each alert ``note`` carries for the first time was detected (if known)."""
+        group = self._groups.get(note.group_key)
+        if group is None:
+            return {}
+        return {fp: group.triggered[fp] for fp in note.news if fp in group.triggered}
+
     def delivered(self, note: Notification, now: float) -> list[Record]:
         """``note``'s channel accepted it (or gave it up for good): the group moves on."""
         self._sending.discard(note.group_key)
         group = self._groups.get(note.group_key)
         if group is None:
             return []
+        for fp in note.news:
+            group.triggered.pop(fp, None)
         sent = {a.fingerprint: a for a in note.alerts}
         changed = any(sent.get(fp) != a for fp, a in group.alerts.items())
         for alert in note.alerts:
@@ -304,7 +327,7 @@ def encode(group: Group) -> Record:
     value = {
         "channel": group.channel, "values": group.values, "due": group.due,
         "last_sent": group.last_sent, "carried": sorted(group.carried), "ack": ack,
-        "interval": group.interval,
+        "interval": group.interval, "since": group.since, "triggered": group.triggered,
         "alerts": [a.model_dump(mode="json") for a in group.alerts.values()],
     }
     return encode_key(group.key), orjson.dumps(value)
@@ -330,7 +353,8 @@ def decode(raw_key: bytes, raw_value: bytes | None) -> tuple[str, Group | None]:
             carried={_str(fp) for fp in v["carried"]},
             ack=None if ack is None else Ack(_str(ack["by"]), _str(ack["comment"]),
                                              float(ack["at"]), _severity(ack["severity"])),
-            interval=float(v["interval"]),
+            interval=float(v["interval"]), since=float(v.get("since", 0.0)),
+            triggered={_str(fp): float(t) for fp, t in v.get("triggered", {}).items()},
         )
     except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError,
             ValidationError) as exc:
@@ -358,7 +382,31 @@ def _severity(value: object) -> str:
     return str(value)
 
 
-def specs(route: int, channels: Sequence[str], group_by: Sequence[str], wait: float,
-          interval: float) -> list[GroupSpec]:
-    """The group specs of one route: one per channel it names."""
-    return [GroupSpec(route, ch, tuple(group_by), wait, interval) for ch in channels]
+def encode_member(spec: GroupSpec, alert: Alert, triggered_at: float | None) -> Record:
+    """The record that re-keys ``alert`` onto the groups topic: key = its group key, so every
+    alert of a group reaches the one router that owns the group key's partition."""
+    key, _ = group_key(spec, alert)
+    value = {"route": spec.route, "channel": spec.channel, "group_by": list(spec.group_by),
+             "wait": spec.wait, "interval": spec.interval, "alert": alert.wire(),
+             "triggered_at": triggered_at}
+    return key.encode(), orjson.dumps(value)
+
+
+def decode_member(raw: bytes | None) -> tuple[GroupSpec, Alert, float | None]:
+    """Inverse of ``encode_member``; ``ValueError`` for a record it cannot read (NFR-006)."""
+    try:
+        v = orjson.loads(raw or b"")
+        by = tuple(_str(f) for f in v["group_by"])
+        if not all(valid_field(f) for f in by):
+            raise ValueError("unknown group_by field")
+        route = v["route"]
+        if isinstance(route, bool) or not isinstance(route, int):
+            raise TypeError("route must be an integer")
+        wait, interval = _num(v["wait"]), _num(v["interval"])
+        if wait is None or interval is None or wait < 0 or interval <= 0:
+            raise ValueError("bad group timing")
+        spec = GroupSpec(route, _str(v["channel"]), by, wait, interval)
+        return spec, Alert.model_validate(v["alert"]), _num(v.get("triggered_at"))
+    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError,
+            ValidationError) as exc:
+        raise ValueError(f"bad group member record: {type(exc).__name__}") from None

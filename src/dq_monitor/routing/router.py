@@ -47,6 +47,7 @@ from pydantic import ValidationError
 from dq_monitor import tracing
 from dq_monitor.channels import build_channel
 from dq_monitor.channels.base import Channel
+from dq_monitor.channels.grouped import GroupChannel, GroupSend, Notification
 from dq_monitor.config import Config
 from dq_monitor.errors import DqMonitorError
 from dq_monitor.events import Alert
@@ -58,9 +59,11 @@ from dq_monitor.kafka.topics import COMPACT, ensure_topics, partition_counts
 from dq_monitor.routing import dispatch
 from dq_monitor.routing.backlog import Change, ChannelBacklog
 from dq_monitor.routing.dedup import DeliveryLog
-from dq_monitor.routing.dispatch import Pending, Step
+from dq_monitor.routing.dispatch import Grouping, Pending, Step
+from dq_monitor.routing.group import Groups, GroupSpec, decode_member, encode_member, is_group_key
 from dq_monitor.routing.hold import HoldReason
 from dq_monitor.routing.lanes import Lanes
+from dq_monitor.routing.match import matching
 from dq_monitor.routing.mute import MuteWindow
 from dq_monitor.routing.retry import RetryPolicy, Throttle, deliver_with_retry
 from dq_monitor.silence import SilenceBook
@@ -100,6 +103,8 @@ class Job:
     token: int = 0
     #: Delivery-log records sent for this job: durable before its offset is committed.
     writes: list[_Write] = field(default_factory=list)
+    #: FR-027: the channel groups this alert: the job forwards it to its group's notifier.
+    group: GroupSpec | None = None
 
 
 def _fingerprint(job: Job) -> str:
@@ -116,6 +121,23 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.router.on_assigned(self.consumer, assigned)
+
+
+class _GroupRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, router: AlertRouter, consumer: AIOKafkaConsumer) -> None:
+        self.router, self.consumer = router, consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.router.on_groups_revoked(self.consumer, revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.router.on_groups_assigned(self.consumer, assigned)
+
+
+def _groups_on(config: Config) -> bool:
+    """FR-027: whether any route groups alerts."""
+    routing = config.routing
+    return bool(routing.group_by) or any(r.group_by for r in routing.routes)
 
 
 class AlertRouter:
@@ -169,6 +191,14 @@ class AlertRouter:
         #: NFR-008: topics no record can be written to now; ``/readyz`` is false meanwhile.
         self.writes = WriteHealth()
         self.telemetry.ready_checks["router.writes"] = self.writes.ready
+        #: FR-027: the groups of each groups-topic partition this router owns and restored.
+        self.groups: dict[int, Groups] = {}
+        self._grouping = Grouping(config.routing)
+        self._groups_restore: set[TopicPartition] = set()
+        #: Groups-topic partition → the next offset to commit (its records' state is durable).
+        self._groups_done: dict[TopicPartition, int] = {}
+        self._groups_running = False
+        self._stop: anyio.Event | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -181,8 +211,12 @@ class AlertRouter:
             for name, cfg in self.config.channels.items():
                 if name not in self.channels:
                     self.channels[name] = build_channel(name, cfg, producer=producer)
+            self._grouping = self._make_grouping()
+            self._stop = stop
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                if _groups_on(self.config):
+                    self._start_groups()
                 if self._own_silences:
                     tg.start_soon(self.silences.run, stop)
                 settle_send, settle_receive = anyio.create_memory_object_stream[Job](
@@ -255,6 +289,8 @@ class AlertRouter:
                         for name, w in config.routing.mute_windows.items()}
         for state in self.logs.values():
             state.window = config.routing.dedup_window
+        for groups in self.groups.values():
+            groups.dedup_window = config.routing.dedup_window
         if self._tg is None or self._producer is None:
             return  # not running: ``run`` builds the channels of the config it finds
         for name, cfg in old.channels.items():
@@ -269,6 +305,13 @@ class AlertRouter:
             if old.channels.get(name) != cfg or name not in self._lanes:
                 self.channels[name] = build_channel(name, cfg, producer=self._producer)
                 self._start_channel(name)
+        self._grouping = self._make_grouping()
+        if _groups_on(config):
+            self._start_groups()
+
+    def _make_grouping(self) -> Grouping:
+        return Grouping(self.config.routing, frozenset(
+            n for n, ch in self.channels.items() if isinstance(ch, GroupChannel)))
 
     async def _connect(
         self, stop: anyio.Event
@@ -408,14 +451,15 @@ class AlertRouter:
             await self._dead_letter(dispatch.malformed_alert(
                 str(exc).splitlines()[0], tp.topic, tp.partition, rec.offset))
             return
-        chosen = dispatch.targets(self.config.routing.routes, self.logs[tp.partition], alert)
+        chosen = dispatch.targets(self.config.routing.routes, self.logs[tp.partition], alert,
+                                  self._grouping)
         if chosen.unseen_episode:
             self.stats["resolved.unseen_episode"] += 1
         queued = 0
         for channel in chosen.channels:
             if channel not in self._lanes or pending.position(channel) is not None:
                 continue  # not configured, or behind here: it reads this record itself
-            job = self._job(alert, channel, tp.partition, rec, chosen.mutes)
+            job = self._job(alert, channel, tp.partition, rec, chosen.mutes, chosen.groups)
             if self._enqueue(job):
                 queued += 1
                 continue
@@ -427,11 +471,12 @@ class AlertRouter:
         pending.read(rec.offset, queued)
 
     def _job(self, alert: Alert, channel: str, partition: int, rec: Any,
-             mutes: dict[str, dispatch.Mutes]) -> Job:
+             mutes: dict[str, dispatch.Mutes], groups: dict[str, GroupSpec]) -> Job:
         triggered = header_ms(rec.headers, TRIGGERED_HEADER)
         return Job(alert, channel, partition, False, triggered, rec.offset,
                    tracing.extract(rec.headers), mutes.get(channel, ()),
-                   detected=triggered if triggered is not None else rec.timestamp / 1000)
+                   detected=triggered if triggered is not None else rec.timestamp / 1000,
+                   group=groups.get(channel))
 
     def _enqueue(self, job: Job) -> bool:
         """Queue ``job`` for its channel; ``False`` (nothing changed) when its queue is full."""
@@ -535,6 +580,10 @@ class AlertRouter:
             return
         if await self._hold(state, job):
             return
+        if job.group is not None:  # FR-027: its group's notifier sends it
+            await self._forward(job)
+            await self._settle(job)
+            return
         step = dispatch.next_step(state, job.alert, job.channel,
                                   reminder=job.repeat, now=self.clock())
         if step is Step.SKIP:
@@ -543,6 +592,183 @@ class AlertRouter:
             job.repeat = step is Step.REMIND
             await self._deliver(channel, job, state)
         await self._settle(job)
+
+    # ------------------------------------------------------------------ groups (FR-027)
+
+    async def _forward(self, job: Job) -> None:
+        """Re-key ``job``'s alert by its group key onto the groups topic, where the one router
+        owning that key's partition notifies the group; durable before the alert's offset is
+        committed, like a delivery-log record."""
+        assert self._producer is not None and job.group is not None
+        key, value = encode_member(job.group, job.alert, job.triggered_at)
+        topic = self.kafka.groups
+        try:
+            future: Future[Any] | None = await self._producer.send(topic, value=value, key=key)
+        except KafkaError:
+            future = None  # ``_confirm`` writes it the careful way
+        job.writes.append((future, topic, key, value, None))
+        self._count(job.channel, "grouped")
+
+    def _start_groups(self) -> None:
+        if not self._groups_running and self._tg is not None and self._stop is not None:
+            self._groups_running = True
+            self._tg.start_soon(self._groups_loop, self._stop)
+
+    async def _groups_loop(self, stop: anyio.Event) -> None:
+        """Own a share of the groups topic in a consumer group of its own: fold its records
+        into the groups (state on the delivery log, then the offset), and send what is due."""
+        consumer: AIOKafkaConsumer | None = None
+        backoff = Backoff()
+        while consumer is None and not stop.is_set():
+            attempt = AIOKafkaConsumer(**consumer_kwargs(
+                self.kafka, f"{self.kafka.router_group}.groups"))
+            try:
+                parts = (await partition_counts(self.kafka, [self.kafka.alert_topic]))[
+                    self.kafka.alert_topic]
+                await ensure_topics(self.kafka, {self.kafka.groups: (parts, {})})
+                await attempt.start()
+                consumer = attempt
+            except (KafkaError, OSError) as exc:
+                await quiet_stop(attempt)
+                delay = backoff.next()
+                log.warning("router: cannot read %s (%s); retrying in %.1fs",
+                            self.kafka.groups, type(exc).__name__, delay)
+                await pause(delay, stop)
+        if consumer is None:
+            return
+        try:
+            consumer.subscribe([self.kafka.groups], listener=_GroupRebalance(self, consumer))
+            while not stop.is_set():
+                if self._groups_restore:
+                    await self._restore_groups(consumer)
+                batch = await consumer.getmany(timeout_ms=100, max_records=500)
+                now = self.clock()
+                writes: list[_Write] = []
+                for tp, records in batch.items():
+                    groups = self.groups.get(tp.partition)
+                    if groups is None:
+                        if tp in consumer.assignment():
+                            consumer.seek(tp, records[0].offset)
+                        continue
+                    for rec in records:
+                        try:
+                            spec, alert, triggered = decode_member(rec.value)
+                        except ValueError as exc:
+                            await self._dead_letter(dispatch.malformed_alert(
+                                str(exc), tp.topic, tp.partition, rec.offset))
+                        else:
+                            writes += await self._persist(
+                                tp.partition, groups.observe(spec, alert, now, triggered))
+                        self._groups_done[tp] = rec.offset + 1
+                for write in writes:
+                    await self._confirm(write)
+                self._notify(self.clock())
+                await self._commit_groups(consumer)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._commit_groups(consumer)
+                await quiet_stop(consumer)
+
+    def on_groups_assigned(self, consumer: AIOKafkaConsumer,
+                           assigned: set[TopicPartition]) -> None:
+        gained = {tp for tp in assigned if tp.partition not in self.groups}
+        self._groups_restore = (self._groups_restore & assigned) | gained
+        if gained:
+            consumer.pause(*gained)
+
+    async def on_groups_revoked(self, consumer: AIOKafkaConsumer,
+                                revoked: set[TopicPartition]) -> None:
+        """Commit what is folded in, then forget the groups: their next owner restores them
+        from the delivery log (a notification under way here is sent again there)."""
+        await self._commit_groups(consumer)
+        for tp in revoked:
+            self.groups.pop(tp.partition, None)
+            self._groups_done.pop(tp, None)
+            self._groups_restore.discard(tp)
+
+    async def _restore_groups(self, consumer: AIOKafkaConsumer) -> None:
+        todo = {tp for tp in self._groups_restore if tp in consumer.assignment()}
+        self._groups_restore = todo
+        if not todo:
+            return
+        assert self._producer is not None
+        found: dict[int, list[tuple[bytes, bytes | None]]] = {tp.partition: [] for tp in todo}
+
+        def keep(p: int, key: str, value: Any) -> None:
+            raw = key.encode()
+            if is_group_key(raw):
+                found[p].append((raw, None if value is None else orjson.dumps(value)))
+
+        try:
+            await changelog.restore(self.kafka, self.kafka.delivery_log, sorted(found),
+                                    self._producer, keep)
+        except Exception as exc:  # broker trouble or anything else: loud and retried
+            self.stats["restore.failed"] += 1
+            log.error("router: restoring the groups of partitions %s failed (%s: %s)",
+                      sorted(found), type(exc).__name__, exc)
+            await anyio.sleep(1.0)
+            return
+        for p, records in found.items():
+            groups = Groups(self.config.routing.dedup_window)
+            for raw_key, raw_value in records:
+                try:
+                    groups.apply(raw_key, raw_value)
+                except ValueError as exc:
+                    await self._dead_letter(dispatch.unreadable_delivery_state(
+                        self.kafka.delivery_log, p, str(exc)))
+            self.groups[p] = groups
+        log.info("router: groups partitions %s restored (%d groups)", sorted(found),
+                 sum(len(self.groups[p]) for p in found))
+        self._groups_restore = set()
+        consumer.resume(*todo)
+
+    async def _commit_groups(self, consumer: AIOKafkaConsumer) -> None:
+        owned = consumer.assignment()
+        offsets = {tp: o for tp, o in self._groups_done.items() if tp in owned}
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            log.info("router: groups commit skipped (%s); records will be re-read",
+                     type(exc).__name__)
+
+    def _notify(self, now: float) -> None:
+        """Send every group notification due at ``now`` (each in a task of its own)."""
+        if self._tg is None:
+            return
+        for partition, groups in list(self.groups.items()):
+            for note in groups.due(now):
+                self._tg.start_soon(self._send_group, partition, groups, note)
+
+    async def _send_group(self, partition: int, groups: Groups, note: Notification) -> None:
+        channel = self.channels.get(note.channel)
+        if isinstance(channel, GroupChannel):
+            outcome = await deliver_with_retry(
+                GroupSend(channel, note), note.alerts[0], note.repeat, self.policy,
+                throttle=self._throttles.setdefault(note.channel, Throttle()))
+            if outcome.rate_limited:
+                self._count(note.channel, "rate_limited", outcome.rate_limited)
+            now = self.clock()
+            if outcome.ok:
+                self._count(note.channel, "ok")
+                for fp, at in groups.triggered_at(note).items():
+                    alert = next(a for a in note.alerts if a.fingerprint == fp)
+                    self.telemetry.alert_latency.record(max(0.0, now - at), {
+                        "channel": note.channel, "check": alert.check,
+                        "severity": alert.severity, "outcome": "delivered"})
+            else:
+                self._count(note.channel, "failed")
+                for alert in note.alerts:
+                    await self._dead_letter(dispatch.undeliverable_alert(
+                        alert, note.channel, outcome.reason or "delivery failed",
+                        outcome.attempts))
+        else:
+            now = self.clock()  # the channel was removed by a reload (FR-025)
+        if self.groups.get(partition) is not groups:
+            return  # the partition moved: its next owner sends it again (at least once)
+        for write in await self._persist(partition, groups.delivered(note, now)):
+            await self._confirm(write)
 
     # ------------------------------------------------------------------ falling behind
 
@@ -630,8 +856,9 @@ class AlertRouter:
         except (ValidationError, ValueError, TypeError):
             pending.took(name, rec.offset, 0)  # dead-lettered when the main loop read it
             return True
-        chosen = dispatch.targets(self.config.routing.routes, self.logs[tp.partition], alert)
-        job = self._job(alert, name, tp.partition, rec, chosen.mutes)
+        chosen = dispatch.targets(self.config.routing.routes, self.logs[tp.partition], alert,
+                                  self._grouping)
+        job = self._job(alert, name, tp.partition, rec, chosen.mutes, chosen.groups)
         jobs = 0
         if name in chosen.channels:
             while not self._enqueue(job):
@@ -810,9 +1037,11 @@ class AlertRouter:
                             h.alert.fingerprint, h.channel)):
                         await self._confirm(write)
                     continue
+                group = dispatch.group_specs(self._grouping, matching(
+                    self.config.routing.routes, h.alert)).get(h.channel)
                 if h.channel not in self._lanes or not self._enqueue(Job(
                         h.alert, h.channel, partition, h.repeat, h.triggered_at,
-                        released=True)):
+                        released=True, group=group)):
                     state.held.unrelease(h)  # its queue is full: released again later
 
     async def _undeliverable(self, job: Job, reason: str, attempts: int, *,

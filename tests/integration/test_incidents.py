@@ -1,0 +1,81 @@
+"""Incidents, not alerts (FR-027), from outside: a real broker, the monitor and the router, real
+Slack and webhook receivers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import pytest
+
+from dq_monitor.routing.router import AlertRouter
+from dq_monitor.testing import HttpReceiver
+from tests.integration.conftest import Kafka, config_for, now_rfc3339, running, serving
+
+pytestmark = [pytest.mark.integration, pytest.mark.req("FR-027")]
+
+COLUMNS = ("amount", "customer_id", "email")
+SOURCES = """
+  - name: warehouse.orders
+    completeness:
+      columns: {amount: {max_null_rate: 0.1}, customer_id: {max_null_rate: 0.1},
+                email: {max_null_rate: 0.1}}
+"""
+
+
+def update(nulls: int) -> dict[str, Any]:
+    return {"type": "table_update", "source": "warehouse.orders", "updated_at": now_rfc3339(),
+            "row_count": 1000, "null_counts": dict.fromkeys(COLUMNS, nulls)}
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 30) -> None:
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await anyio.sleep(0.05)
+
+
+def slack_lines(req: Any) -> list[str]:
+    blocks = req.json()["attachments"][0]["blocks"]
+    return list(blocks[1]["text"]["text"].splitlines())
+
+
+async def test_a_load_failing_three_columns_is_one_slack_post_and_one_group_json(
+    kafka: Kafka,
+) -> None:
+    await kafka.create(kafka.topic("updates"), kafka.topic("metrics"), partitions=2)
+    slack, hook = HttpReceiver(), HttpReceiver()
+    cfg = config_for(kafka, SOURCES, f"""
+routing:
+  group_by: [source]
+  group_interval: 1s
+  routes: [{{channels: [slack, hook]}}]
+channels:
+  slack: {{type: slack, webhook_url: "{await slack.start()}/s"}}
+  hook: {{type: webhook, url: "{await hook.start()}/h"}}
+""")
+    async with running(cfg), serving(AlertRouter(cfg)) as router:
+        await kafka.send(kafka.topic("updates"), update(500), key="warehouse.orders")
+        await until(lambda: len(slack.requests) >= 1 and len(hook.requests) >= 1)
+        await anyio.sleep(2)  # anything sent per alert, or as a second message, is in by now
+        assert len(slack.requests) == 1 and len(hook.requests) == 1
+        lines = slack_lines(slack.requests[0])
+        assert len(lines) == 3
+        assert all(any(c in line for line in lines) for c in COLUMNS)
+        body = hook.requests[0].json()
+        assert body["status"] == "firing" and len(body["alerts"]) == 3
+        assert {a["subject"] for a in body["alerts"]} == set(COLUMNS)
+        key = body["group_key"]
+
+        await kafka.send(kafka.topic("updates"), update(0), key="warehouse.orders")
+        await until(lambda: len(slack.requests) >= 2 and len(hook.requests) >= 2)
+        await anyio.sleep(2)
+        assert len(slack.requests) == 2 and len(hook.requests) == 2
+        assert slack.requests[1].json()["attachments"][0]["blocks"][0]["text"]["text"].startswith(
+            "RESOLVED")
+        resolved = hook.requests[1].json()
+        assert resolved["group_key"] == key and resolved["status"] == "resolved"
+        assert sorted(a["status"] for a in resolved["alerts"]) == ["resolved"] * 3
+        assert router.stats["slack.ok"] == 2 and router.stats["hook.ok"] == 2
+    await slack.stop()
+    await hook.stop()
