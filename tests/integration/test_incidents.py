@@ -9,8 +9,9 @@ from typing import Any
 import anyio
 import pytest
 
+from dq_monitor.events import Alert
 from dq_monitor.routing.router import AlertRouter
-from dq_monitor.testing import HttpReceiver
+from dq_monitor.testing import HttpReceiver, make_alert
 from tests.integration.conftest import Kafka, config_for, now_rfc3339, running, serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.req("FR-027")]
@@ -79,3 +80,53 @@ channels:
         assert router.stats["slack.ok"] == 2 and router.stats["hook.ok"] == 2
     await slack.stop()
     await hook.stop()
+
+
+def alert_of(source: str, check: str, fp: str, status: str = "firing") -> Alert:
+    return make_alert(fp=fp, status=status,  # type: ignore[arg-type]
+                      alert_id=f"{check}-{status}").model_copy(
+        update={"source": source, "check": check, "subject": None})
+
+
+def posted(hook: HttpReceiver) -> list[tuple[str, str]]:
+    return [(r.json()["check"], r.json()["status"]) for r in hook.requests
+            if not r.json()["repeat"]]
+
+
+async def test_an_inhibition_rule_holds_an_anomaly_while_its_sources_freshness_fails(
+    kafka: Kafka,
+) -> None:
+    hook = HttpReceiver()
+    cfg = config_for(kafka, "  - name: warehouse.orders", f"""
+routing:
+  inhibit:
+    - source: {{check: freshness, severity: FAIL}}
+      target: {{check: [anomaly, completeness, threshold]}}
+      equal: [source]
+  routes: [{{channels: [hook]}}]
+channels:
+  hook: {{type: webhook, url: "{await hook.start()}/h"}}
+""", inputs=("in",), group="mon")
+    stale = alert_of("warehouse.orders", "freshness", "0a" * 16)
+    anomaly = alert_of("warehouse.orders", "anomaly", "0b" * 16)
+    other = alert_of("warehouse.items", "anomaly", "0c" * 16)
+
+    async def publish(a: Alert) -> None:
+        await kafka.send(kafka.topic("alerts"), a.to_json(), key=a.fingerprint)
+
+    async with serving(AlertRouter(cfg)) as router:
+        await publish(stale)
+        await until(lambda: posted(hook) == [("freshness", "firing")])
+        await publish(anomaly)
+        await publish(other)  # another source: not held (equal: [source])
+        await until(lambda: router.stats["hook.inhibited"] >= 1 and len(posted(hook)) >= 2)
+        await anyio.sleep(1.5)
+        assert posted(hook) == [("freshness", "firing"), ("anomaly", "firing")]
+        assert hook.requests[1].json()["source"] == "warehouse.items"
+        await publish(alert_of("warehouse.orders", "freshness", "0a" * 16, "resolved"))
+        await until(lambda: len(posted(hook)) >= 4)
+        await anyio.sleep(2.5)  # released once, never again
+    await hook.stop()
+    assert posted(hook)[2:] == [("freshness", "resolved"), ("anomaly", "firing")]
+    assert hook.requests[3].json()["source"] == "warehouse.orders"
+    assert router.stats["hook.inhibited"] == 1

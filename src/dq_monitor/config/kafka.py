@@ -128,6 +128,10 @@ class KafkaConfig(KafkaSecurity):
         return self.silences_topic or f"{self.alert_topic}.silences"
 
     @property
+    def changelog(self) -> str:
+        return self.changelog_topic or f"{self.group_id}.changelog"
+
+    @property
     def groups(self) -> str:
         """FR-027: alerts re-keyed by group key, so one router notifies each group."""
         return f"{self.alert_topic}.groups"

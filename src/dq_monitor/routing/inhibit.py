@@ -22,6 +22,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from dq_monitor.config import InhibitRule
 from dq_monitor.events import Alert
 from dq_monitor.routing.group import field_value
@@ -90,6 +92,48 @@ def blast_radius(lineage: Lineage, source: str) -> str | None:
     shown = ", ".join(names[:BLAST_NAMES])
     more = len(names) - BLAST_NAMES
     return f"{len(names)} downstream: {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+#: Key prefix of a source's own record in the monitor's changelog (its state, ``upstream``
+#: included: ``[[source, job, last_seen], ...]``).
+_SOURCE_KEY = b"src\x1f"
+
+
+class LearnedLineage:
+    """Lineage learned from OpenLineage runs, as the monitor checkpoints it: the router follows
+    the changelog's source records (each output source's ``upstream``), so what one instance
+    learned is known to every router, and survives restarts with the changelog."""
+
+    def __init__(self) -> None:
+        self._up: dict[str, frozenset[str]] = {}
+        self.version = 0
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        """One changelog record; anything but a readable source record is ignored (NFR-006)."""
+        if key is None or not key.startswith(_SOURCE_KEY):
+            return
+        try:
+            source = key[len(_SOURCE_KEY):].decode()
+        except UnicodeDecodeError:
+            return
+        ups: frozenset[str] = frozenset()
+        if value is not None:
+            try:
+                raw = orjson.loads(value).get("upstream", [])
+                ups = frozenset(e[0] for e in raw if isinstance(e, list) and e
+                                and isinstance(e[0], str))
+            except (orjson.JSONDecodeError, AttributeError, TypeError):
+                return
+        if self._up.get(source, frozenset()) == ups:
+            return
+        if ups:
+            self._up[source] = ups
+        else:
+            self._up.pop(source, None)
+        self.version += 1
+
+    def graph(self) -> dict[str, frozenset[str]]:
+        return dict(self._up)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ import time
 from asyncio import Future
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +55,7 @@ from dq_monitor.kafka import changelog, check_access, consumer_kwargs, producer_
 from dq_monitor.kafka.backoff import Backoff, pause, quiet_stop
 from dq_monitor.kafka.failures import Verdict, WriteHealth, reason, unwritable_record
 from dq_monitor.kafka.headers import TRIGGERED_HEADER, header_ms
+from dq_monitor.kafka.tail import TopicTail
 from dq_monitor.kafka.topics import COMPACT, ensure_topics, partition_counts
 from dq_monitor.routing import dispatch
 from dq_monitor.routing.backlog import Change, ChannelBacklog
@@ -62,6 +63,7 @@ from dq_monitor.routing.dedup import DeliveryLog
 from dq_monitor.routing.dispatch import Grouping, Pending, Step
 from dq_monitor.routing.group import Groups, GroupSpec, decode_member, encode_member, is_group_key
 from dq_monitor.routing.hold import HoldReason
+from dq_monitor.routing.inhibit import Inhibitor, LearnedLineage, Lineage, blast_radius
 from dq_monitor.routing.lanes import Lanes
 from dq_monitor.routing.match import matching
 from dq_monitor.routing.mute import MuteWindow
@@ -134,6 +136,18 @@ class _GroupRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.router.on_groups_assigned(self.consumer, assigned)
 
 
+def _inhibits(config: Config) -> bool:
+    """FR-027: whether inhibition can hold anything: rules, or lineage to follow."""
+    routing = config.routing
+    return bool(routing.inhibit) or (routing.inhibit_downstream and (
+        any(s.upstream for s in config.sources) or bool(config.kafka.openlineage_topics)))
+
+
+def _upstream(config: Config) -> dict[str, list[str]]:
+    """Lineage given by hand: each named source's ``upstream``."""
+    return {s.name: s.upstream for s in config.sources if s.name is not None and s.upstream}
+
+
 def _groups_on(config: Config) -> bool:
     """FR-027: whether any route groups alerts."""
     routing = config.routing
@@ -199,6 +213,14 @@ class AlertRouter:
         self._groups_done: dict[TopicPartition, int] = {}
         self._groups_running = False
         self._stop: anyio.Event | None = None
+        #: FR-027: the deployment's firing alerts (the whole alert topic, followed) and the
+        #: inhibition they cause; lineage given by hand plus lineage learned (the changelog).
+        self.learned = LearnedLineage()
+        self._lineage_version = -1
+        self.inhibitor = Inhibitor(config.routing.inhibit,
+                                   downstream=config.routing.inhibit_downstream)
+        self._refresh_lineage()
+        self._firing_tail: TopicTail | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -219,6 +241,8 @@ class AlertRouter:
                     self._start_groups()
                 if self._own_silences:
                     tg.start_soon(self.silences.run, stop)
+                if _inhibits(self.config):
+                    self._start_inhibition(tg, stop)
                 settle_send, settle_receive = anyio.create_memory_object_stream[Job](
                     float("inf"))
                 self._settle_send = settle_send
@@ -232,6 +256,10 @@ class AlertRouter:
                 tg.start_soon(self._releases, stop)
                 # no delivery before the silences are known: a restart must not page through one
                 while not (self.silences.loaded.is_set() or stop.is_set()):
+                    await pause(0.05, stop)
+                # nor before the firing alerts are known: an inhibited alert must not page
+                while not (self._firing_tail is None or self._firing_tail.loaded.is_set()
+                           or stop.is_set()):
                     await pause(0.05, stop)
                 consumer.subscribe([self.kafka.alert_topic],
                                    listener=_Rebalance(self, consumer))
@@ -291,6 +319,10 @@ class AlertRouter:
             state.window = config.routing.dedup_window
         for groups in self.groups.values():
             groups.dedup_window = config.routing.dedup_window
+        self.inhibitor.configure(config.routing.inhibit,
+                                 downstream=config.routing.inhibit_downstream)
+        self._lineage_version = -1
+        self._refresh_lineage()
         if self._tg is None or self._producer is None:
             return  # not running: ``run`` builds the channels of the config it finds
         for name, cfg in old.channels.items():
@@ -308,6 +340,8 @@ class AlertRouter:
         self._grouping = self._make_grouping()
         if _groups_on(config):
             self._start_groups()
+        if _inhibits(config) and self._firing_tail is None and self._stop is not None:
+            self._start_inhibition(self._tg, self._stop)
 
     def _make_grouping(self) -> Grouping:
         return Grouping(self.config.routing, frozenset(
@@ -451,6 +485,8 @@ class AlertRouter:
             await self._dead_letter(dispatch.malformed_alert(
                 str(exc).splitlines()[0], tp.topic, tp.partition, rec.offset))
             return
+        if self._firing_tail is not None:
+            self.inhibitor.observe(alert)  # before its own tail sees it
         chosen = dispatch.targets(self.config.routing.routes, self.logs[tp.partition], alert,
                                   self._grouping)
         if chosen.unseen_episode:
@@ -592,6 +628,39 @@ class AlertRouter:
             job.repeat = step is Step.REMIND
             await self._deliver(channel, job, state)
         await self._settle(job)
+
+    # ------------------------------------------------------------------ inhibition (FR-027)
+
+    def _start_inhibition(self, tg: anyio.abc.TaskGroup, stop: anyio.Event) -> None:
+        """Follow the whole alert topic (the firing alerts of every partition, whichever
+        router owns it) and, for learned lineage, the monitor's changelog."""
+        self._firing_tail = TopicTail(self.kafka, self.kafka.alert_topic, self._observe_firing)
+        tg.start_soon(self._firing_tail.run, stop)
+        if self.kafka.openlineage_topics:
+            tail = TopicTail(self.kafka, self.kafka.changelog,
+                             lambda record: self.learned.apply(record.key, record.value))
+            tg.start_soon(tail.run, stop)
+
+    def _observe_firing(self, record: Any) -> None:
+        try:
+            self.inhibitor.observe(Alert.from_json(record.value or b""))
+        except (ValidationError, ValueError, TypeError):
+            return  # the router that owns its partition dead-letters it
+
+    def _refresh_lineage(self) -> None:
+        if self._lineage_version != self.learned.version:
+            self._lineage_version = self.learned.version
+            self.inhibitor.set_lineage(Lineage.merged(_upstream(self.config),
+                                                      self.learned.graph()))
+
+    def _blast(self, alert: Alert) -> str | None:
+        """The sources downstream of a firing freshness or run alert's source (its blast
+        radius), for its notifications."""
+        if (not self.config.routing.inhibit_downstream or alert.status != "firing"
+                or alert.check not in ("freshness", "run")):
+            return None
+        self._refresh_lineage()
+        return blast_radius(self.inhibitor.lineage, alert.source)
 
     # ------------------------------------------------------------------ groups (FR-027)
 
@@ -744,6 +813,9 @@ class AlertRouter:
     async def _send_group(self, partition: int, groups: Groups, note: Notification) -> None:
         channel = self.channels.get(note.channel)
         if isinstance(channel, GroupChannel):
+            notes = {a.fingerprint: b for a in note.alerts if (b := self._blast(a)) is not None}
+            if notes:
+                note = replace(note, notes=notes)
             outcome = await deliver_with_retry(
                 GroupSend(channel, note), note.alerts[0], note.repeat, self.policy,
                 throttle=self._throttles.setdefault(note.channel, Throttle()))
@@ -933,7 +1005,10 @@ class AlertRouter:
         job.writes += await self._persist(job.partition, state.held.hold(
             job.alert, job.channel, now, reason, mutes=job.mutes, repeat=job.repeat,
             triggered_at=job.triggered_at))
-        self._count(job.channel, "silenced")
+        if reason is None:
+            held = state.held.get(job.alert.fingerprint, job.channel)
+            reason = None if held is None else held.reason
+        self._count(job.channel, "inhibited" if reason is HoldReason.INHIBIT else "silenced")
         return True
 
     async def _settle(self, job: Job) -> None:
@@ -954,8 +1029,11 @@ class AlertRouter:
 
     async def _deliver_traced(self, channel: Channel, job: Job, state: DeliveryLog,
                               span: Span) -> None:
+        blast = self._blast(job.alert)
+        sent = job.alert if blast is None else job.alert.model_copy(
+            update={"detail": f"{job.alert.detail} ({blast})"})
         outcome = await deliver_with_retry(
-            channel, job.alert, job.repeat, self.policy,
+            channel, sent, job.repeat, self.policy,
             throttle=self._throttles.setdefault(job.channel, Throttle()))
         span.set_attribute("dq.attempts", outcome.attempts)
         if outcome.rate_limited:
@@ -1006,6 +1084,10 @@ class AlertRouter:
     def _holding(self, alert: Alert, mutes: dispatch.Mutes, now: float) -> HoldReason | None:
         """FR-018: what holds a delivery at ``now``: a mute window of every route that chose its
         channel, or a silence; ``None`` when nothing does."""
+        if self._firing_tail is not None:
+            self._refresh_lineage()
+            if self.inhibitor.inhibited_by(alert) is not None:
+                return HoldReason.INHIBIT
         if not (mutes or len(self.silences.set)):
             return None
         at = datetime.fromtimestamp(now, UTC)
