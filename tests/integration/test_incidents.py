@@ -3,16 +3,21 @@ Slack and webhook receivers."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 
 from dq_monitor.events import Alert
 from dq_monitor.routing.router import AlertRouter
 from dq_monitor.testing import HttpReceiver, make_alert
 from tests.integration.conftest import Kafka, config_for, now_rfc3339, running, serving
+from tests.integration.test_openlineage import NS, client_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.req("FR-027")]
 
@@ -130,3 +135,70 @@ channels:
     assert posted(hook)[2:] == [("freshness", "resolved"), ("anomaly", "firing")]
     assert hook.requests[3].json()["source"] == "warehouse.orders"
     assert router.stats["hook.inhibited"] == 1
+
+
+LINEAGE_SOURCES = """
+  - name: shop.raw.orders
+    freshness: {max_staleness: 6s, warn_ratio: 0.9}
+  - name: shop.main.revenue
+    freshness: {max_staleness: 9s, warn_ratio: 0.9}
+"""
+
+
+def table_update(source: str) -> dict[str, Any]:
+    return {"type": "table_update", "source": source, "updated_at": now_rfc3339()}
+
+
+@pytest.mark.req("FR-022")
+async def test_a_stale_upstream_names_its_downstream_and_holds_its_alert(
+    kafka: Kafka, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lineage learned from a real OpenLineage run (raw.orders → main.revenue); both go stale:
+    the upstream's notifications name the downstream, whose alerts are on the alert topic but
+    never posted alone; once the upstream recovers, the downstream still stale is posted once."""
+    await kafka.create(kafka.topic("updates"), kafka.topic("metrics"), partitions=2)
+    await kafka.create(kafka.topic("openlineage"), partitions=1)
+    hook = HttpReceiver()
+    cfg = config_for(kafka, LINEAGE_SOURCES, f"""
+scheduler: {{sweep_interval: 1s}}
+routing:
+  routes: [{{channels: [hook]}}]
+channels:
+  hook: {{type: webhook, url: "{await hook.start()}/h"}}
+""", openlineage=("openlineage",))
+    client = client_for(kafka, tmp_path, monkeypatch)
+    run = RunEvent(eventType=RunState.COMPLETE, eventTime=datetime.now(UTC).isoformat(),
+                   run=Run(runId=str(uuid.uuid4())), job=Job(namespace="dbt", name="revenue"),
+                   inputs=[InputDataset(namespace=NS, name="shop.raw.orders")],
+                   outputs=[OutputDataset(namespace=NS, name="shop.main.revenue")])
+
+    def sent(source: str) -> list[dict[str, Any]]:
+        return [r.json() for r in hook.requests if r.json()["source"] == source]
+
+    async with running(cfg), serving(AlertRouter(cfg)) as router:
+        await anyio.to_thread.run_sync(client.emit, run)
+        # the router learns the edge from the monitor's changelog
+        await until(lambda: "shop.raw.orders" in router.learned.graph().get(
+            "shop.main.revenue", ()), 10)
+        assert hook.requests == []
+        for source in ("shop.raw.orders", "shop.main.revenue"):  # both clocks start now
+            await kafka.send(kafka.topic("updates"), table_update(source), key=source)
+        await until(lambda: router.stats["hook.inhibited"] >= 2)  # its WARN and its FAIL
+        firing = sent("shop.raw.orders")
+        assert [a["severity"] for a in firing] == ["WARN", "FAIL"]
+        assert all("1 downstream: shop.main.revenue" in a["detail"] for a in firing)
+        on_topic = await kafka.read(kafka.topic("alerts"), lambda xs: sum(
+            a["source"] == "shop.main.revenue" for a in xs) >= 2)
+        assert [(a["severity"], a["status"]) for a in on_topic
+                if a["source"] == "shop.main.revenue"] == [("WARN", "firing"), ("FAIL", "firing")]
+        await anyio.sleep(1.5)
+        assert sent("shop.main.revenue") == []  # held, never posted alone
+        await kafka.send(kafka.topic("updates"), table_update("shop.raw.orders"),
+                         key="shop.raw.orders")
+        await until(lambda: len(sent("shop.main.revenue")) >= 1)
+        await anyio.sleep(2.5)  # released once, never again
+        assert [a["status"] for a in sent("shop.raw.orders")] == ["firing", "firing", "resolved"]
+        (downstream,) = sent("shop.main.revenue")
+        assert downstream["status"] == "firing" and downstream["severity"] == "FAIL"
+        assert not downstream["repeat"]
+    await hook.stop()
