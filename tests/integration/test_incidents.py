@@ -3,18 +3,26 @@ Slack and webhook receivers."""
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import anyio
+import orjson
 import pytest
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 
+from dq_monitor.api.operator import OperatorApi
+from dq_monitor.config import Config
 from dq_monitor.events import Alert
 from dq_monitor.routing.router import AlertRouter
+from dq_monitor.telemetry import Telemetry
 from dq_monitor.testing import HttpReceiver, make_alert
 from tests.integration.conftest import Kafka, config_for, now_rfc3339, running, serving
 from tests.integration.test_openlineage import NS, client_for
@@ -202,3 +210,67 @@ channels:
         assert downstream["status"] == "firing" and downstream["severity"] == "FAIL"
         assert not downstream["repeat"]
     await hook.stop()
+
+
+def cli_json(*args: str) -> Any:
+    """``dq-monitor ARGS --output json`` as an operator runs it."""
+    done = subprocess.run([sys.executable, "-m", "dq_monitor.cli", *args, "--output", "json"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return orjson.loads(done.stdout)
+
+
+@contextlib.asynccontextmanager
+async def operator_api(cfg: Config) -> AsyncIterator[str]:
+    """The operator API of ``cfg`` on a free loopback port, following the real topics."""
+    api = OperatorApi(cfg, Telemetry(cfg.telemetry))
+    port = await api.start("127.0.0.1", 0)
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(api.run, stop)
+        await until(lambda: api.firing_loaded() and api.acks.loaded.is_set())
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop.set()
+            await api.aclose()
+
+
+def reminders_of(hook: HttpReceiver, severity: str, after: float = 0.0) -> list[float]:
+    return [r.at for r in hook.requests if r.json()["repeat"] and r.at > after
+            and r.json()["severity"] == severity]
+
+
+async def test_ack_stops_reminders_until_an_escalation_pages_again(kafka: Kafka) -> None:
+    hook = HttpReceiver()
+    cfg = config_for(kafka, "  - name: warehouse.orders", f"""
+telemetry: {{http_port: 0}}
+routing:
+  dedup_window: 1s
+  routes: [{{channels: [hook]}}]
+channels:
+  hook: {{type: webhook, url: "{await hook.start()}/h"}}
+""", inputs=("in",), group="mon")
+    warn = make_alert(severity="WARN", fp="0d" * 16, alert_id="warn")
+    fail = make_alert(severity="FAIL", fp="0d" * 16, alert_id="fail").model_copy(
+        update={"detected_at": datetime.now(UTC) + timedelta(seconds=60)})
+    async with serving(AlertRouter(cfg)) as router, operator_api(cfg) as url:
+        await kafka.send(kafka.topic("alerts"), warn.to_json(), key=warn.fingerprint)
+        await until(lambda: len(reminders_of(hook, "WARN")) >= 2)  # reminded every second
+        acked = await anyio.to_thread.run_sync(
+            lambda: cli_json("ack", warn.fingerprint, "--url", url, "-c", "on it"))
+        assert acked["fingerprint"] == warn.fingerprint and acked["comment"] == "on it"
+        await until(lambda: warn.fingerprint in router.acks.acks)
+        at = time.time() + 1.0  # a reminder already queued may still go out
+        listed = await anyio.to_thread.run_sync(lambda: cli_json("alerts", "--url", url))
+        (shown,) = listed["alerts"]
+        assert shown["acknowledged"]["comment"] == "on it"
+        await anyio.sleep(3.5)
+        assert reminders_of(hook, "WARN", at) == []  # acknowledged: no reminders
+        await kafka.send(kafka.topic("alerts"), fail.to_json(), key=fail.fingerprint)
+        await until(lambda: any(r.json()["severity"] == "FAIL" for r in hook.requests))
+        await until(lambda: len(reminders_of(hook, "FAIL")) >= 1)  # escalated: pages again
+    await hook.stop()
+    firsts = [(r.json()["severity"], r.json()["repeat"]) for r in hook.requests
+              if not r.json()["repeat"]]
+    assert firsts == [("WARN", False), ("FAIL", False)]

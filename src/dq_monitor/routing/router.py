@@ -45,6 +45,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from pydantic import ValidationError
 
 from dq_monitor import tracing
+from dq_monitor.acks import Ack, AckBook
 from dq_monitor.channels import build_channel
 from dq_monitor.channels.base import Channel
 from dq_monitor.channels.grouped import GroupChannel, GroupSend, Notification
@@ -221,6 +222,10 @@ class AlertRouter:
                                    downstream=config.routing.inhibit_downstream)
         self._refresh_lineage()
         self._firing_tail: TopicTail | None = None
+        #: FR-027: acknowledgements (every instance follows their topic); those not yet
+        #: applied to the groups this router owns wait in ``_acks_new``.
+        self.acks = AckBook(config.kafka, on_ack=self._acks_new_append)
+        self._acks_new: list[Ack] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -243,6 +248,7 @@ class AlertRouter:
                     tg.start_soon(self.silences.run, stop)
                 if _inhibits(self.config):
                     self._start_inhibition(tg, stop)
+                tg.start_soon(self.acks.run, stop)
                 settle_send, settle_receive = anyio.create_memory_object_stream[Job](
                     float("inf"))
                 self._settle_send = settle_send
@@ -729,6 +735,7 @@ class AlertRouter:
                             writes += await self._persist(
                                 tp.partition, groups.observe(spec, alert, now, triggered))
                         self._groups_done[tp] = rec.offset + 1
+                writes += await self._apply_acks()
                 for write in writes:
                     await self._confirm(write)
                 self._notify(self.clock())
@@ -786,10 +793,28 @@ class AlertRouter:
                     await self._dead_letter(dispatch.unreadable_delivery_state(
                         self.kafka.delivery_log, p, str(exc)))
             self.groups[p] = groups
+            for ack in list(self.acks.acks.values()):  # made while no router owned them
+                for write in await self._persist(p, groups.acknowledge(
+                        ack.fingerprint, ack.by, ack.comment, ack.at.timestamp())[1]):
+                    await self._confirm(write)
         log.info("router: groups partitions %s restored (%d groups)", sorted(found),
                  sum(len(self.groups[p]) for p in found))
         self._groups_restore = set()
         consumer.resume(*todo)
+
+    def _acks_new_append(self, ack: Ack) -> None:
+        if self._groups_running:  # else no group to acknowledge (reminders read the book)
+            self._acks_new.append(ack)
+
+    async def _apply_acks(self) -> list[_Write]:
+        """FR-027: acknowledgements read since the last look, applied to the owned groups."""
+        writes: list[_Write] = []
+        acks, self._acks_new = self._acks_new, []
+        for ack in acks:
+            for p, groups in list(self.groups.items()):
+                writes += await self._persist(p, groups.acknowledge(
+                    ack.fingerprint, ack.by, ack.comment, ack.at.timestamp())[1])
+        return writes
 
     async def _commit_groups(self, consumer: AIOKafkaConsumer) -> None:
         owned = consumer.assignment()
@@ -1077,6 +1102,9 @@ class AlertRouter:
             now = self.clock()
             for partition, state in list(self.logs.items()):
                 for alert, channel in state.due_reminders(now):
+                    if self.acks.covering(alert) is not None:
+                        state.reminder_failed(alert, channel)  # FR-027: acknowledged
+                        continue
                     if channel in self._lanes and not self._enqueue(
                             Job(alert, channel, partition, True, None)):
                         state.reminder_failed(alert, channel)  # queue full: next round
