@@ -183,7 +183,7 @@ channels:
     def sent(source: str) -> list[dict[str, Any]]:
         return [r.json() for r in hook.requests if r.json()["source"] == source]
 
-    async with running(cfg), serving(AlertRouter(cfg)) as router:
+    async with running(cfg), serving(AlertRouter(cfg)) as router, operator_api(cfg) as url:
         await anyio.to_thread.run_sync(client.emit, run)
         # the router learns the edge from the monitor's changelog
         await until(lambda: "shop.raw.orders" in router.learned.graph().get(
@@ -199,6 +199,10 @@ channels:
             a["source"] == "shop.main.revenue" for a in xs) >= 2)
         assert [(a["severity"], a["status"]) for a in on_topic
                 if a["source"] == "shop.main.revenue"] == [("WARN", "firing"), ("FAIL", "firing")]
+        listed = await anyio.to_thread.run_sync(lambda: cli_json("alerts", "--url", url))
+        by_source = {a["source"]: a for a in listed["alerts"]}
+        assert by_source["shop.main.revenue"]["inhibited_by"] == firing[0]["fingerprint"]
+        assert by_source["shop.raw.orders"]["inhibited_by"] is None
         await anyio.sleep(1.5)
         assert sent("shop.main.revenue") == []  # held, never posted alone
         await kafka.send(kafka.topic("updates"), table_update("shop.raw.orders"),
