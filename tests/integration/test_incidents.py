@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 
 from dq_monitor.api.operator import OperatorApi
@@ -278,3 +279,52 @@ channels:
     firsts = [(r.json()["severity"], r.json()["repeat"]) for r in hook.requests
               if not r.json()["repeat"]]
     assert firsts == [("WARN", False), ("FAIL", False)]
+
+
+async def committed(kafka: Kafka, group: str, topic: str) -> int:
+    """The offsets ``group`` committed on ``topic``, summed over its partitions."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+        return sum([await consumer.committed(TopicPartition(topic, p)) or 0 for p in parts])
+    finally:
+        await consumer.stop()
+
+
+@pytest.mark.req("NFR-008")
+async def test_a_group_waiting_pins_no_offset_and_survives_a_restart(kafka: Kafka) -> None:
+    """``group_wait`` holds a group's first notification; meanwhile every offset is committed
+    (the group is state on the delivery log), and a restarted router sends it once."""
+    hook = HttpReceiver()
+    cfg = config_for(kafka, "  - name: warehouse.orders", f"""
+routing:
+  group_by: [source]
+  group_wait: 6s
+  routes: [{{channels: [hook]}}]
+channels:
+  hook: {{type: webhook, url: "{await hook.start()}/h"}}
+""", inputs=("in",), group="mon")
+    fps = ["0a" * 16, "0b" * 16]
+    async with serving(AlertRouter(cfg)) as router:
+        for fp in fps:
+            alert = make_alert(fp=fp, alert_id=f"a-{fp}")
+            await kafka.send(kafka.topic("alerts"), alert.to_json(), key=fp)
+        await until(lambda: sum(len(g) for g in router.groups.values()) == 1
+                    and router.stats["hook.grouped"] == 2)
+        await anyio.sleep(1.5)  # commits run after each batch
+    router_group = cfg.kafka.router_group
+    assert await committed(kafka, router_group, cfg.kafka.alert_topic) == 2
+    assert await committed(kafka, f"{router_group}.groups", cfg.kafka.groups) == 2
+    assert hook.requests == []  # still waiting
+    async with serving(AlertRouter(cfg)) as again:
+        await until(lambda: len(hook.requests) >= 1)
+        await anyio.sleep(2)
+        assert again.stats["hook.grouped"] == 0  # nothing re-read: the offsets were committed
+    await hook.stop()
+    (note,) = [r.json() for r in hook.requests]
+    assert sorted(a["fingerprint"] for a in note["alerts"]) == sorted(fps)
