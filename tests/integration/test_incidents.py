@@ -272,6 +272,10 @@ channels:
         assert shown["acknowledged"]["comment"] == "on it"
         await anyio.sleep(3.5)
         assert reminders_of(hook, "WARN", at) == []  # acknowledged: no reminders
+    async with serving(AlertRouter(cfg)) as again:  # the acknowledgement survives a restart
+        await until(lambda: warn.fingerprint in again.acks.acks)
+        await anyio.sleep(3)
+        assert reminders_of(hook, "WARN", at) == []
         await kafka.send(kafka.topic("alerts"), fail.to_json(), key=fail.fingerprint)
         await until(lambda: any(r.json()["severity"] == "FAIL" for r in hook.requests))
         await until(lambda: len(reminders_of(hook, "FAIL")) >= 1)  # escalated: pages again
