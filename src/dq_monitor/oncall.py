@@ -1,4 +1,5 @@
-"""``dq-monitor alerts`` and ``dq-monitor silence add|list|expire`` (FR-018, FR-019).
+"""``dq-monitor alerts``, ``dq-monitor silence add|list|expire`` and ``dq-monitor ack``
+(FR-018, FR-019, FR-027).
 
 Readable tables on a terminal, ``--output json`` for scripts (the API's own JSON). NFR-008:
 every string from the API reaches the terminal through ``escape.terminal``, so a subject or a
@@ -48,14 +49,28 @@ def alerts(args: argparse.Namespace) -> int:
         return 0
     table = Table(title=terminal(f"{len(response.alerts)} firing (asked {response.instance})"),
                   title_justify="left")
-    for column in ("SEVERITY", "CHECK", "SOURCE", "SUBJECT", "SINCE", "SILENCED", "DETAIL"):
+    for column in ("SEVERITY", "CHECK", "SOURCE", "SUBJECT", "SINCE", "SILENCED", "INHIBITED",
+                   "ACKED", "DETAIL"):
         table.add_column(column)
     for a in response.alerts:
         table.add_row(*map(terminal, (
             a.severity, a.check, a.source, a.subject or "-",
             f"{format_rfc3339(a.since)} ({ago(_age(a.since))})",
-            ",".join(a.silenced_by) or "-", a.detail)))
+            ",".join(a.silenced_by) or "-", a.inhibited_by or "-",
+            "-" if a.acknowledged is None else a.acknowledged.by, a.detail)))
     _console().print(table)
+    return 0
+
+
+def ack(args: argparse.Namespace) -> int:
+    """FR-027: acknowledge a firing alert: its reminders stop until it resolves or escalates."""
+    acked = ApiClient(args.url).ack(args.fingerprint, {
+        "comment": args.comment,
+        "by": args.author or f"{getpass.getuser()}@{socket.gethostname()}"})
+    if args.output == "json":
+        _print_json(acked)
+    else:
+        print(terminal(f"acknowledged {acked.fingerprint} by {acked.by}"))
     return 0
 
 
@@ -126,6 +141,14 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("alerts", help="list the alerts firing in the deployment")
     common(p)
     p.set_defaults(func=alerts)
+
+    p = sub.add_parser("ack", help="acknowledge a firing alert: no reminders until it "
+                                   "resolves or escalates")
+    common(p)
+    p.add_argument("fingerprint", metavar="FINGERPRINT")
+    p.add_argument("--comment", "-c", default="", help="what you are doing about it")
+    p.add_argument("--author", "-a", default=None, help="who (default user@host)")
+    p.set_defaults(func=ack)
 
     silence = sub.add_parser("silence", help="add, list or expire silences")
     ssub = silence.add_subparsers(dest="silence_command", required=True)

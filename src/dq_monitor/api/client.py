@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
 
+from dq_monitor.acks import Ack
 from dq_monitor.api.views import AlertsResponse, SilencesResponse
 from dq_monitor.errors import DqMonitorError
 from dq_monitor.silence import SilenceView
@@ -73,6 +75,11 @@ class ApiClient:
 
     def add_silence(self, request: dict[str, Any]) -> SilenceView:
         return SilenceView.model_validate(self._call("POST", "/api/v1/silences", request))
+
+    def ack(self, fingerprint: str, request: dict[str, Any]) -> Ack:
+        """FR-027: acknowledge a firing alert."""
+        return Ack.model_validate(self._call(
+            "POST", f"/api/v1/alerts/{quote(fingerprint, safe='')}/ack", request))
 
     def expire_silence(self, silence_id: str) -> SilenceView:
         return SilenceView.model_validate(self._call("DELETE",

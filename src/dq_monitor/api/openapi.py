@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from dq_monitor import __version__
+from dq_monitor.acks import Ack, AckRequest
 from dq_monitor.api.views import (
     AlertsResponse,
     ApiError,
@@ -28,7 +29,8 @@ _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (AlertsResponse, "serialization"), (SourcesResponse, "serialization"),
     (SilencesResponse, "serialization"), (SilenceView, "serialization"),
     (SilenceRequest, "validation"), (ApiError, "serialization"),
-    (ReloadDone, "serialization"), (ReloadRefused, "serialization")]
+    (ReloadDone, "serialization"), (ReloadRefused, "serialization"),
+    (AckRequest, "validation"), (Ack, "serialization")]
 
 #: Why each refusal can happen, per status (the reason itself is in ``error``).
 _REFUSALS = {
@@ -36,7 +38,7 @@ _REFUSALS = {
     "401": "the bearer token is missing or wrong (when telemetry.api_token is set)",
     "403": "a write not addressed to this server, from a foreign origin, or with writes "
            "disabled (not on loopback and no token)",
-    "404": "no such endpoint or silence, or this process keeps no silences",
+    "404": "no such endpoint, silence or firing alert, or this process keeps no silences",
     "405": "method not allowed on this path",
     "408": "the body did not arrive in time",
     "411": "a chunked body",
@@ -100,6 +102,16 @@ def openapi_document() -> dict[str, Any]:
                      "requestBody": {"required": True, "content": {"application/json": {
                          "schema": {"$ref": _REF.format(model=SilenceRequest.__name__)}}}},
                      "responses": {"201": _json(SilenceView, "the stored silence"),
+                                   **_refusals(_WRITE_REFUSALS)}},
+        },
+        "/api/v1/alerts/{fingerprint}/ack": {
+            "parameters": [{"name": "fingerprint", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "post": {"summary": "Acknowledge a firing alert: its reminders (or its group's) "
+                                "stop until it resolves or escalates (FR-027)", **_WRITE,
+                     "requestBody": {"required": False, "content": {"application/json": {
+                         "schema": {"$ref": _REF.format(model=AckRequest.__name__)}}}},
+                     "responses": {"201": _json(Ack, "the stored acknowledgement"),
                                    **_refusals(_WRITE_REFUSALS)}},
         },
         "/-/reload": {

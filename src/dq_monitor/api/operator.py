@@ -9,6 +9,7 @@
 ``GET /api/v1/silences``   silences (``?expired`` adds those ended in the last week)
 ``POST /api/v1/silences``  create one (``SilenceRequest``) → 201 and the silence
 ``GET|DELETE /api/v1/silences/{id}``   show one / expire it now
+``POST /api/v1/alerts/{fingerprint}/ack``   FR-027: acknowledge a firing alert (``AckRequest``)
 ``POST /-/reload``         FR-025: re-read the config file → 200, or 400 with every error
 =========================  ==========================================================
 
@@ -21,6 +22,7 @@ get a 4xx with ``{"error": reason}``. The routes are plain code over ``api.excha
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import time
@@ -30,9 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
+from dq_monitor.acks import AckBook, AckRequest
 from dq_monitor.api import page, views
 from dq_monitor.api.exchange import Request, Response, error, json_response
 from dq_monitor.api.firing import FiringView
@@ -40,7 +44,9 @@ from dq_monitor.api.guard import WriteGuard
 from dq_monitor.api.server import HttpServer, Limits
 from dq_monitor.config import Config
 from dq_monitor.errors import UnknownSilence
+from dq_monitor.events import Alert
 from dq_monitor.kafka.tail import TopicTail
+from dq_monitor.routing.inhibit import Inhibitor, LearnedLineage, Lineage
 from dq_monitor.silence import Silence, SilenceBook, SilenceRequest, SilenceSet, SilenceView
 from dq_monitor.telemetry import Telemetry
 
@@ -51,6 +57,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SILENCES = "/api/v1/silences"
+ALERTS = "/api/v1/alerts"
+#: FR-027: ``POST /api/v1/alerts/{fingerprint}/ack``.
+ACK = "/ack"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -72,6 +81,7 @@ class OperatorApi:
         silences: SilenceBook | None = None,
         firing: FiringView | None = None,
         firing_loaded: Callable[[], bool] = lambda: True,  # with ``firing`` only
+        acks: AckBook | None = None,
         monitor: Monitor | None = None,
         clock: Callable[[], float] = time.time,
         instance: str | None = None,
@@ -82,11 +92,25 @@ class OperatorApi:
         #: FR-019: without a given view, every instance reads the whole alert topic itself, so
         #: any of them lists what fires in the deployment (``run`` follows it).
         self.feed: TopicTail | None = None
+        #: FR-027: which firing alerts inhibit which (the router's rules, on the same view).
+        self.inhibitor = Inhibitor(config.routing.inhibit,
+                                   downstream=config.routing.inhibit_downstream)
+        self.learned = LearnedLineage()
+        self._lineage_version = -1
         if firing is None:
             view = firing = FiringView()
-            self.feed = TopicTail(config.kafka, config.kafka.alert_topic,
-                                  lambda record: view.apply_record(record.value))
+            inhibitor = self.inhibitor
+
+            def apply(record: ConsumerRecord[bytes, bytes]) -> None:
+                view.apply_record(record.value)
+                with contextlib.suppress(ValidationError, ValueError, TypeError):  # counted above
+                    inhibitor.observe(Alert.from_json(record.value or b""))
+
+            self.feed = TopicTail(config.kafka, config.kafka.alert_topic, apply)
             firing_loaded = self.feed.loaded.is_set
+        #: FR-027: acknowledgements, followed (and written) by this process too.
+        self.acks = acks if acks is not None else AckBook(config.kafka)
+        self._own_acks = acks is None
         self.firing = firing
         self.firing_loaded = firing_loaded
         self.instance = instance or socket.gethostname()
@@ -109,6 +133,9 @@ class OperatorApi:
         """FR-025: serve views and check tokens by ``config`` from the next request on (the
         listener itself is a restart: a reload refuses other ``telemetry`` changes)."""
         self.config = config
+        self.inhibitor.configure(config.routing.inhibit,
+                                 downstream=config.routing.inhibit_downstream)
+        self._lineage_version = -1
         self._make_guard()
 
     async def start(self, host: str | None = None, port: int | None = None) -> int:
@@ -127,9 +154,18 @@ class OperatorApi:
         return bound
 
     async def run(self, stop: anyio.Event) -> None:
-        """Follow the alert topic for the firing view, until ``stop``."""
-        if self.feed is not None:
-            await self.feed.run(stop)
+        """Follow the alert topic for the firing view (and the acknowledgements, and for
+        learned lineage the changelog), until ``stop``."""
+        async with anyio.create_task_group() as tg:
+            if self._own_acks:
+                tg.start_soon(self.acks.run, stop)
+            if self.feed is not None and self.config.kafka.openlineage_topics:
+                lineage = TopicTail(self.config.kafka, self.config.kafka.changelog,
+                                    lambda r: self.learned.apply(r.key, r.value))
+                tg.start_soon(lineage.run, stop)
+            if self.feed is not None:
+                await self.feed.run(stop)
+            tg.cancel_scope.cancel()
 
     async def aclose(self) -> None:
         await self._server.aclose()
@@ -139,6 +175,13 @@ class OperatorApi:
 
     async def handle(self, req: Request) -> Response:
         path = req.path.rstrip("/") or "/"
+        if path.startswith(ALERTS + "/") and path.endswith(ACK):
+            if req.method != "POST":
+                return error(405, f"{req.method} is not allowed on an acknowledgement",
+                             ("Allow", "POST"))
+            if (refused := self._refuse_write(req)) is not None:
+                return refused
+            return await self._ack(req, path[len(ALERTS) + 1:-len(ACK)])
         if path.startswith(SILENCES + "/"):
             if req.method not in ("GET", "HEAD", "DELETE"):
                 return error(405, f"{req.method} is not allowed on a silence",
@@ -206,7 +249,14 @@ class OperatorApi:
         return None
 
     def _alerts_view(self, now: datetime) -> views.AlertsResponse:
-        return views.alerts_view(self.instance, self.firing, self._silence_set(), now)
+        if self._lineage_version != self.learned.version:
+            self._lineage_version = self.learned.version
+            self.inhibitor.set_lineage(Lineage.merged(
+                {s.name: s.upstream for s in self.config.sources
+                 if s.name is not None and s.upstream}, self.learned.graph()))
+        inhibitor = self.inhibitor if self.feed is not None else None
+        return views.alerts_view(self.instance, self.firing, self._silence_set(), now,
+                                 inhibitor, self.acks)
 
     def _sources_view(self, now: datetime) -> views.SourcesResponse:
         return views.sources_view(self.instance, self.config, self.monitor, self.firing, now,
@@ -244,6 +294,29 @@ class OperatorApi:
             return error(415, "send the request as application/json (a body of {} will do)")
         result = await self.reloader.reload("POST /-/reload")
         return json_response(200 if result.ok else 400, result.body())
+
+    # ------------------------------------------------------------------ acknowledgements
+
+    async def _ack(self, req: Request, fingerprint: str) -> Response:
+        """FR-027: acknowledge a firing alert: its reminders (or its group's) stop until it
+        resolves or escalates."""
+        if "json" not in req.headers.get("content-type", "application/json"):
+            return error(415, "send the request as application/json")
+        try:
+            request = AckRequest.model_validate_json(req.body or b"{}")
+        except ValidationError as exc:
+            return error(400, validation_reason(exc))
+        if (busy := self._not_loaded()) is not None:
+            return busy
+        if not any(f.alert.fingerprint == fingerprint for f in self.firing.firing()):
+            return error(404, f"alert {fingerprint[:64]!r}: no such firing alert")
+        try:
+            ack = await self.acks.add(fingerprint, request, self.now())
+        except (KafkaError, OSError) as exc:
+            return error(503, f"the acknowledgement was not stored: cannot write to "
+                              f"{self.acks.topic} ({type(exc).__name__}); try again",
+                         ("Retry-After", "5"))
+        return json_response(201, ack.model_dump(mode="json"))
 
     # ------------------------------------------------------------------ silences
 

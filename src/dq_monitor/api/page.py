@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dq_monitor.api.views import AlertsResponse, SilencesResponse, SourcesResponse
+from dq_monitor.api.views import AlertsResponse, FiringAlert, SilencesResponse, SourcesResponse
 from dq_monitor.escape import html as escape
 from dq_monitor.events import format_rfc3339
 
@@ -41,6 +41,19 @@ def _since(at: datetime, now: datetime) -> str:
     return f"{format_rfc3339(at)} ({ago((now - at).total_seconds())} ago)"
 
 
+def _delivery(alert: FiringAlert) -> str:
+    """FR-018/FR-027: what holds an alert's deliveries, and who acknowledged it."""
+    parts = []
+    if alert.silenced_by:
+        parts.append("silenced by " + ", ".join(alert.silenced_by))
+    if alert.inhibited_by:
+        parts.append(f"inhibited by {alert.inhibited_by}")
+    if alert.acknowledged is not None:
+        ack = alert.acknowledged
+        parts.append(f"acknowledged by {ack.by}" + (f": {ack.comment}" if ack.comment else ""))
+    return "; ".join(parts) or "not silenced"
+
+
 def _cell(value: object, cls: str = "") -> str:
     text = "" if value is None else str(value)
     attr = f' class="{escape(cls)}"' if cls else ""
@@ -63,8 +76,7 @@ def render(alerts: AlertsResponse, sources: SourcesResponse, silences: SilencesR
         f'<tr class="alert" data-fingerprint="{escape(a.fingerprint)}">'
         + _cell(a.severity, f"sev {a.severity}") + _cell(a.check) + _cell(a.source)
         + _cell(a.subject or "—") + _cell(_since(a.since, now)) + _cell(a.detail)
-        + _cell(("silenced by " + ", ".join(a.silenced_by)) if a.silenced_by else "not silenced",
-                "muted" if a.silenced_by else "")
+        + _cell(_delivery(a), "muted" if a.silenced_by or a.inhibited_by else "")
         + "</tr>"
         for a in alerts.alerts]
     source_rows = []

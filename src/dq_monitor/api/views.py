@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from dq_monitor.acks import Ack, AckBook
 from dq_monitor.api.firing import FiringView
 from dq_monitor.config import CheckKind, Config, SeverityName
-from dq_monitor.events import Timestamp
+from dq_monitor.events import Alert, Timestamp
+from dq_monitor.routing.inhibit import Inhibitor
 from dq_monitor.silence import SilenceSet, SilenceView
 from dq_monitor.telemetry import ChannelDelivery
 
@@ -44,6 +46,11 @@ class FiringAlert(_Out):
     detail: str
     #: Ids of the silences holding its deliveries now (empty: it pages).
     silenced_by: list[str]
+    #: FR-027: the fingerprint of the firing alert that inhibits it (a rule of
+    #: ``routing.inhibit``, or a stale source upstream of its own), or null.
+    inhibited_by: str | None = None
+    #: FR-027: the acknowledgement that stops its reminders, or null.
+    acknowledged: Ack | None = None
 
 
 class AlertsResponse(_Out):
@@ -154,14 +161,21 @@ class ReloadRefused(ApiError):
 
 
 def alerts_view(instance: str, firing: FiringView, silences: SilenceSet,
-                now: datetime) -> AlertsResponse:
+                now: datetime, inhibitor: Inhibitor | None = None,
+                acks: AckBook | None = None) -> AlertsResponse:
+    def inhibited(alert: Alert) -> str | None:
+        by = None if inhibitor is None else inhibitor.inhibited_by(alert)
+        return None if by is None else by.fingerprint
+
     return AlertsResponse(instance=instance, generated_at=now, alerts=[
         FiringAlert(
             fingerprint=f.alert.fingerprint, alert_id=f.alert.alert_id, check=f.alert.check,
             source=f.alert.source, subject=f.alert.subject, severity=f.alert.severity,
             since=f.since, observed=f.alert.observed, expected=f.alert.expected,
             detail=f.alert.detail,
-            silenced_by=[s.id for s in silences.silencing(f.alert, now)])
+            silenced_by=[s.id for s in silences.silencing(f.alert, now)],
+            inhibited_by=inhibited(f.alert),
+            acknowledged=None if acks is None else acks.covering(f.alert))
         for f in firing.firing()])
 
 

@@ -25,6 +25,7 @@ import aiosmtplib
 from aiosmtplib.response import SMTPResponse
 
 from dq_monitor.channels.base import Undelivered, colour, fields, number, render_text, title
+from dq_monitor.channels.grouped import Notification, alert_line, group_text, group_title
 from dq_monitor.config import EmailChannel as EmailConfig
 from dq_monitor.errors import DeliveryError
 from dq_monitor.escape import html, mail_header
@@ -55,17 +56,44 @@ def render_html(alert: Alert, repeat: bool = False) -> str:
 
 def build_message(alert: Alert, repeat: bool, cfg: EmailConfig) -> EmailMessage:
     """multipart/alternative: text first, HTML last (mail clients show the last they can)."""
+    msg = _envelope(title(alert, repeat), repeat, cfg)
+    msg["X-DQ-Fingerprint"] = mail_header(alert.fingerprint)
+    msg.set_content(render_text(alert, repeat))
+    msg.add_alternative(render_html(alert, repeat), subtype="html")
+    return msg
+
+
+def render_group_html(note: Notification) -> str:
+    """FR-027: the HTML part of a group's mail: its title and a table row per alert."""
+    e = html
+    rows = "".join(
+        f"<tr><td style='color:{colour(a)};padding-right:1em'>"
+        f"{e('resolved' if a.status == 'resolved' else a.severity)}</td>"
+        f"<td>{e(alert_line(a, note.notes.get(a.fingerprint)))}</td></tr>"
+        for a in note.alerts)
+    return ("<!DOCTYPE html><html><body style='font-family:sans-serif'>"
+            f"<h2>{e(group_title(note))}</h2><table>{rows}</table>"
+            f"<p>Group {e(note.group_key)}</p></body></html>")
+
+
+def build_group_message(note: Notification, cfg: EmailConfig) -> EmailMessage:
+    """FR-027: one mail per group notification, text and HTML."""
+    msg = _envelope(group_title(note), note.repeat, cfg)
+    msg["X-DQ-Group"] = mail_header(note.group_key)
+    msg.set_content(group_text(note))
+    msg.add_alternative(render_group_html(note), subtype="html")
+    return msg
+
+
+def _envelope(subject: str, repeat: bool, cfg: EmailConfig) -> EmailMessage:
     msg = EmailMessage()
-    msg["Subject"] = mail_header(title(alert, repeat))
+    msg["Subject"] = mail_header(subject)
     msg["From"] = cfg.from_
     msg["To"] = ", ".join(cfg.to)
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="dq-monitor")
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
-    msg["X-DQ-Fingerprint"] = mail_header(alert.fingerprint)
     msg["X-DQ-Repeat"] = "true" if repeat else "false"
-    msg.set_content(render_text(alert, repeat))
-    msg.add_alternative(render_html(alert, repeat), subtype="html")
     return msg
 
 
@@ -110,10 +138,21 @@ class EmailChannel:
                       recipients: tuple[str, ...]) -> Undelivered | None:
         """Mail ``alert`` to ``recipients`` (all of ``to``, or those refused for now by an
         earlier attempt); the ``To`` header names every configured recipient either way."""
+        return await self._mail(build_message(alert, repeat, self.cfg), recipients)
+
+    async def send_group(self, note: Notification) -> Undelivered | None:
+        return await self._mail(build_group_message(note, self.cfg), tuple(self.cfg.to))
+
+    async def send_group_to(self, note: Notification, *,
+                            recipients: tuple[str, ...]) -> Undelivered | None:
+        return await self._mail(build_group_message(note, self.cfg), recipients)
+
+    async def _mail(self, message: EmailMessage,
+                    recipients: tuple[str, ...]) -> Undelivered | None:
         cfg = self.cfg
         try:
             refused, _ = await aiosmtplib.send(
-                build_message(alert, repeat, cfg),
+                message,
                 recipients=list(recipients),
                 hostname=cfg.host,
                 port=cfg.port,

@@ -16,6 +16,7 @@ import orjson
 
 from dq_monitor.channels import http
 from dq_monitor.channels.base import render_text, title
+from dq_monitor.channels.grouped import Notification, group_text, group_title
 from dq_monitor.config import PagerDutyChannel as PagerDutyConfig
 from dq_monitor.events import Alert, format_rfc3339
 
@@ -56,6 +57,35 @@ def pd_event(alert: Alert, routing_key: str, repeat: bool) -> dict[str, Any]:
     return event
 
 
+def pd_group_event(note: Notification, routing_key: str) -> dict[str, Any]:
+    """FR-027: one incident per group, ``dedup_key`` = the group key: its first notification
+    and updates trigger it (re-triggering the open incident), its resolution resolves it."""
+    if note.status == "resolved":
+        return {"routing_key": routing_key, "event_action": "resolve",
+                "dedup_key": note.group_key}
+    first = note.alerts[0]
+    event: dict[str, Any] = {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": note.group_key,
+        "payload": {
+            "summary": group_title(note)[:1024],
+            "source": first.source,
+            "severity": SEVERITY[note.severity()],
+            "timestamp": format_rfc3339(min(a.event_time for a in note.alerts)),
+            "class": "group",
+            "custom_details": {
+                "group": dict(note.values), "text": group_text(note),
+                "alerts": [a.wire() for a in note.alerts],
+            },
+        },
+    }
+    links = sorted({a.runbook_url for a in note.alerts if a.runbook_url is not None})
+    if links:
+        event["links"] = [{"href": u, "text": "Runbook"} for u in links]
+    return event
+
+
 class PagerDutyChannel:
     def __init__(self, name: str, cfg: PagerDutyConfig) -> None:
         self.name = name
@@ -69,6 +99,11 @@ class PagerDutyChannel:
 
     async def send(self, alert: Alert, *, repeat: bool) -> None:
         body = orjson.dumps(pd_event(alert, self._key, repeat))
+        await http.post(self.name, self._http, self.cfg.url, content=body,
+                        headers={"content-type": "application/json"}, secrets=[self._key])
+
+    async def send_group(self, note: Notification) -> None:
+        body = orjson.dumps(pd_group_event(note, self._key))
         await http.post(self.name, self._http, self.cfg.url, content=body,
                         headers={"content-type": "application/json"}, secrets=[self._key])
 

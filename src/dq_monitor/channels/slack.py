@@ -15,7 +15,8 @@ import httpx
 import orjson
 
 from dq_monitor.channels import http
-from dq_monitor.channels.base import colour, fields, title
+from dq_monitor.channels.base import COLOURS, colour, fields, title
+from dq_monitor.channels.grouped import Notification, alert_line, group_title
 from dq_monitor.config import SlackChannel as SlackConfig
 from dq_monitor.escape import mrkdwn
 from dq_monitor.events import Alert
@@ -45,6 +46,39 @@ def slack_message(alert: Alert, repeat: bool, cfg: SlackConfig) -> dict[str, Any
                 {"type": "context", "elements": [
                     {"type": "mrkdwn", "text": f"fingerprint `{mrkdwn(alert.fingerprint)}`"
                                                + (" · reminder" if repeat else "")}]},
+            ],
+        }],
+    }
+    if cfg.channel:
+        message["channel"] = cfg.channel
+    if cfg.username:
+        message["username"] = cfg.username
+    return message
+
+
+def slack_group_message(note: Notification, cfg: SlackConfig) -> dict[str, Any]:
+    """FR-027: one message for a group's notification, a line per alert (each escaped like
+    every alert text), coloured by the group's state."""
+    head = group_title(note)
+    lines = [f"• {mrkdwn(alert_line(a, note.notes.get(a.fingerprint)))}" for a in note.alerts]
+    body = _cut("\n".join(lines), _TEXT_MAX) or "—"
+    links = sorted({a.runbook_url for a in note.alerts if a.runbook_url is not None})
+    extra = [{"type": "section", "text": {"type": "mrkdwn", "text": " · ".join(
+        f"<{mrkdwn(u).replace('|', '%7C')}|Runbook>" for u in links)}}] if links else []
+    fallback = _cut(f"{mrkdwn(head)}\n{body}", _TEXT_MAX)
+    message: dict[str, Any] = {
+        "text": fallback,
+        "attachments": [{
+            "color": COLOURS["resolved"] if note.status == "resolved"
+            else COLOURS[note.severity()],
+            "fallback": fallback,
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": head[:_HEADER_MAX]}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": body}},
+                *extra,
+                {"type": "context", "elements": [
+                    {"type": "mrkdwn", "text": f"group `{mrkdwn(note.group_key)}`"
+                                               + (" · reminder" if note.repeat else "")}]},
             ],
         }],
     }
@@ -92,6 +126,11 @@ class SlackChannel:
 
     async def send(self, alert: Alert, *, repeat: bool) -> None:
         body = orjson.dumps(slack_message(alert, repeat, self.cfg))
+        await http.post(self.name, self._http, self.cfg.webhook_url.get_secret_value(),
+                        content=body, headers={"content-type": "application/json"})
+
+    async def send_group(self, note: Notification) -> None:
+        body = orjson.dumps(slack_group_message(note, self.cfg))
         await http.post(self.name, self._http, self.cfg.webhook_url.get_secret_value(),
                         content=body, headers={"content-type": "application/json"})
 

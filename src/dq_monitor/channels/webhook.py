@@ -15,6 +15,7 @@ import orjson
 
 from dq_monitor.channels import http
 from dq_monitor.channels.base import alert_payload
+from dq_monitor.channels.grouped import Notification
 from dq_monitor.config import WebhookChannel as WebhookConfig
 from dq_monitor.events import Alert
 
@@ -42,7 +43,13 @@ class WebhookChannel:
         return cls(name, cfg)
 
     async def send(self, alert: Alert, *, repeat: bool) -> None:
-        body = orjson.dumps(alert_payload(alert, repeat))
+        await self._post(orjson.dumps(alert_payload(alert, repeat)))
+
+    async def send_group(self, note: Notification) -> None:
+        """FR-027: one ``{"group_key", "status", "alerts"}`` body per group notification."""
+        await self._post(orjson.dumps(note.wire()))
+
+    async def _post(self, body: bytes) -> None:
         headers = dict(self._headers)
         if self._secret is not None:
             headers[self.cfg.signature_header] = signature(self._secret, body)

@@ -53,7 +53,10 @@ from dq_monitor.config.openlineage import (
 )
 from dq_monitor.config.root import Config, config_schema
 from dq_monitor.config.routing import (
+    GROUP_FIELDS,
+    AlertField,
     CheckKind,
+    InhibitRule,
     Match,
     MuteWindowConfig,
     RetryConfig,
@@ -63,6 +66,7 @@ from dq_monitor.config.routing import (
     StatusName,
     TimeSpan,
     Weekday,
+    valid_field,
 )
 from dq_monitor.config.sources import DEFAULT_MAX_SOURCES, SourceCatalog, SourceConfig
 from dq_monitor.config.telemetry import SchedulerConfig, TelemetryConfig
@@ -71,10 +75,12 @@ __all__ = [
     "CHANNEL_TYPES",
     "DEFAULT_MAX_REQUEST_SIZE",
     "DEFAULT_MAX_SOURCES",
+    "GROUP_FIELDS",
     "MAX_DURATION_S",
     "SECURITY_FIELDS",
     "SENSITIVITY",
     "THRESHOLD_BOUNDS",
+    "AlertField",
     "AlertmanagerChannel",
     "AnomalyConfig",
     "AssertionCheckConfig",
@@ -87,6 +93,7 @@ __all__ = [
     "Duration",
     "EmailChannel",
     "FreshnessConfig",
+    "InhibitRule",
     "KafkaChannel",
     "KafkaConfig",
     "KafkaSecurity",
@@ -121,4 +128,5 @@ __all__ = [
     "parse_duration",
     "path_str",
     "read_config",
+    "valid_field",
 ]

@@ -127,6 +127,25 @@ class KafkaConfig(KafkaSecurity):
     def silences(self) -> str:
         return self.silences_topic or f"{self.alert_topic}.silences"
 
+    @property
+    def changelog(self) -> str:
+        return self.changelog_topic or f"{self.group_id}.changelog"
+
+    @property
+    def groups(self) -> str:
+        """FR-027: alerts re-keyed by group key, so one router notifies each group."""
+        return f"{self.alert_topic}.groups"
+
+    @property
+    def acks(self) -> str:
+        """FR-027: acknowledgements (compacted, one record per fingerprint)."""
+        return f"{self.alert_topic}.acks"
+
+    @property
+    def lineage(self) -> str:
+        """FR-027: learned lineage (compacted, one record per output source)."""
+        return f"{self.alert_topic}.lineage"
+
 
 # --------------------------------------------------------------------------- cross-checks
 

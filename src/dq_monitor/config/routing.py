@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from dq_monitor.config.base import _as_list, _Model
-from dq_monitor.config.durations import PositiveDuration
+from dq_monitor.config.durations import Duration, PositiveDuration
 from dq_monitor.config.raw import _dict, _list, _seconds
 
 SeverityName = Literal["WARN", "FAIL"]
@@ -46,12 +46,47 @@ class Match(_Model):
     ] = None
 
 
+#: FR-027: the fields alerts may be grouped by or compared on, besides ``labels.KEY``.
+GROUP_FIELDS = ("source", "check", "owner", "severity")
+
+
+def valid_field(name: str) -> bool:
+    """Whether ``name`` is one of ``GROUP_FIELDS`` or ``labels.KEY``."""
+    return name in GROUP_FIELDS or (name.startswith("labels.") and len(name) > len("labels."))
+
+
+def _group_field(name: str) -> str:
+    if not valid_field(name):
+        raise ValueError(f"unknown field {name!r} (use {', '.join(GROUP_FIELDS)} or labels.KEY)")
+    return name
+
+
+#: FR-027: an alert field a group or an inhibition rule compares.
+AlertField = Annotated[
+    str, AfterValidator(_group_field),
+    WithJsonSchema({"type": "string",
+                    "pattern": r"^(source|check|owner|severity|labels\..+)$"})]
+
+
+class InhibitRule(_Model):
+    """FR-027: while an alert matching ``source`` fires, alerts matching ``target`` whose
+    ``equal`` fields have the same values are not delivered."""
+
+    source: Match
+    target: Match
+    equal: list[AlertField] = Field(default_factory=list)
+
+
 class Route(_Model):
     match: Match = Field(default_factory=Match)
     channels: list[str] = Field(min_length=1)
     continue_: bool = Field(default=False, alias="continue")
     #: FR-018: names of ``routing.mute_windows`` that hold this route's deliveries.
     mute: list[str] = Field(default_factory=list)
+    #: FR-027: this route's own grouping (``None``: ``routing.group_by`` and its timing).
+    group_by: list[AlertField] | None = None
+    group_wait: Duration | None = None
+    group_interval: PositiveDuration | None = None
 
 
 _CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -104,6 +139,14 @@ class RoutingConfig(_Model):
     mute_windows: dict[str, MuteWindowConfig] = Field(default_factory=dict)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     queue_size: int = Field(default=1000, ge=1)
+    #: FR-027: one notification per group of alerts with equal values of these fields (per
+    #: route and channel); empty: every alert on its own.
+    group_by: list[AlertField] = Field(default_factory=list)
+    group_wait: Duration = "0s"  # type: ignore[assignment]
+    group_interval: PositiveDuration = "1m"  # type: ignore[assignment]
+    inhibit: list[InhibitRule] = Field(default_factory=list)
+    #: FR-027: a firing freshness or run alert holds the alerts of every source downstream.
+    inhibit_downstream: bool = True
 
 
 # --------------------------------------------------------------------------- cross-checks

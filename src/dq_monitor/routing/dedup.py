@@ -40,6 +40,7 @@ import orjson
 from pydantic import ValidationError
 
 from dq_monitor.events import Alert
+from dq_monitor.routing.group import is_group_key
 from dq_monitor.routing.hold import SEP as SEP
 from dq_monitor.routing.hold import Holds, is_hold_key
 from dq_monitor.routing.hold import Record as Record
@@ -298,6 +299,8 @@ class DeliveryLog:
                 if is_hold_key(raw_key):
                     self.held.apply(raw_key, raw_value)
                     continue
+                if is_group_key(raw_key):
+                    continue  # FR-027: the state of the groups partition of the same number
                 key, entry = decode_entry(raw_key, raw_value)
             except ValueError as exc:
                 bad += 1

@@ -1,6 +1,7 @@
 """The router's decisions as plain code (FR-007, FR-009, FR-010, FR-021): no I/O, ``now`` passed in.
 
-* ``targets``: the channels an alert goes to. A firing alert goes where the route rules say; a
+* ``targets``: the channels an alert goes to, and (FR-027) how each channel that groups it
+  groups it. A firing alert goes where the route rules say; a
   resolved one where its episode's firing alert went (as far as the routes' ``status`` admits,
   see ``routing.match``), or, when this partition's delivery state
   holds no record of the episode at all (its firing was delivered before a failover, or before
@@ -23,9 +24,10 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from dq_monitor.config import Route
+from dq_monitor.config import Route, RoutingConfig
 from dq_monitor.events import Alert, format_rfc3339
 from dq_monitor.routing.dedup import Decision, DeliveryLog
+from dq_monitor.routing.group import GroupSpec
 from dq_monitor.routing.hold import Mutes as Mutes
 from dq_monitor.routing.match import channels_of, matching, mute_sets, resolved_channels
 from dq_monitor.routing.mute import MuteWindow
@@ -38,17 +40,50 @@ class Targets:
     unseen_episode: bool = False
     #: FR-018: per channel, the mute-window lists that may hold it (see ``held``).
     mutes: dict[str, Mutes] = field(default_factory=dict)
+    #: FR-027: per channel that groups this alert, how (its group's notifier decides).
+    groups: dict[str, GroupSpec] = field(default_factory=dict)
 
 
-def targets(routes: Sequence[Route], log: DeliveryLog, alert: Alert) -> Targets:
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    """FR-027: the ``routing`` defaults of grouping, and the channels that render a group
+    (the others — Kafka, Alertmanager — get every alert)."""
+
+    config: RoutingConfig
+    groupable: frozenset[str] = frozenset()
+
+
+def targets(routes: Sequence[Route], log: DeliveryLog, alert: Alert,
+            grouping: Grouping | None = None) -> Targets:
     matched = matching(routes, alert)
     mutes = mute_sets(matched)
+    groups = {} if grouping is None else group_specs(grouping, matched)
     if alert.status == "firing":
-        return Targets(channels_of(matched), mutes=mutes)
+        return Targets(channels_of(matched), mutes=mutes, groups=groups)
     if log.knows(alert.fingerprint):
-        return Targets(resolved_channels(matched, log.firing_channels(alert.fingerprint)),
-                       mutes=mutes)
-    return Targets(channels_of(matched), unseen_episode=True, mutes=mutes)
+        chosen = resolved_channels(matched, log.firing_channels(alert.fingerprint))
+        # a grouped channel's group knows whether it told anyone of the alert
+        chosen += [c for c in groups if c not in chosen]
+        return Targets(chosen, mutes=mutes, groups=groups)
+    return Targets(channels_of(matched), unseen_episode=True, mutes=mutes, groups=groups)
+
+
+def group_specs(grouping: Grouping, matched: Sequence[Route]) -> dict[str, GroupSpec]:
+    """FR-027: how each channel of the ``matched`` routes groups the alert (the first route
+    naming a channel decides; a route's own ``group_by``/timing override ``routing``'s)."""
+    cfg = grouping.config
+    out: dict[str, GroupSpec] = {}
+    for route in matched:
+        index = next(i for i, r in enumerate(cfg.routes) if r is route)
+        by = cfg.group_by if route.group_by is None else route.group_by
+        if not by:
+            continue
+        wait = cfg.group_wait if route.group_wait is None else route.group_wait
+        interval = cfg.group_interval if route.group_interval is None else route.group_interval
+        for channel in route.channels:
+            if channel in grouping.groupable and channel not in out:
+                out[channel] = GroupSpec(index, channel, tuple(by), wait, interval)
+    return out
 
 
 def held(mutes: Mutes, windows: Mapping[str, MuteWindow], now: datetime) -> bool:

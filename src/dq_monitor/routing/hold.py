@@ -1,8 +1,8 @@
 """Held deliveries (FR-018, NFR-008) as plain code: what is held, its delivery-log records, and
 what is decided when nothing holds it any more.
 
-A delivery is held while something holds it: a silence or a mute window (``HoldReason``; later
-kinds of hold add a reason). Nothing held pins a consumer offset: every change of a hold is a
+A delivery is held while something holds it: a silence, a mute window or (FR-027) an inhibiting
+alert (``HoldReason``). Nothing held pins a consumer offset: every change of a hold is a
 record on the router's compacted delivery log, written before the alert's offset is committed,
 so after a restart, or on the partition's next owner (FR-021), the holds come back with the rest
 of the delivery state and are decided as they would have been. A silence may outlast the alert
@@ -52,6 +52,8 @@ class HoldReason(StrEnum):
 
     SILENCE = "silence"
     MUTE = "mute"
+    #: FR-027: a firing alert inhibits it (a rule of ``routing.inhibit``, or lineage).
+    INHIBIT = "inhibited"
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ import time
 from asyncio import Future
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,8 +45,10 @@ from opentelemetry.trace import Span, Status, StatusCode
 from pydantic import ValidationError
 
 from dq_monitor import tracing
+from dq_monitor.acks import Ack, AckBook
 from dq_monitor.channels import build_channel
 from dq_monitor.channels.base import Channel
+from dq_monitor.channels.grouped import GroupChannel, GroupSend, Notification
 from dq_monitor.config import Config
 from dq_monitor.errors import DqMonitorError
 from dq_monitor.events import Alert
@@ -54,13 +56,17 @@ from dq_monitor.kafka import changelog, check_access, consumer_kwargs, producer_
 from dq_monitor.kafka.backoff import Backoff, pause, quiet_stop
 from dq_monitor.kafka.failures import Verdict, WriteHealth, reason, unwritable_record
 from dq_monitor.kafka.headers import TRIGGERED_HEADER, header_ms
+from dq_monitor.kafka.tail import TopicTail
 from dq_monitor.kafka.topics import COMPACT, ensure_topics, partition_counts
 from dq_monitor.routing import dispatch
 from dq_monitor.routing.backlog import Change, ChannelBacklog
 from dq_monitor.routing.dedup import DeliveryLog
-from dq_monitor.routing.dispatch import Pending, Step
+from dq_monitor.routing.dispatch import Grouping, Pending, Step
+from dq_monitor.routing.group import Groups, GroupSpec, decode_member, encode_member, is_group_key
 from dq_monitor.routing.hold import HoldReason
+from dq_monitor.routing.inhibit import Inhibitor, LearnedLineage, Lineage, blast_radius
 from dq_monitor.routing.lanes import Lanes
+from dq_monitor.routing.match import matching
 from dq_monitor.routing.mute import MuteWindow
 from dq_monitor.routing.retry import RetryPolicy, Throttle, deliver_with_retry
 from dq_monitor.silence import SilenceBook
@@ -100,6 +106,8 @@ class Job:
     token: int = 0
     #: Delivery-log records sent for this job: durable before its offset is committed.
     writes: list[_Write] = field(default_factory=list)
+    #: FR-027: the channel groups this alert: the job forwards it to its group's notifier.
+    group: GroupSpec | None = None
 
 
 def _fingerprint(job: Job) -> str:
@@ -116,6 +124,35 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.router.on_assigned(self.consumer, assigned)
+
+
+class _GroupRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, router: AlertRouter, consumer: AIOKafkaConsumer) -> None:
+        self.router, self.consumer = router, consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.router.on_groups_revoked(self.consumer, revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.router.on_groups_assigned(self.consumer, assigned)
+
+
+def _inhibits(config: Config) -> bool:
+    """FR-027: whether inhibition can hold anything: rules, or lineage to follow."""
+    routing = config.routing
+    return bool(routing.inhibit) or (routing.inhibit_downstream and (
+        any(s.upstream for s in config.sources) or bool(config.kafka.openlineage_topics)))
+
+
+def _upstream(config: Config) -> dict[str, list[str]]:
+    """Lineage given by hand: each named source's ``upstream``."""
+    return {s.name: s.upstream for s in config.sources if s.name is not None and s.upstream}
+
+
+def _groups_on(config: Config) -> bool:
+    """FR-027: whether any route groups alerts."""
+    routing = config.routing
+    return bool(routing.group_by) or any(r.group_by for r in routing.routes)
 
 
 class AlertRouter:
@@ -169,6 +206,26 @@ class AlertRouter:
         #: NFR-008: topics no record can be written to now; ``/readyz`` is false meanwhile.
         self.writes = WriteHealth()
         self.telemetry.ready_checks["router.writes"] = self.writes.ready
+        #: FR-027: the groups of each groups-topic partition this router owns and restored.
+        self.groups: dict[int, Groups] = {}
+        self._grouping = Grouping(config.routing)
+        self._groups_restore: set[TopicPartition] = set()
+        #: Groups-topic partition → the next offset to commit (its records' state is durable).
+        self._groups_done: dict[TopicPartition, int] = {}
+        self._groups_running = False
+        self._stop: anyio.Event | None = None
+        #: FR-027: the deployment's firing alerts (the whole alert topic, followed) and the
+        #: inhibition they cause; lineage given by hand plus lineage learned (the changelog).
+        self.learned = LearnedLineage()
+        self._lineage_version = -1
+        self.inhibitor = Inhibitor(config.routing.inhibit,
+                                   downstream=config.routing.inhibit_downstream)
+        self._refresh_lineage()
+        self._firing_tail: TopicTail | None = None
+        #: FR-027: acknowledgements (every instance follows their topic); those not yet
+        #: applied to the groups this router owns wait in ``_acks_new``.
+        self.acks = AckBook(config.kafka, on_ack=self._acks_new_append)
+        self._acks_new: list[Ack] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -181,10 +238,17 @@ class AlertRouter:
             for name, cfg in self.config.channels.items():
                 if name not in self.channels:
                     self.channels[name] = build_channel(name, cfg, producer=producer)
+            self._grouping = self._make_grouping()
+            self._stop = stop
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                if _groups_on(self.config):
+                    self._start_groups()
                 if self._own_silences:
                     tg.start_soon(self.silences.run, stop)
+                if _inhibits(self.config):
+                    self._start_inhibition(tg, stop)
+                tg.start_soon(self.acks.run, stop)
                 settle_send, settle_receive = anyio.create_memory_object_stream[Job](
                     float("inf"))
                 self._settle_send = settle_send
@@ -198,6 +262,10 @@ class AlertRouter:
                 tg.start_soon(self._releases, stop)
                 # no delivery before the silences are known: a restart must not page through one
                 while not (self.silences.loaded.is_set() or stop.is_set()):
+                    await pause(0.05, stop)
+                # nor before the firing alerts are known: an inhibited alert must not page
+                while not (self._firing_tail is None or self._firing_tail.loaded.is_set()
+                           or stop.is_set()):
                     await pause(0.05, stop)
                 consumer.subscribe([self.kafka.alert_topic],
                                    listener=_Rebalance(self, consumer))
@@ -255,6 +323,12 @@ class AlertRouter:
                         for name, w in config.routing.mute_windows.items()}
         for state in self.logs.values():
             state.window = config.routing.dedup_window
+        for groups in self.groups.values():
+            groups.dedup_window = config.routing.dedup_window
+        self.inhibitor.configure(config.routing.inhibit,
+                                 downstream=config.routing.inhibit_downstream)
+        self._lineage_version = -1
+        self._refresh_lineage()
         if self._tg is None or self._producer is None:
             return  # not running: ``run`` builds the channels of the config it finds
         for name, cfg in old.channels.items():
@@ -269,6 +343,15 @@ class AlertRouter:
             if old.channels.get(name) != cfg or name not in self._lanes:
                 self.channels[name] = build_channel(name, cfg, producer=self._producer)
                 self._start_channel(name)
+        self._grouping = self._make_grouping()
+        if _groups_on(config):
+            self._start_groups()
+        if _inhibits(config) and self._firing_tail is None and self._stop is not None:
+            self._start_inhibition(self._tg, self._stop)
+
+    def _make_grouping(self) -> Grouping:
+        return Grouping(self.config.routing, frozenset(
+            n for n, ch in self.channels.items() if isinstance(ch, GroupChannel)))
 
     async def _connect(
         self, stop: anyio.Event
@@ -408,14 +491,17 @@ class AlertRouter:
             await self._dead_letter(dispatch.malformed_alert(
                 str(exc).splitlines()[0], tp.topic, tp.partition, rec.offset))
             return
-        chosen = dispatch.targets(self.config.routing.routes, self.logs[tp.partition], alert)
+        if self._firing_tail is not None:
+            self.inhibitor.observe(alert)  # before its own tail sees it
+        chosen = dispatch.targets(self.config.routing.routes, self.logs[tp.partition], alert,
+                                  self._grouping)
         if chosen.unseen_episode:
             self.stats["resolved.unseen_episode"] += 1
         queued = 0
         for channel in chosen.channels:
             if channel not in self._lanes or pending.position(channel) is not None:
                 continue  # not configured, or behind here: it reads this record itself
-            job = self._job(alert, channel, tp.partition, rec, chosen.mutes)
+            job = self._job(alert, channel, tp.partition, rec, chosen.mutes, chosen.groups)
             if self._enqueue(job):
                 queued += 1
                 continue
@@ -427,11 +513,12 @@ class AlertRouter:
         pending.read(rec.offset, queued)
 
     def _job(self, alert: Alert, channel: str, partition: int, rec: Any,
-             mutes: dict[str, dispatch.Mutes]) -> Job:
+             mutes: dict[str, dispatch.Mutes], groups: dict[str, GroupSpec]) -> Job:
         triggered = header_ms(rec.headers, TRIGGERED_HEADER)
         return Job(alert, channel, partition, False, triggered, rec.offset,
                    tracing.extract(rec.headers), mutes.get(channel, ()),
-                   detected=triggered if triggered is not None else rec.timestamp / 1000)
+                   detected=triggered if triggered is not None else rec.timestamp / 1000,
+                   group=groups.get(channel))
 
     def _enqueue(self, job: Job) -> bool:
         """Queue ``job`` for its channel; ``False`` (nothing changed) when its queue is full."""
@@ -535,6 +622,10 @@ class AlertRouter:
             return
         if await self._hold(state, job):
             return
+        if job.group is not None:  # FR-027: its group's notifier sends it
+            await self._forward(job)
+            await self._settle(job)
+            return
         step = dispatch.next_step(state, job.alert, job.channel,
                                   reminder=job.repeat, now=self.clock())
         if step is Step.SKIP:
@@ -543,6 +634,238 @@ class AlertRouter:
             job.repeat = step is Step.REMIND
             await self._deliver(channel, job, state)
         await self._settle(job)
+
+    # ------------------------------------------------------------------ inhibition (FR-027)
+
+    def _start_inhibition(self, tg: anyio.abc.TaskGroup, stop: anyio.Event) -> None:
+        """Follow the whole alert topic (the firing alerts of every partition, whichever
+        router owns it) and, for learned lineage, the monitor's changelog."""
+        self._firing_tail = TopicTail(self.kafka, self.kafka.alert_topic, self._observe_firing)
+        tg.start_soon(self._firing_tail.run, stop)
+        if self.kafka.openlineage_topics:
+            tail = TopicTail(self.kafka, self.kafka.changelog,
+                             lambda record: self.learned.apply(record.key, record.value))
+            tg.start_soon(tail.run, stop)
+
+    def _observe_firing(self, record: Any) -> None:
+        try:
+            self.inhibitor.observe(Alert.from_json(record.value or b""))
+        except (ValidationError, ValueError, TypeError):
+            return  # the router that owns its partition dead-letters it
+
+    def _refresh_lineage(self) -> None:
+        if self._lineage_version != self.learned.version:
+            self._lineage_version = self.learned.version
+            self.inhibitor.set_lineage(Lineage.merged(_upstream(self.config),
+                                                      self.learned.graph()))
+
+    def _blast(self, alert: Alert) -> str | None:
+        """The sources downstream of a firing freshness or run alert's source (its blast
+        radius), for its notifications."""
+        if (not self.config.routing.inhibit_downstream or alert.status != "firing"
+                or alert.check not in ("freshness", "run")):
+            return None
+        self._refresh_lineage()
+        return blast_radius(self.inhibitor.lineage, alert.source)
+
+    # ------------------------------------------------------------------ groups (FR-027)
+
+    async def _forward(self, job: Job) -> None:
+        """Re-key ``job``'s alert by its group key onto the groups topic, where the one router
+        owning that key's partition notifies the group; durable before the alert's offset is
+        committed, like a delivery-log record."""
+        assert self._producer is not None and job.group is not None
+        key, value = encode_member(job.group, job.alert, job.triggered_at)
+        topic = self.kafka.groups
+        try:
+            future: Future[Any] | None = await self._producer.send(topic, value=value, key=key)
+        except KafkaError:
+            future = None  # ``_confirm`` writes it the careful way
+        job.writes.append((future, topic, key, value, None))
+        self._count(job.channel, "grouped")
+
+    def _start_groups(self) -> None:
+        if not self._groups_running and self._tg is not None and self._stop is not None:
+            self._groups_running = True
+            self._tg.start_soon(self._groups_loop, self._stop)
+
+    async def _groups_loop(self, stop: anyio.Event) -> None:
+        """Own a share of the groups topic in a consumer group of its own: fold its records
+        into the groups (state on the delivery log, then the offset), and send what is due."""
+        consumer: AIOKafkaConsumer | None = None
+        backoff = Backoff()
+        while consumer is None and not stop.is_set():
+            attempt = AIOKafkaConsumer(**consumer_kwargs(
+                self.kafka, f"{self.kafka.router_group}.groups"))
+            try:
+                parts = (await partition_counts(self.kafka, [self.kafka.alert_topic]))[
+                    self.kafka.alert_topic]
+                await ensure_topics(self.kafka, {self.kafka.groups: (parts, {})})
+                await attempt.start()
+                consumer = attempt
+            except (KafkaError, OSError) as exc:
+                await quiet_stop(attempt)
+                delay = backoff.next()
+                log.warning("router: cannot read %s (%s); retrying in %.1fs",
+                            self.kafka.groups, type(exc).__name__, delay)
+                await pause(delay, stop)
+        if consumer is None:
+            return
+        try:
+            consumer.subscribe([self.kafka.groups], listener=_GroupRebalance(self, consumer))
+            while not stop.is_set():
+                if self._groups_restore:
+                    await self._restore_groups(consumer)
+                batch = await consumer.getmany(timeout_ms=100, max_records=500)
+                now = self.clock()
+                writes: list[_Write] = []
+                for tp, records in batch.items():
+                    groups = self.groups.get(tp.partition)
+                    if groups is None:
+                        if tp in consumer.assignment():
+                            consumer.seek(tp, records[0].offset)
+                        continue
+                    for rec in records:
+                        try:
+                            spec, alert, triggered = decode_member(rec.value)
+                        except ValueError as exc:
+                            await self._dead_letter(dispatch.malformed_alert(
+                                str(exc), tp.topic, tp.partition, rec.offset))
+                        else:
+                            writes += await self._persist(
+                                tp.partition, groups.observe(spec, alert, now, triggered))
+                        self._groups_done[tp] = rec.offset + 1
+                writes += await self._apply_acks()
+                for write in writes:
+                    await self._confirm(write)
+                self._notify(self.clock())
+                await self._commit_groups(consumer)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._commit_groups(consumer)
+                await quiet_stop(consumer)
+
+    def on_groups_assigned(self, consumer: AIOKafkaConsumer,
+                           assigned: set[TopicPartition]) -> None:
+        gained = {tp for tp in assigned if tp.partition not in self.groups}
+        self._groups_restore = (self._groups_restore & assigned) | gained
+        if gained:
+            consumer.pause(*gained)
+
+    async def on_groups_revoked(self, consumer: AIOKafkaConsumer,
+                                revoked: set[TopicPartition]) -> None:
+        """Commit what is folded in, then forget the groups: their next owner restores them
+        from the delivery log (a notification under way here is sent again there)."""
+        await self._commit_groups(consumer)
+        for tp in revoked:
+            self.groups.pop(tp.partition, None)
+            self._groups_done.pop(tp, None)
+            self._groups_restore.discard(tp)
+
+    async def _restore_groups(self, consumer: AIOKafkaConsumer) -> None:
+        todo = {tp for tp in self._groups_restore if tp in consumer.assignment()}
+        self._groups_restore = todo
+        if not todo:
+            return
+        assert self._producer is not None
+        found: dict[int, list[tuple[bytes, bytes | None]]] = {tp.partition: [] for tp in todo}
+
+        def keep(p: int, key: str, value: Any) -> None:
+            raw = key.encode()
+            if is_group_key(raw):
+                found[p].append((raw, None if value is None else orjson.dumps(value)))
+
+        try:
+            await changelog.restore(self.kafka, self.kafka.delivery_log, sorted(found),
+                                    self._producer, keep)
+        except Exception as exc:  # broker trouble or anything else: loud and retried
+            self.stats["restore.failed"] += 1
+            log.error("router: restoring the groups of partitions %s failed (%s: %s)",
+                      sorted(found), type(exc).__name__, exc)
+            await anyio.sleep(1.0)
+            return
+        for p, records in found.items():
+            groups = Groups(self.config.routing.dedup_window)
+            for raw_key, raw_value in records:
+                try:
+                    groups.apply(raw_key, raw_value)
+                except ValueError as exc:
+                    await self._dead_letter(dispatch.unreadable_delivery_state(
+                        self.kafka.delivery_log, p, str(exc)))
+            self.groups[p] = groups
+            for ack in list(self.acks.acks.values()):  # made while no router owned them
+                for write in await self._persist(p, groups.acknowledge(
+                        ack.fingerprint, ack.by, ack.comment, ack.at.timestamp())[1]):
+                    await self._confirm(write)
+        log.info("router: groups partitions %s restored (%d groups)", sorted(found),
+                 sum(len(self.groups[p]) for p in found))
+        self._groups_restore = set()
+        consumer.resume(*todo)
+
+    def _acks_new_append(self, ack: Ack) -> None:
+        if self._groups_running:  # else no group to acknowledge (reminders read the book)
+            self._acks_new.append(ack)
+
+    async def _apply_acks(self) -> list[_Write]:
+        """FR-027: acknowledgements read since the last look, applied to the owned groups."""
+        writes: list[_Write] = []
+        acks, self._acks_new = self._acks_new, []
+        for ack in acks:
+            for p, groups in list(self.groups.items()):
+                writes += await self._persist(p, groups.acknowledge(
+                    ack.fingerprint, ack.by, ack.comment, ack.at.timestamp())[1])
+        return writes
+
+    async def _commit_groups(self, consumer: AIOKafkaConsumer) -> None:
+        owned = consumer.assignment()
+        offsets = {tp: o for tp, o in self._groups_done.items() if tp in owned}
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            log.info("router: groups commit skipped (%s); records will be re-read",
+                     type(exc).__name__)
+
+    def _notify(self, now: float) -> None:
+        """Send every group notification due at ``now`` (each in a task of its own)."""
+        if self._tg is None:
+            return
+        for partition, groups in list(self.groups.items()):
+            for note in groups.due(now):
+                self._tg.start_soon(self._send_group, partition, groups, note)
+
+    async def _send_group(self, partition: int, groups: Groups, note: Notification) -> None:
+        channel = self.channels.get(note.channel)
+        if isinstance(channel, GroupChannel):
+            notes = {a.fingerprint: b for a in note.alerts if (b := self._blast(a)) is not None}
+            if notes:
+                note = replace(note, notes=notes)
+            outcome = await deliver_with_retry(
+                GroupSend(channel, note), note.alerts[0], note.repeat, self.policy,
+                throttle=self._throttles.setdefault(note.channel, Throttle()))
+            if outcome.rate_limited:
+                self._count(note.channel, "rate_limited", outcome.rate_limited)
+            now = self.clock()
+            if outcome.ok:
+                self._count(note.channel, "ok")
+                for fp, at in groups.triggered_at(note).items():
+                    alert = next(a for a in note.alerts if a.fingerprint == fp)
+                    self.telemetry.alert_latency.record(max(0.0, now - at), {
+                        "channel": note.channel, "check": alert.check,
+                        "severity": alert.severity, "outcome": "delivered"})
+            else:
+                self._count(note.channel, "failed")
+                for alert in note.alerts:
+                    await self._dead_letter(dispatch.undeliverable_alert(
+                        alert, note.channel, outcome.reason or "delivery failed",
+                        outcome.attempts))
+        else:
+            now = self.clock()  # the channel was removed by a reload (FR-025)
+        if self.groups.get(partition) is not groups:
+            return  # the partition moved: its next owner sends it again (at least once)
+        for write in await self._persist(partition, groups.delivered(note, now)):
+            await self._confirm(write)
 
     # ------------------------------------------------------------------ falling behind
 
@@ -630,8 +953,9 @@ class AlertRouter:
         except (ValidationError, ValueError, TypeError):
             pending.took(name, rec.offset, 0)  # dead-lettered when the main loop read it
             return True
-        chosen = dispatch.targets(self.config.routing.routes, self.logs[tp.partition], alert)
-        job = self._job(alert, name, tp.partition, rec, chosen.mutes)
+        chosen = dispatch.targets(self.config.routing.routes, self.logs[tp.partition], alert,
+                                  self._grouping)
+        job = self._job(alert, name, tp.partition, rec, chosen.mutes, chosen.groups)
         jobs = 0
         if name in chosen.channels:
             while not self._enqueue(job):
@@ -706,7 +1030,10 @@ class AlertRouter:
         job.writes += await self._persist(job.partition, state.held.hold(
             job.alert, job.channel, now, reason, mutes=job.mutes, repeat=job.repeat,
             triggered_at=job.triggered_at))
-        self._count(job.channel, "silenced")
+        if reason is None:
+            held = state.held.get(job.alert.fingerprint, job.channel)
+            reason = None if held is None else held.reason
+        self._count(job.channel, "inhibited" if reason is HoldReason.INHIBIT else "silenced")
         return True
 
     async def _settle(self, job: Job) -> None:
@@ -727,8 +1054,11 @@ class AlertRouter:
 
     async def _deliver_traced(self, channel: Channel, job: Job, state: DeliveryLog,
                               span: Span) -> None:
+        blast = self._blast(job.alert)
+        sent = job.alert if blast is None else job.alert.model_copy(
+            update={"detail": f"{job.alert.detail} ({blast})"})
         outcome = await deliver_with_retry(
-            channel, job.alert, job.repeat, self.policy,
+            channel, sent, job.repeat, self.policy,
             throttle=self._throttles.setdefault(job.channel, Throttle()))
         span.set_attribute("dq.attempts", outcome.attempts)
         if outcome.rate_limited:
@@ -772,6 +1102,9 @@ class AlertRouter:
             now = self.clock()
             for partition, state in list(self.logs.items()):
                 for alert, channel in state.due_reminders(now):
+                    if self.acks.covering(alert) is not None:
+                        state.reminder_failed(alert, channel)  # FR-027: acknowledged
+                        continue
                     if channel in self._lanes and not self._enqueue(
                             Job(alert, channel, partition, True, None)):
                         state.reminder_failed(alert, channel)  # queue full: next round
@@ -779,6 +1112,10 @@ class AlertRouter:
     def _holding(self, alert: Alert, mutes: dispatch.Mutes, now: float) -> HoldReason | None:
         """FR-018: what holds a delivery at ``now``: a mute window of every route that chose its
         channel, or a silence; ``None`` when nothing does."""
+        if self._firing_tail is not None:
+            self._refresh_lineage()
+            if self.inhibitor.inhibited_by(alert) is not None:
+                return HoldReason.INHIBIT
         if not (mutes or len(self.silences.set)):
             return None
         at = datetime.fromtimestamp(now, UTC)
@@ -810,9 +1147,11 @@ class AlertRouter:
                             h.alert.fingerprint, h.channel)):
                         await self._confirm(write)
                     continue
+                group = dispatch.group_specs(self._grouping, matching(
+                    self.config.routing.routes, h.alert)).get(h.channel)
                 if h.channel not in self._lanes or not self._enqueue(Job(
                         h.alert, h.channel, partition, h.repeat, h.triggered_at,
-                        released=True)):
+                        released=True, group=group)):
                     state.held.unrelease(h)  # its queue is full: released again later
 
     async def _undeliverable(self, job: Job, reason: str, attempts: int, *,
