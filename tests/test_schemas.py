@@ -40,7 +40,8 @@ def test_committed_openapi_document_matches_the_models() -> None:
     assert doc["openapi"].startswith("3.")
     assert set(doc["paths"]) == {"/", "/metrics", "/healthz", "/readyz", "/api/v1/alerts",
                                  "/api/v1/sources", "/api/v1/silences", "/api/v1/silences/{id}",
-                                 "/api/v1/alerts/{fingerprint}/ack", "/-/reload"}
+                                 "/api/v1/alerts/{fingerprint}/ack", "/-/reload",
+                                 "/api/v1/lineage"}
     body = doc["paths"]["/api/v1/silences"]["post"]["requestBody"]["content"]
     assert body["application/json"]["schema"] == {
         "$ref": "#/components/schemas/SilenceRequest"}

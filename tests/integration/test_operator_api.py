@@ -179,4 +179,4 @@ async def test_every_answer_to_generated_requests_conforms_to_the_openapi_docume
             failures = await anyio.to_thread.run_sync(conformance_run, live.url,
                                                       created.json()["id"])
     assert failures == [], "\n".join(failures)
-    assert len(set(CALLS)) == 12 and len(CALLS) >= 50  # every operation, several times each
+    assert len(set(CALLS)) == 13 and len(CALLS) >= 50  # every operation, several times each

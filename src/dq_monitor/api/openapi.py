@@ -17,6 +17,7 @@ from dq_monitor.acks import Ack, AckRequest
 from dq_monitor.api.views import (
     AlertsResponse,
     ApiError,
+    LineageResponse,
     ReloadDone,
     ReloadRefused,
     SilencesResponse,
@@ -27,7 +28,8 @@ from dq_monitor.silence import SilenceRequest, SilenceView
 _REF = "#/components/schemas/{model}"
 _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (AlertsResponse, "serialization"), (SourcesResponse, "serialization"),
-    (SilencesResponse, "serialization"), (SilenceView, "serialization"),
+    (SilencesResponse, "serialization"), (LineageResponse, "serialization"),
+    (SilenceView, "serialization"),
     (SilenceRequest, "validation"), (ApiError, "serialization"),
     (ReloadDone, "serialization"), (ReloadRefused, "serialization"),
     (AckRequest, "validation"), (Ack, "serialization")]
@@ -92,6 +94,9 @@ def openapi_document() -> dict[str, Any]:
                                _json(AlertsResponse, "firing alerts, FAIL first")),
         "/api/v1/sources": _get("Every configured source and its checks",
                                 _json(SourcesResponse, "per-source state")),
+        "/api/v1/lineage": _get("Inputs → outputs edges learned from OpenLineage runs (FR-022), "
+                                "for the sources this instance owns",
+                                _json(LineageResponse, "the edges")),
         "/api/v1/silences": {
             **_get("Pending and active silences",
                    _json(SilencesResponse, "silences, each with its state"), parameters=[
