@@ -30,7 +30,7 @@ def imports(path: Path) -> set[str]:
 @pytest.mark.req("FR-021")
 @pytest.mark.parametrize("package", ["routing", "kafka", "channels", "silence"])
 def test_router_side_packages_do_not_import_the_monitor(package: str) -> None:
-    for path in sorted((SRC / package).glob("*.py")):
+    for path in sorted((SRC / package).rglob("*.py")):
         bad = {m for m in imports(path) if m.startswith(MONITOR_ONLY)}
         assert not bad, f"{path.relative_to(SRC)} imports {sorted(bad)}"
 
