@@ -141,17 +141,19 @@ class Telemetry:
         #: (fed by the router; empty without one).
         self.delivery_status: Callable[[], list[ChannelDelivery]] = list
         self.tracer: Tracer = NoOpTracer()
-        if enabled:
-            self.tracer_provider = TracerProvider(resource=resource)
-            if span_exporter is None and self.cfg.otlp_endpoint:
-                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-                    OTLPSpanExporter,
-                )
+        if enabled and span_exporter is None and self.cfg.otlp_endpoint:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-                span_exporter = OTLPSpanExporter(
-                    endpoint=self.cfg.otlp_endpoint.rstrip("/") + "/v1/traces")
-            if span_exporter is not None:
-                self.tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+            span_exporter = OTLPSpanExporter(
+                endpoint=self.cfg.otlp_endpoint.rstrip("/") + "/v1/traces")
+        #: Spans go somewhere: an exporter is configured. Without one the tracer is
+        #: OpenTelemetry's no-op and the alert path makes no spans and no ``traceparent``
+        #: headers (NFR-003: recording spans nobody exports cost most of publishing an alert).
+        self.tracing = enabled and span_exporter is not None
+        if self.tracing:
+            assert span_exporter is not None
+            self.tracer_provider = TracerProvider(resource=resource)
+            self.tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
             self.tracer = self.tracer_provider.get_tracer("dq_monitor")
 
     @classmethod
