@@ -171,10 +171,21 @@ class MonitorService:
         self.telemetry.ready_checks["monitor"] = self.is_ready
         self.telemetry.ready_checks["monitor.writes"] = self.writes.ready
         self.telemetry.gauge("dq_series_tracked", lambda: [
-            (len(s.series), {"source": name}) for name, s in self.monitor.sources.items()])
+            (len(s.series), self._source_label(name))
+            for name, s in self.monitor.sources.items()])
         self.telemetry.gauge("dq_consumer_lag", self._lag)
         self.telemetry.gauge("dq_series_evicted", lambda: [
-            (n, {"source": name}) for name, n in self.monitor.evicted.items()])
+            (n, self._source_label(name)) for name, n in self.monitor.evicted.items()])
+        #: Each source's metric label, made once: a scrape reads thousands of them on the loop.
+        self._labels: dict[str, dict[str, Any]] = {}
+
+    def _source_label(self, name: str) -> dict[str, Any]:
+        label = self._labels.get(name)
+        if label is None:
+            if len(self._labels) > 4 * len(self.monitor.sources) + 1024:
+                self._labels.clear()  # sources gone (revoked, reconfigured) leave theirs
+            label = self._labels[name] = {"source": name}
+        return label
 
     def is_ready(self) -> bool:
         """Partitions assigned and every one of them restored."""
