@@ -139,6 +139,8 @@ class Telemetry:
         self.config_reloads = meter.create_counter(
             "dq_config_reloads",
             description="Configuration reloads (FR-025) by result: ok, invalid, refused")
+        #: Sources the per-source metrics keep a series for; more fold into an overflow series.
+        self.source_room = per_source_limit(sources)
         self._gauges: dict[str, Gauge] = {}
         #: While ``render_metrics`` renders: each gauge's values, read on the loop.
         self._taken: dict[str, list[tuple[float, dict[str, Any]]]] | None = None
