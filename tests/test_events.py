@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
+import jsonschema
 import msgspec
 import orjson
 import pytest
@@ -334,3 +336,64 @@ def test_a_table_update_schema_is_read_as_pairs_and_bounded() -> None:
     heavy = [{"name": f"c{i:04d}" + "n" * 300, "type": "t" * 300} for i in range(500)]
     with pytest.raises(MalformedEvent, match="over the limit of 262144"):
         decode_event(orjson.dumps({**base, "schema": heavy}), max_bytes=1 << 22)
+
+
+# --------------------------------------------------------------------------- the alert's bytes
+
+_ALERT_SCHEMA = orjson.loads(
+    (Path(__file__).resolve().parents[1] / "schemas" / "alert.schema.json").read_bytes())
+_text = st.text(max_size=40)  # any code point: quotes, control characters, emoji, U+2028
+_figure = st.none() | st.floats() | st.integers(-(2**53), 2**53) | st.sampled_from(
+    [0.0, -0.0, 1e16, 1e-7, 1.5e300, 123456789012345678.0, 5e-324])
+_moment = st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(8999, 12, 30),
+                       timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)),
+                                                  timezone(timedelta(hours=-8))]))
+
+
+@st.composite
+def _alerts(draw: st.DrawFn) -> Alert:
+    fields: dict[str, object] = {
+        "alert_id": draw(_text), "fingerprint": draw(_text),
+        "check": draw(st.sampled_from(["freshness", "completeness", "anomaly", "threshold", "run",
+                                       "assertion", "schema"])),
+        "source": draw(_text), "subject": draw(st.none() | _text),
+        "severity": draw(st.sampled_from(["WARN", "FAIL"])),
+        "status": draw(st.sampled_from(["firing", "resolved"])),
+        "observed": draw(_figure), "expected": draw(_figure), "detail": draw(_text),
+        "requirement": draw(_text), "event_time": draw(_moment), "detected_at": draw(_moment),
+    }
+    for optional, value in (("owner", st.none() | _text),
+                            ("labels", st.none() | st.dictionaries(_text, _text, max_size=3)),
+                            ("runbook_url", st.none() | _text)):
+        if draw(st.booleans()):  # given (possibly as null), or left out
+            fields[optional] = draw(value)
+    return Alert(**fields)
+
+
+@pytest.mark.req("NFR-003", "FR-006", "FR-024")
+@settings(max_examples=200, deadline=None)
+@given(_alerts())
+def test_alert_bytes_are_the_models_and_the_schema_accepts_them(alert: Alert) -> None:
+    """The alert record is encoded without pydantic, byte for byte as the model dumps it."""
+    reference = orjson.dumps(alert.model_dump(mode="json", exclude_defaults=True))
+    assert alert.to_json() == reference
+    assert alert.wire() == alert.model_dump(mode="json", exclude_defaults=True)
+    jsonschema.validate(orjson.loads(alert.to_json()), _ALERT_SCHEMA)
+
+
+@pytest.mark.req("NFR-003", "FR-006")
+def test_encoding_an_alert_does_no_pydantic_dump(monkeypatch: pytest.MonkeyPatch) -> None:
+    alert = Alert(alert_id="a", fingerprint="f", check="anomaly", source="s", subject=None,
+                  severity="WARN", status="firing", observed=2, expected=1.0, detail="d",
+                  requirement="FR-005", event_time=datetime(2026, 1, 1, tzinfo=UTC),
+                  detected_at=datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC), labels={})
+
+    def refuse(*args: object, **kwargs: object) -> object:
+        raise AssertionError("model_dump called on the publishing path")
+
+    monkeypatch.setattr(Alert, "model_dump", refuse)
+    assert alert.to_json() == (
+        b'{"alert_id":"a","fingerprint":"f","check":"anomaly","source":"s","subject":null,'
+        b'"severity":"WARN","status":"firing","observed":2.0,"expected":1.0,"detail":"d",'
+        b'"requirement":"FR-005","event_time":"2026-01-01T00:00:00.000Z",'
+        b'"detected_at":"2026-01-01T00:00:01.000Z","labels":{}}')

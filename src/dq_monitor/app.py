@@ -15,7 +15,7 @@ from aiokafka.errors import KafkaError
 
 from dq_monitor.api import OperatorApi
 from dq_monitor.collector import tuned_collector
-from dq_monitor.config import Config, read_config
+from dq_monitor.config import Config, read_config, source_capacity
 from dq_monitor.errors import ConfigError, DqMonitorError, KafkaAccessError
 from dq_monitor.kafka import check_access
 from dq_monitor.logs import setup_logging
@@ -84,7 +84,7 @@ async def serve(config: Config, *, with_router: bool = True, with_monitor: bool 
         return False
     except (OSError, KafkaError):
         pass  # unreachable for now: the services retry, and probe again when it answers
-    telemetry = Telemetry(config.telemetry)
+    telemetry = Telemetry(config.telemetry, sources=source_capacity(config.sources))
     silences = SilenceBook(config.kafka)
     monitor = None
     if with_monitor:

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dq_monitor.api import OperatorApi
-from dq_monitor.config import Config, parse_config
+from dq_monitor.config import Config, parse_config, source_capacity
 from dq_monitor.embedded import embedded_broker
 from dq_monitor.escape import terminal
 from dq_monitor.events import format_rfc3339
@@ -289,7 +289,7 @@ async def run_demo(duration: float, bootstrap: str | None, console: Console,
         def published(e: Emitted, acked: datetime) -> None:
             latencies.append((acked - e.triggered_at).total_seconds() * 1000)
 
-        telemetry = Telemetry(config.telemetry)
+        telemetry = Telemetry(config.telemetry, sources=source_capacity(config.sources))
         service = MonitorService(config, on_published=published, telemetry=telemetry)
         silences = SilenceBook(config.kafka)
         api = OperatorApi(config, telemetry, silences=silences, monitor=service.monitor)

@@ -22,7 +22,7 @@ from typing import Any
 
 import anyio
 
-from dq_monitor.config import Config, read_config
+from dq_monitor.config import Config, read_config, source_capacity
 from dq_monitor.errors import ConfigError
 from dq_monitor.telemetry import Telemetry
 
@@ -108,6 +108,12 @@ class ConfigReloader:
             log.info("configuration reloaded (%s) from %s: sha256 %s, %d source entr%s",
                      trigger, self.path, digest[:12], len(config.sources),
                      "y" if len(config.sources) == 1 else "ies")
+            capacity = source_capacity(config.sources)
+            if capacity > self.telemetry.source_room:
+                log.warning("the configuration can now watch %d sources; the per-source "
+                            "metrics (dq_series_tracked, dq_series_evicted) were sized at "
+                            "start-up for %d and fold any past that into one overflow series "
+                            "until a restart", capacity, self.telemetry.source_room)
             return ReloadResult("ok", (), digest, self.loaded_at)
 
     def _refused(self, result: str, errors: Sequence[str], trigger: str) -> ReloadResult:

@@ -134,3 +134,18 @@ async def test_reload_is_a_write_authorised_like_every_other(
     refused = await client.post("/-/reload", content=b"x", headers={
         **auth(), "Content-Type": "text/plain"})
     assert refused.status_code == 415
+
+
+@pytest.mark.req("FR-025", "NFR-003")
+async def test_a_reload_past_the_per_source_metrics_room_says_a_restart_resizes_them(
+        running: tuple[Running, httpx.AsyncClient, Path],
+        caplog: pytest.LogCaptureFixture) -> None:
+    r, client, path = running
+    assert r.telemetry.source_room == 2000
+    write(path, KEEP + "  - match: 'team.*'\n    max_sources: 5000\n"
+                       "    completeness: {min_row_count: 1}\n")
+    with caplog.at_level("WARNING", logger="dq_monitor.reload"):
+        answer = await client.post("/-/reload", json={}, headers=auth())
+    assert answer.status_code == 200, answer.text
+    (warning,) = [rec.getMessage() for rec in caplog.records if rec.levelname == "WARNING"]
+    assert "can now watch 5001 sources" in warning and "sized at start-up for 2000" in warning

@@ -69,3 +69,50 @@ telemetry: {{http_port: null}}
     deliver = finished["deliver hook"]
     assert deliver.parent is not None
     assert deliver.parent.span_id == finished["alert completeness firing"].context.span_id
+
+
+@pytest.mark.req("NFR-003", "NFR-002")
+async def test_without_an_exporter_the_alert_path_makes_no_spans_and_no_headers(
+    kafka: Kafka, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Spans nobody exports are not made: no span objects, no ``traceparent`` on the alert
+    record, even when the input event carries one; the alert itself is as always."""
+    from opentelemetry.sdk.trace import Tracer
+
+    made: list[str] = []
+    real = Tracer.start_span
+
+    def counting(self: Tracer, name: str, *args: object, **kwargs: object) -> object:
+        made.append(name)
+        return real(self, name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Tracer, "start_span", counting)
+    await kafka.create(kafka.topic("updates"))
+    cfg = config_for(kafka, """  - name: orders
+    owner: team-orders
+    completeness: {columns: {customer_id: {max_null_rate: 0.1}}}
+""", "telemetry: {http_port: null}\n", inputs=("updates",), group="untraced")
+    telemetry = Telemetry(cfg.telemetry)
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        service = MonitorService(cfg, telemetry=telemetry)
+        tg.start_soon(service.run, stop)
+        with anyio.fail_after(30):
+            await service.ready.wait()
+        producer = await kafka.producer()
+        await producer.send_and_wait(
+            kafka.topic("updates"),
+            orjson.dumps({"type": "table_update", "source": "orders",
+                          "updated_at": now_rfc3339(), "row_count": 10,
+                          "null_counts": {"customer_id": 5}}),
+            key=b"orders", headers=[("traceparent", PARENT.encode())])
+        records = await kafka.read_records(kafka.topic("alerts"), lambda rs: len(rs) >= 1)
+        stop.set()
+    await telemetry.aclose()
+    assert made == []
+    assert not telemetry.tracing
+    (record,) = records
+    assert "traceparent" not in dict(record.headers)
+    alert = orjson.loads(record.value)
+    assert (alert["check"], alert["status"], alert["owner"]) == (
+        "completeness", "firing", "team-orders")

@@ -56,9 +56,11 @@ def alert_id_for(fp: str, severity: str, status: str, event_time: datetime,
 
 def build_alert(
     t: Transition, *, event_time: datetime, detected_at: datetime, alert_id: str | None = None,
-    labels: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None, owner: str | None = None,
+    runbook_url: str | None = None,
 ) -> Alert:
-    """The alert event for ``t``; ``alert_id`` defaults to ``alert_id_for`` the transition."""
+    """The alert event for ``t``; ``alert_id`` defaults to ``alert_id_for`` the transition.
+    ``owner``, ``labels`` and ``runbook_url`` are its source's (FR-024), absent when None."""
     v = t.verdict
     if t.severity is Severity.FAIL:
         severity: Literal["WARN", "FAIL"] = "FAIL"
@@ -83,4 +85,6 @@ def build_alert(
         event_time=event_time,
         detected_at=detected_at,
         labels=labels,
+        owner=owner,
+        runbook_url=runbook_url,
     )

@@ -224,7 +224,7 @@ class OperatorApi:
     # ------------------------------------------------------------------ telemetry
 
     async def _metrics(self, req: Request) -> Response:
-        return Response(200, self.telemetry.metrics_text(), CONTENT_TYPE_LATEST)
+        return Response(200, await self.telemetry.render_metrics(), CONTENT_TYPE_LATEST)
 
     async def _healthz(self, req: Request) -> Response:
         return Response(200, b"ok\n", "text/plain")

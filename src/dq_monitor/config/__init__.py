@@ -68,7 +68,12 @@ from dq_monitor.config.routing import (
     Weekday,
     valid_field,
 )
-from dq_monitor.config.sources import DEFAULT_MAX_SOURCES, SourceCatalog, SourceConfig
+from dq_monitor.config.sources import (
+    DEFAULT_MAX_SOURCES,
+    SourceCatalog,
+    SourceConfig,
+    source_capacity,
+)
 from dq_monitor.config.telemetry import SchedulerConfig, TelemetryConfig
 
 __all__ = [
@@ -128,5 +133,6 @@ __all__ = [
     "parse_duration",
     "path_str",
     "read_config",
+    "source_capacity",
     "valid_field",
 ]

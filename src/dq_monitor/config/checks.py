@@ -136,11 +136,11 @@ def _state_size_check(an: dict[str, Any], src: dict[str, Any], kafka: dict[str, 
     if (limit is None or event_max is None or window is None or min_samples is None
             or rebaseline is None or not isinstance(source, str) or not metrics):
         return
-    bound = max((series_record_bound(source=source, metric=m, baseline=str(baseline),
-                                     window=window, min_samples=min_samples,
-                                     rebaseline_after=rebaseline, max_event_bytes=event_max)
-                 for m in metrics),
-                key=lambda b: b.total)
+    # the bound grows with the metric's name alone: the longest name gives the largest
+    longest = max(metrics, key=lambda m: len(m.encode()))
+    bound = series_record_bound(source=source, metric=longest, baseline=str(baseline),
+                                window=window, min_samples=min_samples,
+                                rebaseline_after=rebaseline, max_event_bytes=event_max)
     if bound.total > limit:
         value = an.get(bound.largest, {"window": window, "min_samples": min_samples,
                                        "rebaseline_after": rebaseline}[bound.largest])

@@ -12,8 +12,16 @@ _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)\s*$"
 
 
+#: Durations already parsed: a large file spells the same few thousands of times.
+_PARSED: dict[str, float] = {}
+
+
 def parse_duration(value: object) -> float:
     """``'500ms' | '30s' | '5m' | '1.5h'`` → seconds; bare numbers (but 0) are refused."""
+    if value.__class__ is str:
+        seconds = _PARSED.get(value)
+        if seconds is not None:
+            return seconds
     if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
         return 0.0
     if not isinstance(value, str):
@@ -21,7 +29,10 @@ def parse_duration(value: object) -> float:
     m = _DURATION.match(value)
     if not m:
         raise ValueError(f"invalid duration {value!r}: use a number and one of ms, s, m, h")
-    return float(m.group(1)) * _UNIT[m.group(2)]
+    seconds = float(m.group(1)) * _UNIT[m.group(2)]
+    if len(_PARSED) < 1024:
+        _PARSED[value] = seconds
+    return seconds
 
 
 #: The longest duration accepted anywhere (a leap year): longer ones are typos, and far-future

@@ -20,7 +20,7 @@ def expand_env(
         return {k: expand_env(v, env, errors, (*loc, k)) for k, v in node.items()}
     if isinstance(node, list):
         return [expand_env(v, env, errors, (*loc, i)) for i, v in enumerate(node)]
-    if not isinstance(node, str):
+    if not isinstance(node, str) or "$" not in node:
         return node
 
     def repl(m: re.Match[str]) -> str:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from dq_monitor.config.base import path_str
 from dq_monitor.config.channels import CHANNEL_TYPES, channel_checks
+from dq_monitor.config.document import read_document
 from dq_monitor.config.expand import expand_env
 from dq_monitor.config.kafka import kafka_checks
 from dq_monitor.config.observe import observe_checks
@@ -22,10 +23,6 @@ from dq_monitor.config.root import Config
 from dq_monitor.config.routing import routing_checks
 from dq_monitor.config.sources import source_checks
 from dq_monitor.errors import ConfigError
-
-#: libyaml's safe loader where PyYAML was built with it (a file of 1,000 sources parses about
-#: ten times faster, which a reload of a large file feels), else the pure-Python one.
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _pydantic_errors(exc: ValidationError, raw: Any) -> list[str]:
@@ -60,35 +57,13 @@ def _cross_checks(raw: dict[str, Any]) -> Iterator[str]:
     yield from channel_checks(channels, routing)
 
 
-def _duplicate_keys(node: yaml.Node, loc: tuple[str | int, ...] = ()) -> Iterator[str]:
-    """Keys given twice in one mapping: YAML would silently keep the last one."""
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key is None or key == "<<":
-                continue
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                yield (f"{path_str((*loc, key))}: duplicate key (lines {seen[key]} and {line}); "
-                       "give each key once")
-            else:
-                seen[key] = line
-            yield from _duplicate_keys(value_node, (*loc, key))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            yield from _duplicate_keys(item, (*loc, i))
-
-
 def parse_config(
     text: str, *, env: Mapping[str, str] | None = None, file: str | None = None
 ) -> Config:
     """Validate a YAML document; raise ``ConfigError`` listing every problem by path."""
     env = os.environ if env is None else env
     try:
-        root = yaml.compose(text, Loader=_LOADER)
-        duplicates = list(_duplicate_keys(root)) if root is not None else []
-        raw = yaml.load(text, Loader=_LOADER)
+        raw, duplicates = read_document(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<root>"
@@ -97,7 +72,7 @@ def parse_config(
     if not isinstance(raw, dict):
         raise ConfigError(["<root>: the file must be a YAML mapping"], file=file)
     errors: list[str] = list(duplicates)
-    expanded = expand_env(raw, env, errors)
+    expanded = expand_env(raw, env, errors) if "$" in text else raw
     config: Config | None = None
     try:
         config = Config.model_validate(expanded)

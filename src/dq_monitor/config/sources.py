@@ -118,6 +118,12 @@ class SourceCatalog:
         return None
 
 
+def source_capacity(sources: list[SourceConfig]) -> int:
+    """How many sources ``sources`` can watch at once: each named one, and each pattern's cap
+    (FR-024)."""
+    return sum(1 if s.match is None else s.source_cap for s in sources)
+
+
 def source_checks(sources: list[Any], kafka: dict[str, Any]) -> Iterator[str]:
     """The raw ``sources`` list: a name or a pattern per entry, each given once, then each
     source's checks in file order."""

@@ -171,10 +171,21 @@ class MonitorService:
         self.telemetry.ready_checks["monitor"] = self.is_ready
         self.telemetry.ready_checks["monitor.writes"] = self.writes.ready
         self.telemetry.gauge("dq_series_tracked", lambda: [
-            (len(s.series), {"source": name}) for name, s in self.monitor.sources.items()])
+            (len(s.series), self._source_label(name))
+            for name, s in self.monitor.sources.items()])
         self.telemetry.gauge("dq_consumer_lag", self._lag)
         self.telemetry.gauge("dq_series_evicted", lambda: [
-            (n, {"source": name}) for name, n in self.monitor.evicted.items()])
+            (n, self._source_label(name)) for name, n in self.monitor.evicted.items()])
+        #: Each source's metric label, made once: a scrape reads thousands of them on the loop.
+        self._labels: dict[str, dict[str, Any]] = {}
+
+    def _source_label(self, name: str) -> dict[str, Any]:
+        label = self._labels.get(name)
+        if label is None:
+            if len(self._labels) > 4 * len(self.monitor.sources) + 1024:
+                self._labels.clear()  # sources gone (revoked, reconfigured) leave theirs
+            label = self._labels[name] = {"source": name}
+        return label
 
     def is_ready(self) -> bool:
         """Partitions assigned and every one of them restored."""
@@ -585,7 +596,7 @@ class MonitorService:
                 headers = [*(rec.headers or []), (FORMAT_HEADER, OpenLineageFormat.name.encode())]
                 self._forward.append(((self.repartition_topic, source.encode(), rec.value, home,
                                        headers), rec.timestamp))
-            if self.telemetry.enabled and len(alerts) > first:
+            if self.telemetry.tracing and len(alerts) > first:
                 parent = tracing.extract(rec.headers)
                 if parent is not None:
                     alerts[first:] = [replace(e, trace=parent) for e in alerts[first:]]
@@ -604,7 +615,7 @@ class MonitorService:
         partition = tp.partition
         # Records of the repartition topic are at home by construction.
         rerouting = tp.topic != self.repartition_topic
-        traced = self.telemetry.enabled
+        traced = self.telemetry.tracing
         alerts = out.alerts
         last_ms, last_ts = self._last_ts
         for rec in records:
@@ -685,7 +696,7 @@ class MonitorService:
         outputs: list[Record] = []
         for e in out.alerts:
             headers = [(TRIGGERED_HEADER, str(int(e.triggered_at.timestamp() * 1000)).encode())]
-            if self.telemetry.enabled:
+            if self.telemetry.tracing:
                 span = tracing.start_alert_span(self.telemetry.tracer, e.alert, e.trace,
                                                 e.triggered_at)
                 spans.append(span)
@@ -700,9 +711,10 @@ class MonitorService:
         ]
         if not outputs:
             return
-        produce = [self.telemetry.tracer.start_span(
-            "produce alert", context=trace.set_span_in_context(s)) for s in spans]
-        sent = _InFlight(outputs, out.alerts, [*dead, *out.dead_letters], [*produce, *spans])
+        if spans:
+            spans = [*(self.telemetry.tracer.start_span(
+                "produce alert", context=trace.set_span_in_context(s)) for s in spans), *spans]
+        sent = _InFlight(outputs, out.alerts, [*dead, *out.dead_letters], spans)
         self._in_flight.append(sent)
         try:
             futures = [await self._producer_send(r) for r in outputs]

@@ -213,9 +213,7 @@ class Monitor:
         # the entry's labels, then what the source's events say (an OpenLineage namespace)
         labels = {**cfg.labels, **src.labels} if src.labels else cfg.labels
         alert = build_alert(transition, event_time=event_time, detected_at=detected_at,
-                            labels=labels or None)
-        if cfg.owner is not None or cfg.runbook_url is not None:
-            alert = alert.model_copy(update={"owner": cfg.owner, "runbook_url": cfg.runbook_url})
+                            labels=labels or None, owner=cfg.owner, runbook_url=cfg.runbook_url)
         self.stats[f"alerts.{alert.check}.{alert.severity}.{alert.status}"] += 1
         return alert
 

@@ -1,0 +1,238 @@
+"""Fleet-size costs outside the per-event loop (NFR-003, FR-024): loading a large configuration,
+starting ``dq-monitor run`` on it, scraping ``/metrics``, and publishing one alert.
+
+    python benchmarks/bench_fleet.py [--sources 1000 10000] [--scrapes 8] [--alerts 20000]
+                                     [--bootstrap HOST:PORT] [--out DIR]
+
+For each ``--sources`` N, a file of N named sources (owner, a label, freshness, completeness
+and an anomaly check on 10 metrics each, so 10 series per source once fed) is
+
+- loaded by ``read_config`` in this process: wall and CPU seconds;
+- run as ``dq-monitor run --no-router`` on a real broker (embedded unless ``--bootstrap``) with
+  a fresh group: seconds from the process start to ``/healthz`` answering (config loaded,
+  services built), to ``/readyz`` (partitions assigned: this includes the consumer group's
+  join, about 3 s on the embedded broker with a 6 s session), the process's CPU seconds and
+  peak RSS by then;
+- scraped: a ``Telemetry`` sized for N sources whose ``dq_series_tracked`` gauge reports N
+  sources, rendered by ``render_metrics`` (as ``GET /metrics`` does) while a probe task
+  sleeps 1 ms at a time on the same loop. Reported: the loop thread's CPU per scrape (what a
+  scrape takes from event processing), the probe's worst lateness during the scrapes and
+  during as long a time without (the machine's own noise), and whether every source's value
+  came out (no overflow series).
+
+Once: CPU microseconds to build, encode and (not) trace one alert as the service publishes it
+with no span exporter configured. Results go to DIR/fleet.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from dq_monitor.alerts.build import build_alert
+from dq_monitor.alerts.machine import Transition
+from dq_monitor.checks.verdict import Severity, Verdict
+from dq_monitor.collector import tuned_collector
+from dq_monitor.config import TelemetryConfig, read_config
+from dq_monitor.embedded import broker_address
+from dq_monitor.telemetry import Telemetry
+
+RESULTS = Path(__file__).resolve().parent / "results"
+METRICS = 10
+
+
+def config_text(bootstrap: str, sources: int, group: str, port: int) -> str:
+    entries = "".join(
+        f"  - name: src-{i:06d}\n    owner: team-{i % 17}\n    labels: {{tier: t{i % 3}}}\n"
+        f"    freshness: {{max_staleness: 10m}}\n    completeness: {{min_row_count: 1}}\n"
+        f"    anomaly: {{metrics: [{', '.join(f'm{j}' for j in range(METRICS))}], "
+        "window: 100, min_samples: 20, z_warn: 4.5, z_fail: 6.0}\n" for i in range(sources))
+    return f"""kafka:
+  bootstrap_servers: "{bootstrap}"
+  group_id: {group}
+  input_topics: [{group}.in]
+  alert_topic: {group}.alerts
+  dead_letter_topic: {group}.dead
+  session_timeout: 6s
+  heartbeat_interval: 1s
+telemetry: {{http_port: {port}}}
+sources:
+{entries}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def answers(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            status: int = r.status
+            return status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
+def load(path: Path) -> dict[str, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    read_config(path)
+    return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+
+
+async def create_input(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 4, 1)])
+    finally:
+        await admin.close()
+
+
+def start_up(bootstrap: str, sources: int, workdir: Path) -> dict[str, Any]:
+    group, port = f"fleet-{uuid.uuid4().hex[:8]}", free_port()
+    path = workdir / f"run-{sources}.yaml"
+    path.write_text(config_text(bootstrap, sources, group, port))
+    asyncio.run(create_input(bootstrap, f"{group}.in"))
+    cli = Path(sys.executable).with_name("dq-monitor")
+    began = time.perf_counter()
+    proc = subprocess.Popen([str(cli), "run", "--no-router", "--config", str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    up: float | None = None
+    try:
+        while time.perf_counter() - began < 300:
+            status = answers(f"http://127.0.0.1:{port}/readyz")
+            if status is not None and up is None:
+                up = time.perf_counter() - began
+            if status == 200:
+                break
+            time.sleep(0.02)
+        ready = time.perf_counter() - began
+        stat = Path(f"/proc/{proc.pid}/stat").read_text().split()
+        cpu = (int(stat[13]) + int(stat[14])) / os.sysconf("SC_CLK_TCK")
+        hwm = re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{proc.pid}/status").read_text())
+        return {"http_up_s": up, "ready_s": ready, "cpu_s": cpu,
+                "peak_rss_mb": int(hwm.group(1)) / 1024 if hwm else None}
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
+async def scrape(sources: int, scrapes: int) -> dict[str, Any]:
+    tel = Telemetry(TelemetryConfig(http_port=0), sources=sources)
+    counts = {f"src-{i:06d}": 1 + i % METRICS for i in range(sources)}
+    labels = {name: {"source": name} for name in counts}
+    tel.gauge("dq_series_tracked", lambda: [(n, labels[s]) for s, n in counts.items()])
+    worst = [0.0]
+    running = True
+
+    async def probe() -> None:
+        while running:
+            t = time.perf_counter()
+            await asyncio.sleep(0.001)
+            worst[0] = max(worst[0], time.perf_counter() - t - 0.001)
+
+    task = asyncio.create_task(probe())
+    await tel.render_metrics()  # the first scrape makes each source's aggregation
+    began = time.perf_counter()
+    await asyncio.sleep(0.5)
+    idle_s, idle_worst, worst[0] = time.perf_counter() - began, worst[0], 0.0
+    cpu, wall = time.thread_time(), time.perf_counter()
+    for _ in range(scrapes):
+        body = await tel.render_metrics()
+    cpu, wall = (time.thread_time() - cpu) / scrapes, (time.perf_counter() - wall) / scrapes
+    running = False
+    await task
+    await tel.aclose()
+    found = re.findall(rb'^dq_series_tracked\{source="[^"]+"\} (\S+)$', body, re.MULTILINE)
+    return {"scrape_s": wall, "loop_cpu_per_scrape_ms": cpu * 1000,
+            "worst_loop_stall_ms": worst[0] * 1000,
+            "worst_stall_without_scraping_ms": idle_worst * 1000, "idle_probe_s": idle_s,
+            "sources_reported": len(found), "series_sum": sum(float(v) for v in found),
+            "series_sum_expected": sum(counts.values()),
+            "overflow": b"otel_metric_overflow" in body}
+
+
+def alert_publish_us(n: int) -> float:
+    """Build, encode and (with no exporter, not) trace one alert, as ``_publish`` does."""
+    t0 = datetime(2026, 6, 26, 12, 0, tzinfo=UTC)
+    verdict = Verdict("anomaly", "warehouse.orders", "revenue{region=eu}", Severity.FAIL,
+                      123.456, 100.0, "revenue z-score 6.1 above 6.0")
+    transition = Transition("firing", Severity.FAIL, verdict, t0)
+    tel = Telemetry()
+    best = float("inf")
+    for _ in range(3):
+        cpu = time.process_time()
+        for _ in range(n):
+            alert = build_alert(transition, event_time=t0, detected_at=t0 + timedelta(seconds=1),
+                                labels={"tier": "gold"}, owner="team-a")
+            if tel.tracing:
+                raise AssertionError("no exporter is configured: tracing must be off")
+            alert.to_json()
+        best = min(best, (time.process_time() - cpu) / n)
+    return best * 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sources", type=int, nargs="+", default=[1000, 10_000])
+    ap.add_argument("--scrapes", type=int, default=8)
+    ap.add_argument("--alerts", type=int, default=20_000)
+    ap.add_argument("--bootstrap")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    results: dict[str, Any] = {"by_sources": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for n in args.sources:
+            path = work / f"load-{n}.yaml"
+            path.write_text(config_text("127.0.0.1:9", n, "load", 0))
+            row: dict[str, Any] = {"config_load": load(path)}
+            if args.bootstrap:
+                row["start_up"] = start_up(args.bootstrap, n, work)
+            else:
+                with broker_address() as bootstrap:
+                    row["start_up"] = start_up(bootstrap, n, work)
+            with tuned_collector():
+                row["scrape"] = asyncio.run(scrape(n, args.scrapes))
+            results["by_sources"][str(n)] = row
+            s, up, ld = row["scrape"], row["start_up"], row["config_load"]
+            print(f"{n} sources: config load {ld['wall_s']:.2f} s ({ld['cpu_s']:.2f} s CPU); "
+                  f"run: /healthz after {up['http_up_s']:.2f} s, ready after "
+                  f"{up['ready_s']:.2f} s, {up['cpu_s']:.2f} s CPU, peak RSS "
+                  f"{up['peak_rss_mb']:.0f} MB; scrape {s['scrape_s'] * 1000:.0f} ms, "
+                  f"loop CPU {s['loop_cpu_per_scrape_ms']:.1f} ms a scrape, worst loop stall "
+                  f"{s['worst_loop_stall_ms']:.1f} ms (without scraping "
+                  f"{s['worst_stall_without_scraping_ms']:.1f} ms), "
+                  f"{s['sources_reported']} sources reported, overflow {s['overflow']}",
+                  flush=True)
+    results["alert_publish_cpu_us"] = alert_publish_us(args.alerts)
+    results["peak_rss_mb_this_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"alert publish: {results['alert_publish_cpu_us']:.1f} µs CPU per alert")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "fleet.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+
+
+if __name__ == "__main__":
+    main()
