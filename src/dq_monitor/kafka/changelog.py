@@ -141,7 +141,7 @@ class Restored:
 
 
 @dataclass(slots=True)
-class _Scan:
+class SnapshotScan:
     """One partition's backward search for the latest snapshot marker, then its replay."""
 
     begin: int
@@ -235,14 +235,14 @@ async def restore_state(
     consumer = AIOKafkaConsumer(**common_kwargs(cfg), enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()
-    scans: dict[int, _Scan] = {}
+    scans: dict[int, SnapshotScan] = {}
     try:
         tps = {p: TopicPartition(topic, p) for p in parts}
         consumer.assign(list(tps.values()))
         begins = await consumer.beginning_offsets(list(tps.values()))
         for p, tp in tps.items():
             begin, end = min(begins[tp], ends[p]), ends[p]
-            scan = scans[p] = _Scan(begin, end, max(begin, end - window), end, window)
+            scan = scans[p] = SnapshotScan(begin, end, max(begin, end - window), end, window)
             consumer.seek(tp, scan.lo)
         active = set(parts)
         while active:
