@@ -265,6 +265,7 @@ async def restore_state(
                     break
     finally:
         await consumer.stop()
+    read_s = time.monotonic() - began
     for p in parts:
         scan = scans[p]
         done.started_at[p] = scan.start if scan.start is not None else scan.begin
@@ -290,8 +291,9 @@ async def restore_state(
             done.keys[p] += 1
     done.seconds = time.monotonic() - began
     log.info("restored %d state records from %s partitions %s", done.replayed, topic, parts)
-    log.info("state of %s partitions %s: %d keys applied in %.2fs, replayed from offsets %s",
-             topic, parts, done.applied, done.seconds, done.started_at)
+    log.info("state of %s partitions %s: read in %.2fs, %d keys applied in %.2fs, replayed "
+             "from offsets %s", topic, parts, read_s, done.applied, done.seconds - read_s,
+             done.started_at)
     return done
 
 
