@@ -48,7 +48,7 @@ class Instance:
         start = latest_start(self.log)
         self.memory = {k: v for k, v in replay(self.log, start).items()
                        if isinstance(v, int)}
-        self.planner.restored(0, len(self.log) - start, len(self.memory))
+        self.planner.restored(0, len(self.log) - start, len(self.memory), len(self.log))
 
     def put(self, key: str, value: int) -> None:
         self.memory[key] = value
@@ -73,7 +73,7 @@ class Instance:
         if outcome == "ok":
             self.log += records
             if records:
-                self.planner.acked(0, first)
+                self.planner.acked(0, first, len(records))
         elif outcome == "retried":
             self.log += records[: len(records) // 2]
             self.log += records
@@ -96,6 +96,8 @@ ops = st.lists(st.one_of(
               st.sampled_from(["ok", "ok", "ok", "ok", "retried", "refused", "lost"]),
               st.just(0)),
     st.tuples(st.just("crash"), st.just(0), st.just(0)),
+    # another writer (dq-monitor seed) puts a key this instance does not hold
+    st.tuples(st.just("seed"), st.integers(12, 14), st.integers(0, 5)),
 ), max_size=120)
 
 
@@ -117,6 +119,8 @@ def test_replaying_from_the_latest_marker_equals_replaying_everything(
             inst.checkpoint(a)
             if a == "lost":
                 inst = Instance(log, floor)
+        elif op == "seed":
+            log.append((f"k{a}", b))
         else:  # crash: unwritten changes are lost, a new owner restores
             inst = Instance(log, floor)
         assert replay(log, latest_start(log)) == replay(log)
@@ -129,10 +133,10 @@ def test_a_cycle_refreshes_at_least_the_floor_and_as_many_keys_as_changed() -> N
     first = planner.plan(0, ["k0", "k1", "k2", "k3"], lambda: live)
     assert first.marker_from is None
     assert len(first.refresh) == 4 and not {"k0", "k1", "k2", "k3"} & set(first.refresh)
-    planner.acked(0, 100)
+    planner.acked(0, 100, 4 + 4)
     second = planner.plan(0, [], lambda: live)
     assert len(second.refresh) == 2 and planner.owed(0) == 0
-    planner.acked(0, 110)
+    planner.acked(0, 108, 2)
     third = planner.plan(0, ["k5"], lambda: live)
     # the cycle is complete and durable: its marker names its first record
     assert third.marker_from == 100
@@ -146,7 +150,7 @@ def test_a_failed_send_or_a_lost_partition_starts_the_cycle_over() -> None:
     planner.restart([0])  # the checkpoint that began the cycle was re-sent
     again = planner.plan(0, [], lambda: live)
     assert again.marker_from is None and sorted(again.refresh) == ["a", "b"]
-    planner.acked(0, 7)
+    planner.acked(0, 7, 2)
     planner.drop([0])  # revoked before the marker was written
     assert planner.plan(0, [], lambda: []).marker_from is None
 
@@ -178,10 +182,12 @@ def test_a_cycle_starts_only_once_the_tail_since_the_last_snapshot_is_as_long_as
     live = [f"k{i}" for i in range(6)]
     planner.restored(0, records=20, keys=6)  # a long tail read: a cycle starts at once
     assert len(planner.plan(0, [], lambda: live).refresh) == 2
-    planner.acked(0, 50)
+    planner.acked(0, 50, 2)
+    offset = 52
     while planner.owed(0):
         assert len(planner.plan(0, [], lambda: live).refresh) == 2
-        planner.acked(0, 52)
+        planner.acked(0, offset, 2)
+        offset += 2
     done = planner.plan(0, [], lambda: live)  # paid and durable: its marker, no new cycle
     assert done.marker_from == 50 and done.refresh == []
     for _ in range(5):  # quiet: nothing changes, nothing is rewritten
@@ -190,3 +196,25 @@ def test_a_cycle_starts_only_once_the_tail_since_the_last_snapshot_is_as_long_as
     # the records since the marker (the marker, k3 and these 4) reach its 6 keys: a new cycle
     assert sorted(planner.plan(0, ["k0", "k1", "k2", "k4"], lambda: live).refresh) == [
         "k3", "k5"]
+
+
+@pytest.mark.req("NFR-001", "NFR-006")
+def test_a_record_another_writer_put_is_never_hidden_by_a_later_marker() -> None:
+    log: list[Entry] = []
+    inst = Instance(log, floor=1)
+    for i in range(4):
+        inst.put(f"k{i}", 1)
+    inst.checkpoint("ok")
+    log.append(("seeded", 7))  # dq-monitor seed, while this instance runs
+    for i in range(30):
+        inst.put(f"k{i % 4}", i)
+        inst.checkpoint("ok")
+    assert replay(log, latest_start(log))["seeded"] == 7
+    assert latest_start(log) < log.index(("seeded", 7))
+    # after a restart (which reads it), snapshots go on
+    inst = Instance(log, floor=1)
+    for i in range(30):
+        inst.put(f"k{i % 4}", i)
+        inst.checkpoint("ok")
+    assert latest_start(log) > log.index(("seeded", 7))
+    assert replay(log, latest_start(log)) == replay(log)

@@ -374,7 +374,9 @@ class MonitorService:
             return
         self._restore_s = done.seconds
         for p in new:
-            self.snapshots.restored(p, done.read.get(p, 0), done.keys.get(p, 0))
+            end = done.ends.get(p)
+            self.snapshots.restored(p, done.read.get(p, 0), done.keys.get(p, 0),
+                                    None if end is None else end + 1)
         self.stats["restore.replayed"] += done.replayed
         self.telemetry.records_replayed.add(done.replayed, {"topic": self.changelog_topic})
         self._restore_pending -= new
@@ -532,8 +534,9 @@ class MonitorService:
                 p, offset = meta.partition, meta.offset
                 if offset >= 0 and offset < first.get(p, offset + 1):
                     first[p] = offset
+            count = Counter(r[3] for r in sent.records)
             for p, offset in first.items():
-                self.snapshots.acked(p, offset)
+                self.snapshots.acked(p, offset, count[p])
         if sent.offsets:
             if self._committing is not None:
                 await self._committing  # commits stay in order

@@ -137,6 +137,8 @@ class Restored:
     #: Per partition, records read and keys applied.
     read: dict[int, int] = field(default_factory=dict)
     keys: dict[int, int] = field(default_factory=dict)
+    #: Per partition, the offset of the restore marker (the last record written there).
+    ends: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -231,7 +233,7 @@ async def restore_state(
     parts = sorted(set(partitions))
     if not parts:
         return done
-    ends = await _write_ends(topic, parts, producer)
+    ends = done.ends = await _write_ends(topic, parts, producer)
     consumer = AIOKafkaConsumer(**common_kwargs(cfg), enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()

@@ -18,7 +18,10 @@ a quiet partition writes nothing but its changes.
 The planner never sees Kafka: the adapter tells it what a checkpoint writes (``plan``), the
 first acknowledged offset of a checkpoint on a partition (``acked``), and sends that failed or
 were refused (``restart``), which start that partition's cycle over (the previous marker still
-holds: a completed snapshot stays valid whatever is appended after it).
+holds: a completed snapshot stays valid whatever is appended after it). A record another writer
+put on the partition (``dq-monitor seed``) is not in this instance's memory, so a later marker
+could hide it: the acknowledged offsets show it (a gap after this instance's last record), and
+the partition writes no marker until its next restore, which reads that record.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ class _Tail:
 class SnapshotPlanner:
     """The snapshot cycles of the changelog partitions this instance owns."""
 
-    __slots__ = ("cycles", "floor", "tails")
+    __slots__ = ("cycles", "floor", "next_offset", "suspended", "tails")
 
     def __init__(self, floor: int = FLOOR) -> None:
         self.floor = floor
@@ -74,11 +77,26 @@ class SnapshotPlanner:
         #: Partitions not in a cycle: what a restore would read now. A partition missing here
         #: and in ``cycles`` starts a cycle at its next checkpoint.
         self.tails: dict[int, _Tail] = {}
+        #: Where this instance's next record on each partition lands if nobody else writes.
+        self.next_offset: dict[int, int] = {}
+        #: Partitions another writer wrote to since their restore (``dq-monitor seed``): a
+        #: marker could hide that record, so none is written until the next restore.
+        self.suspended: set[int] = set()
 
-    def restored(self, partition: int, records: int, keys: int) -> None:
-        """``partition`` was restored by reading ``records`` and applying ``keys`` keys."""
+    def restored(self, partition: int, records: int, keys: int,
+                 next_offset: int | None = None) -> None:
+        """``partition`` was restored by reading ``records`` and applying ``keys`` keys; the
+        next record written there lands at ``next_offset`` (None: unknown)."""
         self.cycles.pop(partition, None)
+        self.suspended.discard(partition)
         self.tails[partition] = _Tail(max(0, records - keys), keys)
+        self._expect(partition, next_offset)
+
+    def _expect(self, partition: int, offset: int | None) -> None:
+        if offset is None:
+            self.next_offset.pop(partition, None)
+        else:
+            self.next_offset[partition] = offset
 
     def plan(self, partition: int, written: Collection[str],
              live: Callable[[], Iterable[str]]) -> Plan:
@@ -90,6 +108,8 @@ class SnapshotPlanner:
         partition's live state keys; it is called only when a cycle starts.
         """
         out = Plan()
+        if partition in self.suspended:
+            return out
         cycle = self.cycles.get(partition)
         if cycle is not None and cycle.paid:
             del self.cycles[partition]
@@ -114,9 +134,18 @@ class SnapshotPlanner:
         cycle.records += len(written) + len(out.refresh) + (out.marker_from is not None)
         return out
 
-    def acked(self, partition: int, first_offset: int) -> None:
-        """The checkpoint last planned for ``partition`` is durable; its first record there
-        is at ``first_offset`` (the cycle's start if the cycle began with it)."""
+    def acked(self, partition: int, first_offset: int, records: int) -> None:
+        """The checkpoint last planned for ``partition`` is durable: its ``records`` records
+        there start at ``first_offset`` (the cycle's start if the cycle began with it). A first
+        offset past where this instance's last record ended means another writer wrote in
+        between: snapshots of the partition stop until its next restore."""
+        expected = self.next_offset.get(partition)
+        self._expect(partition, first_offset + records)
+        if expected is not None and first_offset != expected:
+            self.suspended.add(partition)
+            self.cycles.pop(partition, None)
+            self.tails.pop(partition, None)
+            return
         cycle = self.cycles.get(partition)
         if cycle is not None and cycle.start is None:
             cycle.start = first_offset
@@ -127,11 +156,14 @@ class SnapshotPlanner:
         for p in partitions:
             self.cycles.pop(p, None)
             self.tails.pop(p, None)
+            self.next_offset.pop(p, None)  # re-sent: where they landed is unknown
 
     def drop(self, partitions: Iterable[int]) -> None:
         """Partitions no longer owned: their cycles end unfinished (the next owner restores
         them and plans its own)."""
-        self.restart(partitions)
+        for p in partitions:
+            self.restart([p])
+            self.suspended.discard(p)
 
     def owed(self, partition: int) -> int:
         """Keys the partition's cycle still owes (0 with no cycle)."""
