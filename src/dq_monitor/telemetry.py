@@ -132,6 +132,10 @@ class Telemetry:
         self.restore_failures = meter.create_counter(
             "dq_state_restore_failures",
             description="Failed attempts to restore owned state from a state topic (NFR-006)")
+        self.records_replayed = meter.create_counter(
+            "dq_state_records_replayed",
+            description="Changelog records read by state restores (NFR-001): about the live "
+                        "keys plus the tail since the last complete snapshot")
         self.unwritable = meter.create_counter(
             "dq_unwritable_records",
             description="Records the cluster or the producer refused for good (NFR-008), never "
@@ -154,10 +158,13 @@ class Telemetry:
                                    "read yet"),
             ("dq_delivery_age", "Seconds since the oldest alert not yet delivered on a channel "
                                 "was triggered (0 when none waits)"),
+            ("dq_state_restore", "Seconds the last state restore of each state topic took, "
+                                 "from its first read to every key applied"),
         ):
             meter.create_observable_gauge(name, callbacks=[self._observe(name)],
                                           description=description,
-                                          unit="s" if name == "dq_delivery_age" else "")
+                                          unit="s" if name in ("dq_delivery_age",
+                                                               "dq_state_restore") else "")
         # A counter kept by the core (cumulative over the process), read at scrape time too.
         meter.create_observable_counter(
             "dq_series_evicted", callbacks=[self._observe("dq_series_evicted")],
@@ -203,7 +210,8 @@ class Telemetry:
 
     def gauge(self, name: str, source: Gauge) -> None:
         """Feed ``dq_series_tracked``, ``dq_consumer_lag``, ``dq_channel_backlog`` or
-        ``dq_delivery_age_seconds`` (``dq_delivery_age``), gauges, or ``dq_series_evicted`` (a
+        ``dq_delivery_age_seconds`` (``dq_delivery_age``), ``dq_state_restore_seconds``
+        (``dq_state_restore``), gauges, or ``dq_series_evicted`` (a
         counter: the callable gives running totals) from a callable read at scrape time."""
         self._gauges[name] = source
 

@@ -75,7 +75,7 @@ async def test_a_restore_that_keeps_failing_is_not_ready_then_gives_up(
         attempts += 1
         raise OSError("changelog unreachable")
 
-    monkeypatch.setattr(changelog, "restore", broken)
+    monkeypatch.setattr(changelog, "restore_state", broken)
     service = MonitorService(cfg)
     service.restore_deadline_s = 3.0
     stop = anyio.Event()

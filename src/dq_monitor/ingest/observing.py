@@ -148,6 +148,16 @@ class Observer:
         self.dirty.clear()
         return out
 
+    def state_keys(self, partition: int) -> list[str]:
+        """Changelog keys of the merge state homed on ``partition``."""
+        return [f"{STATE_KIND}{SEP}{s}" for s in self.merging
+                if self.monitor.owner(s) == partition]
+
+    def snapshot(self, key: str) -> dict[str, Any] | None:
+        """The current value of merge-state ``key`` (None: there is none)."""
+        state = self.merging.get(key.split(SEP, 1)[1])
+        return None if state is None else state.to_json()
+
     def restore(self, partition: int, key: str, value: dict[str, Any] | None) -> None:
         """One changelog record of merge state (latest wins); ``ValueError`` if unreadable."""
         source = key.split(SEP, 1)[1]

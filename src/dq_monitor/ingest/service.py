@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import anyio
@@ -49,6 +50,7 @@ from dq_monitor.kafka.topics import COMPACT, ensure_topics, partition_counts
 from dq_monitor.monitor import Emitted, Monitor, Outcome
 from dq_monitor.monitor.dispatch import EVENT_STAT
 from dq_monitor.observe import wire
+from dq_monitor.state.snapshots import SnapshotPlanner
 from dq_monitor.telemetry import Telemetry
 
 log = logging.getLogger("dq_monitor.service")
@@ -158,6 +160,10 @@ class MonitorService:
         self._restore_error = ""
         #: Dead letters found while restoring (unreadable state records), published next turn.
         self._state_dead: list[dict[str, Any]] = []
+        #: NFR-001: the rolling snapshot cycle of each owned changelog partition.
+        self.snapshots = SnapshotPlanner()
+        #: Seconds the last restore took (None: none yet), for ``dq_state_restore_seconds``.
+        self._restore_s: float | None = None
         #: The last Kafka timestamp converted (milliseconds, datetime).
         self._last_ts: tuple[int, datetime] = (0, datetime.fromtimestamp(0, UTC))
         #: NFR-008: topics no record can be written to now; ``/readyz`` is false meanwhile.
@@ -176,6 +182,8 @@ class MonitorService:
         self.telemetry.gauge("dq_consumer_lag", self._lag)
         self.telemetry.gauge("dq_series_evicted", lambda: [
             (n, self._source_label(name)) for name, n in self.monitor.evicted.items()])
+        self.telemetry.gauge("dq_state_restore", lambda: [] if self._restore_s is None else [
+            (self._restore_s, {"topic": self.changelog_topic})])
         #: Each source's metric label, made once: a scrape reads thousands of them on the loop.
         self._labels: dict[str, dict[str, Any]] = {}
 
@@ -343,6 +351,7 @@ class MonitorService:
         lost = (self.revoked_pending | self.monitor.owned) - numbers
         self.monitor.revoke(lost)
         self.observer.revoke_homes(lost)
+        self.snapshots.drop(lost)
         self.revoked_pending = set()
         self._restore_pending &= numbers
         await self._restore(numbers - self.monitor.owned)
@@ -356,7 +365,7 @@ class MonitorService:
         assert self._producer is not None
         now = self.clock()
         try:
-            await changelog.restore(
+            done = await changelog.restore_state(
                 self.kafka, self.changelog_topic, new, self._producer,
                 lambda p, key, value: (self.observer.restore(p, key, value) if is_state_key(key)
                                        else self.monitor.restore(p, key, value, now)),
@@ -374,6 +383,13 @@ class MonitorService:
             log.error("state restore of %s partitions %s failed (%s); not ready, retrying",
                       self.changelog_topic, sorted(new), self._restore_error)
             return
+        self._restore_s = done.seconds
+        for p in new:
+            end = done.ends.get(p)
+            self.snapshots.restored(p, done.read.get(p, 0), done.keys.get(p, 0),
+                                    None if end is None else end + 1)
+        self.stats["restore.replayed"] += done.replayed
+        self.telemetry.records_replayed.add(done.replayed, {"topic": self.changelog_topic})
         self._restore_pending -= new
         if not self._restore_pending:
             self._restore_failing_since = None
@@ -470,10 +486,7 @@ class MonitorService:
             await self._checkpointed(consumer)  # the previous checkpoint, in order
         self._checkpointed_at = time.monotonic()
         self._read_since_checkpoint = 0
-        records: list[Record] = [
-            (self.changelog_topic, key.encode(), changelog.encode(value), p, [])
-            for p, key, value in [*self.monitor.take_dirty(), *self.observer.take_dirty()]
-        ]
+        records = self._state_records()
         offsets, self._uncommitted = self._uncommitted, {}
         sent = _InFlight(records, [], [], [])
         self._state_sent = sent
@@ -487,16 +500,54 @@ class MonitorService:
             if self._committing is not None:
                 await self._committing
 
+    def _state_records(self) -> list[Record]:
+        """A checkpoint's changelog records: per owned partition, the end marker of a snapshot
+        cycle that completed, the state changed since the last checkpoint, and the owed keys
+        of the running cycle it refreshes (``state.snapshots``)."""
+        topic = self.changelog_topic
+        changed = [*self.monitor.take_dirty(), *self.observer.take_dirty()]
+        written: dict[int, list[str]] = {p: [] for p in self.monitor.owned}
+        for p, key, _ in changed:
+            written.setdefault(p, []).append(key)
+        markers: list[Record] = []
+        refreshed: list[Record] = []
+        for p in sorted(self.monitor.owned):
+            plan = self.snapshots.plan(p, written[p], partial(self._state_keys, p))
+            if plan.marker_from is not None:
+                marker, start = changelog.snapshot_marker(plan.marker_from)
+                markers.append((topic, marker, start, p, []))
+            for key in plan.refresh:
+                value = (self.observer.snapshot(key) if is_state_key(key)
+                         else self.monitor.snapshot(key))
+                refreshed.append((topic, key.encode(), changelog.encode(value), p, []))
+        return [*markers,
+                *[(topic, key.encode(), changelog.encode(value), p, [])
+                  for p, key, value in changed],
+                *refreshed]
+
+    def _state_keys(self, partition: int) -> list[str]:
+        return [*self.monitor.state_keys(partition), *self.observer.state_keys(partition)]
+
     async def _checkpointed(self, consumer: AIOKafkaConsumer) -> None:
         """Once the last checkpoint's state is durable (re-sent through outages if a send
-        failed), commit its offsets in the background."""
+        failed), commit its offsets in the background. A snapshot cycle learns where its
+        records landed; one whose records were re-sent or refused starts over."""
         sent, self._state_sent = self._state_sent, None
         assert sent is not None
         results = [] if sent.acks is None else await asyncio.shield(sent.acks)
         if sent.acks is None or any(isinstance(r, BaseException) for r in results):
+            self.snapshots.restart({r[3] for r in sent.records if r[3] is not None})
             await self._refused(sent.records, await self._write_all(sent.records))
         else:
             self._written(sent.records)
+            first: dict[int, int] = {}
+            for meta in results:
+                p, offset = meta.partition, meta.offset
+                if offset >= 0 and offset < first.get(p, offset + 1):
+                    first[p] = offset
+            count = Counter(r[3] for r in sent.records)
+            for p, offset in first.items():
+                self.snapshots.acked(p, offset, count[p])
         if sent.offsets:
             if self._committing is not None:
                 await self._committing  # commits stay in order

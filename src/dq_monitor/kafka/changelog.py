@@ -10,13 +10,23 @@ value the current config cannot hold). Such a record is skipped, logged and hand
 ``on_unreadable`` as an ``unreadable_state`` dead-letter record; the rest restores. Losing one
 state record costs at most a re-warm-up of one series or one repeated alert, while refusing to
 start would stop every alert.
+
+NFR-001/NFR-003: the monitor's state restores with ``restore_state``, whose cost follows the live
+keys, not the checkpoints ever written. It looks backwards from the end, in windows that double,
+for the latest snapshot marker (key ``SNAPSHOT_KEY``, value ``{"from": S}``, written by the
+service when a rolling snapshot completed: ``state.snapshots``) and reads from S on; with no
+marker (a changelog of an older version, a new topic) it reads everything. Only the last record
+of each key is decoded and applied, in the offset order of those last records; an unreadable
+record that a later one of its key supersedes is never looked at, so it is not reported.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -28,6 +38,12 @@ from dq_monitor.kafka.clients import common_kwargs
 log = logging.getLogger(__name__)
 
 MARKER_PREFIX = "__restore_marker__|"
+#: The key of a partition's snapshot end marker (one key, so compaction keeps the latest).
+SNAPSHOT_KEY = "__snapshot__"
+_SNAPSHOT = SNAPSHOT_KEY.encode()
+_MARKER = MARKER_PREFIX.encode()
+#: Records of the first window searched backwards for a snapshot marker; each next one doubles.
+FIRST_WINDOW = 1024
 
 Apply = Callable[[int, str, dict[str, Any] | None], None]
 Unreadable = Callable[[dict[str, Any]], None]
@@ -49,12 +65,7 @@ async def restore(
     parts = sorted(set(partitions))
     if not parts:
         return 0
-    ends: dict[int, int] = {}
-    for p in parts:
-        meta = await producer.send_and_wait(
-            topic, key=f"{MARKER_PREFIX}{uuid.uuid4()}".encode(), value=None, partition=p
-        )
-        ends[p] = meta.offset
+    ends = await _write_ends(topic, parts, producer)
     consumer = AIOKafkaConsumer(**common_kwargs(cfg), enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()
@@ -93,6 +104,199 @@ async def restore(
         await consumer.stop()
     log.info("restored %d state records from %s partitions %s", applied, topic, parts)
     return applied
+
+
+async def _write_ends(topic: str, parts: list[int], producer: AIOKafkaProducer) -> dict[int, int]:
+    """A restore marker on each partition: its offset is where the restore stops reading."""
+    ends: dict[int, int] = {}
+    for p in parts:
+        meta = await producer.send_and_wait(
+            topic, key=f"{MARKER_PREFIX}{uuid.uuid4()}".encode(), value=None, partition=p
+        )
+        ends[p] = meta.offset
+    return ends
+
+
+def snapshot_marker(start: int) -> tuple[bytes, bytes]:
+    """The end marker of a completed snapshot cycle: replaying from ``start`` is enough."""
+    return _SNAPSHOT, orjson.dumps({"from": start})
+
+
+@dataclass(slots=True)
+class Restored:
+    """What ``restore_state`` did."""
+
+    #: Changelog records read (markers and superseded records included).
+    replayed: int = 0
+    #: Keys whose last record was applied.
+    applied: int = 0
+    #: Records found unreadable (each dead-lettered).
+    unreadable: int = 0
+    #: Per partition, the offset the replay started from (0 or the log start: no snapshot).
+    started_at: dict[int, int] = field(default_factory=dict)
+    #: Per partition, records read and keys applied.
+    read: dict[int, int] = field(default_factory=dict)
+    keys: dict[int, int] = field(default_factory=dict)
+    #: Per partition, the offset of the restore marker (the last record written there).
+    ends: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class SnapshotScan:
+    """One partition's backward search for the latest snapshot marker, then its replay."""
+
+    begin: int
+    end: int
+    #: The range being read, ``[lo, hi)``.
+    lo: int
+    hi: int
+    window: int
+    #: Last record of each key read so far: key → (offset, value).
+    latest: dict[bytes, tuple[int, bytes | None]] = field(default_factory=dict)
+    #: This range's records, before they join ``latest`` (later ranges win there).
+    reading: dict[bytes, tuple[int, bytes | None]] = field(default_factory=dict)
+    #: ``from`` of the latest snapshot marker, once found.
+    start: int | None = None
+    #: Offset and value of the latest snapshot marker seen (-1: none yet).
+    marker: int = -1
+    start_candidate: bytes | None = None
+    done: bool = False
+
+    def feed(self, offset: int, key: bytes | None, value: bytes | None) -> bool:
+        """One record; True when the range is read (``offset`` is past it or its last)."""
+        if offset >= self.hi:
+            return True
+        if offset >= self.lo and key and not key.startswith(_MARKER):
+            if key == _SNAPSHOT:
+                if self.start is None and offset > self.marker:
+                    self.marker = offset
+                    self.start_candidate = value
+            else:
+                self.reading[key] = (offset, value)
+        return offset >= self.hi - 1
+
+    def next_range(self) -> bool:
+        """Merge the range just read; set the next one. False when the replay is complete."""
+        latest = self.latest
+        for key, item in self.reading.items():
+            if key not in latest:
+                latest[key] = item
+        self.reading = {}
+        if self.start is not None:  # the range up to the snapshot start was the last one
+            return self._finish()
+        if self.marker >= 0:
+            self.start = _start_of(self.start_candidate)
+            if self.start is not None:
+                if self.start >= self.lo:
+                    return self._finish()
+                self.lo, self.hi = max(self.start, self.begin), self.lo
+                return self.lo < self.hi or self._finish()
+            self.marker = -1  # unreadable marker: look further back
+        if self.lo <= self.begin:
+            self.start = self.begin
+            return self._finish()
+        self.window = 2 * self.window  # each window reaches twice as far back
+        self.lo, self.hi = max(self.begin, self.lo - self.window), self.lo
+        return True
+
+    def _finish(self) -> bool:
+        start = self.start if self.start is not None else self.begin
+        if start > self.begin:
+            self.latest = {k: v for k, v in self.latest.items() if v[0] >= start}
+        self.done = True
+        return False
+
+
+def _start_of(value: bytes | None) -> int | None:
+    try:
+        start = orjson.loads(value or b"null")["from"]
+    except (orjson.JSONDecodeError, TypeError, KeyError):
+        return None
+    return start if isinstance(start, int) and not isinstance(start, bool) else None
+
+
+async def restore_state(
+    cfg: KafkaConfig,
+    topic: str,
+    partitions: Iterable[int],
+    producer: AIOKafkaProducer,
+    apply: Apply,
+    on_unreadable: Unreadable | None = None,
+    *,
+    window: int = FIRST_WINDOW,
+) -> Restored:
+    """Restore ``partitions`` from their latest complete snapshot (everything if none): the
+    last record of each key is decoded and applied, in offset order of those records."""
+    began = time.monotonic()
+    done = Restored()
+    parts = sorted(set(partitions))
+    if not parts:
+        return done
+    ends = done.ends = await _write_ends(topic, parts, producer)
+    consumer = AIOKafkaConsumer(**common_kwargs(cfg), enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    scans: dict[int, SnapshotScan] = {}
+    try:
+        tps = {p: TopicPartition(topic, p) for p in parts}
+        consumer.assign(list(tps.values()))
+        begins = await consumer.beginning_offsets(list(tps.values()))
+        for p, tp in tps.items():
+            begin, end = min(begins[tp], ends[p]), ends[p]
+            scan = scans[p] = SnapshotScan(begin, end, max(begin, end - window), end, window)
+            consumer.seek(tp, scan.lo)
+        active = set(parts)
+        while active:
+            batch = await consumer.getmany(*(tps[p] for p in active), timeout_ms=500,
+                                           max_records=5000)
+            for tp, records in batch.items():
+                scan = scans[tp.partition]
+                if scan.done or tp.partition not in active:
+                    continue
+                done.read[tp.partition] = done.read.get(tp.partition, 0) + len(records)
+                for rec in records:
+                    done.replayed += 1
+                    if not scan.feed(rec.offset, rec.key, rec.value):
+                        continue
+                    if scan.next_range():
+                        consumer.seek(tp, scan.lo)
+                    else:
+                        active.discard(tp.partition)
+                        consumer.pause(tp)
+                    break
+    finally:
+        await consumer.stop()
+    read_s = time.monotonic() - began
+    for p in parts:
+        scan = scans[p]
+        done.started_at[p] = scan.start if scan.start is not None else scan.begin
+        last = sorted(scan.latest.items(), key=lambda item: item[1][0])
+        scan.latest = {}
+        done.keys[p] = 0
+        for raw_key, (offset, raw) in last:
+            try:
+                key = raw_key.decode()
+                value = None if raw is None else orjson.loads(raw)
+                if value is not None and not isinstance(value, dict):
+                    raise TypeError(f"value must be a JSON object, not {type(value).__name__}")
+                apply(p, key, value)
+            except Exception as exc:  # any record, any shape: skip it, never stall
+                reason = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("state topic %s[%d] offset %d: unreadable record skipped (%s)",
+                            topic, p, offset, reason)
+                done.unreadable += 1
+                if on_unreadable is not None:
+                    on_unreadable(unreadable_state(topic, p, offset, raw_key, reason))
+                continue
+            done.applied += 1
+            done.keys[p] += 1
+    done.seconds = time.monotonic() - began
+    log.info("restored %d state records from %s partitions %s", done.replayed, topic, parts)
+    log.info("state of %s partitions %s: read in %.2fs, %d keys applied in %.2fs, replayed "
+             "from offsets %s", topic, parts, read_s, done.applied, done.seconds - read_s,
+             done.started_at)
+    return done
 
 
 def unreadable_state(

@@ -416,6 +416,17 @@ class Monitor:
         return ([(p, key, self.snapshot(key)) for p, key in keys]
                 + [(p, key, None) for p, key in gone])
 
+    def state_keys(self, partition: int) -> list[str]:
+        """Changelog keys of the live state of owned ``partition`` (a snapshot cycle's due)."""
+        keys: list[str] = []
+        for name, src in self.sources.items():
+            if src.partition != partition:
+                continue
+            keys.append(_state_key("src", name, ""))
+            keys += [_state_key("ser", name, sub) for sub in src.series]
+            keys += [_state_key("w", name, sub) for sub in src.watches]
+        return keys
+
     def snapshot(self, key: str) -> dict[str, Any] | None:
         kind, name, *rest = key.split(SEP, 2)
         src = self.sources.get(name)

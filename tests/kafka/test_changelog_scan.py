@@ -1,0 +1,88 @@
+"""The backward search for the latest snapshot marker, on a log in memory (NFR-001, NFR-006)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dq_monitor.kafka.changelog import SNAPSHOT_KEY, SnapshotScan
+
+Record = tuple[bytes, bytes | None]
+
+
+def scan(log: list[Record], window: int, begin: int = 0) -> tuple[dict[bytes, bytes | None], int]:
+    """Drive a scan as ``restore_state`` does: read each range from its start until the scan
+    says it is read. Returns the last record of each key it keeps, and the records read."""
+    end = len(log)
+    log = [*log, (b"__restore_marker__|x", None)]  # the restore marker at the end
+    s = SnapshotScan(begin, end, max(begin, end - window), end, window)
+    read = 0
+    while True:
+        offset = s.lo
+        while True:
+            read += 1
+            key, value = log[offset]
+            if s.feed(offset, key, value):
+                break
+            offset += 1
+        if not s.next_range():
+            return {k: v for k, (_, v) in s.latest.items()}, read
+
+
+def expected(log: list[Record], begin: int = 0) -> dict[bytes, bytes | None]:
+    start = begin
+    for key, value in reversed(log[begin:]):
+        if key == SNAPSHOT_KEY.encode():
+            start = max(begin, orjson.loads(value or b"null")["from"])
+            break
+    out: dict[bytes, bytes | None] = {}
+    for key, value in log[start:]:
+        if key != SNAPSHOT_KEY.encode():
+            out[key] = value
+    return out
+
+
+@st.composite
+def logs(draw: st.DrawFn) -> list[Record]:
+    n = draw(st.integers(0, 60))
+    log: list[Record] = []
+    for i in range(n):
+        if i and draw(st.integers(0, 9)) == 0:
+            log.append((SNAPSHOT_KEY.encode(),
+                        orjson.dumps({"from": draw(st.integers(0, i - 1))})))
+        else:
+            value = draw(st.one_of(st.none(), st.binary(max_size=3)))
+            log.append((f"k{draw(st.integers(0, 8))}".encode(), value))
+    return log
+
+
+@pytest.mark.req("NFR-001")
+@settings(max_examples=300, deadline=None)
+@given(logs(), st.integers(1, 12), st.integers(0, 5))
+def test_the_scan_keeps_the_last_record_of_each_key_from_the_latest_marker_on(
+    log: list[Record], window: int, begin: int,
+) -> None:
+    begin = min(begin, len(log))
+    kept, _ = scan(log, window, begin)
+    assert kept == expected(log, begin)
+
+
+@pytest.mark.req("NFR-001", "NFR-003")
+def test_the_scan_reads_the_tail_not_the_history() -> None:
+    history: list[Record] = [(f"k{i % 10}".encode(), b"old") for i in range(10_000)]
+    start = len(history)
+    tail: list[Record] = [(f"k{i}".encode(), b"new") for i in range(10)]
+    log = [*history, *tail, (SNAPSHOT_KEY.encode(), orjson.dumps({"from": start}))]
+    kept, read = scan(log, window=4)
+    assert kept == {f"k{i}".encode(): b"new" for i in range(10)}
+    assert read < 40  # a full replay reads 10,011
+
+
+@pytest.mark.req("NFR-006")
+def test_an_unreadable_marker_is_passed_over_for_an_older_one() -> None:
+    log: list[Record] = [(b"a", b"1"), (b"b", b"1"), (SNAPSHOT_KEY.encode(), b'{"from": 1}'),
+                         (b"a", b"2"), (SNAPSHOT_KEY.encode(), b"not json")]
+    kept, _ = scan(log, window=2)
+    assert kept == {b"b": b"1", b"a": b"2"}
