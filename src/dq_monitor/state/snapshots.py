@@ -18,7 +18,9 @@ a quiet partition writes nothing but its changes.
 The planner never sees Kafka: the adapter tells it what a checkpoint writes (``plan``), the
 first acknowledged offset of a checkpoint on a partition (``acked``), and sends that failed or
 were refused (``restart``), which start that partition's cycle over (the previous marker still
-holds: a completed snapshot stays valid whatever is appended after it). A record another writer
+holds: a completed snapshot stays valid whatever is appended after it). Where a re-sent
+checkpoint's records landed is not known, so the next cycle starts where this instance's last
+acknowledged record ended, before them (starting earlier is always safe). A record another writer
 put on the partition (``dq-monitor seed``) is not in this instance's memory, so a later marker
 could hide it: the acknowledged offsets show it (a gap after this instance's last record), and
 the partition writes no marker until its next restore, which reads that record.
@@ -69,7 +71,7 @@ class _Tail:
 class SnapshotPlanner:
     """The snapshot cycles of the changelog partitions this instance owns."""
 
-    __slots__ = ("cycles", "floor", "next_offset", "suspended", "tails")
+    __slots__ = ("cycles", "floor", "next_offset", "suspended", "tails", "uncertain")
 
     def __init__(self, floor: int = FLOOR) -> None:
         self.floor = floor
@@ -82,6 +84,10 @@ class SnapshotPlanner:
         #: Partitions another writer wrote to since their restore (``dq-monitor seed``): a
         #: marker could hide that record, so none is written until the next restore.
         self.suspended: set[int] = set()
+        #: Partitions with records of a failed send somewhere after ``next_offset``: their
+        #: next acknowledgement is not checked for a gap, and their next cycle starts at
+        #: ``next_offset`` (before whatever landed since, another writer's records included).
+        self.uncertain: set[int] = set()
 
     def restored(self, partition: int, records: int, keys: int,
                  next_offset: int | None = None) -> None:
@@ -89,6 +95,7 @@ class SnapshotPlanner:
         next record written there lands at ``next_offset`` (None: unknown)."""
         self.cycles.pop(partition, None)
         self.suspended.discard(partition)
+        self.uncertain.discard(partition)
         self.tails[partition] = _Tail(max(0, records - keys), keys)
         self._expect(partition, next_offset)
 
@@ -141,14 +148,23 @@ class SnapshotPlanner:
         between: snapshots of the partition stop until its next restore."""
         expected = self.next_offset.get(partition)
         self._expect(partition, first_offset + records)
-        if expected is not None and first_offset != expected:
+        start = first_offset
+        if partition in self.uncertain:
+            # a failed send's records (and maybe another writer's) lie before these: a cycle
+            # starting now starts where the last acknowledged record ended, or not at all
+            self.uncertain.discard(partition)
+            if expected is None:  # nothing known to start from: the next cycle will be
+                self.cycles.pop(partition, None)
+                return
+            start = expected
+        elif expected is not None and first_offset != expected:
             self.suspended.add(partition)
             self.cycles.pop(partition, None)
             self.tails.pop(partition, None)
             return
         cycle = self.cycles.get(partition)
         if cycle is not None and cycle.start is None:
-            cycle.start = first_offset
+            cycle.start = start
 
     def restart(self, partitions: Iterable[int]) -> None:
         """A send to these partitions failed or was refused: their cycles start over at the
@@ -156,13 +172,16 @@ class SnapshotPlanner:
         for p in partitions:
             self.cycles.pop(p, None)
             self.tails.pop(p, None)
-            self.next_offset.pop(p, None)  # re-sent: where they landed is unknown
+            self.uncertain.add(p)  # ``next_offset`` stays: where the known records end
 
     def drop(self, partitions: Iterable[int]) -> None:
         """Partitions no longer owned: their cycles end unfinished (the next owner restores
         them and plans its own)."""
         for p in partitions:
-            self.restart([p])
+            self.cycles.pop(p, None)
+            self.tails.pop(p, None)
+            self.next_offset.pop(p, None)
+            self.uncertain.discard(p)
             self.suspended.discard(p)
 
     def owed(self, partition: int) -> int:
