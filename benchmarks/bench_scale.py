@@ -23,8 +23,9 @@ commits) and is measured from outside (``scale_probe.py``: ``/metrics``, ``/read
 4. a monitor in a fresh group over the same records with a short ``commit_interval``
    (``--commit-interval``), stopped once every series has been checkpointed about
    ``--events-per-series`` times (the count is read back from the changelog), and started
-   again: restart time to ``/readyz`` and the state records replayed (a restore counter in
-   ``/metrics`` if there is one, else the monitor's ``restored N state records`` log lines);
+   again: restart time to ``/readyz`` and the state records replayed
+   (``dq_state_records_replayed_total`` if the monitor has it, else its ``restored N state
+   records`` log lines; and ``dq_state_restore_seconds`` if it has that);
 5. at ``--two-at`` series, two monitors in one group (their aggregate while both were busy);
    at ``--peers-at`` series with ``--peers``, Bytewax and Quix Streams scoring the same records
    with the raw loop's rolling z (``peers/``; ``--peer-variants rolling,robust`` adds
@@ -301,10 +302,12 @@ def restart(workdir: Path, bootstrap: str, topic: str, work: Workload, n: int,
         out["rss_after_restore_mb"] = probe.memory(again.pid)["rss"] / MB
         with httpx.Client() as client:
             text = probe.metrics_text(client, again.port, timeout=60) or ""
-    metric = probe.restored_metric(text)
-    logged = probe.restored_in_log(again.log.read_text(errors="replace"))
+    changelog = f"{group}.changelog"
+    metric = probe.restored_metric(text, changelog)
+    logged = probe.restored_in_log(again.log.read_text(errors="replace"), changelog)
     out["restored_records"] = metric if metric is not None else logged
     out["restored_from"] = "metrics" if metric is not None else "log"
+    out["restore_metric_s"] = probe.restore_seconds(text, changelog)
     return out
 
 

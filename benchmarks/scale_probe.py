@@ -19,10 +19,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 _CONSUMED = re.compile(r'^dq_events_consumed_total\{[^}]*topic="([^"]*)"[^}]*\} (\S+)$', re.M)
 _TRACKED = re.compile(r"^dq_series_tracked(?:\{[^}]*\})? (\S+)$", re.M)
-#: A restore counter, if the monitor exposes one (preferred over the log line).
-_RESTORED_METRIC = re.compile(r"^dq_state_restored_records(?:_total)?(?:\{[^}]*\})? (\S+)$",
-                              re.M)
-_RESTORED_LOG = re.compile(r"restored (\d+) state records from ")
+#: The restore counter and timer, if the monitor exposes them (preferred over the log line).
+_RESTORED_METRIC = re.compile(
+    r'^dq_state_records_replayed_total\{[^}]*topic="([^"]*)"[^}]*\} (\S+)$', re.M)
+_RESTORE_SECONDS = re.compile(
+    r'^dq_state_restore_seconds\{[^}]*topic="([^"]*)"[^}]*\} (\S+)$', re.M)
+_RESTORED_LOG = re.compile(r"restored (\d+) state records from (\S+) ")
 #: Changelog keys of anomaly series state (``ser`` + unit separator + source + ...).
 SERIES_KEY = b"ser\x1f"
 
@@ -69,15 +71,22 @@ def series_tracked(text: str) -> float:
     return sum(float(v) for v in _TRACKED.findall(text))
 
 
-def restored_metric(text: str) -> float | None:
-    values = _RESTORED_METRIC.findall(text)
-    return sum(float(v) for v in values) if values else None
+def restored_metric(text: str, topic: str) -> float | None:
+    """Records of ``topic`` replayed by restores (``dq_state_records_replayed_total``)."""
+    values = [float(v) for t, v in _RESTORED_METRIC.findall(text) if t == topic]
+    return sum(values) if values else None
 
 
-def restored_in_log(log: str) -> int | None:
-    """State records replayed, summed over the restore lines of a monitor's log."""
-    found = _RESTORED_LOG.findall(log)
-    return sum(int(v) for v in found) if found else None
+def restore_seconds(text: str, topic: str) -> float | None:
+    """How long the last restore of ``topic`` took (``dq_state_restore_seconds``)."""
+    values = [float(v) for t, v in _RESTORE_SECONDS.findall(text) if t == topic]
+    return max(values) if values else None
+
+
+def restored_in_log(log: str, topic: str) -> int | None:
+    """Records of ``topic`` replayed, summed over the restore lines of a monitor's log."""
+    found = [int(n) for n, t in _RESTORED_LOG.findall(log) if t == topic]
+    return sum(found) if found else None
 
 
 def time_to_ready(proc: subprocess.Popen[bytes], port: int, started: float,

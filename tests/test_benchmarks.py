@@ -148,6 +148,31 @@ def test_scale_workload_is_the_one_users_run_and_the_best_case_stays_apart() -> 
     assert all(e["value"] == int(e["value"]) for e in best)
 
 
+@pytest.mark.req("NFR-001", "NFR-003")
+def test_scale_probe_reads_restores_and_counters_of_the_topic_asked_for() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import scale_probe as probe
+
+    log = ("2026-12-07 00:50:32,787 INFO dq_monitor.kafka.changelog: restored 126991 state "
+           "records from g1.changelog partitions [0, 1, 2, 3]\n"
+           "... restored 7 state records from other.state partitions [0]\n"
+           "... restored 9 state records from g1.changelog partitions [2]\n")
+    assert probe.restored_in_log(log, "g1.changelog") == 127_000
+    assert probe.restored_in_log(log, "g2.changelog") is None
+    text = ('dq_state_records_replayed_total{topic="g1.changelog"} 3045.0\n'
+            'dq_state_records_replayed_total{topic="g1.observe"} 5.0\n'
+            'dq_state_restore_seconds{topic="g1.changelog"} 1.25\n'
+            'dq_events_consumed_total{topic="in",type="metric"} 800.0\n'
+            'dq_events_consumed_total{topic="g1.repartition",type="metric"} 200.0\n'
+            'dq_events_consumed_total{topic="in",type="table_update"} 100.0\n'
+            'dq_series_tracked{source="a"} 10.0\ndq_series_tracked{source="b"} 20.0\n')
+    assert probe.restored_metric(text, "g1.changelog") == 3045
+    assert probe.restored_metric("", "g1.changelog") is None
+    assert probe.restore_seconds(text, "g1.changelog") == 1.25
+    assert probe.consumed(text, "in") == 900  # records re-routed and read again not counted
+    assert probe.series_tracked(text) == 30
+
+
 @pytest.mark.req("NFR-003")
 def test_service_benchmark_records_are_the_ones_users_send() -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
