@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.integration
 @pytest.mark.req("NFR-003", "NFR-005")
 def test_service_benchmark_reports_both_loops_latency_and_memory(tmp_path: Path) -> None:
+    # Tiny sizes: two cheap throughput rounds (so the median is one of two), one latency run.
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_service.py"), "--events", "3000",
-         "--rounds", "2", "--rate", "1000", "--seconds", "4", "--spikes", "5", "--runs", "2",
+         "--rounds", "2", "--rate", "1000", "--seconds", "4", "--spikes", "5", "--runs", "1",
          "--memory-series", "2000", "--session-timeout", "2", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=240,
     )
@@ -32,11 +33,13 @@ def test_service_benchmark_reports_both_loops_latency_and_memory(tmp_path: Path)
         assert r["ratio"] == pytest.approx(r["monitor_events_per_s"] / r["raw_events_per_s"])
     assert t["ratio"] == pytest.approx(statistics.median(r["ratio"] for r in t["rounds"]))
     lat = results["latency"]
-    assert len(lat["runs"]) == 2 and len(lat["alert_topic_p95_s"]) == 2
-    for run in lat["runs"]:
-        assert run["spikes"] >= 5 and run["firing_alerts"] >= 1 and run["delivered"] >= 1
-        assert set(run["detection_s"]) == {"p50", "p95", "p99"}
-    assert lat["min_firing_alerts_per_run"] == min(r["firing_alerts"] for r in lat["runs"])
+    (run,) = lat["runs"]
+    assert lat["alert_topic_p95_s"] == [run["detection_s"]["p95"]]
+    assert lat["webhook_p95_s"] == [run["webhook_receipt_s"]["p95"]]
+    assert run["spikes"] >= 5 and run["firing_alerts"] >= 1 and run["delivered"] >= 1
+    assert 0 < run["detection_s"]["p50"] <= run["detection_s"]["p95"] <= run["detection_s"]["p99"]
+    assert lat["min_firing_alerts_per_run"] == run["firing_alerts"]
+    assert lat["runs_alert_topic_p95_under_50ms"] == int(run["detection_s"]["p95"] < 0.05)
     assert set(results["bytes_per_series_window_100"]) == {"2k"}
     assert 0 < results["bytes_per_series_window_100"]["2k"] < 10_000
     assert "ratio" in proc.stdout and "bytes per series" in proc.stdout
