@@ -281,11 +281,13 @@ def two_instances(workdir: Path, bootstrap: str, topic: str, work: Workload,
                                                            "measured_events", "measured_s")}
 
 
-async def run_history(bootstrap: str, m: Monitor, partitions: int, n: int,
+async def run_history(bootstrap: str, m: Monitor, partitions: int, n: int, least: int,
                       records: int, timeout: float = 3600) -> int:
-    """Let ``m`` read the topic until its changelog holds ``records`` records or it has
-    committed all ``n`` input records; the input records committed by then. Both are read from
-    the broker (end offsets are approximate on the embedded broker: by a batch at most)."""
+    """Let ``m`` read the topic until it has committed at least ``least`` input records and its
+    changelog holds ``records`` records, or it has committed all ``n``; the input records
+    committed by then. Both are read from the broker (end offsets are approximate on the
+    embedded broker: by a batch at most). ``least`` is the floor of passes over the fleet a
+    series needs to be checkpointed that often, whatever else the changelog holds."""
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=m.group,
                               enable_auto_commit=False)
     await reader.start()
@@ -300,7 +302,8 @@ async def run_history(bootstrap: str, m: Monitor, partitions: int, n: int,
                                    f"{m.log.read_text()[-2000:]}")
             done = await probe.committed(reader, inputs)
             with contextlib.suppress(KafkaError):
-                if done >= n or sum((await reader.end_offsets(state)).values()) >= records:
+                if done >= n or (done >= least and sum(
+                        (await reader.end_offsets(state)).values()) >= records):
                     return done
             await asyncio.sleep(0.25)
         raise RuntimeError(f"history not written in {timeout:.0f} s")
@@ -323,7 +326,9 @@ def restart(workdir: Path, bootstrap: str, topic: str, work: Workload, n: int,
         with running([done]):
             # A fifth of a changelog's records or so are not series state (alert states,
             # markers): aim above the series' share.
+            # Each series is written at most once per pass, hence the floor of passes.
             history = asyncio.run(run_history(bootstrap, done, work.partitions, n,
+                                              math.ceil(1.2 * checkpoints) * work.series,
                                               math.ceil(1.35 * checkpoints * work.series)))
     group = done.group
     out: dict[str, Any] = asyncio.run(probe.changelog_versions(bootstrap, f"{group}.changelog"))
