@@ -10,7 +10,14 @@
    the OTel histogram (Prometheus exposition), and independently from the alert records
    (alert-topic append time − triggering event's Kafka timestamp) and from receipts at a local
    webhook channel.
-3. Memory: bytes per series at window 100 for 10k and 100k series (tracemalloc).
+3. Memory: bytes per series at window 100 for 10k and 100k series (tracemalloc;
+   ``--memory-series``).
+
+The throughput records are the ones users send: event times that advance with every record,
+Gaussian noise around each series' level, 100 series of 1–3 tags, ~0.5 % of values far off
+(alerts fire and resolve), every tenth record a table update. The latency load has the same
+noise, live event times, and its injected spikes as its only anomalies. ``bench_scale.py``
+measures the same workload at fleet sizes, from outside the process.
 
 Results go to benchmarks/results/service.json and a PNG plot beside it.
 """
@@ -22,12 +29,13 @@ import asyncio
 import contextlib
 import math
 import multiprocessing
+import random
 import statistics
 import sys
 import time
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -46,6 +54,12 @@ from dq_monitor.telemetry import Telemetry
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SERIES = 100
+#: Share of the throughput records' values that are anomalous (alerts fire and resolve).
+ANOMALY_RATE = 0.005
+_RNG = random.Random(31)
+#: ``kafka.session_timeout`` of the monitors and the raw loop's consumer (a group join on the
+#: embedded broker takes half of it); set from ``--session-timeout``.
+SESSION_TIMEOUT_MS = [6000]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -64,8 +78,8 @@ kafka:
   input_topics: [{topic}]
   alert_topic: {topic}.alerts
   dead_letter_topic: {topic}.dead
-  session_timeout: 6s
-  heartbeat_interval: 1s
+  session_timeout: {SESSION_TIMEOUT_MS[0]}ms
+  heartbeat_interval: {min(1000, SESSION_TIMEOUT_MS[0] // 3)}ms
 sources:
   - name: bench
     freshness: {{max_staleness: 1h}}
@@ -84,24 +98,49 @@ async def create(bootstrap: str, *topics: str) -> None:
         await admin.close()
 
 
-def event(i: int, value: float | None = None) -> bytes:
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+def series_tags(s: int) -> dict[str, str]:
+    """One to three tags of series ``s`` (the ``s`` tag names the series)."""
+    tags = {"s": str(s)}
+    if s % 3 >= 1:
+        tags["region"] = f"r{s % 4}"
+    if s % 3 == 2:
+        tags["env"] = "prod"
+    return tags
+
+
+def event(i: int, value: float | None = None, *, ts: datetime | None = None,
+          rng: random.Random | None = None, anomaly_rate: float = ANOMALY_RATE) -> bytes:
+    """Record ``i`` as users send them: every tenth a table update, the others a metric value
+    of one of ``SERIES`` tagged series with Gaussian noise around the series' level and, at
+    ``anomaly_rate``, far off it; ``value`` replaces the value (a spike of the latency runs);
+    ``ts`` is the event time (now by default)."""
+    now = (ts or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
     if i % 10 == 0:
         return orjson.dumps({"type": "table_update", "source": "bench", "updated_at": now,
                              "row_count": 1000 + i % 7, "null_counts": {"c": i % 5}})
-    v = value if value is not None else 100.0 + (i * 7919 % 13)
-    return orjson.dumps({"type": "metric", "source": "bench", "metric": "m", "value": v,
-                         "ts": now, "tags": {"s": str(i % SERIES)}})
+    s = (i - i // 10 - 1) % SERIES  # the metric records' own count: every series gets values
+    if value is None:
+        rng = rng or _RNG
+        level = 100.0 + 10 * (s % 7)
+        value = rng.gauss(level, level * 0.02)
+        if rng.random() < anomaly_rate:
+            value = level + rng.choice((-1.0, 1.0)) * level * 0.02 * rng.uniform(12.0, 30.0)
+    return orjson.dumps({"type": "metric", "source": "bench", "metric": "m", "value": value,
+                         "ts": now, "tags": series_tags(s)})
 
 
 async def produce(bootstrap: str, topic: str, n: int) -> None:
+    """``n`` records whose event times advance by up to a millisecond each, ending now."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False,
                                 linger_ms=20, max_batch_size=512 * 1024)
     await producer.start()
+    step = min(timedelta(milliseconds=1), timedelta(minutes=30) / max(n, 1))
+    first = datetime.now(UTC) - step * n
     try:
         batch = []
         for i in range(n):
-            batch.append(await producer.send(topic, event(i), key=b"bench"))
+            batch.append(await producer.send(topic, event(i, ts=first + step * i),
+                                             key=b"bench"))
             if len(batch) >= 5000:
                 await asyncio.gather(*batch)
                 batch.clear()
@@ -115,7 +154,8 @@ async def raw_loop(bootstrap: str, topic: str, n: int) -> tuple[float, float]:
     (events/s, CPU µs of this process per event)."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4()}",
                                 auto_offset_reset="earliest", enable_auto_commit=False,
-                                session_timeout_ms=6000, heartbeat_interval_ms=1000)
+                                session_timeout_ms=SESSION_TIMEOUT_MS[0],
+                                heartbeat_interval_ms=min(1000, SESSION_TIMEOUT_MS[0] // 3))
     await consumer.start()
     sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     seen = 0
@@ -228,7 +268,8 @@ async def _produce_load(bootstrap: str, topic: str, rate: int, seconds: float,
                     value = 10_000.0 + i  # a spike, identifiable by its value
                     sent_at[value] = time.time()
                     next_spike = i + stride
-                await producer.send(topic, event(i, value), key=b"bench")
+                # noise, but no anomalies of its own: the spikes are the anomalies here
+                await producer.send(topic, event(i, value, anomaly_rate=0.0), key=b"bench")
                 i += 1
             await asyncio.sleep(0.001)
         await producer.flush()
@@ -372,10 +413,16 @@ async def main() -> int:
     parser.add_argument("--runs", type=int, default=10, help="latency runs")
     parser.add_argument("--bootstrap", default=None)
     parser.add_argument("--skip-memory-100k", action="store_true")
+    parser.add_argument("--memory-series", default="10000,100000",
+                        help="series counts of the memory measure (comma-separated)")
+    parser.add_argument("--session-timeout", type=float, default=6.0,
+                        help="seconds; kafka.session_timeout of the monitors and the raw "
+                             "loop (a group join on the embedded broker takes half of it)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--throughput-only", action="store_true",
                         help="measure the two loops, print them and stop (writes nothing)")
     args = parser.parse_args()
+    SESSION_TIMEOUT_MS[0] = round(args.session_timeout * 1000)
     results: dict[str, Any] = {"machine": {"python": sys.version.split()[0]}}
     with broker_address() if args.bootstrap is None else contextlib.nullcontext(
             args.bootstrap) as bootstrap:
@@ -409,9 +456,10 @@ async def main() -> int:
               f"{lat['runs_alert_topic_p95_under_50ms']}/{args.runs} runs, p95 → webhook "
               f"< 100 ms in {lat['runs_webhook_p95_under_100ms']}/{args.runs} runs, at least "
               f"{lat['min_firing_alerts_per_run']} firing alerts per run")
-    mem = {"10k": bytes_per_series(10_000)}
-    if not args.skip_memory_100k:
-        mem["100k"] = bytes_per_series(100_000)
+    counts = [int(c) for c in args.memory_series.split(",") if c]
+    if args.skip_memory_100k:
+        counts = [c for c in counts if c != 100_000]
+    mem = {f"{c // 1000}k" if c % 1000 == 0 else str(c): bytes_per_series(c) for c in counts}
     results["bytes_per_series_window_100"] = mem
     print("bytes per series at window 100: "
           + ", ".join(f"{k}: {v:,.0f}" for k, v in mem.items()) + " (target <= 2048)")

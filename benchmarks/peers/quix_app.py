@@ -2,6 +2,7 @@
 value with state in the process (a dict per series, no RocksDB store or changelog).
 
     python benchmarks/peers/quix_app.py BOOTSTRAP TOPIC EVENTS {rolling,robust} STATE_DIR
+                                        [SESSION_TIMEOUT_MS]
 
 Quix Streams reads through a consumer group of its own (librdkafka) and decodes each record
 with its JSON deserializer; ``rolling`` is the raw loop's work, ``robust`` dq-monitor's own
@@ -24,12 +25,18 @@ from quixstreams import Application
 
 def main(argv: list[str]) -> int:
     bootstrap, topic, n, variant, state_dir = argv[1], argv[2], int(argv[3]), argv[4], argv[5]
+    session_ms = int(argv[6]) if len(argv) > 6 else 6000
     if variant not in VARIANTS:
         raise SystemExit(f"variant must be one of {VARIANTS}, not {variant!r}")
     clock = Clock(n)
     app = Application(broker_address=bootstrap, consumer_group=f"quix-{uuid.uuid4().hex[:8]}",
                       auto_offset_reset="earliest", auto_create_topics=False,
-                      state_dir=state_dir, loglevel=logging.WARNING)
+                      state_dir=state_dir, loglevel=logging.WARNING,
+                      # as the monitors' own (the embedded broker's group join takes half
+                      # the session timeout; librdkafka's default is 45 s)
+                      consumer_extra_config={"session.timeout.ms": session_ms,
+                                             "heartbeat.interval.ms": min(1000,
+                                                                          session_ms // 3)})
     states: dict[str, Any] = {}
     score = robust()
     timed = variant == "robust"
