@@ -182,6 +182,23 @@ def test_a_weekday_weekend_pattern_is_quiet_from_its_first_weekend(step: timedel
     assert drop[0].severity is Severity.FAIL
 
 
+@pytest.mark.req("FR-017")
+def test_a_slow_daily_wave_with_a_weekend_is_quiet_at_its_first_weekend() -> None:
+    # At 5-minute steps the live level follows a gentle daily wave closely, so the daily model
+    # does not win the race by far before the first weekend; the weekend must not page anyway.
+    rng = random.Random(14)
+    c = cfg()
+    out = []
+    for i in range(9 * 288):
+        t = T0 + i * STEP
+        wave = 2.5 * math.sin(2 * math.pi * (t.hour + t.minute / 60.0 - 9.0) / 24.0)
+        level = 95.0 + 0.5 * wave if t.weekday() >= 5 else 100.0 + wave
+        out.append(round(level + rng.gauss(0.0, 1.0), 2))
+    s, results = run(c, out)
+    assert pages(results) == [], [(i, results[i].verdict.detail) for i in pages(results)]
+    assert s.baseline is not None and s.baseline.kind in ("weekpart_hour", "hour_of_week")
+
+
 # --------------------------------------------------------------------------- (d) stuck
 
 

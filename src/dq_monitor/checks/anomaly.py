@@ -711,7 +711,8 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
                              subject, held=held)
     y = 2.0 * math.sqrt(value + 0.375) if counts else value
     kind = b.kind
-    if race is not None and kind == "hour_of_day" and t - race.t_last >= RACE_SAMPLE_S:
+    if (race is not None and (kind == "hour_of_day" or kind == "auto")
+            and t - race.t_last >= RACE_SAMPLE_S):
         # FR-017: weekday/weekend before a weekly model, checked when a race sample is due
         # (at most once a minute: NFR-003), so before the sample's own value is judged; the
         # split itself only where the day type differs from the last sample's
