@@ -680,6 +680,15 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
             offset = ts.utcoffset()
             if offset:
                 t_local = t + offset.total_seconds()
+        if race is not None and t - race.t_last >= RACE_SAMPLE_S:
+            # FR-017: weekday/weekend before a weekly model, checked when a race sample is due
+            # (at most once a minute, and only where the time was needed anyway: NFR-003), so
+            # before the sample's own value is judged; the split itself only where the day type
+            # differs from the last sample's
+            prev = race.stats[19]
+            if prev >= 0.0 and (((int(t_local // 3600.0) + 72) % 168 >= WEEKEND_HOUR)
+                                != (prev >= 24.0 + WEEKEND_HOUR // 24)):
+                b.split_week(race, t_local)
     run = state.run
     assert run is not None
     if b.warm is not None:
@@ -711,16 +720,6 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
                              subject, held=held)
     y = 2.0 * math.sqrt(value + 0.375) if counts else value
     kind = b.kind
-    if (race is not None and (kind == "hour_of_day" or kind == "auto")
-            and t - race.t_last >= RACE_SAMPLE_S):
-        # FR-017: weekday/weekend before a weekly model, checked when a race sample is due
-        # (at most once a minute: NFR-003), so before the sample's own value is judged; the
-        # split itself only where the day type differs from the last sample's
-        prev = race.stats[19]
-        if prev >= 0.0 and (((int(t_local // 3600.0) + 72) % 168 >= WEEKEND_HOUR)
-                            != (prev >= 24.0 + WEEKEND_HOUR // 24)):
-            b.split_week(race, t_local)
-            kind = b.kind
     if b.off is None:
         # b.predict(t_local) without a season, inline (the same operations in the same order;
         # NFR-003: the call is a measurable share of a value's cost)
