@@ -42,6 +42,8 @@ def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float, list
     warm = values[:ms]
     up = down = an.P_SIDE
     tail, energy = an.TAIL_PRIOR, 1.0
+    big = peak = 0.0
+    ring = [0.0] * an.RUN
     pairs = [i for i in range(ms - 1) if warm[i] == warm[i + 1]]
     same = len(pairs) / (ms - 1)
     cont = sum(1 for i in pairs if i > 0 and warm[i - 1] == warm[i]) / len(pairs) if pairs else 0.0
@@ -59,8 +61,17 @@ def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float, list
             z = e / scale
         else:
             z = math.copysign(math.inf, e)
+        was = ring[-1]  # the previous value's clipped z
+        ring = [*ring[1:], max(-an.RUN_CLIP, min(an.RUN_CLIP, z))]
+        big *= math.exp(-1.0 / an.BIG_SPAN)
         tail_f = math.exp(max(tail - an.TAIL_STEP * an.TAIL_REF, an.TAIL_FLOOR)) / an.GAUSS_REF
-        f = 1.0 if tail_f <= an.CALIBRATION_MIN else min(tail_f, an.CALIBRATION_MAX)
+        f = 1.0 if tail_f <= an.CALIBRATION_MIN else tail_f
+        fast = an.PEAK_MARGIN * math.exp(peak) / an.BIG_REF
+        # (the fast tail judges a value at |z| >= z_warn outside a firing episode: with
+        # z_warn >= 9 here, only such values can be flagged at all)
+        if not burst and big >= an.BIG_MIN and fast > f and fast >= an.CALIBRATION_MIN:
+            f = fast
+        f = min(f, an.CALIBRATION_MAX)
         flagged, fail = abs(z) >= c.z_warn * f, abs(z) >= c.z_fail * f
         repeat = v == last
         last = v
@@ -90,6 +101,15 @@ def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float, list
             up, down = (up + an.NOISE_RATE, down) if z > 0 else (up, down + an.NOISE_RATE)
             if calm and abs(z) > math.exp(tail):
                 tail += an.TAIL_STEP
+            # (z_warn >= 9 here: only a value's own |z| reaches it, never the run statistic)
+            if (calm and c.z_warn <= abs(z) < c.z_fail * an.CALIBRATION_MAX
+                    and abs(was) < min(c.z_warn, an.RUN_CLIP)):
+                # the fast tail: the largest recent excursion's start, growing by at most
+                # PEAK_GROW
+                size = min(abs(z), an.CALIBRATION_MAX * an.BIG_REF / an.PEAK_MARGIN)
+                grown = min(math.log(size), peak + an.PEAK_GROW)
+                peak = max(peak, grown) if big >= an.BIG_MIN else math.log(size)
+                big += 1.0
             if up >= an.NOISE_ACCEPT and down >= an.NOISE_ACCEPT:
                 share = min(up + down, 0.95)
                 factor = max(an.EVENT_Z / NormalDist().inv_cdf(1 - share / 2),
@@ -97,6 +117,8 @@ def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float, list
                 var = (scale * factor) ** 2
                 up = down = an.P_SIDE
                 tail, energy = an.TAIL_PRIOR, 1.0
+                big = peak = 0.0
+                ring = [0.0] * an.RUN
                 if not burst and factor >= an.NOISE_PAGE:
                     burst, quiet = True, 0
                 else:
@@ -120,7 +142,7 @@ def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float, list
                 quiet += 1
                 if quiet >= c.cooldown:
                     burst, quiet = False, 0
-    stats = [up, down, tail, reps, same, cont, energy]
+    stats = [up, down, tail, reps, same, cont, energy, big, peak]
     return level, var, stats
 
 
@@ -162,6 +184,7 @@ def test_incremental_state_equals_a_recomputation_from_the_history(values: list[
                 s.run[an.REPEATS] if gap == 0 else 0.0, s.run[an.SAME], s.run[an.CONT]]
         keep = (1 - an.ENERGY_RATE) ** gap
         lazy.append(s.run[an.ENERGY] * keep + an.QUIET_Z2 * (1 - keep))
+        lazy += [s.run[an.BIG] * math.exp(-gap / an.BIG_SPAN), s.run[an.PEAK]]
         assert lazy == pytest.approx(stats, rel=1e-7, abs=1e-9)
 
 

@@ -74,10 +74,14 @@ _RUN_NORM = math.sqrt(RUN)
 #: z <= -2, the log of the series' own 1-in-TAIL_REF |z| (a streaming quantile), repeats in
 #: the current run of equal values, share of values equal to the previous one, the run length
 #: at which the current run of equal values is stuck, the mean z² over about the last
-#: 1 / ENERGY_RATE values (the size of a new noise), and the share of repeats that continue a
-#: run of equal values (repeats come in runs on a slowly moving quantised series).
-FAILS, EVENT, UP, DOWN, TAIL, REPEATS, SAME, STUCK_AT, ENERGY, CONT = range(RUN, RUN + 10)
-STATS = 10
+#: 1 / ENERGY_RATE values (the size of a new noise), the share of repeats that continue a
+#: run of equal values (repeats come in runs on a slowly moving quantised series), and the
+#: fast tail: the decayed count of calm excursions that would page and the log of their size.
+FAILS, EVENT, UP, DOWN, TAIL, REPEATS, SAME, STUCK_AT, ENERGY, CONT, BIG, PEAK = range(
+    RUN, RUN + 12)
+STATS = 12
+#: Statistics in a state saved before ``BIG`` and ``PEAK`` existed (restored with their priors).
+STATS_V1 = 10
 EVENT_Z = 2.0
 #: A Gaussian's share of z >= 2 (each side): the prior, so a new series starts as a Gaussian.
 P_SIDE = 0.0227501
@@ -107,6 +111,20 @@ GAUSS_REF = 3.2905267
 TAIL_PRIOR = math.log(GAUSS_REF)
 TAIL_FLOOR = math.log(2.5)
 CALIBRATION_MAX = 4.0
+#: Heavy tails, learnt fast (b): ``BIG`` counts the excursions that would page at the
+#: configured thresholds, outside a firing episode (each at its first such value), decayed by
+#: e^(-1/BIG_SPAN) per value, and ``PEAK`` is the log of the largest one's score (|z| or the
+#: run statistic) while that count stays at BIG_MIN or more (each raises it by at most
+#: PEAK_GROW). While it does, the thresholds are raised so that WARN needs PEAK_MARGIN × that
+#: score at the medium z_warn (BIG_REF): one burst widens them for about BIG_SPAN × ln(1 /
+#: BIG_MIN) values (a series with one rare incident is soon as sensitive as before), each
+#: further one for longer, so a series whose bursts are its normal keeps them wide, while the
+#: slow tail above learns them for good.
+BIG_SPAN = 700.0
+BIG_MIN = 0.3
+PEAK_GROW = math.log(1.5)
+PEAK_MARGIN = 1.5
+BIG_REF = 4.5
 #: Below this factor the thresholds stay as configured: a Gaussian series' own estimate
 #: wanders some 10 % around a Gaussian's, and a calm series keeps its sensitivity.
 CALIBRATION_MIN = 1.15
@@ -128,7 +146,10 @@ _NOISE_KEEP = 1.0 - NOISE_RATE
 _SAME_KEEP = 1.0 - SAME_RATE
 _ENERGY_KEEP = 1.0 - ENERGY_RATE
 _TAIL_DRIFT = TAIL_STEP * TAIL_REF
-_PRIORS = (0.0, 0.0, P_SIDE, P_SIDE, TAIL_PRIOR, 0.0, 0.0, NEVER, 1.0, 0.0)
+_BIG_KEEP = math.exp(-1.0 / BIG_SPAN)
+#: A |z| at which the fast tail's factor is CALIBRATION_MAX already: ``PEAK`` never exceeds it.
+_PEAK_CAP = CALIBRATION_MAX * BIG_REF / PEAK_MARGIN
+_PRIORS = (0.0, 0.0, P_SIDE, P_SIDE, TAIL_PRIOR, 0.0, 0.0, NEVER, 1.0, 0.0, 0.0, 0.0)
 _SEASON_WORDS = {"hour_of_day": "hour-of-day", "day_of_week": "day-of-week",
                  "hour_of_week": "hour-of-week",
                  "weekpart_hour": "hour-of-day weekday/weekend"}
@@ -272,6 +293,8 @@ class SeriesState:
                 raise ValueError(f"run: must hold {RUN} numbers")
             # A state saved before the statistics existed starts them from their priors.
             stats = _finite_list(state.get("stats", list(_PRIORS)), "stats")
+            if len(stats) == STATS_V1:
+                stats += _PRIORS[STATS_V1:]  # saved before the fast tail: from its priors
             if len(stats) != STATS:
                 raise ValueError(f"stats: must hold {STATS} numbers")
             series.run = array("d", [max(-RUN_CLIP, min(RUN_CLIP, v)) for v in run] + stats)
@@ -434,7 +457,8 @@ def _episode(state: SeriesState, severity: Severity, cfg: AnomalyConfig) -> Seve
     return burst
 
 
-def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool) -> bool:
+def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool,
+           loud: float = 0.0) -> bool:
     """Fold an event (a value at |z| >= EVENT_Z, or equal to the previous one) into the
     series' statistics; True when the noise level has lastingly grown (see ``NOISE_ACCEPT``).
 
@@ -457,6 +481,8 @@ def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool) -> boo
             tail = TAIL_FLOOR
         if calm:
             run[SAME] *= _SAME_KEEP ** gap
+        if run[BIG] > 0.0:
+            run[BIG] *= _BIG_KEEP ** gap
         keep = _ENERGY_KEEP ** (gap - 1.0)
         energy = energy * keep + QUIET_Z2 * (1.0 - keep)
     z2 = z * z
@@ -482,8 +508,18 @@ def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool) -> boo
     else:
         run[UP], run[DOWN], run[TAIL] = up, down, tail
         return False
-    if calm and (z if z > 0.0 else -z) > math.exp(tail):
-        tail += TAIL_STEP
+    size = z if z > 0.0 else -z
+    if calm:
+        if size > math.exp(tail):
+            tail += TAIL_STEP
+        if loud > 0.0:
+            # The count was decayed to this value above; a memory that has faded starts anew.
+            peak = math.log(loud if loud < _PEAK_CAP else _PEAK_CAP)  # |z| may be ∞
+            if run[BIG] >= BIG_MIN:
+                held = run[PEAK]
+                peak = held if peak <= held else min(peak, held + PEAK_GROW)
+            run[PEAK] = peak
+            run[BIG] += 1.0
     run[UP], run[DOWN], run[TAIL] = up, down, tail
     return up >= NOISE_ACCEPT and down >= NOISE_ACCEPT
 
@@ -508,15 +544,19 @@ def stuck_after(same: float, cont: float) -> float:
     return length if length > STUCK_MIN else STUCK_MIN
 
 
-def calibration(run: array[float], n: int) -> float:
+def calibration(run: array[float], n: int, fast: bool = True) -> float:
     """FR-017 (b): the factor (1 to ``CALIBRATION_MAX``) on the thresholds of a series whose
     normal is heavy-tailed: its own 1-in-``TAIL_REF`` |z| (as of value index ``n`` + FAILS)
     over a Gaussian's, from ``CALIBRATION_MIN`` on. A series whose bursts reach z = 8 as often
-    as a Gaussian reaches 3.3 needs about 8 / 3.3 ≈ 2.4 times the z."""
-    tail = run[TAIL] - TAIL_STEP * TAIL_REF * (n + run[FAILS] - run[EVENT])
-    if tail <= _CALIBRATED:
-        return 1.0
-    f: float = math.exp(tail) / GAUSS_REF
+    as a Gaussian reaches 3.3 needs about 8 / 3.3 ≈ 2.4 times the z. With ``fast``, the fast
+    tail's factor (see ``PEAK``) when it is the larger."""
+    since = n + run[FAILS] - run[EVENT]
+    tail = run[TAIL] - TAIL_STEP * TAIL_REF * since
+    f: float = math.exp(tail) / GAUSS_REF if tail > _CALIBRATED else 1.0
+    if fast and run[BIG] * _BIG_KEEP ** since >= BIG_MIN:
+        by_peak = PEAK_MARGIN * math.exp(run[PEAK]) / BIG_REF
+        if by_peak > f and by_peak >= CALIBRATION_MIN:
+            f = by_peak
     return CALIBRATION_MAX if f >= CALIBRATION_MAX else f
 
 
@@ -640,6 +680,15 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
             offset = ts.utcoffset()
             if offset:
                 t_local = t + offset.total_seconds()
+        if race is not None and t - race.t_last >= RACE_SAMPLE_S:
+            # FR-017: weekday/weekend before a weekly model, checked when a race sample is due
+            # (at most once a minute, and only where the time was needed anyway: NFR-003), so
+            # before the sample's own value is judged; the split itself only where the day type
+            # differs from the last sample's
+            prev = race.stats[19]
+            if prev >= 0.0 and (((int(t_local // 3600.0) + 72) % 168 >= WEEKEND_HOUR)
+                                != (prev >= 24.0 + WEEKEND_HOUR // 24)):
+                b.split_week(race, t_local)
     run = state.run
     assert run is not None
     if b.warm is not None:
@@ -671,15 +720,6 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
                              subject, held=held)
     y = 2.0 * math.sqrt(value + 0.375) if counts else value
     kind = b.kind
-    if race is not None and kind == "hour_of_day" and t - race.t_last >= RACE_SAMPLE_S:
-        # FR-017: weekday/weekend before a weekly model, checked when a race sample is due
-        # (at most once a minute: NFR-003), so before the sample's own value is judged; the
-        # split itself only where the day type differs from the last sample's
-        prev = race.stats[19]
-        if prev >= 0.0 and (((int(t_local // 3600.0) + 72) % 168 >= WEEKEND_HOUR)
-                            != (prev >= 24.0 + WEEKEND_HOUR // 24)):
-            b.split_week(race, t_local)
-            kind = b.kind
     if b.off is None:
         # b.predict(t_local) without a season, inline (the same operations in the same order;
         # NFR-003: the call is a measurable share of a value's cost)
@@ -717,7 +757,8 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
             z = _INF if dev > 0 else -_INF
     zc = RUN_CLIP if z > RUN_CLIP else -RUN_CLIP if z < -RUN_CLIP else z
     i = state.run_i
-    run_sum = state.run_sum + zc - run[i]
+    old = run[i]
+    run_sum = state.run_sum + zc - old
     run[i] = zc
     state.run_i = i + 1 if i + 1 < RUN else 0
     state.run_sum = run_sum
@@ -733,8 +774,22 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
     severity = OK
     expected = pred  # in the series' units: see below for counts
     note: tuple[str, float] | None = None
+    loud = 0.0
     if score >= cfg.z_warn:
-        f = calibration(run, b.n)  # judged against the history before this value
+        # FR-017 (b): the first value of an excursion that would page at the configured
+        # thresholds teaches the fast tail (the values after it are the same excursion)
+        prev = (run_sum - zc + old) / _RUN_NORM  # the previous value's run statistic
+        was = run[i - 1 if i else RUN - 1]  # and its clipped z
+        edge = cfg.z_warn if cfg.z_warn < RUN_CLIP else RUN_CLIP
+        if (-cfg.z_warn < prev < cfg.z_warn and -edge < was < edge
+                and score < cfg.z_fail * CALIBRATION_MAX):
+            # (a value beyond any threshold's reach is an incident, not a burst of the normal;
+            # the run statistic's only if it pages: see below)
+            loud = score
+        # judged against the history before this value; a run of moderate values (a level
+        # shift as likely as a burst), or a value in a firing episode (an incident under
+        # way), only against the slow tail
+        f = calibration(run, b.n, point >= cfg.z_warn and state.burst is None)
         if f != 1.0:
             note = ("calibrated", f)
         if score >= cfg.z_warn * f:
@@ -745,8 +800,13 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
                 severity = FAIL if score >= cfg.z_fail * f else WARN
     repeat = value == state.last
     state.last = value
+    if loud > point and severity is OK:
+        # Many moderate values in a row are as likely a level shift as a burst: one the
+        # raised thresholds let pass teaches the fast tail nothing, or a shift would silence
+        # itself.
+        loud = point if point >= cfg.z_warn else 0.0
     if repeat or z >= EVENT_Z or z <= -EVENT_Z:
-        if _event(run, b.n, z, repeat, state.burst is None):
+        if _event(run, b.n, z, repeat, state.burst is None, loud):
             return _accept_noise(state, b, run, value, z, z_run, pred, scale, cfg, source,
                                  subject, quiet)
         if repeat and run[REPEATS] + 1.0 >= run[STUCK_AT]:
@@ -800,6 +860,7 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         b.level = ordered[mid] if n % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
         b.trend = 0.0
         run[FAILS] += 1.0
+        state.reset_stats(BIG, PEAK + 1)  # a level shift, not a burst of the series' normal
         state.streak = None
         state.streak_sign = 0
         state.clear_run()
@@ -845,6 +906,7 @@ def _accept_noise(state: SeriesState, b: Baseline, run: array[float], value: flo
     b.var = (scale * factor) ** 2
     state.reset_stats(UP, REPEATS)
     state.reset_stats(ENERGY, ENERGY + 1)
+    state.reset_stats(BIG, PEAK + 1)
     run[FAILS] += 1.0
     state.streak = None
     state.streak_sign = 0

@@ -21,8 +21,10 @@ offset per season bucket (no trend: see ``learn``), learnt one value at a time i
   model is adopted, the first change between weekdays and the weekend splits it in two
   (``weekpart_hour``: its 24 hours once for weekdays and once for the weekend), the side not
   yet seen starting unseen, so the first weekend is learnt rather than judged against the
-  weekdays: see ``split_week``. (A series with no daily model is not split: a season would
-  cost every one of its values a timestamp conversion, NFR-003.)
+  weekdays: see ``split_week``. A series with no daily model yet adopts the race's daily one
+  at that first change if it already explains the series somewhat better than the live model
+  (``WEEKPART_RATIO``), and is split the same way; otherwise it is not split (a season would
+  cost every one of its values a timestamp conversion, NFR-003).
 
 The first ``min_samples`` values seed the level (their median) and the scale (the larger of
 their MAD and RMS deviation from the median: a cautious start). Everything is
@@ -48,6 +50,9 @@ CAP = 100
 #: A seasonal model is adopted when its mean absolute error is at most this share of the
 #: current model's on the same values.
 ADOPT_RATIO = 0.8
+#: ``split_week`` adopts the race's daily model at the first change of day type when its mean
+#: absolute error is at most this share of the live model's.
+WEEKPART_RATIO = 0.95
 #: An error of this many scale units would alert: the race counts them per candidate model and
 #: compares with the values the live model flagged.
 BIG = 4.5
@@ -332,7 +337,7 @@ class Baseline:
         """``auto`` with a daily model, before a weekly one can be adopted: at the first value on
         the other side of the weekday/weekend line than the race's last sample, split the daily
         model in two (see the module docstring); the side seen so far keeps what it learnt."""
-        if self.kind != "hour_of_day":
+        if self.kind != "hour_of_day" and self.kind != "auto":
             return
         prev = race.stats[19]  # 24 + day of week of the race's last sample, -1 before one
         if prev < 0.0:
@@ -340,6 +345,19 @@ class Baseline:
         was_weekend = prev >= 24.0 + WEEKEND_HOUR // 24
         if ((int(t_local // 3600.0) + 72) % 168 >= WEEKEND_HOUR) == was_weekend:
             return
+        if self.kind == "auto":
+            # No daily model yet: at the first change of day type, one is adopted if it already
+            # explains the series better than the live model (a slow daily wave, which the
+            # live level follows well enough not to lose the race by ADOPT_RATIO), so the
+            # other side of the week starts unseen rather than paging as a level shift.
+            err, live = race.stats[6], race.stats[9]
+            if race.daily_done or not 0.0 < err <= WEEKPART_RATIO * live:
+                return
+            race.daily_done = True
+            self._adopt(race, 0)
+            st = race.stats
+            for base in (6, 9, 12, 15):
+                st[base + 1] = st[base + 2] = 0.0  # the weekly candidates now race the daily
         off, visits = self.off, self.visits
         assert off is not None and visits is not None
         self._start_season("weekpart_hour")

@@ -23,7 +23,8 @@ float32s), visits (u16 count or 0xFFFF, bytes), warm-up values (u32 count or 0xF
 doubles) and the seasonality race (u8 present; t0, t_last (doubles), t_last present and
 daily_done (u8 each), 199 float32 offsets, 27 doubles). With flag 8 (robust series since the
 deviation statistics, FR-017) the state ends with the statistics (u8 count, doubles) and the
-previous value (u8 present, double); a record without the flag restores them from their priors.
+previous value (u8 present, double); a record without the flag restores them from their priors,
+and one with 10 statistics (written before the fast tail's two) restores those two from theirs.
 """
 
 from __future__ import annotations
