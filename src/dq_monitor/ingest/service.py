@@ -3,8 +3,9 @@
 One loop: fetch a batch, feed the core, run due timers and send its alerts and dead letters at
 once. Every ``kafka.commit_interval``, or sooner once ``kafka.commit_records`` input records
 have been read (a large fleet's checkpoint may wait longer: ``ingest.cadence``), a
-checkpoint waits until those are acknowledged, sends the changed state, and commits the input offsets only once that state is acknowledged too; the loop goes on judging
-while acknowledgements and commits are under way (NFR-002). A crash at any point
+checkpoint waits until those are acknowledged, sends the changed state, and commits the input
+offsets only once that state is acknowledged too; the loop goes on judging while
+acknowledgements and commits are under way (NFR-002). A crash at any point
 re-does work on restart (the same alert may be written twice, with the same fingerprint), never
 loses it. Broker outages are waited out with backoff; nothing is dropped.
 """
@@ -29,10 +30,12 @@ from opentelemetry import trace
 
 from dq_monitor import tracing
 from dq_monitor.checkpoint_size import RECORD_OVERHEAD
+from dq_monitor.collector import release_free_memory
 from dq_monitor.config import Config
 from dq_monitor.errors import DqMonitorError, MalformedEvent, TopicSetupError
 from dq_monitor.events import decode_lean
 from dq_monitor.formats import OpenLineageFormat
+from dq_monitor.ingest import cadence
 from dq_monitor.ingest.cadence import checkpoint_due
 from dq_monitor.ingest.deadletter import malformed_event
 from dq_monitor.ingest.observing import Observer, is_state_key
@@ -495,6 +498,9 @@ class MonitorService:
             await self._refused(sent.records, await self._write_all(sent.records))
         else:
             self._written(sent.records)
+        if len(sent.records) > cadence.SMALL:
+            sent.records.clear()
+            release_free_memory()  # NFR-005: the burst's buffers, not its high-water mark
         if sent.offsets:
             if self._committing is not None:
                 await self._committing  # commits stay in order
