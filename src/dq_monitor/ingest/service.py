@@ -454,7 +454,8 @@ class MonitorService:
     def _changed(self) -> int:
         """State records the next checkpoint would write, at most (``ingest.cadence``)."""
         monitor = self.monitor
-        return len(monitor.dirty) + len(monitor.tombstones) + len(self.observer.dirty)
+        return (len(monitor.dirty) + monitor.dirty_series + len(monitor.tombstones)
+                + len(self.observer.dirty))
 
     async def _checkpoint(self, consumer: AIOKafkaConsumer, *, wait: bool = False) -> None:
         """Send the state changed since the last checkpoint; its input offsets are committed
