@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
+
 import pytest
 
 from dq_monitor.events import Metric
@@ -17,8 +20,42 @@ def test_a_healthy_value_of_a_never_alerted_series_adds_nothing_but_its_state() 
         m.on_event(metric(i, 100.0 + i % 3), partition=0, kafka_ts=at(i), now=at(i), out=out)
     assert out == Outcome()  # no alert, no dead letter, no verdict object kept
     assert m.stats["events.metric"] == 30
-    assert (0, "ser", "orders", "revenue{region=eu}") in m.dirty
     assert not m.sources["orders"].watches
+    assert f"ser{SEP}orders{SEP}revenue{{region=eu}}" in [key for _, key, _ in m.take_dirty()]
+
+
+FLEET = """
+kafka: {bootstrap_servers: "x:1", input_topics: [in], alert_topic: a, dead_letter_topic: d}
+sources:
+  - name: orders
+    anomaly: {metrics: [revenue], window: 20, min_samples: 5}
+"""
+
+
+@pytest.mark.req("NFR-005")
+def test_memory_a_series_changed_since_the_last_checkpoint_costs_nothing_more() -> None:
+    # A large fleet's checkpoint may wait many seconds (ingest.cadence), and by then nearly
+    # every series has changed: that must not cost a key per series on top of its state.
+    m = started(FLEET)
+    regions = [f"r{i}" for i in range(2000)]
+    for t in range(8):  # past the warm-up: a value changes the state, not its size
+        for region in regions:
+            m.on_metric("orders", "revenue", 100.0 + t % 3, at(t), {"region": region}, 0,
+                        at(t), at(t), Outcome())
+    assert len(m.take_dirty()) == 2001
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        now = at(9)  # one instant per batch, as the service passes it
+        for region in regions:
+            m.on_metric("orders", "revenue", 101.0, now, {"region": region}, 0, now, now,
+                        Outcome())
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown / len(regions) < 16
+    assert len([k for _, k, _ in m.take_dirty() if k.startswith("ser")]) == 2000
 
 
 @pytest.mark.req("FR-002", "FR-005")

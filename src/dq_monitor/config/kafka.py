@@ -102,6 +102,13 @@ class KafkaConfig(KafkaSecurity):
     #: ... or once this many input records have been read since the last checkpoint, if that
     #: comes first: it bounds what a crash re-reads however fast the input is.
     commit_records: int = Field(default=100_000, ge=1)
+    #: NFR-003: a due checkpoint that would write more than 500 state records waits until
+    #: this many input records were read per state record it writes (0: never waits), so a
+    #: large fleet's series are not all rewritten every interval (``ingest.cadence``) ...
+    checkpoint_ratio: float = Field(default=8.0, ge=0, le=1000)
+    #: ... but never longer than this after the last checkpoint (what a crash re-reads).
+    checkpoint_max_interval: PositiveDuration = Field(  # type: ignore[assignment]
+        default="30s", le=600)
     #: NFR-008: replication factor of every topic the service creates; -1 (the default) lets
     #: the cluster choose (its ``default.replication.factor``).
     replication_factor: Annotated[int, AfterValidator(_replication)] = Field(

@@ -2,9 +2,10 @@
 
 One loop: fetch a batch, feed the core, run due timers and send its alerts and dead letters at
 once. Every ``kafka.commit_interval``, or sooner once ``kafka.commit_records`` input records
-have been read, a checkpoint waits until those are acknowledged, sends the changed state, and
-commits the input offsets only once that state is acknowledged too; the loop goes on judging
-while acknowledgements and commits are under way (NFR-002). A crash at any point
+have been read (a large fleet's checkpoint may wait longer: ``ingest.cadence``), a
+checkpoint waits until those are acknowledged, sends the changed state, and commits the input
+offsets only once that state is acknowledged too; the loop goes on judging while
+acknowledgements and commits are under way (NFR-002). A crash at any point
 re-does work on restart (the same alert may be written twice, with the same fingerprint), never
 loses it. Broker outages are waited out with backoff; nothing is dropped.
 """
@@ -30,10 +31,13 @@ from opentelemetry import trace
 
 from dq_monitor import tracing
 from dq_monitor.checkpoint_size import RECORD_OVERHEAD
+from dq_monitor.collector import release_free_memory
 from dq_monitor.config import Config
 from dq_monitor.errors import DqMonitorError, MalformedEvent, TopicSetupError
 from dq_monitor.events import decode_lean
 from dq_monitor.formats import OpenLineageFormat
+from dq_monitor.ingest import cadence
+from dq_monitor.ingest.cadence import checkpoint_due
 from dq_monitor.ingest.deadletter import malformed_event
 from dq_monitor.ingest.observing import Observer, is_state_key
 from dq_monitor.kafka import changelog, check_access, consumer_kwargs, producer_kwargs
@@ -470,16 +474,23 @@ class MonitorService:
             state = self._state_sent
             if state is not None and state.acks is not None and state.acks.done():
                 await self._checkpointed(consumer)
-            if (time.monotonic() - self._checkpointed_at >= self.kafka.commit_interval
-                    or self._read_since_checkpoint >= self.kafka.commit_records):
+            if checkpoint_due(self.kafka, time.monotonic() - self._checkpointed_at,
+                              self._read_since_checkpoint, self._changed()):
                 await self._checkpoint(consumer)
+
+    def _changed(self) -> int:
+        """State records the next checkpoint would write, at most (``ingest.cadence``)."""
+        monitor = self.monitor
+        return (len(monitor.dirty) + monitor.dirty_series + len(monitor.tombstones)
+                + len(self.observer.dirty))
 
     async def _checkpoint(self, consumer: AIOKafkaConsumer, *, wait: bool = False) -> None:
         """Send the state changed since the last checkpoint; its input offsets are committed
         once that state is acknowledged (``_checkpointed``). NFR-004 order: alerts and dead
         letters durable, then state, then offsets. Every ``kafka.commit_interval`` (or
-        ``kafka.commit_records`` records), not every batch: a series that changed many times is
-        written once, and a crash re-reads at most an interval or two. Neither the state nor
+        ``kafka.commit_records`` records; a large one later, ``ingest.cadence``), not every batch:
+        a series that changed many times is written once, and a crash re-reads at most an
+        interval or two. Neither the state nor
         the commit holds up the loop unless ``wait`` (at shutdown)."""
         await self._settle()  # alerts and dead letters durable first
         if self._state_sent is not None:
@@ -487,6 +498,8 @@ class MonitorService:
         self._checkpointed_at = time.monotonic()
         self._read_since_checkpoint = 0
         records = self._state_records()
+        self.stats["checkpoints"] += 1
+        self.stats["checkpoint.records"] += len(records)
         offsets, self._uncommitted = self._uncommitted, {}
         sent = _InFlight(records, [], [], [])
         self._state_sent = sent
@@ -548,6 +561,9 @@ class MonitorService:
             count = Counter(r[3] for r in sent.records)
             for p, offset in first.items():
                 self.snapshots.acked(p, offset, count[p])
+        if len(sent.records) > cadence.SMALL:
+            sent.records.clear()
+            release_free_memory()  # NFR-005: the burst's buffers, not its high-water mark
         if sent.offsets:
             if self._committing is not None:
                 await self._committing  # commits stay in order

@@ -72,6 +72,12 @@ class Monitor:
         #: Changed state as (partition, kind, source, subject): the key text is built only when
         #: it is checkpointed.
         self.dirty: set[tuple[int, str, str, str]] = set()
+        #: NFR-005: an anomaly series that changed is marked in place (``SeriesState.dirty_in``)
+        #: rather than listed here (a key per series cost some 250 bytes while a large fleet's
+        #: checkpoint waits, ``ingest.cadence``): the sources holding marked series, and how
+        #: many series were marked since the last ``take_dirty``.
+        self.dirty_sources: set[str] = set()
+        self.dirty_series = 0
         #: State to delete from the changelog whatever ``sources`` holds now: a source or check
         #: no longer configured (FR-025), by the same (partition, kind, source, subject).
         self.tombstones: set[tuple[int, str, str, str]] = set()
@@ -401,7 +407,17 @@ class Monitor:
         State of a partition this instance no longer owns is left out, not deleted: its new
         owner restores it from the changelog, and a tombstone from here would erase it.
         """
-        for _, kind, name, sub in self.dirty:
+        dirty = self.dirty
+        for name in self.dirty_sources:
+            src = self.sources.get(name)
+            if src is not None:
+                p = src.partition
+                for sub, marked in src.series.items():
+                    if marked.dirty_in >= 0:
+                        dirty.add((p, "ser", name, sub))
+        self.dirty_sources.clear()
+        self.dirty_series = 0
+        for _, kind, name, sub in dirty:
             if kind == "ser" and (src := self.sources.get(name)) is not None:
                 series = src.series.get(sub)
                 if series is not None:

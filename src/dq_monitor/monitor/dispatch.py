@@ -122,7 +122,8 @@ class EventDispatcher:
             state.seen = now
             if state.dirty_in != partition:
                 state.dirty_in = partition
-                core.dirty.add((partition, "ser", source, subject))
+                core.dirty_series += 1
+                core.dirty_sources.add(src.name)
             quiet = evaluate_robust(state, state.baseline, value, an, source, subject, ts, True)
             if quiet is not None:
                 self._judge_anomaly(src, subject, quiet, now, out, ts, kafka_ts)
@@ -271,7 +272,10 @@ class EventDispatcher:
             state = src.series[subject] = SeriesState.new(an)
         state.seen = now
         name = src.name
-        core.dirty.add((src.partition, "ser", name, subject))
+        if state.dirty_in != src.partition:
+            state.dirty_in = src.partition
+            core.dirty_series += 1
+            core.dirty_sources.add(name)
         watches = src.watches
         if core.trace_anomaly:
             result = evaluate(state, value, an, source=name, subject=subject, ts=event_time)
