@@ -68,11 +68,15 @@ def tags_of(k: int) -> dict[str, str]:
 
 
 def config_text(bootstrap: str, topic: str, group: str, port: int, sources: int,
-                commit_interval: str = "1s", session_timeout: str = "6s") -> str:
+                commit_interval: str = "1s", session_timeout: str = "6s",
+                checkpoint_ratio: float | None = None) -> str:
     """A ``dq-monitor run`` config watching ``sources`` sources, each with freshness,
     completeness and an anomaly check over the 10 metrics at window 100. Alert and dead-letter
-    topics are the group's own, so a monitor starting up reads no other run's alerts."""
+    topics are the group's own, so a monitor starting up reads no other run's alerts.
+    ``checkpoint_ratio`` 0 checkpoints on every ``commit_interval`` however many series changed
+    (the run before a restart: the longest history per series)."""
     metrics = ", ".join(f"m{j}" for j in range(METRICS))
+    ratio = "" if checkpoint_ratio is None else f"\n  checkpoint_ratio: {checkpoint_ratio}"
     body = "\n".join(
         f"  - name: {source_name(k)}\n    freshness: {{max_staleness: 1h}}\n"
         f"    completeness: {{columns: {{c: {{max_null_rate: 0.5}}}}}}\n"
@@ -87,7 +91,7 @@ kafka:
   dead_letter_topic: {group}.dead
   session_timeout: {session_timeout}
   heartbeat_interval: 1s
-  commit_interval: {commit_interval}
+  commit_interval: {commit_interval}{ratio}
 telemetry: {{http_port: {port}}}
 sources:
 {body}
