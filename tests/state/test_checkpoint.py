@@ -170,6 +170,13 @@ def test_truncated_padded_or_poisoned_packs_raise_a_state_error() -> None:
     for bad in [*cuts, raw + b"\x00"]:
         with pytest.raises(SeriesStateError):
             checkpoint.decode({"bin": base64.b64encode(bad).decode()}, c)
+    # a count of four billion warm-up values in a short record: refused, nothing allocated
+    warming = bytearray(checkpoint.pack(fed(c, 7)))
+    at = 4 + 1 + 8 + 2 + 10 + 33 + 42 + 2 + 2  # the warm-up count
+    assert warming[at:at + 4] == (7).to_bytes(4, "little")
+    warming[at:at + 4] = (2**32 - 2).to_bytes(4, "little")
+    with pytest.raises(SeriesStateError):
+        checkpoint.restore(bytes(warming), c)
     # a NaN where the level is: caught by the same checks as the JSON form
     state = checkpoint.unpack(raw)
     state["baseline"]["level"] = math.nan

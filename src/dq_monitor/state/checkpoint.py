@@ -177,12 +177,19 @@ def _fill(target: array[Any], raw: bytes, at: int) -> int:
     return end
 
 
-def _finite(values: array[float]) -> bool:
-    """Whether every value is finite, in one pass at C speed: a NaN or an infinity makes the
-    sum one, and so does an overflow of finite values (then the caller takes the general
-    path, which checks one by one)."""
-    total = sum(values)
-    return total - total == 0.0
+def _fill_finite(target: array[float], raw: bytes, at: int) -> int:
+    """``_fill`` for floats, -1 if a packed value may not be finite (see ``_finite``)."""
+    end = _fill(target, raw, at)
+    return end if _finite(raw, at, end, target.itemsize) else -1
+
+
+def _finite(raw: bytes, at: int, end: int, width: int) -> bool:
+    """Whether the packed little-endian floats of ``width`` bytes in ``raw[at:end]`` are all
+    finite, judged on the bytes at C speed: a value that is not has every exponent bit set, so
+    its top byte is 0x7F or 0xFF. The test is conservative (it also refuses magnitudes from
+    2**127 in float32, 2**1023 in float64: then the general path checks one by one)."""
+    top = raw[at + width - 1:end:width]
+    return b"\x7f" not in top and b"\xff" not in top
 
 
 def _build(raw: bytes, cfg: AnomalyConfig) -> SeriesState | None:
@@ -200,9 +207,11 @@ def _build(raw: bytes, cfg: AnomalyConfig) -> SeriesState | None:
             return None
         series = SeriesState.new(cfg)
         (size,) = _U32.unpack_from(raw, at)
+        if at + 4 + 8 * size != len(raw):  # checked before anything is allocated
+            return None
         values = array("d", [0.0]) * size
-        at = _fill(values, raw, at + 4)
-        if at != len(raw) or not _finite(values):
+        at = _fill_finite(values, raw, at + 4)
+        if at != len(raw):
             return None
         assert series.window is not None
         series.window.reset(values)
@@ -216,16 +225,20 @@ def _build(raw: bytes, cfg: AnomalyConfig) -> SeriesState | None:
         if len(run) != RUN + STATS:
             return None
         ring = array("d", [0.0]) * RUN
-        at = _fill(ring, raw, at)
+        at = _fill_finite(ring, raw, at)
+        if at < 0:
+            return None
         run_i = raw[at]
         at = _fill_baseline(baseline, raw, at + 1, cfg.seasonality)
         if at < 0 or raw[at] != STATS:
             return None
         stats = array("d", [0.0]) * STATS
-        at = _fill(stats, raw, at + 1)
+        at = _fill_finite(stats, raw, at + 1)
+        if at < 0:
+            return None
         present, last = _LAST.unpack_from(raw, at)
         at += _LAST.size
-        if at != len(raw) or not (_finite(ring) and _finite(stats)):
+        if at != len(raw):
             return None
         for i in range(RUN):
             ring[i] = max(-RUN_CLIP, min(RUN_CLIP, ring[i]))
@@ -237,10 +250,9 @@ def _build(raw: bytes, cfg: AnomalyConfig) -> SeriesState | None:
             if last - last != 0.0:
                 return None
             series.last = last
-    if count:
+    if count:  # (at most ``rebaseline_after``: checked above)
         streak = array("d", [0.0]) * count
-        _fill(streak, raw, streak_at)
-        if not _finite(streak):
+        if _fill_finite(streak, raw, streak_at) < 0:
             return None
         series.streak = streak
     series.streak_sign = max(-1, min(1, sign))
@@ -269,11 +281,13 @@ def _fill_baseline(b: Baseline, raw: bytes, at: int, seasonality: str) -> int:
             return -1
         b.kind = kind
         off = array("f", [0.0]) * size
-        at = _fill(off, raw, at)
+        at = _fill_finite(off, raw, at)
+        if at < 0:
+            return -1
         (seen, ) = _U16.unpack_from(raw, at)
         visits = array("B", [0]) * size
         at = _fill(visits, raw, at + 2)
-        if seen != size or not _finite(off) or max(visits) > CAP:
+        if seen != size or max(visits) > CAP:
             return -1
         b.off, b.visits = off, visits
     else:
@@ -287,10 +301,12 @@ def _fill_baseline(b: Baseline, raw: bytes, at: int, seasonality: str) -> int:
     at += 4
     if size == _NONE32:
         b.warm = None
+    elif at + 8 * size > len(raw):  # checked before anything is allocated
+        return -1
     else:
         warm = array("d", [0.0]) * size
-        at = _fill(warm, raw, at)
-        if not _finite(warm):
+        at = _fill_finite(warm, raw, at)
+        if at < 0:
             return -1
         b.warm = warm
     present = raw[at]
@@ -309,11 +325,8 @@ def _fill_baseline(b: Baseline, raw: bytes, at: int, seasonality: str) -> int:
     if has_last:
         race.sampled(t_last)
     race.daily_done = daily_done > 0
-    at = _fill(race.off, raw, at + _RACE.size)
-    at = _fill(race.stats, raw, at)
-    if not (_finite(race.off) and _finite(race.stats)):
-        return -1
-    return at
+    at = _fill_finite(race.off, raw, at + _RACE.size)
+    return -1 if at < 0 else _fill_finite(race.stats, raw, at)
 
 
 class _Reader:
