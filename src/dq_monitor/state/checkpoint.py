@@ -193,6 +193,8 @@ def _finite(raw: bytes, at: int, end: int, width: int) -> bool:
 
 
 def _build(raw: bytes, cfg: AnomalyConfig) -> SeriesState | None:
+    """``_direct`` itself: the rules are ``SeriesState.from_state``'s, applied to the packed
+    numbers; a short record raises (``struct.error``, ``ValueError``, ``IndexError``)."""
     magic, flags, seen, count = _FRONT.unpack_from(raw, 0)
     if magic != MAGIC:
         return None
