@@ -273,7 +273,9 @@ def _fill_baseline(b: Baseline, raw: bytes, at: int, seasonality: str) -> int:
     checked = level + trend + var + quantum
     if checked - checked != 0.0 or var < 0.0 or quantum < 0.0 or code >= len(_KINDS):
         return -1
-    b.n, b.level, b.trend, b.var, b.quantum, b.counts = n, level, trend, var, quantum, counts > 0
+    # (n through a float, as the general path reads every number: the same n past 2**53)
+    b.n, b.level, b.trend, b.var = int(float(n)), level, trend, var
+    b.quantum, b.counts = quantum, counts > 0
     kind = _KINDS[code]
     (size,) = _U16.unpack_from(raw, at)
     at += 2
