@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import math
+import struct
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
+import orjson
 import pytest
 
+from dq_monitor.checks.anomaly import SeriesState, evaluate
 from dq_monitor.ingest.service import MonitorService, StateRestoreError
 from dq_monitor.kafka import changelog
+from dq_monitor.state import checkpoint
 from tests.integration.conftest import Kafka, config_for, now_rfc3339, running
 
 pytestmark = pytest.mark.integration
@@ -92,3 +99,57 @@ async def test_a_restore_that_keeps_failing_is_not_ready_then_gives_up(
                 await service.run(stop)
     assert readiness == [False]
     assert attempts >= 2 and service.stats["restore.failed"] == attempts
+
+
+ROBUST = """
+  - name: orders
+    anomaly: {metrics: [revenue], window: 50, min_samples: 20}
+"""
+
+
+@pytest.mark.req("NFR-001", "NFR-003", "NFR-006")
+async def test_packed_series_restore_exactly_and_poisoned_ones_are_dead_lettered(
+    kafka: Kafka,
+) -> None:
+    await kafka.create(kafka.topic("metrics"))
+    cfg = config_for(kafka, ROBUST, inputs=("metrics",))
+    anomaly = cfg.sources[0].anomaly
+    assert anomaly is not None
+    async with running(cfg) as service:
+        for i in range(40):
+            await kafka.send(kafka.topic("metrics"), metric(100 + (i * 7) % 5), key="orders")
+        with anyio.fail_after(20):
+            while service.monitor.stats["events.metric"] < 40:
+                await anyio.sleep(0.05)
+    live = service.monitor.sources["orders"].series["revenue"]
+    # A series written by another instance, and two records no config can hold.
+    other = SeriesState.new(anomaly)
+    for i in range(30):
+        evaluate(other, 50.0 + i % 4, anomaly, source="orders", subject="revenue{x=3}",
+                 ts=datetime(2026, 1, 5, tzinfo=UTC) + timedelta(minutes=i))
+    assert other.streak is None and other.baseline is not None
+    raw = checkpoint.pack(other)
+    level = 4 + 1 + 8 + 2 + 10 + 33 + 8  # magic, flags, seen, streak, head, run, n
+    nan_level = raw[:level] + struct.pack("<d", math.nan) + raw[level + 8:]
+    warm = level + 32 + 2 + 2 + 2  # level, trend, var, quantum, counts, kind, no season
+    huge_warm = raw[:warm] + (2**32 - 2).to_bytes(4, "little") + raw[warm + 4:]
+
+    def record(packed: bytes) -> bytes:
+        return orjson.dumps({checkpoint.FIELD: base64.b64encode(packed).decode()})
+
+    producer = await kafka.producer()
+    for subject, value in (("revenue{x=1}", record(nan_level)), ("revenue{x=2}",
+                           record(huge_warm)), ("revenue{x=3}", record(raw))):
+        await producer.send_and_wait(service.changelog_topic, value,
+                                     key=f"ser\x1forders\x1f{subject}".encode(), partition=0)
+    async with running(cfg) as again:
+        assert again.is_ready()
+        series = again.monitor.sources["orders"].series
+        assert series["revenue"].to_state() == live.to_state()
+        assert set(series) == {"revenue", "revenue{x=3}"}
+        assert {k: v for k, v in series["revenue{x=3}"].to_state().items() if k != "seen"} == {
+            k: v for k, v in other.to_state().items() if k != "seen"}
+        dead = await kafka.read(kafka.topic("dead"), lambda xs: len(xs) >= 2)
+    unreadable = sorted(d["key"] for d in dead if d["kind"] == "unreadable_state")
+    assert unreadable == ["ser\x1forders\x1frevenue{x=1}", "ser\x1forders\x1frevenue{x=2}"]
+    assert again.stats["restore.unreadable"] == 2

@@ -189,6 +189,13 @@ def test_truncated_padded_or_poisoned_packs_raise_a_state_error() -> None:
     for bad in [*cuts, raw + b"\x00"]:
         with pytest.raises(SeriesStateError):
             checkpoint.decode({"bin": base64.b64encode(bad).decode()}, c)
+    # a count of four billion warm-up values in a short record: refused, nothing allocated
+    warming = bytearray(checkpoint.pack(fed(c, 7)))
+    at = 4 + 1 + 8 + 2 + 10 + 33 + 42 + 2 + 2  # the warm-up count
+    assert warming[at:at + 4] == (7).to_bytes(4, "little")
+    warming[at:at + 4] = (2**32 - 2).to_bytes(4, "little")
+    with pytest.raises(SeriesStateError):
+        checkpoint.restore(bytes(warming), c)
     # a NaN where the level is: caught by the same checks as the JSON form
     state = checkpoint.unpack(raw)
     state["baseline"]["level"] = math.nan
@@ -230,3 +237,101 @@ def test_the_monitor_checkpoints_binary_and_restores_both_forms() -> None:
         restored = checkpoint.decode(snap, an)
         assert restored.seen == T0
         assert restored.to_state() == {**series.to_state(), "seen": restored.seen_us()}
+
+
+# The direct decode (NFR-001, NFR-003): the common record is built straight from the packed
+# numbers; whatever it builds must be exactly what the general path (``unpack`` then
+# ``SeriesState.from_state``) builds, and whatever the general path refuses it refuses too.
+
+CONFIGS = [cfg(), cfg(seasonality="none"), cfg(seasonality="hour_of_day"),
+           cfg(seasonality="day_of_week"), cfg(baseline="rolling", rebaseline_after=3),
+           cfg(window=50, min_samples=10, rebaseline_after=2), cfg(baseline="rolling", window=30)]
+
+
+def outcome(restore: object) -> object:
+    """What a restore gives: the state and its next verdicts, or the error's kind."""
+    try:
+        series = restore()  # type: ignore[operator]
+    except SeriesStateError:
+        return "SeriesStateError"
+    return series.to_state(), series.seen
+
+
+def general(raw: bytes, c: AnomalyConfig) -> SeriesState:
+    return SeriesState.from_state(checkpoint.unpack(raw), c)
+
+
+def verdicts(s: SeriesState, c: AnomalyConfig, seed: int) -> list[tuple[object, ...]]:
+    rnd = random.Random(seed)
+    out: list[tuple[object, ...]] = []
+    for i in range(40):
+        t = T0 + timedelta(days=9, minutes=7 * i)
+        x = 100 + 20 * math.sin(i / 5) + rnd.gauss(0, 3) + (90 if i % 13 == 5 else 0)
+        r = evaluate(s, x, c, source="src", subject="m", ts=t)
+        out.append((r.severity, r.held, r.z, r.expected, r.scale, r.rebaselined))
+    return out
+
+
+@pytest.mark.req("NFR-001", "NFR-003", "NFR-006")
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(sorted(STATES)), st.integers(min_value=0, max_value=1500),
+       st.integers(min_value=0, max_value=2**16), SEEN)
+def test_a_restored_series_judges_the_future_as_the_original(name: str, n: int, seed: int,
+                                                             seen: datetime | None) -> None:
+    c = STATES[name][0]
+    s = fed(c, n, seed=seed, step=(60.0, 300.0, 3600.0)[seed % 3])
+    s.seen = seen
+    raw = checkpoint.pack(s)
+    again = checkpoint.restore(raw, c)
+    assert again.seen == seen
+    assert again.to_state() == general(raw, c).to_state()
+    if s.baseline is not None and not (s.baseline.warm is not None and c.seasonality != "auto"):
+        assert again.to_state() == s.to_state()  # (a warming seasonal one gets its offsets)
+    future = verdicts(again, c, seed)
+    assert future == verdicts(general(raw, c), c, seed)
+    original = verdicts(s, c, seed)
+    if c.baseline == "rolling":
+        # the window re-anchors its sums when refilled: the same verdicts to the last bits
+        assert [v[:2] for v in future] == [v[:2] for v in original]
+        assert [v[2] or 0.0 for v in future] == pytest.approx([v[2] or 0.0 for v in original],
+                                                              rel=1e-9)
+    else:
+        assert future == original
+
+
+@pytest.mark.req("NFR-001", "NFR-003")
+@pytest.mark.parametrize("name", sorted(STATES))
+def test_a_current_record_is_built_without_the_general_path(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    c, n, kw = STATES[name]
+    s = fed(c, n, **kw)  # type: ignore[arg-type]
+    s.seen = T0
+    value = orjson.loads(orjson.dumps(checkpoint.encode(s)))
+    expected = s.to_state()
+
+    def refused(*_: object) -> SeriesState:
+        raise AssertionError("decoded through the to_state dict")
+
+    monkeypatch.setattr(SeriesState, "from_state", refused)
+    monkeypatch.setattr(checkpoint, "unpack", refused)
+    assert checkpoint.decode(value, c).to_state() == expected
+
+
+@pytest.mark.req("NFR-001", "NFR-006")
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(STATES)), st.sampled_from(range(len(CONFIGS))),
+       st.lists(st.tuples(st.integers(min_value=0, max_value=4000),
+                          st.integers(min_value=0, max_value=255)), max_size=4),
+       st.integers(min_value=-3, max_value=3))
+def test_a_record_under_any_config_or_corrupted_restores_as_the_general_path_says(
+        name: str, which: int, flips: list[tuple[int, int]], cut: int) -> None:
+    c, n, kw = STATES[name]
+    s = fed(c, min(n, 2000), **kw)  # type: ignore[arg-type]
+    s.seen = T0
+    raw = bytearray(checkpoint.pack(s))
+    for at, byte in flips:
+        raw[at % len(raw)] = byte
+    packed = bytes(raw[:cut] if cut < 0 else raw + bytes(cut))
+    now = CONFIGS[which]
+    assert outcome(lambda: checkpoint.restore(packed, now)) == outcome(
+        lambda: general(packed, now))

@@ -6,10 +6,15 @@ doubles as 8 bytes, the float32 seasonal offsets as 4, visit counts as 1 — and
 base64 in a one-field JSON object, ``{"bin": "..."}``, so the changelog record is still a JSON
 object and every reader of the topic still gets one.
 
-Decoding rebuilds exactly the dict ``to_state`` gives and hands it to
-``SeriesState.from_state``: every check and every rule for a state saved under another config
-(another baseline kind, another seasonality) is the one the JSON form has always had, and the
-JSON form itself (records written before this codec) still restores. A record that does not
+Decoding (NFR-001: restart time is spent here, once per live series) builds the common record —
+the current version, written under the config's baseline kind and seasonality, every number
+finite — straight into the objects: the packed arrays are copied into exact-size arrays and
+checked in one pass each, the scalars read at their offsets. Every other record (an older
+version, another baseline kind or seasonality, anything the direct path doubts) is unpacked to
+exactly the dict ``to_state`` gives and handed to ``SeriesState.from_state``, so every check
+and every rule for a state saved under another config is the one the JSON form has always had,
+and the JSON form itself (records written before this codec) still restores. The direct path
+only ever accepts what that path accepts, and builds the same series. A record that does not
 parse raises ``SeriesStateError``, which the changelog reader turns into an ``unreadable_state``
 dead letter as before.
 
@@ -35,11 +40,13 @@ import math
 import struct
 import sys
 from array import array
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dq_monitor.checks.anomaly import RUN, STATS, SeriesState, SeriesStateError
+from dq_monitor.checks.anomaly import RUN, RUN_CLIP, STATS, SeriesState, SeriesStateError
+from dq_monitor.checks.verdict import Severity
 from dq_monitor.config import AnomalyConfig
-from dq_monitor.state.baseline import Baseline
+from dq_monitor.state.baseline import CAP, SEASONS, Baseline, SeasonRace
 
 MAGIC = b"DQS\x02"
 #: The version written before the last-seen instant was part of the state: still read.
@@ -62,6 +69,11 @@ _NO_SEEN = -(2**63)
 _BASE = struct.Struct("<qddddBB")  # n, level, trend, var, quantum, counts, kind
 _RACE = struct.Struct("<ddBB")  # t0, t_last, t_last present, daily_done
 _LAST = struct.Struct("<Bd")  # previous value present, previous value
+_FRONT = struct.Struct("<4sBqH")  # magic, flags, last seen, streak count
+_U16, _U32 = struct.Struct("<H"), struct.Struct("<I")
+_WINDOW_LESS_ROBUST = _BASELINE | _RUN | _STATS
+_SEVERITIES = (None, Severity.WARN, Severity.FAIL)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _raw(values: array[Any]) -> bytes:
@@ -135,7 +147,191 @@ def decode(value: dict[str, Any], cfg: AnomalyConfig) -> SeriesState:
         raw = base64.b64decode(packed, validate=True)
     except (binascii.Error, ValueError):
         raise SeriesStateError(f"anomaly series state: {FIELD}: not base64") from None
-    return SeriesState.from_state(unpack(raw), cfg)
+    return restore(raw, cfg)
+
+
+def restore(raw: bytes, cfg: AnomalyConfig) -> SeriesState:
+    """The series packed in ``raw``, under the current config; ``SeriesStateError`` if it is
+    not one. The common record (the current version, written under the same baseline kind,
+    seasonality and statistics as the config's) is built straight from the packed numbers;
+    any other, and any the direct path doubts, goes through ``unpack`` and
+    ``SeriesState.from_state``, whose rules and error messages are the contract."""
+    series = _direct(raw, cfg) if _LITTLE else None
+    return SeriesState.from_state(unpack(raw), cfg) if series is None else series
+
+
+def _direct(raw: bytes, cfg: AnomalyConfig) -> SeriesState | None:
+    """The series packed in ``raw`` built straight from the packed numbers, or None when the
+    record is not the common case or anything about it is in doubt (the caller then takes the
+    general path, which restores it or names what is wrong)."""
+    try:
+        return _build(raw, cfg)
+    except (struct.error, IndexError, ValueError, OverflowError):
+        return None
+
+
+def _fill(target: array[Any], raw: bytes, at: int) -> int:
+    """Copy the packed items at ``at`` over ``target`` (exact size kept, NFR-005); the offset
+    after them. A short ``raw`` raises ``ValueError``."""
+    end = at + len(target) * target.itemsize
+    memoryview(target).cast("B")[:] = raw[at:end]
+    return end
+
+
+def _fill_finite(target: array[float], raw: bytes, at: int) -> int:
+    """``_fill`` for floats, -1 if a packed value may not be finite (see ``_finite``)."""
+    end = _fill(target, raw, at)
+    return end if _finite(raw, at, end, target.itemsize) else -1
+
+
+def _finite(raw: bytes, at: int, end: int, width: int) -> bool:
+    """Whether the packed little-endian floats of ``width`` bytes in ``raw[at:end]`` are all
+    finite, judged on the bytes at C speed: a value that is not has every exponent bit set, so
+    its top byte is 0x7F or 0xFF. The test is conservative (it also refuses magnitudes from
+    2**127 in float32, 2**1023 in float64: then the general path checks one by one)."""
+    top = raw[at + width - 1:end:width]
+    return b"\x7f" not in top and b"\xff" not in top
+
+
+def _build(raw: bytes, cfg: AnomalyConfig) -> SeriesState | None:
+    """``_direct`` itself: the rules are ``SeriesState.from_state``'s, applied to the packed
+    numbers; a short record raises (``struct.error``, ``ValueError``, ``IndexError``)."""
+    magic, flags, seen, count = _FRONT.unpack_from(raw, 0)
+    if magic != MAGIC:
+        return None
+    streak_at = _FRONT.size
+    at = streak_at + 8 * count
+    sign, burst, quiet = _HEAD.unpack_from(raw, at)
+    at += _HEAD.size
+    if burst > 2 or count > cfg.rebaseline_after:
+        return None
+    if cfg.baseline == "rolling":
+        if flags != _WINDOW:
+            return None
+        series = SeriesState.new(cfg)
+        (size,) = _U32.unpack_from(raw, at)
+        if at + 4 + 8 * size != len(raw):  # checked before anything is allocated
+            return None
+        values = array("d", [0.0]) * size
+        at = _fill_finite(values, raw, at + 4)
+        if at != len(raw):
+            return None
+        assert series.window is not None
+        series.window.reset(values)
+    else:
+        if flags != _WINDOW_LESS_ROBUST:
+            return None
+        baseline = Baseline(cfg.window, cfg.min_samples, cfg.seasonality)
+        series = SeriesState(baseline=baseline)
+        run = series.run
+        assert run is not None
+        if len(run) != RUN + STATS:
+            return None
+        ring = array("d", [0.0]) * RUN
+        at = _fill_finite(ring, raw, at)
+        if at < 0:
+            return None
+        run_i = raw[at]
+        at = _fill_baseline(baseline, raw, at + 1, cfg.seasonality)
+        if at < 0 or raw[at] != STATS:
+            return None
+        stats = array("d", [0.0]) * STATS
+        at = _fill_finite(stats, raw, at + 1)
+        if at < 0:
+            return None
+        present, last = _LAST.unpack_from(raw, at)
+        at += _LAST.size
+        if at != len(raw):
+            return None
+        for i in range(RUN):
+            ring[i] = max(-RUN_CLIP, min(RUN_CLIP, ring[i]))
+        run[:RUN] = ring
+        run[RUN:] = stats
+        series.run_i = run_i % RUN
+        series.run_sum = math.fsum(ring)
+        if present:
+            if last - last != 0.0:
+                return None
+            series.last = last
+    if count:  # (at most ``rebaseline_after``: checked above)
+        streak = array("d", [0.0]) * count
+        if _fill_finite(streak, raw, streak_at) < 0:
+            return None
+        series.streak = streak
+    series.streak_sign = max(-1, min(1, sign))
+    series.burst = _SEVERITIES[burst]
+    series.quiet = max(0, quiet)
+    if seen != _NO_SEEN:
+        series.seen = _EPOCH + timedelta(microseconds=seen)  # OverflowError past 9999
+    return series
+
+
+def _fill_baseline(b: Baseline, raw: bytes, at: int, seasonality: str) -> int:
+    """Set ``b`` from the packed baseline at ``at``; the offset after it, -1 if it is not the
+    common case (see ``_direct``). The rules are ``Baseline.from_state``'s."""
+    n, level, trend, var, quantum, counts, code = _BASE.unpack_from(raw, at)
+    at += _BASE.size
+    checked = level + trend + var + quantum
+    if checked - checked != 0.0 or var < 0.0 or quantum < 0.0 or code >= len(_KINDS):
+        return -1
+    # (n through a float, as the general path reads every number: the same n past 2**53)
+    b.n, b.level, b.trend, b.var = int(float(n)), level, trend, var
+    b.quantum, b.counts = quantum, counts > 0
+    kind = _KINDS[code]
+    (size,) = _U16.unpack_from(raw, at)
+    at += 2
+    season = SEASONS.get(kind)
+    if season is not None:
+        if size != season[0] or not (seasonality == kind or seasonality == "auto"):
+            return -1
+        b.kind = kind
+        off = array("f", [0.0]) * size
+        at = _fill_finite(off, raw, at)
+        if at < 0:
+            return -1
+        (seen, ) = _U16.unpack_from(raw, at)
+        visits = array("B", [0]) * size
+        at = _fill(visits, raw, at + 2)
+        if seen != size or max(visits) > CAP:
+            return -1
+        b.off, b.visits = off, visits
+    else:
+        if size != _NONE16 or not (kind == seasonality
+                                   or (seasonality == "auto" and kind in ("auto", "none"))):
+            return -1
+        b.kind = kind
+        (seen, ) = _U16.unpack_from(raw, at)
+        at += 2 + (0 if seen == _NONE16 else seen)
+    (size,) = _U32.unpack_from(raw, at)
+    at += 4
+    if size == _NONE32:
+        b.warm = None
+    elif at + 8 * size > len(raw):  # checked before anything is allocated
+        return -1
+    else:
+        warm = array("d", [0.0]) * size
+        at = _fill_finite(warm, raw, at)
+        if at < 0:
+            return -1
+        b.warm = warm
+    present = raw[at]
+    at += 1
+    if not present:
+        if seasonality == "auto" and b.kind == "auto" and b.warm is None:
+            b.race = SeasonRace(0.0, b.level)
+        return at
+    if seasonality != "auto":
+        end = at + _RACE.size + 4 * _RACE_OFF + 8 * _RACE_STATS
+        return end if end <= len(raw) else -1
+    t0, t_last, has_last, daily_done = _RACE.unpack_from(raw, at)
+    if t0 - t0 != 0.0 or (has_last and t_last - t_last != 0.0):
+        return -1
+    race = b.race = SeasonRace(t0, 0.0)
+    if has_last:
+        race.sampled(t_last)
+    race.daily_done = daily_done > 0
+    at = _fill_finite(race.off, raw, at + _RACE.size)
+    return -1 if at < 0 else _fill_finite(race.stats, raw, at)
 
 
 class _Reader:
@@ -227,4 +423,4 @@ def _unpack_baseline(r: _Reader) -> dict[str, Any]:
             "warm": warm, "race": race}
 
 
-__all__ = ["FIELD", "MAGIC", "MAGIC_V1", "decode", "encode", "pack", "unpack"]
+__all__ = ["FIELD", "MAGIC", "MAGIC_V1", "decode", "encode", "pack", "restore", "unpack"]
