@@ -23,7 +23,7 @@ def test_hotpath_benchmark_reports_cpu_rate_checkpoints_and_memory_per_series() 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = orjson.loads(proc.stdout.strip().splitlines()[-1])
     assert result["series"] == 200
-    assert 0 < result["events"] < 200 * 25  # counted from the first batch read on
+    assert 0 < result["events"] <= 200 * 25  # from the first batch read on (or the start)
     assert result["rate"] > 0 and result["cpu_us"] > 0
     assert result["checkpoints"] >= 1 and result["state_records"] >= 200
     assert result["rss_per_series"] != 0
