@@ -94,8 +94,6 @@ class ServiceBase:
 
     #: Seconds of failed restore attempts before giving up (the process then exits non-zero).
     restore_deadline_s = 120.0
-    #: Seconds a stop waits for the last alerts, state and offsets to be durable.
-    shutdown_grace_s = 30.0
 
     def __init__(
         self,

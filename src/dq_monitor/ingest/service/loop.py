@@ -162,19 +162,12 @@ class MonitorService(RestoreMixin, CheckpointsMixin, ProcessMixin, PublishMixin)
         return max(native.values())
 
     async def _shutdown(self) -> None:
-        """Last alerts, last state, then offsets; a stop always ends: what is not durable
-        within ``shutdown_grace_s`` is re-done on restart (at least once, NFR-004)."""
         if self._producer is not None and self._consumer is not None:
-            with anyio.move_on_after(self.shutdown_grace_s) as grace:
-                try:
-                    await self._publish(Outcome(), [])
-                    await self._checkpoint(self._consumer, wait=True)  # state, then offsets
-                except Exception:
-                    log.warning("final checkpoint not written; state will be rebuilt on restart")
-            if grace.cancelled_caught:
-                log.warning("final checkpoint not durable within %.0fs; stopping anyway (the "
-                            "input since the last commit is read again on restart)",
-                            self.shutdown_grace_s)
+            try:
+                await self._publish(Outcome(), [])
+                await self._checkpoint(self._consumer, wait=True)  # last state, then offsets
+            except Exception:
+                log.warning("final checkpoint not written; state will be rebuilt on restart")
         await quiet_stop(self._consumer, self._producer)
         log.info("stopped: %s", summary(self.monitor.stats, self.stats))
 
