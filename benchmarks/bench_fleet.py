@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from dq_monitor.alerts.build import build_alert
 from dq_monitor.alerts.machine import Transition
@@ -53,6 +52,9 @@ from dq_monitor.collector import tuned_collector
 from dq_monitor.config import TelemetryConfig, read_config
 from dq_monitor.embedded import broker_address
 from dq_monitor.telemetry import Telemetry
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale_workload import create_topic
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METRICS = 10
@@ -101,20 +103,11 @@ def load(path: Path) -> dict[str, float]:
     return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
 
-async def create_input(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 4, 1)])
-    finally:
-        await admin.close()
-
-
 def start_up(bootstrap: str, sources: int, workdir: Path) -> dict[str, Any]:
     group, port = f"fleet-{uuid.uuid4().hex[:8]}", free_port()
     path = workdir / f"run-{sources}.yaml"
     path.write_text(config_text(bootstrap, sources, group, port))
-    asyncio.run(create_input(bootstrap, f"{group}.in"))
+    asyncio.run(create_topic(bootstrap, f"{group}.in", 4))
     cli = Path(sys.executable).with_name("dq-monitor")
     began = time.perf_counter()
     proc = subprocess.Popen([str(cli), "run", "--no-router", "--config", str(path)],

@@ -24,17 +24,20 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from dq_monitor.collector import tuned_collector
 from dq_monitor.config import Config, parse_config
 from dq_monitor.embedded import broker_address
 from dq_monitor.ingest.service import MonitorService
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale_workload import create_topic, tags_of
 
 METRICS = 10
 PARTITIONS = 4
@@ -71,15 +74,6 @@ sources:
 """, env={})
 
 
-def tags_of(i: int) -> dict[str, str]:
-    tags = {"region": f"r{i % 5}"}
-    if i % 3 >= 1:
-        tags["host"] = f"h{i % 7}"
-    if i % 3 == 2:
-        tags["az"] = "a"
-    return tags
-
-
 def events(sources: int, n: int, seed: int = 1) -> Iterator[tuple[bytes, bytes]]:
     """(key, value) of the workload's ``n`` records, in order."""
     rnd = random.Random(seed)
@@ -98,12 +92,7 @@ def events(sources: int, n: int, seed: int = 1) -> Iterator[tuple[bytes, bytes]]
 
 
 async def _produce(bootstrap: str, topic: str, sources: int, n: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-    finally:
-        await admin.close()
+    await create_topic(bootstrap, topic, PARTITIONS)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False,
                                 linger_ms=20, max_batch_size=512 * 1024)
     await producer.start()

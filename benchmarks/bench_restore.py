@@ -33,12 +33,14 @@ from typing import Any
 import anyio
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from dq_monitor.config import Config, parse_config
 from dq_monitor.embedded import broker_address
 from dq_monitor.ingest.service import MonitorService
 from dq_monitor.kafka import changelog
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale_workload import create_topic
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METRICS = 10
@@ -109,12 +111,7 @@ async def judged(service: MonitorService, n: int, timeout: float = 600) -> None:
 async def run(bootstrap: str, sources: int, rounds: int, partitions: int) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     topic, group = f"restore-{run_id}", f"restore-{run_id}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, partitions, 1)])
-    finally:
-        await admin.close()
+    await create_topic(bootstrap, topic, partitions)
     cfg = config(bootstrap, topic, group, sources)
     series = sources * METRICS
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False,

@@ -120,6 +120,13 @@ class Monitor:
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
 
+    def check_alive(self) -> None:
+        """Raise with the end of its log if the process has exited."""
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"monitor exited with {self.proc.returncode}: "
+                               f"{self.log.read_text()[-2000:]}")
+
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.started = time.perf_counter()
@@ -223,10 +230,7 @@ async def measure_committed(bootstrap: str, m: Monitor, partitions: int, n: int,
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert m.proc is not None
-            if m.proc.poll() is not None:
-                raise RuntimeError(f"monitor exited with {m.proc.returncode}: "
-                                   f"{m.log.read_text()[-2000:]}")
+            m.check_alive()
             now, cpu = time.perf_counter(), probe.cpu_seconds(m.pid)
             value = await probe.committed(reader, tps)
             if value > (changes[-1][1] if changes else 0):
@@ -303,10 +307,7 @@ async def run_history(bootstrap: str, m: Monitor, partitions: int, n: int, least
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert m.proc is not None
-            if m.proc.poll() is not None:
-                raise RuntimeError(f"monitor exited with {m.proc.returncode}: "
-                                   f"{m.log.read_text()[-2000:]}")
+            m.check_alive()
             done = await probe.committed(reader, inputs)
             with contextlib.suppress(KafkaError):
                 if done >= n or (done >= least and sum(

@@ -82,24 +82,10 @@ async def restore(
                     if rec.offset >= ends[tp.partition]:
                         pending.discard(tp.partition)
                         break
-                    try:
-                        key = rec.key.decode() if rec.key else ""
-                        if key.startswith(MARKER_PREFIX) or not key:
-                            continue
-                        value = None if rec.value is None else orjson.loads(rec.value)
-                        if value is not None and not isinstance(value, dict):
-                            raise TypeError(f"value must be a JSON object, not "
-                                            f"{type(value).__name__}")
-                        apply(tp.partition, key, value)
-                    except Exception as exc:  # any record, any shape: skip it, never stall
-                        reason = f"{type(exc).__name__}: {exc}"[:500]
-                        log.warning("state topic %s[%d] offset %d: unreadable record skipped "
-                                    "(%s)", topic, tp.partition, rec.offset, reason)
-                        if on_unreadable is not None:
-                            on_unreadable(unreadable_state(topic, tp.partition, rec.offset,
-                                                           rec.key, reason))
+                    if not rec.key or rec.key.startswith(_MARKER):
                         continue
-                    applied += 1
+                    applied += _apply_record(topic, tp.partition, rec.offset, rec.key,
+                                             rec.value, apply, on_unreadable)
     finally:
         await consumer.stop()
     log.info("restored %d state records from %s partitions %s", applied, topic, parts)
@@ -275,28 +261,38 @@ async def restore_state(
         scan.latest = {}
         done.keys[p] = 0
         for raw_key, (offset, raw) in last:
-            try:
-                key = raw_key.decode()
-                value = None if raw is None else orjson.loads(raw)
-                if value is not None and not isinstance(value, dict):
-                    raise TypeError(f"value must be a JSON object, not {type(value).__name__}")
-                apply(p, key, value)
-            except Exception as exc:  # any record, any shape: skip it, never stall
-                reason = f"{type(exc).__name__}: {exc}"[:500]
-                log.warning("state topic %s[%d] offset %d: unreadable record skipped (%s)",
-                            topic, p, offset, reason)
+            if _apply_record(topic, p, offset, raw_key, raw, apply, on_unreadable):
+                done.applied += 1
+                done.keys[p] += 1
+            else:
                 done.unreadable += 1
-                if on_unreadable is not None:
-                    on_unreadable(unreadable_state(topic, p, offset, raw_key, reason))
-                continue
-            done.applied += 1
-            done.keys[p] += 1
     done.seconds = time.monotonic() - began
     log.info("restored %d state records from %s partitions %s", done.replayed, topic, parts)
     log.info("state of %s partitions %s: read in %.2fs, %d keys applied in %.2fs, replayed "
              "from offsets %s", topic, parts, read_s, done.applied, done.seconds - read_s,
              done.started_at)
     return done
+
+
+def _apply_record(topic: str, partition: int, offset: int, raw_key: bytes,
+                  raw_value: bytes | None, apply: Apply, on_unreadable: Unreadable | None
+                  ) -> bool:
+    """Decode one state record and hand it to ``apply``; True if applied. An unreadable one
+    (any record, any shape) is logged and dead-lettered, never a stall (NFR-006)."""
+    try:
+        key = raw_key.decode()
+        value = None if raw_value is None else orjson.loads(raw_value)
+        if value is not None and not isinstance(value, dict):
+            raise TypeError(f"value must be a JSON object, not {type(value).__name__}")
+        apply(partition, key, value)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        log.warning("state topic %s[%d] offset %d: unreadable record skipped (%s)",
+                    topic, partition, offset, reason)
+        if on_unreadable is not None:
+            on_unreadable(unreadable_state(topic, partition, offset, raw_key, reason))
+        return False
+    return True
 
 
 def unreadable_state(

@@ -242,11 +242,17 @@ class RouterBase:
         owned = consumer.assignment()
         offsets = {tp: p.commit_point() for tp, p in self._pending.items()
                    if p.high >= 0 and tp in owned}
-        offsets = {tp: o for tp, o in offsets.items() if o > 0}
-        if not offsets:
-            return
-        try:
-            await consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            log.info("router commit skipped (%s); alerts will be re-read and deduplicated",
-                     type(exc).__name__)
+        await commit_owned(consumer, {tp: o for tp, o in offsets.items() if o > 0},
+                           "router commit skipped (%s); alerts will be re-read and deduplicated")
+
+
+async def commit_owned(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int],
+                       skipped: str) -> None:
+    """Commit ``offsets`` (if any); a refused commit is logged with ``skipped`` and left to
+    the next one (the records are read again: at least once)."""
+    if not offsets:
+        return
+    try:
+        await consumer.commit(offsets)
+    except (CommitFailedError, KafkaError) as exc:
+        log.info(skipped, type(exc).__name__)

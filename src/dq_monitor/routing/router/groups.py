@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import KafkaError
 
 from dq_monitor.acks import Ack
 from dq_monitor.channels.grouped import GroupChannel, GroupSend, Notification
@@ -20,7 +20,7 @@ from dq_monitor.kafka.topics import ensure_topics, partition_counts
 from dq_monitor.routing import dispatch
 from dq_monitor.routing.group import Groups, decode_member, encode_member, is_group_key
 from dq_monitor.routing.retry import Throttle, deliver_with_retry
-from dq_monitor.routing.router.base import RouterBase, log
+from dq_monitor.routing.router.base import RouterBase, commit_owned, log
 from dq_monitor.routing.router.job import Job, Write
 
 
@@ -186,14 +186,9 @@ class GroupsMixin(RouterBase):
 
     async def _commit_groups(self, consumer: AIOKafkaConsumer) -> None:
         owned = consumer.assignment()
-        offsets = {tp: o for tp, o in self._groups_done.items() if tp in owned}
-        if not offsets:
-            return
-        try:
-            await consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            log.info("router: groups commit skipped (%s); records will be re-read",
-                     type(exc).__name__)
+        await commit_owned(consumer, {tp: o for tp, o in self._groups_done.items()
+                                      if tp in owned},
+                           "router: groups commit skipped (%s); records will be re-read")
 
     def _notify(self, now: float) -> None:
         """Send every group notification due at ``now`` (each in a task of its own)."""
