@@ -102,9 +102,16 @@ async def test_the_survivor_sends_the_groups_update_and_resolution_once(
     after = [r for r in hook.requests if r.at > killed]
     assert {r.path for r in after} == {f"/{survivor}"}
     bodies = [r.json() for r in after]
-    assert [b["status"] for b in bodies] == ["firing", "resolved"], bodies
-    update, resolved = bodies
-    assert update["group_key"] == resolved["group_key"] == first.json()["group_key"]
-    assert sorted(a["fingerprint"] for a in update["alerts"]) == sorted(fps)
+    states = [sorted((a["fingerprint"], a["status"]) for a in b["alerts"]) for b in bodies]
+    # the four resolutions may straddle a group_interval flush on a loaded machine: an update
+    # whose alerts are partly resolved between the two is right; the same content twice is not
+    assert len(states) == len({tuple(s) for s in states}), bodies
+    assert len(bodies) >= 2, bodies
+    assert bodies[0]["status"] == "firing" and bodies[-1]["status"] == "resolved"
+    assert all(b["status"] == "firing" and any(a["status"] == "resolved" for a in b["alerts"])
+               for b in bodies[1:-1]), bodies
+    resolved = bodies[-1]
+    assert {b["group_key"] for b in bodies} == {first.json()["group_key"]}
+    assert states[0] == [(fp, "firing") for fp in sorted(fps)]
     assert sorted((a["fingerprint"], a["status"]) for a in resolved["alerts"]) == [
         (fp, "resolved") for fp in sorted(fps)]
