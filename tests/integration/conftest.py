@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import io
+import os
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import anyio
@@ -142,14 +147,44 @@ class Runner(Protocol):
 async def serving(runner: R) -> AsyncIterator[R]:
     """Run a service or router in this event loop; yield once it is ready, stop it after."""
     stop = anyio.Event()
+    stopped = anyio.Event()
+
+    async def run() -> None:
+        try:
+            await runner.run(stop)
+        finally:
+            stopped.set()
+
     async with anyio.create_task_group() as tg:
-        tg.start_soon(runner.run, stop)
+        tg.start_soon(run)
         with anyio.fail_after(30):
             await runner.ready.wait()
         try:
             yield runner
         finally:
             stop.set()
+            tg.start_soon(_watch_stop, runner, stopped)
+
+
+#: A stop that takes longer than this is a bug: the worker ends, naming the test, and every
+#: task's stack is written to ``dq-stuck-<pid>.txt`` in the temporary directory.
+STOP_LIMIT_S = 60.0
+
+
+async def _watch_stop(runner: Runner, stopped: anyio.Event) -> None:
+    """End a stop that never ends (its await is shielded) instead of hanging the suite."""
+    with anyio.move_on_after(STOP_LIMIT_S):
+        await stopped.wait()
+        return
+    out = io.StringIO()
+    print(f"{type(runner).__name__} did not stop within {STOP_LIMIT_S:.0f} s", file=out)
+    for task in asyncio.all_tasks():
+        print(f"--- {task.get_name()}: {task.get_coro()!r}", file=out)
+        task.print_stack(file=out)
+    path = Path(tempfile.gettempdir()) / f"dq-stuck-{os.getpid()}.txt"
+    path.write_text(out.getvalue())
+    os.write(2, f"{out.getvalue()}\nwritten to {path}\n".encode())
+    os._exit(70)
 
 
 def running(config: Config, **kwargs: Any) -> contextlib.AbstractAsyncContextManager[
