@@ -1,4 +1,5 @@
-"""Suite-wide rules: every ``req`` marker names a requirement listed in docs/requirements.md."""
+"""Suite-wide rules: every ``req`` marker names a requirement listed in docs/requirements.md;
+the long end-to-end runs start first."""
 
 from __future__ import annotations
 
@@ -22,3 +23,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 raise pytest.UsageError(
                     f"{item.nodeid}: req marker names unknown requirement(s) {unknown}"
                 )
+    # Longest first, so that on parallel workers no long run starts last and holds up the
+    # end of the suite (the order within each kind stays the collection order).
+    items.sort(key=_duration_rank)
+
+
+def _duration_rank(item: pytest.Item) -> int:
+    """0 for the fault runs and the benchmark smoke runs, 1 for other broker tests, 2 else."""
+    if item.get_closest_marker("faults") is not None or item.path.name == "test_benchmarks.py":
+        return 0
+    return 1 if item.get_closest_marker("integration") is not None else 2
