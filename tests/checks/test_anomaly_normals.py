@@ -12,6 +12,7 @@ import pytest
 from dq_monitor.checks.anomaly import AnomalyResult, SeriesState, evaluate
 from dq_monitor.checks.verdict import Severity
 from dq_monitor.config import AnomalyConfig
+from dq_monitor.state import checkpoint
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 STEP = timedelta(minutes=5)
@@ -253,3 +254,23 @@ def test_series_that_repeat_by_nature_are_never_stuck() -> None:
     for values in (flat, small):
         _, out = run(c, values)
         assert not any("the same value" in r.verdict.detail for r in out)
+
+
+@pytest.mark.req("FR-017", "NFR-006")
+def test_a_restart_in_the_middle_of_a_lasting_run_pages_as_without_it() -> None:
+    # The values a lasting run has held back so far are part of the checkpoint: a series
+    # restored from one taken in the middle of the run pages on the same value.
+    c = cfg()
+    shifted = [v + 5.0 for v in bursty(random.Random(102), 12)]
+    s, _ = run(c, bursty(random.Random(2), 4000))
+    _, straight = run(c, shifted, SeriesState.from_state(s.to_state(), c), 4000)
+    first = pages(straight)[0]
+    assert "values in a row, longer than this series' bursts" in straight[first].verdict.detail
+    held = 0
+    for cut in range(1, first + 1):
+        a, before = run(c, shifted[:cut], SeriesState.from_state(s.to_state(), c), 4000)
+        held += a.streak is not None and not before[-1].verdict.severity.firing
+        restored = checkpoint.restore(checkpoint.pack(a), c)
+        _, after = run(c, shifted[cut:], restored, 4000 + cut)
+        assert [r.verdict for r in before + after] == [r.verdict for r in straight]
+    assert held >= 2  # cut while values were held back, not yet paged
