@@ -133,6 +133,10 @@ BIG_REF = 4.5
 #: the run's side (the series' bursts last fewer: the run statistic over RUN values stays up
 #: about two values after a burst's end, when the values themselves are back near the level).
 LASTING = 4
+#: Counts whose scale is at least this (in Anscombe units: 1 is Poisson noise) are judged, from
+#: |z| >= EVENT_Z on, by the Poisson tail probability (``_poisson_z``); a narrower noise
+#: (rounded readings of a steady quantity) is not Poisson-shaped and keeps Anscombe's z.
+POISSON_LIKE = 0.8
 #: Below this factor the thresholds stay as configured: a Gaussian series' own estimate
 #: wanders some 10 % around a Gaussian's, and a calm series keeps its sensitivity.
 CALIBRATION_MIN = 1.15
@@ -581,6 +585,19 @@ def noise_factor(run: array[float]) -> float:
     return max(by_share, math.sqrt(run[ENERGY]), 1.0)
 
 
+def _poisson_z(x: float, rate: float, z: float) -> float:
+    """A count ``x`` at ``rate`` as the normal deviate of the same tail probability (Wilson
+    and Hilferty's cube root of the gamma tail that equals the Poisson one), or ``z`` when the
+    rate is 0. Anscombe's transform, exact in the body, shrinks the upper tail of a small rate
+    and stretches its lower tail: a count of 27 at rate 7.8 (7 √rate above it) reads as
+    z = 4.7 there, where its chance is a Gaussian's 5.3 σ (this gives 5.2)."""
+    if rate <= 0.0:
+        return z
+    k = x if x > rate else x + 1.0
+    w: float = 3.0 * math.sqrt(k) * (1.0 - 1.0 / (9.0 * k) - (rate / k) ** (1.0 / 3.0))
+    return w if (w > 0.0) == (z > 0.0) else 0.0  # (a count next to its rate is no tail)
+
+
 def _count_expected(pred: float) -> float:
     """``from_model(pred, True)`` with NaN kept (as ``max`` keeps it): a count series' expected
     value in its own units, needed only when a value is flagged or its result is built."""
@@ -767,6 +784,8 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         z = dev / scale if scale > 0.0 else _INF
         if not -_INF < z < _INF:
             z = _INF if dev > 0 else -_INF
+        elif counts and not -EVENT_Z < z < EVENT_Z and scale >= POISSON_LIKE:
+            z = _poisson_z(value, _count_expected(pred), z) / scale
     zc = RUN_CLIP if z > RUN_CLIP else -RUN_CLIP if z < -RUN_CLIP else z
     i = state.run_i
     old = run[i]
