@@ -806,7 +806,6 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
     expected = pred  # in the series' units: see below for counts
     note: tuple[str, float] | None = None
     loud = 0.0
-    held_back = 0  # the run's side when a lasting run may be starting (see ``LASTING``)
     if score >= cfg.z_warn:
         # FR-017 (b): the first value of an excursion that would page at the configured
         # thresholds teaches the fast tail (the values after it are the same excursion)
@@ -850,7 +849,12 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
                     severity = FAIL if score >= cfg.z_fail else WARN
                     note = ("lasting", float(length))
             else:
-                held_back = side
+                # it counts towards the run (on the run's side, it never ends one), and
+                # stays in the model like any value the thresholds let pass
+                if streak is None or state.streak_sign != side:
+                    streak = state.streak = array("d")
+                    state.streak_sign = side
+                streak.append(y - (pred - b.level - b.trend))
     repeat = value == state.last
     state.last = value
     if repeat or z >= EVENT_Z or z <= -EVENT_Z:
@@ -870,15 +874,8 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
                                  model=(pred, scale, counts, kind),
                                  note=("stuck", run[REPEATS] + 1.0))
     if severity is OK:
-        if held_back:
-            # It counts towards a lasting run (it is on the run's side, so it never ends one).
-            streak = state.streak
-            if streak is None or held_back != state.streak_sign:
-                streak = state.streak = array("d")
-                state.streak_sign = held_back
-            streak.append(y - (pred - b.level - b.trend))
-        elif state.streak is not None and (abs(z) < 1.0
-                                           or (dev > 0) != (state.streak_sign > 0)):
+        if state.streak is not None and (abs(z) < 1.0
+                                         or (dev > 0) != (state.streak_sign > 0)):
             # A shifted level is noisy too: only a value back near the expected level, or on
             # the other side, ends the streak of flagged values.
             state.streak = None
