@@ -19,7 +19,9 @@ Contract, per value of one series:
   next. ``rebaseline_after`` consecutive flagged values on the same side are a lasting level
   shift: the baseline restarts at their level and that evaluation is OK (``rebaselined``). With
   the robust baseline a normal value between them breaks the run only if it is back within one
-  scale unit of the expected value or on the other side, since a shifted level is noisy too.
+  scale unit of the expected value or on the other side, since a shifted level is noisy too;
+  on a heavy-tailed series the values of a run its raised thresholds let pass count as well,
+  and the run pages at the configured thresholds once it outlasts a burst (``LASTING``).
 * One incident, one episode (FR-017): the verdict handed to the alert machine (``held``) stays at
   the burst's highest severity until ``cooldown`` consecutive normal values have passed, so a
   value flagged again within them continues the same alert instead of paging anew. A rebaseline
@@ -125,6 +127,16 @@ BIG_MIN = 0.3
 PEAK_GROW = math.log(1.5)
 PEAK_MARGIN = 1.5
 BIG_REF = 4.5
+#: A run statistic over the configured thresholds but under the raised ones (a burst of a
+#: heavy-tailed series' normal, or the start of a level shift) is judged at the configured ones
+#: from its LASTING-th value in a row over them, each value itself at least one scale unit on
+#: the run's side (the series' bursts last fewer: the run statistic over RUN values stays up
+#: about two values after a burst's end, when the values themselves are back near the level).
+LASTING = 4
+#: Counts whose scale is at least this (in Anscombe units: 1 is Poisson noise) are judged, from
+#: |z| >= EVENT_Z on, by the Poisson tail probability (``_poisson_z``); a narrower noise
+#: (rounded readings of a steady quantity) is not Poisson-shaped and keeps Anscombe's z.
+POISSON_LIKE = 0.8
 #: Below this factor the thresholds stay as configured: a Gaussian series' own estimate
 #: wanders some 10 % around a Gaussian's, and a calm series keeps its sensitivity.
 CALIBRATION_MIN = 1.15
@@ -360,7 +372,9 @@ class AnomalyResult:
         #: Why the verdict is not the z-score's own (robust only): ``("noise", factor)``, a
         #: lasting change of the noise level accepted (the scale grew by ``factor``);
         #: ``("stuck", values)``, the same value that many times in a row; ``("calibrated",
-        #: factor)``, thresholds raised by ``factor`` for a series whose normal is heavy-tailed.
+        #: factor)``, thresholds raised by ``factor`` for a series whose normal is heavy-tailed;
+        #: ``("lasting", values)``, a run judged at the configured thresholds after that many
+        #: values in a row over them, when the raised ones let it pass (see ``LASTING``).
         self.note = note
 
     # The rolling baseline's names, kept for readers of the plain mean/std.
@@ -425,6 +439,8 @@ class AnomalyResult:
             size = f"{name} = {v:.6g} is {abs(z):.2f}σ {side} {basis}"
         f = note[1] if note is not None and note[0] == "calibrated" else 1.0
         own = "" if f == 1.0 else " (raised for this series' heavy-tailed normal)"
+        if note is not None and note[0] == "lasting":
+            own = f" for {note[1]:.0f} values in a row, longer than this series' bursts"
         if self.severity is FAIL:
             return f"{size}; FAIL at |z| ≥ {_threshold(cfg.z_fail, f)}{own}"
         if self.severity is WARN:
@@ -567,6 +583,19 @@ def noise_factor(run: array[float]) -> float:
     share = min(run[UP] + run[DOWN], 0.95)
     by_share = EVENT_Z / _NORMAL.inv_cdf(1.0 - share / 2.0)
     return max(by_share, math.sqrt(run[ENERGY]), 1.0)
+
+
+def _poisson_z(x: float, rate: float, z: float) -> float:
+    """A count ``x`` at ``rate`` as the normal deviate of the same tail probability (Wilson
+    and Hilferty's cube root of the gamma tail that equals the Poisson one), or ``z`` when the
+    rate is 0. Anscombe's transform, exact in the body, shrinks the upper tail of a small rate
+    and stretches its lower tail: a count of 27 at rate 7.8 (7 √rate above it) reads as
+    z = 4.7 there, where its chance is a Gaussian's 5.3 σ (this gives 5.2)."""
+    if rate <= 0.0:
+        return z
+    k = x if x > rate else x + 1.0
+    w: float = 3.0 * math.sqrt(k) * (1.0 - 1.0 / (9.0 * k) - (rate / k) ** (1.0 / 3.0))
+    return w if (w > 0.0) == (z > 0.0) else 0.0  # (a count next to its rate is no tail)
 
 
 def _count_expected(pred: float) -> float:
@@ -755,6 +784,8 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         z = dev / scale if scale > 0.0 else _INF
         if not -_INF < z < _INF:
             z = _INF if dev > 0 else -_INF
+        elif counts and not -EVENT_Z < z < EVENT_Z and scale >= POISSON_LIKE:
+            z = _poisson_z(value, _count_expected(pred), z) / scale
     zc = RUN_CLIP if z > RUN_CLIP else -RUN_CLIP if z < -RUN_CLIP else z
     i = state.run_i
     old = run[i]
@@ -780,16 +811,19 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         # thresholds teaches the fast tail (the values after it are the same excursion)
         prev = (run_sum - zc + old) / _RUN_NORM  # the previous value's run statistic
         was = run[i - 1 if i else RUN - 1]  # and its clipped z
-        edge = cfg.z_warn if cfg.z_warn < RUN_CLIP else RUN_CLIP
-        if (-cfg.z_warn < prev < cfg.z_warn and -edge < was < edge
+        if not -RUN_CLIP < was < RUN_CLIP:
+            # clipped: the previous value's own size, judged by this value's expectation
+            last = state.last
+            if counts:
+                last = 2.0 * _sqrt(last + 0.375) if last >= 0.0 else _INF
+            was = (last - pred) / scale if scale > 0.0 else _INF
+        if (-cfg.z_warn < prev < cfg.z_warn and -cfg.z_warn < was < cfg.z_warn
                 and score < cfg.z_fail * CALIBRATION_MAX):
-            # (a value beyond any threshold's reach is an incident, not a burst of the normal;
-            # the run statistic's only if it pages: see below)
+            # (a value beyond any threshold's reach is an incident, not a burst of the normal)
             loud = score
-        # judged against the history before this value; a run of moderate values (a level
-        # shift as likely as a burst), or a value in a firing episode (an incident under
-        # way), only against the slow tail
-        f = calibration(run, b.n, point >= cfg.z_warn and state.burst is None)
+        # judged against the history before this value; a value in a firing episode (an
+        # incident under way) only against the slow tail
+        f = calibration(run, b.n, state.burst is None)
         if f != 1.0:
             note = ("calibrated", f)
         if score >= cfg.z_warn * f:
@@ -798,13 +832,31 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
             moved = abs(value - expected)
             if moved >= cfg.min_abs_change and moved >= cfg.min_rel_change * abs(expected):
                 severity = FAIL if score >= cfg.z_fail * f else WARN
+        elif over >= cfg.z_warn and (z if z_run > 0.0 else -z) >= 1.0:
+            # FR-017 (b): a run the raised thresholds let pass (a burst of the series' normal
+            # is short) that lasts: judged at the configured thresholds once LASTING values
+            # in a row have held the run statistic over them, each itself on the run's side,
+            # since a level shift starts like a burst but does not end (see ``LASTING``).
+            side = 1 if z_run > 0.0 else -1
+            streak = state.streak
+            length = 1 + (len(streak) if streak is not None and state.streak_sign == side
+                          else 0)
+            if length >= LASTING or length >= cfg.rebaseline_after:
+                if counts:
+                    expected = _count_expected(pred)
+                moved = abs(value - expected)
+                if moved >= cfg.min_abs_change and moved >= cfg.min_rel_change * abs(expected):
+                    severity = FAIL if score >= cfg.z_fail else WARN
+                    note = ("lasting", float(length))
+            else:
+                # it counts towards the run (on the run's side, it never ends one), and
+                # stays in the model like any value the thresholds let pass
+                if streak is None or state.streak_sign != side:
+                    streak = state.streak = array("d")
+                    state.streak_sign = side
+                streak.append(y - (pred - b.level - b.trend))
     repeat = value == state.last
     state.last = value
-    if loud > point and severity is OK:
-        # Many moderate values in a row are as likely a level shift as a burst: one the
-        # raised thresholds let pass teaches the fast tail nothing, or a shift would silence
-        # itself.
-        loud = point if point >= cfg.z_warn else 0.0
     if repeat or z >= EVENT_Z or z <= -EVENT_Z:
         if _event(run, b.n, z, repeat, state.burst is None, loud):
             return _accept_noise(state, b, run, value, z, z_run, pred, scale, cfg, source,
@@ -860,7 +912,9 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         b.level = ordered[mid] if n % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
         b.trend = 0.0
         run[FAILS] += 1.0
-        state.reset_stats(BIG, PEAK + 1)  # a level shift, not a burst of the series' normal
+        # a level shift, not a burst of the series' normal: its own count leaves the fast
+        # tail, a heavy-tailed series' memory of its bursts stays
+        run[BIG] = run[BIG] - 1.0 if run[BIG] > 1.0 else 0.0
         state.streak = None
         state.streak_sign = 0
         state.clear_run()
