@@ -80,10 +80,9 @@ SEASONS: dict[str, tuple[int, float, int, float]] = {
 _RACE_ORDER = ("hour_of_day", "day_of_week", "hour_of_week")
 #: (buckets, period) of each candidate, in ``_RACE_ORDER``.
 _RACE_SHAPE = tuple((SEASONS[k][0], SEASONS[k][3]) for k in _RACE_ORDER)
-#: The race's statistics per candidate (see ``SeasonRace.stats``), then where its start and
-#: its last sample's time follow them.
+#: The race's statistics per candidate (see ``SeasonRace.stats``); its start follows them.
 RACE_STATS = 27
-T0, T_LAST = RACE_STATS, RACE_STATS + 1
+T0 = RACE_STATS
 
 
 class BaselineStateError(DqMonitorError):
@@ -187,9 +186,12 @@ class SeasonRace:
     inside the NFR-005 budget.
     """
 
-    __slots__ = ("daily_done", "due", "off", "stats")
+    __slots__ = ("daily_done", "due", "off", "stats", "t_last")
 
     def __init__(self, t0: float, level: float) -> None:
+        #: When the race last sampled a value (-inf before its first sample): a float of its
+        #: own, read by every value while racing (NFR-003: an attribute is the cheapest read).
+        self.t_last = -math.inf
         #: An instant just before the next sample may be taken (``t_last`` + ~``RACE_SAMPLE_S``),
         #: so a value stamped earlier is known not to be sampled without converting its
         #: timestamp to seconds (NFR-003: that conversion is the costliest step of many values).
@@ -199,23 +201,17 @@ class SeasonRace:
         #: Per candidate (3 each): level, samples, mean |clipped error|, the live model's on the
         #: same values, share of values ``BIG`` scale units off (those that would alert), share
         #: of the same values the live model flagged, the bucket of the current visit, values
-        #: in that visit, visits (bucket changes) so far. Then the race's start and its last
-        #: sample's time (``T0``, ``T_LAST``: here rather than two floats of 24 bytes each).
-        self.stats = array("d", [0.0]) * (RACE_STATS + 2)
+        #: in that visit, visits (bucket changes) so far. Then the race's start (``T0``: here
+        #: rather than a float of 24 bytes of its own, NFR-005).
+        self.stats = array("d", [0.0]) * (RACE_STATS + 1)
         self.stats[18:21] = array("d", (-1.0, -1.0, -1.0))
         self.stats[0:3] = array("d", (level, level, level))
         self.stats[T0] = t0
-        self.stats[T_LAST] = -math.inf
 
     @property
     def t0(self) -> float:
         """When the race started (event time, seconds since the epoch)."""
         return self.stats[T0]
-
-    @property
-    def t_last(self) -> float:
-        """When the race last sampled a value; -inf before its first sample."""
-        return self.stats[T_LAST]
 
     def nbytes(self) -> int:
         total = sys.getsizeof(self) + sys.getsizeof(self.off) + sys.getsizeof(self.stats)
@@ -225,7 +221,7 @@ class SeasonRace:
         """Note a sample at ``t``: the next one is due ``RACE_SAMPLE_S`` later (``due`` is up to
         a second early, see ``_due``, so it never holds back a value the exact test in
         ``Baseline.learn`` would sample)."""
-        self.stats[T_LAST] = t
+        self.t_last = t
         self.due = _due(t)
 
     def to_state(self) -> dict[str, Any]:
@@ -383,14 +379,14 @@ class Baseline:
                 if seen < CAP:
                     visits[k] = seen + 1
         race = self.race
-        if race is not None and t - race.stats[T_LAST] >= RACE_SAMPLE_S:
+        if race is not None and t - race.t_last >= RACE_SAMPLE_S:
             self._race(race, y, y - pred, scale, t, t_local, flagged)
 
     def witness(self, y: float, pred: float, scale: float, t: float, t_local: float) -> None:
         """A value kept out of the model (a FAIL) still counts in the seasonality race: the
         values the live model gets most wrong are the ones a seasonal model may explain."""
         race = self.race
-        if race is not None and t - race.stats[T_LAST] >= RACE_SAMPLE_S:
+        if race is not None and t - race.t_last >= RACE_SAMPLE_S:
             self._race(race, y, y - pred, scale, t, t_local, True)
 
     def split_week(self, race: SeasonRace, t_local: float) -> None:
@@ -437,7 +433,7 @@ class Baseline:
         if not -F32_MAX < y < F32_MAX:
             return  # beyond what the race's float32 offsets hold: it teaches them nothing
         off, st = race.off, race.stats
-        t_last = st[T_LAST]
+        t_last = race.t_last
         dt = t - t_last if math.isfinite(t_last) else RACE_SAMPLE_S
         race.sampled(t)
         span = t - st[T0]
