@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import gc
+import random
 import tracemalloc
+from datetime import timedelta
 
 import pytest
 
 from dq_monitor.events import Metric
-from dq_monitor.monitor import SEP, Outcome
-from tests.monitor.test_core import at, feed, metric, started, update
+from dq_monitor.monitor import SEP, Monitor, Outcome
+from tests.monitor.test_core import at, config, feed, metric, started, update
 
 
 @pytest.mark.req("NFR-003", "FR-005")
@@ -56,6 +58,46 @@ def test_memory_a_series_changed_since_the_last_checkpoint_costs_nothing_more() 
         tracemalloc.stop()
     assert grown / len(regions) < 16
     assert len([k for _, k, _ in m.take_dirty() if k.startswith("ser")]) == 2000
+
+
+@pytest.mark.req("NFR-005", "FR-017")
+def test_memory_a_fleet_of_young_racing_series_stays_within_2_kb_each() -> None:
+    # The bench_scale fleet in small: sources configured alike, ten metrics each, a tag shared
+    # by many sources, values every few seconds; past the warm-up every series is racing its
+    # seasonal models. Everything the monitor allocates from assignment on counts: source
+    # state, series keys, series state.
+    sources, metrics = 300, 10
+    names = ", ".join(f"m{j}" for j in range(metrics))
+    cfg = config("""
+kafka: {bootstrap_servers: "x:1", input_topics: [in], alert_topic: a, dead_letter_topic: d}
+sources:
+""" + "\n".join(f"  - name: s{i:03d}\n    anomaly: {{metrics: [{names}], window: 100, "
+                f"min_samples: 20}}" for i in range(sources)))
+    rnd = random.Random(3)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        m = Monitor(cfg)
+        m.assign([0], at(0))
+        for k in range(25):
+            now = at(5 * k)  # one instant per batch, as the service passes it
+            out = Outcome()
+            for i in range(sources):
+                tags = {"region": f"r{i % 4}"}
+                for j in range(metrics):
+                    ts = now + timedelta(microseconds=i * metrics + j)
+                    m.on_metric(f"s{i:03d}", f"m{j}", rnd.gauss(100.0, 5.0), ts, tags, 0,
+                                now, now, out)
+            del out
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    live = [s for src in m.sources.values() for s in src.series.values()]
+    assert len(live) == sources * metrics
+    assert all(s.baseline is not None and s.baseline.race is not None for s in live)
+    assert grown / len(live) <= 2048
 
 
 @pytest.mark.req("FR-002", "FR-005")

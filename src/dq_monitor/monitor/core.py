@@ -18,6 +18,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from sys import intern
 from typing import Any
 
 from aiokafka.partitioner import murmur2
@@ -516,7 +517,7 @@ class Monitor:
                 # never later than now, whatever clock wrote it.
                 series.seen = now if series.seen is None else min(series.seen, now)
                 src = self._restored_source(cfg, partition, now)
-                src.series[rest[0]] = series
+                src.series[intern(rest[0])] = series  # shared, as ``dispatch`` keys it
                 src.evict_check = None  # it may be idle already: the next sweep looks
         else:
             if value is None:

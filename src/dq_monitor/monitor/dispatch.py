@@ -10,6 +10,7 @@ machines, the timers and the changed-state set.
 from __future__ import annotations
 
 from datetime import datetime
+from sys import intern
 from typing import TYPE_CHECKING
 
 from dq_monitor.checks.anomaly import (
@@ -269,7 +270,9 @@ class EventDispatcher:
                     "timestamp": format_rfc3339(event_time),
                 })
                 return
-            state = src.series[subject] = SeriesState.new(an)
+            # NFR-005: the key is interned, so the sources whose series share a name (one
+            # metric, the same tags) share one string rather than each holding a copy.
+            state = src.series[intern(subject)] = SeriesState.new(an)
         state.seen = now
         name = src.name
         if state.dirty_in != src.partition:

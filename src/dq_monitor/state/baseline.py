@@ -80,6 +80,9 @@ SEASONS: dict[str, tuple[int, float, int, float]] = {
 _RACE_ORDER = ("hour_of_day", "day_of_week", "hour_of_week")
 #: (buckets, period) of each candidate, in ``_RACE_ORDER``.
 _RACE_SHAPE = tuple((SEASONS[k][0], SEASONS[k][3]) for k in _RACE_ORDER)
+#: The race's statistics per candidate (see ``SeasonRace.stats``); its start follows them.
+RACE_STATS = 27
+T0 = RACE_STATS
 
 
 class BaselineStateError(DqMonitorError):
@@ -107,8 +110,13 @@ def resolution(x: float) -> float:
         scaled = x * 10.0**d
         whole = round(scaled)
         if whole != 0 and abs(scaled - whole) <= 1e-6:
-            return 10.0**-d
+            return STEPS[d]
     return 0.0
+
+
+#: ``10.0**-d`` for each step ``resolution`` returns, built once: every series written in
+#: cents shares one float rather than holding its own (NFR-005).
+STEPS = tuple(10.0**-d for d in range(7))
 
 
 def _fits(x: float, q: float) -> bool:
@@ -128,6 +136,49 @@ def from_model(y: float, counts: bool) -> float:
     return max(h * h - 0.375, 0.0)
 
 
+def _alpha(window: int) -> float:
+    """The level's learning rate at ``window``: one float shared by every series configured
+    with that window, not one each (NFR-005)."""
+    alpha = _ALPHAS.get(window)
+    if alpha is None:
+        if len(_ALPHAS) >= _SHARED_MAX:
+            _ALPHAS.clear()
+        alpha = _ALPHAS[window] = 2.0 / (window + 1.0)
+    return alpha
+
+
+def _due(t: float) -> datetime:
+    """``SeasonRace.due`` after a sample at ``t``: the whole second at or before an instant a
+    millisecond earlier than ``t + RACE_SAMPLE_S`` (far more than a float's rounding of ``t``).
+
+    Early by under a second, so a value stamped in that second is only tested exactly (its
+    timestamp converted, then not sampled): the same decisions. Whole seconds let the races
+    of a fleet share one instant per second rather than each holding its own (NFR-005: a
+    datetime is 48 bytes). ``_DUE_AT_ONCE`` beyond the range of a datetime.
+    """
+    try:
+        second = math.floor(t + RACE_SAMPLE_S - 0.001)
+    except (OverflowError, ValueError):
+        return _DUE_AT_ONCE
+    due = _DUES.get(second)
+    if due is None:
+        try:
+            due = datetime.fromtimestamp(second, UTC)
+        except (OverflowError, OSError, ValueError):
+            return _DUE_AT_ONCE
+        if len(_DUES) >= _SHARED_MAX:
+            _DUES.clear()  # the races keep theirs; later ones share from the next second on
+        _DUES[second] = due
+    return due
+
+
+#: At most this many shared instants (or rates) are remembered: a few minutes of a fleet's
+#: samples; what a cleared cache forgets costs one more object, never a wrong instant.
+_SHARED_MAX = 4096
+_ALPHAS: dict[int, float] = {}
+_DUES: dict[int, datetime] = {}
+
+
 class SeasonRace:
     """``seasonality: auto``: the three seasonal models learnt beside the live one, then judged.
 
@@ -135,10 +186,11 @@ class SeasonRace:
     inside the NFR-005 budget.
     """
 
-    __slots__ = ("daily_done", "due", "off", "stats", "t0", "t_last")
+    __slots__ = ("daily_done", "due", "off", "stats", "t_last")
 
     def __init__(self, t0: float, level: float) -> None:
-        self.t0 = t0
+        #: When the race last sampled a value (-inf before its first sample): a float of its
+        #: own, read by every value while racing (NFR-003: an attribute is the cheapest read).
         self.t_last = -math.inf
         #: An instant just before the next sample may be taken (``t_last`` + ~``RACE_SAMPLE_S``),
         #: so a value stamped earlier is known not to be sampled without converting its
@@ -149,29 +201,33 @@ class SeasonRace:
         #: Per candidate (3 each): level, samples, mean |clipped error|, the live model's on the
         #: same values, share of values ``BIG`` scale units off (those that would alert), share
         #: of the same values the live model flagged, the bucket of the current visit, values
-        #: in that visit, visits (bucket changes) so far.
-        self.stats = array("d", [0.0]) * 27
+        #: in that visit, visits (bucket changes) so far. Then the race's start (``T0``: here
+        #: rather than a float of 24 bytes of its own, NFR-005).
+        self.stats = array("d", [0.0]) * (RACE_STATS + 1)
         self.stats[18:21] = array("d", (-1.0, -1.0, -1.0))
         self.stats[0:3] = array("d", (level, level, level))
+        self.stats[T0] = t0
+
+    @property
+    def t0(self) -> float:
+        """When the race started (event time, seconds since the epoch)."""
+        return self.stats[T0]
 
     def nbytes(self) -> int:
         total = sys.getsizeof(self) + sys.getsizeof(self.off) + sys.getsizeof(self.stats)
         return total + (0 if self.due is _DUE_AT_ONCE else sys.getsizeof(self.due))
 
     def sampled(self, t: float) -> None:
-        """Note a sample at ``t``: the next one is due ``RACE_SAMPLE_S`` later (``due`` is set a
-        millisecond early, far more than a float's rounding of ``t``, so it never holds back a
-        value the exact test in ``Baseline.learn`` would sample)."""
+        """Note a sample at ``t``: the next one is due ``RACE_SAMPLE_S`` later (``due`` is up to
+        a second early, see ``_due``, so it never holds back a value the exact test in
+        ``Baseline.learn`` would sample)."""
         self.t_last = t
-        try:
-            self.due = datetime.fromtimestamp(t + RACE_SAMPLE_S - 0.001, UTC)
-        except (OverflowError, OSError, ValueError):
-            self.due = _DUE_AT_ONCE
+        self.due = _due(t)
 
     def to_state(self) -> dict[str, Any]:
         return {"t0": self.t0, "t_last": self.t_last if math.isfinite(self.t_last) else None,
                 "daily_done": self.daily_done, "off": list(self.off),
-                "stats": list(self.stats)}
+                "stats": list(self.stats[:RACE_STATS])}
 
     @classmethod
     def from_state(cls, state: Any) -> SeasonRace:
@@ -183,7 +239,7 @@ class SeasonRace:
             race.sampled(_finite(state, "t_last"))
         race.daily_done = bool(state.get("daily_done", False))
         race.off[:] = array("f", _floats(state, "off", 199))
-        race.stats[:] = array("d", _floats(state, "stats", 27))
+        race.stats[:RACE_STATS] = array("d", _floats(state, "stats", RACE_STATS))
         return race
 
 
@@ -194,7 +250,7 @@ class Baseline:
                  "race", "trend", "var", "visits", "warm")
 
     def __init__(self, window: int, min_samples: int, seasonality: str) -> None:
-        self.alpha = 2.0 / (window + 1.0)
+        self.alpha = _alpha(window)
         self.min_samples = min_samples
         self.n = 0
         self.level = self.trend = self.var = 0.0
@@ -376,13 +432,14 @@ class Baseline:
               t_local: float, flagged: bool) -> None:
         if not -F32_MAX < y < F32_MAX:
             return  # beyond what the race's float32 offsets hold: it teaches them nothing
-        dt = t - race.t_last if math.isfinite(race.t_last) else RACE_SAMPLE_S
+        off, st = race.off, race.stats
+        t_last = race.t_last
+        dt = t - t_last if math.isfinite(t_last) else RACE_SAMPLE_S
         race.sampled(t)
-        span = t - race.t0
+        span = t - st[T0]
         c = CLIP * scale if scale > 0.0 else math.inf
         live = min(abs(e_live), c)
         live_big = 1.0 if flagged else 0.0
-        off, st = race.off, race.stats
         hours = int(t_local // 3600.0)
         how = (hours + 72) % 168
         slots = (hours % 24, 24 + how // 24, 31 + how)

@@ -46,7 +46,8 @@ from typing import Any
 from dq_monitor.checks.anomaly import RUN, RUN_CLIP, STATS, SeriesState, SeriesStateError
 from dq_monitor.checks.verdict import Severity
 from dq_monitor.config import AnomalyConfig
-from dq_monitor.state.baseline import CAP, SEASONS, Baseline, SeasonRace
+from dq_monitor.state.baseline import CAP, SEASONS, STEPS, Baseline, SeasonRace
+from dq_monitor.state.baseline import RACE_STATS as _RACE_STATS
 
 MAGIC = b"DQS\x02"
 #: The version written before the last-seen instant was part of the state: still read.
@@ -60,7 +61,7 @@ _BURST_NAMES = {code: name for name, code in _BURSTS.items()}
 _KINDS = ("auto", "none", "hour_of_day", "day_of_week", "hour_of_week", "weekpart_hour")
 _KIND_CODES = {kind: i for i, kind in enumerate(_KINDS)}
 _NONE16, _NONE32 = 0xFFFF, 0xFFFFFFFF
-_RACE_OFF, _RACE_STATS = 199, 27
+_RACE_OFF = 199
 _LITTLE = sys.byteorder == "little"
 
 _HEAD = struct.Struct("<bBq")  # sign, burst, quiet
@@ -132,7 +133,8 @@ def _pack_baseline(b: Baseline) -> bytes:
     else:
         finite = math.isfinite(race.t_last)
         parts += [b"\x01", _RACE.pack(race.t0, race.t_last if finite else 0.0, finite,
-                                      race.daily_done), _raw(race.off), _raw(race.stats)]
+                                      race.daily_done), _raw(race.off),
+                  _raw(race.stats[:_RACE_STATS])]
     return b"".join(parts)
 
 
@@ -262,8 +264,30 @@ def _build(raw: bytes, cfg: AnomalyConfig) -> SeriesState | None:
     series.burst = _SEVERITIES[burst]
     series.quiet = max(0, quiet)
     if seen != _NO_SEEN:
-        series.seen = _EPOCH + timedelta(microseconds=seen)  # OverflowError past 9999
+        series.seen = _seen_at(seen)
     return series
+
+
+def _seen_at(us: int) -> datetime:
+    """The last-seen instant ``us`` microseconds after the epoch (OverflowError past 9999).
+
+    The series a batch touched were stamped with one instant, so their records carry the same
+    number: restored, they share one datetime rather than each holding a copy (NFR-005).
+    """
+    at = _SEEN_AT.get(us)
+    if at is None:
+        at = _EPOCH + timedelta(microseconds=us)
+        if len(_SEEN_AT) >= _SEEN_MAX:
+            _SEEN_AT.clear()  # restored series keep theirs; later ones share anew
+        _SEEN_AT[us] = at
+    return at
+
+
+#: The resolutions ``baseline.resolution`` gives, as the shared floats it returns (NFR-005).
+_QUANTA = {q: q for q in (0.0, 1.0, *STEPS)}
+#: Instants already built by ``_seen_at``, by microseconds (at most ``_SEEN_MAX``).
+_SEEN_AT: dict[int, datetime] = {}
+_SEEN_MAX = 4096
 
 
 def _fill_baseline(b: Baseline, raw: bytes, at: int, seasonality: str) -> int:
@@ -276,7 +300,7 @@ def _fill_baseline(b: Baseline, raw: bytes, at: int, seasonality: str) -> int:
         return -1
     # (n through a float, as the general path reads every number: the same n past 2**53)
     b.n, b.level, b.trend, b.var = int(float(n)), level, trend, var
-    b.quantum, b.counts = quantum, counts > 0
+    b.quantum, b.counts = _QUANTA.get(quantum, quantum), counts > 0
     kind = _KINDS[code]
     (size,) = _U16.unpack_from(raw, at)
     at += 2
@@ -331,7 +355,12 @@ def _fill_baseline(b: Baseline, raw: bytes, at: int, seasonality: str) -> int:
         race.sampled(t_last)
     race.daily_done = daily_done > 0
     at = _fill_finite(race.off, raw, at + _RACE.size)
-    return -1 if at < 0 else _fill_finite(race.stats, raw, at)
+    if at < 0:
+        return -1
+    stats = array("d", [0.0]) * _RACE_STATS
+    at = _fill_finite(stats, raw, at)
+    race.stats[:_RACE_STATS] = stats  # its start and last sample stay as set above
+    return at
 
 
 class _Reader:

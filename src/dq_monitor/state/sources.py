@@ -8,6 +8,7 @@ costs its window and nothing more.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -71,7 +72,7 @@ class SourceState:
         assert config.name is not None, "a source's state needs its resolved entry"
         self.config = config
         anomaly = config.anomaly
-        self.monitored = frozenset(() if anomaly is None else anomaly.metrics)
+        self.monitored = _metric_set(() if anomaly is None else anomaly.metrics)
         self.limits = config.thresholds
         self.name = config.name
 
@@ -79,3 +80,20 @@ class SourceState:
         at = min(updated_at, received_at)
         if self.last_updated is None or at > self.last_updated:
             self.last_updated = at
+
+
+def _metric_set(metrics: Iterable[str]) -> frozenset[str]:
+    """``metrics`` as a set shared by every source that watches the same ones: a fleet of
+    sources configured alike holds one, not one each (NFR-005: some 700 bytes a source)."""
+    key = tuple(metrics)
+    shared = _METRIC_SETS.get(key)
+    if shared is None:
+        if len(_METRIC_SETS) >= _METRIC_SETS_MAX:
+            _METRIC_SETS.clear()  # the sources keep theirs; new ones share anew
+        shared = _METRIC_SETS[key] = frozenset(key)
+    return shared
+
+
+#: The shared sets, by the metrics as configured (at most ``_METRIC_SETS_MAX``).
+_METRIC_SETS: dict[tuple[str, ...], frozenset[str]] = {}
+_METRIC_SETS_MAX = 4096
