@@ -270,7 +270,8 @@ class MonitorService:
         failed = False
         while not stop.is_set():
             producer = AIOKafkaProducer(**producer_kwargs(self.kafka))
-            consumer = AIOKafkaConsumer(**consumer_kwargs(self.kafka, self.kafka.group_id))
+            consumer = AIOKafkaConsumer(**consumer_kwargs(self.kafka, self.kafka.group_id,
+                                                         static=True))
             try:
                 if failed:
                     await check_access(self.kafka, self.kafka.bootstrap_servers)
