@@ -3,16 +3,19 @@ run that checkpointed every series many times.
 
     python benchmarks/bench_restore.py [--sources 2000] [--rounds 24] [--partitions 4]
                                        [--out DIR] [--bootstrap HOST:PORT]
+                                       [--instance-id ID]
 
 One monitor (in this process, the real ``MonitorService``) watches ``--sources`` sources of 10
 metrics each (window 100) on a topic of ``--partitions`` partitions. Each round sends one noisy
 value, with an advancing timestamp, to every series, and the monitor checkpoints after each
 round (``kafka.commit_records`` is one round), so every series is written to the changelog once
 per round. Then the monitor stops, a second one starts on the same group and changelog, and the
-benchmark reports its time from start to ready, the time of the restore itself, and the records
+benchmark reports its time from start to ready, the time of the restore itself (after the
+assignment) and of the changelog read ahead during the group join, and the records
 it replayed (parsed from the log line ``restored N state records``). The broker is the embedded
-one unless ``--bootstrap`` names another. Results go to ``restore.json`` in ``--out``
-(default benchmarks/results).
+one unless ``--bootstrap`` names another. With ``--instance-id`` both monitors join as that
+static member (``kafka.group_instance_id``), as one instance of a StatefulSet restarting.
+Results go to ``restore.json`` in ``--out`` (default benchmarks/results).
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ METRICS = 10
 REPLAYED = re.compile(r"restored (\d+) state records from")
 
 
-def config(bootstrap: str, topic: str, group: str, sources: int) -> Config:
+def config(bootstrap: str, topic: str, group: str, sources: int,
+           instance_id: str | None = None) -> Config:
     metrics = ", ".join(f"m{j}" for j in range(METRICS))
     entries = "\n".join(
         f"  - name: src{i:05d}\n    anomaly: {{metrics: [{metrics}], window: 100, "
@@ -62,6 +66,7 @@ kafka:
   session_timeout: 6s
   heartbeat_interval: 1s
   commit_records: {sources * METRICS}
+{f"  group_instance_id: {instance_id}" if instance_id else ""}
 sources:
 {entries}
 """, env={})
@@ -108,11 +113,12 @@ async def judged(service: MonitorService, n: int, timeout: float = 600) -> None:
             await anyio.sleep(0.05)
 
 
-async def run(bootstrap: str, sources: int, rounds: int, partitions: int) -> dict[str, Any]:
+async def run(bootstrap: str, sources: int, rounds: int, partitions: int,
+              instance_id: str | None = None) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     topic, group = f"restore-{run_id}", f"restore-{run_id}"
     await create_topic(bootstrap, topic, partitions)
-    cfg = config(bootstrap, topic, group, sources)
+    cfg = config(bootstrap, topic, group, sources, instance_id)
     series = sources * METRICS
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False,
                                 linger_ms=20, max_batch_size=512 * 1024)
@@ -130,19 +136,23 @@ async def run(bootstrap: str, sources: int, rounds: int, partitions: int) -> dic
                 await judged(first, series * (r + 1))
             stop.set()
         print(f"wrote {rounds} checkpoints of {series} series", flush=True)
-        # Time the restore itself, whichever function this version restores with.
+        # Time the restore itself, whichever function this version restores with, and the
+        # changelog read done ahead of the assignment (during the group join) if it has one.
         name = "restore_state" if hasattr(changelog, "restore_state") else "restore"
-        original = getattr(changelog, name)
-        restore_s: list[float] = []
+        timers: dict[str, list[float]] = {name: [], "read_ahead": []}
+        originals = {n: getattr(changelog, n) for n in timers if hasattr(changelog, n)}
 
-        async def timed(*args: Any, **kwargs: Any) -> Any:
-            began = time.perf_counter()
-            try:
-                return await original(*args, **kwargs)
-            finally:
-                restore_s.append(time.perf_counter() - began)
+        def timed(original: Any, into: list[float]) -> Any:
+            async def call(*args: Any, **kwargs: Any) -> Any:
+                began = time.perf_counter()
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    into.append(time.perf_counter() - began)
+            return call
 
-        setattr(changelog, name, timed)
+        for n, original in originals.items():
+            setattr(changelog, n, timed(original, timers[n]))
         try:
             with captured() as lines:
                 second = MonitorService(cfg)
@@ -155,14 +165,17 @@ async def run(bootstrap: str, sources: int, rounds: int, partitions: int) -> dic
                     ready_s = time.perf_counter() - began
                     stop.set()
         finally:
-            setattr(changelog, name, original)
+            for n, original in originals.items():
+                setattr(changelog, n, original)
+        restore_s, ahead_s = timers[name], timers["read_ahead"]
         replayed = sum(int(m.group(1)) for line in lines.lines
                        if (m := REPLAYED.search(line)))
         restored = sum(len(s.series) for s in second.monitor.sources.values())
     finally:
         await producer.stop()
     return {"series": series, "rounds": rounds, "partitions": partitions,
-            "ready_s": round(ready_s, 2), "restore_s": round(sum(restore_s), 2),
+            "instance_id": instance_id, "ready_s": round(ready_s, 2),
+            "restore_s": round(sum(restore_s), 2), "read_ahead_s": round(sum(ahead_s), 2),
             "records_replayed": replayed, "series_restored": restored}
 
 
@@ -173,15 +186,18 @@ def main() -> int:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--bootstrap")
+    parser.add_argument("--instance-id", help="join as this static group member")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with (contextlib.nullcontext(args.bootstrap) if args.bootstrap
           else broker_address()) as bootstrap:
-        result = asyncio.run(run(bootstrap, args.sources, args.rounds, args.partitions))
+        result = asyncio.run(run(bootstrap, args.sources, args.rounds, args.partitions,
+                                 args.instance_id))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "restore.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     print(f"{result['series']} series x {result['rounds']} checkpoints: ready in "
-          f"{result['ready_s']} s (restore {result['restore_s']} s), "
+          f"{result['ready_s']} s (restore {result['restore_s']} s after the join, "
+          f"{result['read_ahead_s']} s read ahead during it), "
           f"{result['records_replayed']} records replayed, "
           f"{result['series_restored']} series restored")
     return 0

@@ -429,3 +429,18 @@ def test_allowed_hosts_are_host_names_with_an_optional_port() -> None:
     assert errors_of(example() + '  allowed_hosts: ["http://evil.example/"]\n') == [
         "telemetry.allowed_hosts[0]: 'http://evil.example/' is not a host name or address "
         "with an optional :port"]
+
+
+@pytest.mark.req("NFR-001", "FR-011")
+def test_a_static_group_instance_id_comes_from_the_environment() -> None:
+    cfg = parse_config(with_kafka("  group_instance_id: ${HOSTNAME}\n"),
+                       env={**ENV, "HOSTNAME": "dq-monitor-2"})
+    assert cfg.kafka.group_instance_id == "dq-monitor-2"
+    assert parse_config(example(), env=ENV).kafka.group_instance_id is None
+
+
+@pytest.mark.req("NFR-001", "FR-011")
+@pytest.mark.parametrize("bad", ['""', '"two words"', '"a/b"', "x" * 250])
+def test_a_group_instance_id_kafka_would_refuse_is_named_by_path(bad: str) -> None:
+    assert any(e.startswith("kafka.group_instance_id: ")
+               for e in errors_of(with_kafka(f"  group_instance_id: {bad}\n")))

@@ -1,4 +1,4 @@
-"""FR-020: the aiokafka arguments built from the security settings (no broker needed)."""
+"""FR-020, NFR-001: the aiokafka arguments built from the config (no broker needed)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import ssl
 
 import pytest
 
-from dq_monitor.config import KafkaSecurity
-from dq_monitor.kafka import security_kwargs
+from dq_monitor.config import KafkaConfig, KafkaSecurity
+from dq_monitor.kafka import consumer_kwargs, security_kwargs
 
 
 @pytest.mark.req("FR-020")
@@ -35,3 +35,23 @@ def test_hostname_checking_can_be_turned_off_but_not_verification() -> None:
     ctx = kwargs["ssl_context"]
     assert not ctx.check_hostname and ctx.verify_mode is ssl.CERT_REQUIRED
     assert "sasl_mechanism" not in kwargs
+
+
+def _kafka(extra: dict[str, object] | None = None) -> KafkaConfig:
+    return KafkaConfig.model_validate({
+        "bootstrap_servers": "k:9092", "input_topics": ["in"], "alert_topic": "a",
+        "dead_letter_topic": "d", **(extra or {})})
+
+
+@pytest.mark.req("NFR-001")
+def test_the_monitor_joins_as_the_configured_static_member() -> None:
+    cfg = _kafka({"group_instance_id": "dq-monitor-0"})
+    assert consumer_kwargs(cfg, cfg.group_id, static=True)["group_instance_id"] == "dq-monitor-0"
+    # other groups (the router's) stay dynamic: the id is unique per group, not per process
+    assert "group_instance_id" not in consumer_kwargs(cfg, cfg.router_group)
+
+
+@pytest.mark.req("NFR-001")
+def test_without_an_instance_id_membership_is_dynamic() -> None:
+    cfg = _kafka()
+    assert "group_instance_id" not in consumer_kwargs(cfg, cfg.group_id, static=True)

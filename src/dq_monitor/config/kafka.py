@@ -58,6 +58,16 @@ def _replication(value: int) -> int:
     return value
 
 
+_INSTANCE_ID = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+def _instance_id(value: str) -> str:
+    """Kafka's rule for ``group.instance.id`` (a broker refuses others at the join)."""
+    if not _INSTANCE_ID.match(value):
+        raise ValueError("must be 1 to 249 characters of letters, digits, '.', '_' and '-'")
+    return value
+
+
 _TOPIC_CONFIG_NAME = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
 
 
@@ -93,6 +103,10 @@ class KafkaConfig(KafkaSecurity):
     #: FR-018: where silences are kept (compacted); default ``<alert_topic>.silences``.
     silences_topic: str | None = None
     client_id: str = "dq-monitor"
+    #: NFR-001: static group membership (KIP-345) for the monitor's consumer group. A restarted
+    #: instance with the same id takes its old place without a rebalance; it must be unique per
+    #: instance (``${HOSTNAME}`` on a Kubernetes StatefulSet). Unset: dynamic membership.
+    group_instance_id: Annotated[str, AfterValidator(_instance_id)] | None = None
     session_timeout: PositiveDuration = "10s"  # type: ignore[assignment]
     heartbeat_interval: PositiveDuration = "3s"  # type: ignore[assignment]
     max_event_bytes: int = Field(default=1024 * 1024, ge=1024)

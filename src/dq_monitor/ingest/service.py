@@ -168,6 +168,9 @@ class MonitorService:
         self.snapshots = SnapshotPlanner()
         #: Seconds the last restore took (None: none yet), for ``dq_state_restore_seconds``.
         self._restore_s: float | None = None
+        #: NFR-001: the changelog read ahead while the first group join is under way (every
+        #: partition: a lone instance gets them all); taken by the first restore.
+        self._ahead: asyncio.Task[dict[int, changelog.SnapshotScan]] | None = None
         #: The last Kafka timestamp converted (milliseconds, datetime).
         self._last_ts: tuple[int, datetime] = (0, datetime.fromtimestamp(0, UTC))
         #: NFR-008: topics no record can be written to now; ``/readyz`` is false meanwhile.
@@ -220,6 +223,7 @@ class MonitorService:
     async def run(self, stop: anyio.Event) -> None:
         """Connect (retrying while the broker is unreachable), then process until ``stop``."""
         if not await self._connect(stop):
+            await self._read_ahead(set())  # stopped before any assignment
             return
         assert self._consumer is not None and self._producer is not None
         try:
@@ -270,7 +274,8 @@ class MonitorService:
         failed = False
         while not stop.is_set():
             producer = AIOKafkaProducer(**producer_kwargs(self.kafka))
-            consumer = AIOKafkaConsumer(**consumer_kwargs(self.kafka, self.kafka.group_id))
+            consumer = AIOKafkaConsumer(**consumer_kwargs(self.kafka, self.kafka.group_id,
+                                                         static=True))
             try:
                 if failed:
                     await check_access(self.kafka, self.kafka.bootstrap_servers)
@@ -287,6 +292,9 @@ class MonitorService:
                     self.repartition_topic: (parts, {}),
                 })
                 self.monitor.partition_count = parts
+                if self._ahead is None and not self.monitor.owned:
+                    self._ahead = asyncio.create_task(changelog.read_ahead(
+                        self.kafka, self.changelog_topic, range(parts), producer))
                 await consumer.start()
                 consumer.subscribe([*self.kafka.input_topics, *self.kafka.openlineage_topics,
                                     *sorted(self.observer.topics), self.repartition_topic],
@@ -328,6 +336,7 @@ class MonitorService:
         return max(native.values())
 
     async def _shutdown(self) -> None:
+        await self._read_ahead(set())  # not needed any more
         if self._producer is not None and self._consumer is not None:
             try:
                 await self._publish(Outcome(), [])
@@ -363,7 +372,29 @@ class MonitorService:
                  len(self.monitor.sources))
         self.ready.set()
 
+    async def _read_ahead(self, new: set[int]) -> dict[int, changelog.SnapshotScan]:
+        """The partitions of ``new`` read ahead (NFR-001), once. A read-ahead still running
+        is awaited only if every partition it reads was assigned; otherwise it is cancelled
+        (the others' work is discarded). A failed one only costs the time it took."""
+        task, self._ahead = self._ahead, None
+        if task is None:
+            return {}
+        if not task.done() and not new >= set(range(self.monitor.partition_count)):
+            task.cancel()
+        try:
+            scans = await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+            return {}
+        except Exception as exc:
+            log.warning("reading %s ahead of the assignment failed (%s: %s); restoring after "
+                        "it", self.changelog_topic, type(exc).__name__, exc)
+            return {}
+        return {p: scan for p, scan in scans.items() if p in new}
+
     async def _restore(self, new: set[int]) -> None:
+        ahead = await self._read_ahead(new)
         if not new:
             return
         assert self._producer is not None
@@ -373,7 +404,7 @@ class MonitorService:
                 self.kafka, self.changelog_topic, new, self._producer,
                 lambda p, key, value: (self.observer.restore(p, key, value) if is_state_key(key)
                                        else self.monitor.restore(p, key, value, now)),
-                on_unreadable=self._state_dead.append,
+                on_unreadable=self._state_dead.append, ahead=ahead,
             )
         except Exception as exc:  # broker errors or anything else: loud, retried, bounded
             self._restore_pending |= new

@@ -18,6 +18,10 @@ service when a rolling snapshot completed: ``state.snapshots``) and reads from S
 marker (a changelog of an older version, a new topic) it reads everything. Only the last record
 of each key is decoded and applied, in the offset order of those last records; an unreadable
 record that a later one of its key supersedes is never looked at, so it is not reported.
+
+``read_ahead`` does the reading before the partitions are assigned (while the consumer group
+join is still under way); ``restore_state(..., ahead=)`` then reads only the records written
+since and applies the result, which equals a restore that read everything after the assignment.
 """
 
 from __future__ import annotations
@@ -148,6 +152,12 @@ class SnapshotScan:
     marker: int = -1
     start_candidate: bytes | None = None
     done: bool = False
+    #: Reading forwards the records written after a finished scan (``resume``).
+    tail: bool = False
+    #: The tail held a snapshot marker this scan cannot follow: read the partition afresh.
+    stale: bool = False
+    #: Records read, tail included.
+    read: int = 0
 
     def feed(self, offset: int, key: bytes | None, value: bytes | None) -> bool:
         """One record; True when the range is read (``offset`` is past it or its last)."""
@@ -155,16 +165,25 @@ class SnapshotScan:
             return True
         if offset >= self.lo and key and not key.startswith(_MARKER):
             if key == _SNAPSHOT:
-                if self.start is None and offset > self.marker:
+                if (self.start is None or self.tail) and offset > self.marker:
                     self.marker = offset
                     self.start_candidate = value
             else:
                 self.reading[key] = (offset, value)
         return offset >= self.hi - 1
 
+    def resume(self, end: int) -> None:
+        """Read on, forwards, from this finished scan's end to ``end`` (the records written
+        since it was read), so that the result is the scan of the whole log up to ``end``."""
+        self.lo, self.hi, self.end = self.end, end, end
+        self.marker, self.start_candidate = -1, None
+        self.tail, self.done = True, False
+
     def next_range(self) -> bool:
         """Merge the range just read; set the next one. False when the replay is complete."""
         latest = self.latest
+        if self.tail:
+            return self._merge_tail()
         for key, item in self.reading.items():
             if key not in latest:
                 latest[key] = item
@@ -186,6 +205,23 @@ class SnapshotScan:
         self.lo, self.hi = max(self.begin, self.lo - self.window), self.lo
         return True
 
+    def _merge_tail(self) -> bool:
+        """Later records win; a newer snapshot marker moves the start up. A marker that would
+        move it down (or cannot be read) needs records this scan dropped: ``stale``."""
+        self.latest.update(self.reading)
+        self.reading = {}
+        self.done = True
+        if self.marker >= 0:
+            start = _start_of(self.start_candidate)
+            held = self.start if self.start is not None else self.begin
+            if start is None or start < held:
+                self.stale = True
+                return False
+            if start > held:
+                self.latest = {k: v for k, v in self.latest.items() if v[0] >= start}
+            self.start = start
+        return False
+
     def _finish(self) -> bool:
         start = self.start if self.start is not None else self.begin
         if start > self.begin:
@@ -202,6 +238,19 @@ def _start_of(value: bytes | None) -> int | None:
     return start if isinstance(start, int) and not isinstance(start, bool) else None
 
 
+async def read_ahead(
+    cfg: KafkaConfig,
+    topic: str,
+    partitions: Iterable[int],
+    producer: AIOKafkaProducer,
+    *,
+    window: int = FIRST_WINDOW,
+) -> dict[int, SnapshotScan]:
+    """Read ``partitions`` as a restore would, before knowing which of them will be ours, and
+    apply nothing: ``restore_state(..., ahead=)`` then reads only what was written since."""
+    return await _read(cfg, topic, sorted(set(partitions)), producer, window, {}, Restored())
+
+
 async def restore_state(
     cfg: KafkaConfig,
     topic: str,
@@ -211,48 +260,19 @@ async def restore_state(
     on_unreadable: Unreadable | None = None,
     *,
     window: int = FIRST_WINDOW,
+    ahead: dict[int, SnapshotScan] | None = None,
 ) -> Restored:
     """Restore ``partitions`` from their latest complete snapshot (everything if none): the
-    last record of each key is decoded and applied, in offset order of those records."""
+    last record of each key is decoded and applied, in offset order of those records.
+
+    A partition in ``ahead`` (``read_ahead``) is read on from where that scan ended; the result
+    is the same as reading it now (a newer snapshot marker it cannot follow: read afresh)."""
     began = time.monotonic()
     done = Restored()
     parts = sorted(set(partitions))
     if not parts:
         return done
-    ends = done.ends = await _write_ends(topic, parts, producer)
-    consumer = AIOKafkaConsumer(**common_kwargs(cfg), enable_auto_commit=False,
-                                auto_offset_reset="earliest")
-    await consumer.start()
-    scans: dict[int, SnapshotScan] = {}
-    try:
-        tps = {p: TopicPartition(topic, p) for p in parts}
-        consumer.assign(list(tps.values()))
-        begins = await consumer.beginning_offsets(list(tps.values()))
-        for p, tp in tps.items():
-            begin, end = min(begins[tp], ends[p]), ends[p]
-            scan = scans[p] = SnapshotScan(begin, end, max(begin, end - window), end, window)
-            consumer.seek(tp, scan.lo)
-        active = set(parts)
-        while active:
-            batch = await consumer.getmany(*(tps[p] for p in active), timeout_ms=500,
-                                           max_records=5000)
-            for tp, records in batch.items():
-                scan = scans[tp.partition]
-                if scan.done or tp.partition not in active:
-                    continue
-                done.read[tp.partition] = done.read.get(tp.partition, 0) + len(records)
-                for rec in records:
-                    done.replayed += 1
-                    if not scan.feed(rec.offset, rec.key, rec.value):
-                        continue
-                    if scan.next_range():
-                        consumer.seek(tp, scan.lo)
-                    else:
-                        active.discard(tp.partition)
-                        consumer.pause(tp)
-                    break
-    finally:
-        await consumer.stop()
+    scans = await _read(cfg, topic, parts, producer, window, ahead or {}, done)
     read_s = time.monotonic() - began
     for p in parts:
         scan = scans[p]
@@ -272,6 +292,69 @@ async def restore_state(
              "from offsets %s", topic, parts, read_s, done.applied, done.seconds - read_s,
              done.started_at)
     return done
+
+
+async def _read(cfg: KafkaConfig, topic: str, parts: list[int], producer: AIOKafkaProducer,
+                window: int, ahead: dict[int, SnapshotScan], done: Restored
+                ) -> dict[int, SnapshotScan]:
+    """Each partition's scan, read up to a restore marker written now; counts into ``done``."""
+    if not parts:
+        return {}
+    ends = done.ends = await _write_ends(topic, parts, producer)
+    consumer = AIOKafkaConsumer(**common_kwargs(cfg), enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    scans: dict[int, SnapshotScan] = {}
+    try:
+        tps = {p: TopicPartition(topic, p) for p in parts}
+        consumer.assign(list(tps.values()))
+        begins = await consumer.beginning_offsets(list(tps.values()))
+
+        def fresh(p: int) -> SnapshotScan:
+            begin, end = min(begins[tps[p]], ends[p]), ends[p]
+            return SnapshotScan(begin, end, max(begin, end - window), end, window)
+
+        for p, tp in tps.items():
+            scan = ahead.get(p)
+            if (scan is not None and scan.done and not scan.stale and not scan.tail
+                    and scan.begin >= begins[tp] and scan.end < ends[p]):
+                scan.resume(ends[p])
+                done.replayed += scan.read  # read ahead: still part of this restore's cost
+            else:
+                scan = fresh(p)
+            scans[p] = scan
+            consumer.seek(tp, scan.lo)
+        active = set(parts)
+        while active:
+            batch = await consumer.getmany(*(tps[p] for p in active), timeout_ms=500,
+                                           max_records=5000)
+            for tp, records in batch.items():
+                scan = scans[tp.partition]
+                if scan.done or tp.partition not in active:
+                    continue
+                scan.read += len(records)
+                for rec in records:
+                    done.replayed += 1
+                    if not scan.feed(rec.offset, rec.key, rec.value):
+                        continue
+                    if scan.next_range():
+                        consumer.seek(tp, scan.lo)
+                    elif scan.stale:
+                        log.info("state of %s[%d]: a newer snapshot than the one read ahead; "
+                                 "reading it afresh", topic, tp.partition)
+                        read, scan = scan.read, fresh(tp.partition)
+                        scan.read = read
+                        scans[tp.partition] = scan
+                        consumer.seek(tp, scan.lo)
+                    else:
+                        active.discard(tp.partition)
+                        consumer.pause(tp)
+                    break
+    finally:
+        await consumer.stop()
+    for p, scan in scans.items():
+        done.read[p] = done.read.get(p, 0) + scan.read
+    return scans
 
 
 def _apply_record(topic: str, partition: int, offset: int, raw_key: bytes,

@@ -56,11 +56,17 @@ def producer_kwargs(cfg: KafkaConfig) -> dict[str, Any]:
     }
 
 
-def consumer_kwargs(cfg: KafkaConfig, group_id: str) -> dict[str, Any]:
-    """Group consumer that never auto-commits: offsets are committed after outputs are durable."""
+def consumer_kwargs(cfg: KafkaConfig, group_id: str, *, static: bool = False) -> dict[str, Any]:
+    """Group consumer that never auto-commits: offsets are committed after outputs are durable.
+
+    ``static``: join as the static member ``kafka.group_instance_id`` when one is configured
+    (NFR-001: a restart then takes its old place instead of waiting out the old session).
+    """
     from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
+    instance = cfg.group_instance_id if static else None
     return {
+        **({"group_instance_id": instance} if instance else {}),
         **common_kwargs(cfg),
         "group_id": group_id,
         "enable_auto_commit": False,
