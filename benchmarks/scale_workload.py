@@ -69,14 +69,17 @@ def tags_of(k: int) -> dict[str, str]:
 
 def config_text(bootstrap: str, topic: str, group: str, port: int, sources: int,
                 commit_interval: str = "1s", session_timeout: str = "6s",
-                checkpoint_ratio: float | None = None) -> str:
+                checkpoint_ratio: float | None = None, instance_id: str | None = None) -> str:
     """A ``dq-monitor run`` config watching ``sources`` sources, each with freshness,
     completeness and an anomaly check over the 10 metrics at window 100. Alert and dead-letter
     topics are the group's own, so a monitor starting up reads no other run's alerts.
     ``checkpoint_ratio`` 0 checkpoints on every ``commit_interval`` however many series changed
-    (the run before a restart: the longest history per series)."""
+    (the run before a restart: the longest history per series). ``instance_id``: join as
+    that static member (``kafka.group_instance_id``)."""
     metrics = ", ".join(f"m{j}" for j in range(METRICS))
     ratio = "" if checkpoint_ratio is None else f"\n  checkpoint_ratio: {checkpoint_ratio}"
+    if instance_id is not None:
+        ratio += f"\n  group_instance_id: {instance_id}"
     body = "\n".join(
         f"  - name: {source_name(k)}\n    freshness: {{max_staleness: 1h}}\n"
         f"    completeness: {{columns: {{c: {{max_null_rate: 0.5}}}}}}\n"

@@ -594,6 +594,8 @@ class MonitorService:
                 self.snapshots.acked(p, offset, count[p])
         if len(sent.records) > cadence.SMALL:
             sent.records.clear()
+            sent.acks = None  # and its acknowledgements: freed before the trim, not after it
+            results.clear()
             release_free_memory()  # NFR-005: the burst's buffers, not its high-water mark
         if sent.offsets:
             if self._committing is not None:
