@@ -71,7 +71,7 @@ class _Tail:
 class SnapshotPlanner:
     """The snapshot cycles of the changelog partitions this instance owns."""
 
-    __slots__ = ("cycles", "floor", "next_offset", "suspended", "tails", "uncertain")
+    __slots__ = ("cycles", "floor", "next_offset", "pinned", "suspended", "tails", "uncertain")
 
     def __init__(self, floor: int = FLOOR) -> None:
         self.floor = floor
@@ -88,6 +88,10 @@ class SnapshotPlanner:
         #: next acknowledgement is not checked for a gap, and their next cycle starts at
         #: ``next_offset`` (before whatever landed since, another writer's records included).
         self.uncertain: set[int] = set()
+        #: Partitions where a failed send's records lay in a gap with maybe another writer's
+        #: among them: every marker names this offset or an earlier one until the next restore,
+        #: so a restore reads the gap whatever it holds (cycles go on refreshing keys).
+        self.pinned: dict[int, int] = {}
 
     def restored(self, partition: int, records: int, keys: int,
                  next_offset: int | None = None) -> None:
@@ -96,6 +100,7 @@ class SnapshotPlanner:
         self.cycles.pop(partition, None)
         self.suspended.discard(partition)
         self.uncertain.discard(partition)
+        self.pinned.pop(partition, None)
         self.tails[partition] = _Tail(max(0, records - keys), keys)
         self._expect(partition, next_offset)
 
@@ -121,6 +126,9 @@ class SnapshotPlanner:
         if cycle is not None and cycle.paid:
             del self.cycles[partition]
             out.marker_from = cycle.start  # None: its start is unknown, so no marker
+            pin = self.pinned.get(partition)
+            if pin is not None and out.marker_from is not None:
+                out.marker_from = min(out.marker_from, pin)
             if cycle.start is not None:
                 self.tails[partition] = _Tail(0, cycle.size)
             cycle = None
@@ -157,6 +165,8 @@ class SnapshotPlanner:
                 self.cycles.pop(partition, None)
                 return
             start = expected
+            if first_offset != expected:  # the gap may hold another writer's records too
+                self.pinned[partition] = min(expected, self.pinned.get(partition, expected))
         elif expected is not None and first_offset != expected:
             self.suspended.add(partition)
             self.cycles.pop(partition, None)
@@ -183,6 +193,7 @@ class SnapshotPlanner:
             self.next_offset.pop(p, None)
             self.uncertain.discard(p)
             self.suspended.discard(p)
+            self.pinned.pop(p, None)
 
     def owed(self, partition: int) -> int:
         """Keys the partition's cycle still owes (0 with no cycle)."""
