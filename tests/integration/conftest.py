@@ -196,3 +196,16 @@ def running(config: Config, **kwargs: Any) -> contextlib.AbstractAsyncContextMan
 def now_rfc3339(offset_s: float = 0.0) -> str:
     t = time.time() + offset_s
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+
+
+#: One source with a rolling anomaly check on its ``revenue`` (``orders_revenue`` feeds it).
+ORDERS_REVENUE = """
+  - name: orders
+    anomaly: {metrics: [revenue], baseline: rolling, window: 50, min_samples: 20}
+"""
+
+
+def orders_revenue(value: float) -> dict[str, Any]:
+    """A metric event of ``orders``' ``revenue``, stamped now."""
+    return {"type": "metric", "source": "orders", "metric": "revenue", "value": value,
+            "ts": now_rfc3339()}

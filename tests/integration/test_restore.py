@@ -16,19 +16,9 @@ from dq_monitor.checks.anomaly import SeriesState, evaluate
 from dq_monitor.ingest.service import MonitorService, StateRestoreError
 from dq_monitor.kafka import changelog
 from dq_monitor.state import checkpoint
-from tests.integration.conftest import Kafka, config_for, now_rfc3339, running
+from tests.integration.conftest import ORDERS_REVENUE, Kafka, config_for, orders_revenue, running
 
 pytestmark = pytest.mark.integration
-
-SOURCES = """
-  - name: orders
-    anomaly: {metrics: [revenue], baseline: rolling, window: 50, min_samples: 20}
-"""
-
-
-def metric(value: float) -> dict[str, Any]:
-    return {"type": "metric", "source": "orders", "metric": "revenue", "value": value,
-            "ts": now_rfc3339()}
 
 
 @pytest.mark.req("NFR-006")
@@ -36,10 +26,10 @@ async def test_unreadable_state_records_are_dead_lettered_and_the_rest_restores(
     kafka: Kafka,
 ) -> None:
     await kafka.create(kafka.topic("metrics"))
-    cfg = config_for(kafka, SOURCES, inputs=("metrics",))
+    cfg = config_for(kafka, ORDERS_REVENUE, inputs=("metrics",))
     async with running(cfg) as service:
         for i in range(25):  # warm the series up: min_samples is 20
-            await kafka.send(kafka.topic("metrics"), metric(100 + i % 3), key="orders")
+            await kafka.send(kafka.topic("metrics"), orders_revenue(100 + i % 3), key="orders")
         with anyio.fail_after(20):
             while service.monitor.stats["events.metric"] < 25:
                 await anyio.sleep(0.05)
@@ -57,7 +47,7 @@ async def test_unreadable_state_records_are_dead_lettered_and_the_rest_restores(
     # Another instance restarts on the same changelog: ready, and the series is still warm.
     async with running(cfg) as again:
         assert again.is_ready()
-        await kafka.send(kafka.topic("metrics"), metric(10_000), key="orders")
+        await kafka.send(kafka.topic("metrics"), orders_revenue(10_000), key="orders")
         alerts = await kafka.read(kafka.topic("alerts"), lambda xs: len(xs) >= 1, timeout=15)
         dead = await kafka.read(kafka.topic("dead"), lambda xs: len(xs) >= len(junk) - 1)
     assert [(a["check"], a["severity"], a["status"]) for a in alerts] == [
@@ -74,7 +64,7 @@ async def test_a_restore_that_keeps_failing_is_not_ready_then_gives_up(
     kafka: Kafka, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await kafka.create(kafka.topic("metrics"))
-    cfg = config_for(kafka, SOURCES, inputs=("metrics",))
+    cfg = config_for(kafka, ORDERS_REVENUE, inputs=("metrics",))
     attempts = 0
 
     async def broken(*args: Any, **kwargs: Any) -> int:
@@ -117,7 +107,8 @@ async def test_packed_series_restore_exactly_and_poisoned_ones_are_dead_lettered
     assert anomaly is not None
     async with running(cfg) as service:
         for i in range(40):
-            await kafka.send(kafka.topic("metrics"), metric(100 + (i * 7) % 5), key="orders")
+            await kafka.send(kafka.topic("metrics"), orders_revenue(100 + (i * 7) % 5),
+                             key="orders")
         with anyio.fail_after(20):
             while service.monitor.stats["events.metric"] < 40:
                 await anyio.sleep(0.05)

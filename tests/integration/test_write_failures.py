@@ -8,23 +8,16 @@ refuses such a record for good with ``MessageSizeTooLargeError``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 import pytest
 
 from dq_monitor.ingest.service import MonitorService
 from dq_monitor.telemetry import Telemetry
-from tests.integration.conftest import Kafka, config_for, now_rfc3339
+from tests.integration.conftest import Kafka, config_for, orders_revenue
 
 pytestmark = pytest.mark.integration
 
 LONG = "warehouse." + "x" * 5000
-
-
-def metric(value: float) -> dict[str, Any]:
-    return {"type": "metric", "source": "orders", "metric": "revenue", "value": value,
-            "ts": now_rfc3339()}
 
 
 @pytest.mark.req("NFR-008", "NFR-006", "NFR-004")
@@ -50,8 +43,8 @@ async def test_a_record_too_large_is_dead_lettered_and_processing_goes_on(kafka:
             # 1 s, and neither those alerts nor the source's state fit in 4096 bytes.
             await kafka.read(kafka.topic("dead"), lambda xs: len(xs) >= 1)
             for v in (100, 101, 99, 100, 102, 98, 100, 101):
-                await kafka.send(kafka.topic("metrics"), metric(v), key="orders")
-            await kafka.send(kafka.topic("metrics"), metric(10_000), key="orders")
+                await kafka.send(kafka.topic("metrics"), orders_revenue(v), key="orders")
+            await kafka.send(kafka.topic("metrics"), orders_revenue(10_000), key="orders")
             alerts = await kafka.read(kafka.topic("alerts"),
                                       lambda xs: any(a["source"] == "orders" for a in xs))
             dead = await kafka.read(kafka.topic("dead"), lambda xs: len(xs) >= 2)

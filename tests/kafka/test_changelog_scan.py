@@ -16,19 +16,9 @@ def scan(log: list[Record], window: int, begin: int = 0) -> tuple[dict[bytes, by
     """Drive a scan as ``restore_state`` does: read each range from its start until the scan
     says it is read. Returns the last record of each key it keeps, and the records read."""
     end = len(log)
-    log = [*log, (b"__restore_marker__|x", None)]  # the restore marker at the end
     s = SnapshotScan(begin, end, max(begin, end - window), end, window)
-    read = 0
-    while True:
-        offset = s.lo
-        while True:
-            read += 1
-            key, value = log[offset]
-            if s.feed(offset, key, value):
-                break
-            offset += 1
-        if not s.next_range():
-            return {k: v for k, (_, v) in s.latest.items()}, read
+    read = drive(s, [*log, MARKER])  # the restore marker at the end
+    return {k: v for k, (_, v) in s.latest.items()}, read
 
 
 def expected(log: list[Record], begin: int = 0) -> dict[bytes, bytes | None]:
