@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dq_monitor.errors import DqMonitorError
+from dq_monitor.state.shared import Shared
 
 #: Residuals are clipped at this many scale units before they update the model.
 CLIP = 3.0
@@ -136,15 +137,11 @@ def from_model(y: float, counts: bool) -> float:
     return max(h * h - 0.375, 0.0)
 
 
-def _alpha(window: int) -> float:
-    """The level's learning rate at ``window``: one float shared by every series configured
-    with that window, not one each (NFR-005)."""
-    alpha = _ALPHAS.get(window)
-    if alpha is None:
-        if len(_ALPHAS) >= _SHARED_MAX:
-            _ALPHAS.clear()
-        alpha = _ALPHAS[window] = 2.0 / (window + 1.0)
-    return alpha
+#: The level's learning rate at a window: one float shared by every series configured with
+#: that window, not one each (NFR-005).
+_alpha: Shared[int, float] = Shared(lambda window: 2.0 / (window + 1.0))
+#: Race sampling instants by whole second (``_due``).
+_second: Shared[int, datetime] = Shared(lambda second: datetime.fromtimestamp(second, UTC))
 
 
 def _due(t: float) -> datetime:
@@ -157,26 +154,9 @@ def _due(t: float) -> datetime:
     datetime is 48 bytes). ``_DUE_AT_ONCE`` beyond the range of a datetime.
     """
     try:
-        second = math.floor(t + RACE_SAMPLE_S - 0.001)
-    except (OverflowError, ValueError):
+        return _second(math.floor(t + RACE_SAMPLE_S - 0.001))
+    except (OverflowError, OSError, ValueError):
         return _DUE_AT_ONCE
-    due = _DUES.get(second)
-    if due is None:
-        try:
-            due = datetime.fromtimestamp(second, UTC)
-        except (OverflowError, OSError, ValueError):
-            return _DUE_AT_ONCE
-        if len(_DUES) >= _SHARED_MAX:
-            _DUES.clear()  # the races keep theirs; later ones share from the next second on
-        _DUES[second] = due
-    return due
-
-
-#: At most this many shared instants (or rates) are remembered: a few minutes of a fleet's
-#: samples; what a cleared cache forgets costs one more object, never a wrong instant.
-_SHARED_MAX = 4096
-_ALPHAS: dict[int, float] = {}
-_DUES: dict[int, datetime] = {}
 
 
 class SeasonRace:

@@ -48,6 +48,7 @@ from dq_monitor.checks.verdict import Severity
 from dq_monitor.config import AnomalyConfig
 from dq_monitor.state.baseline import CAP, SEASONS, STEPS, Baseline, SeasonRace
 from dq_monitor.state.baseline import RACE_STATS as _RACE_STATS
+from dq_monitor.state.shared import Shared
 
 MAGIC = b"DQS\x02"
 #: The version written before the last-seen instant was part of the state: still read.
@@ -268,26 +269,14 @@ def _build(raw: bytes, cfg: AnomalyConfig) -> SeriesState | None:
     return series
 
 
-def _seen_at(us: int) -> datetime:
-    """The last-seen instant ``us`` microseconds after the epoch (OverflowError past 9999).
-
-    The series a batch touched were stamped with one instant, so their records carry the same
-    number: restored, they share one datetime rather than each holding a copy (NFR-005).
-    """
-    at = _SEEN_AT.get(us)
-    if at is None:
-        at = _EPOCH + timedelta(microseconds=us)
-        if len(_SEEN_AT) >= _SEEN_MAX:
-            _SEEN_AT.clear()  # restored series keep theirs; later ones share anew
-        _SEEN_AT[us] = at
-    return at
+#: The last-seen instant ``us`` microseconds after the epoch (OverflowError past 9999). The
+#: series a batch touched were stamped with one instant, so their records carry the same
+#: number: restored, they share one datetime rather than each holding a copy (NFR-005).
+_seen_at: Shared[int, datetime] = Shared(lambda us: _EPOCH + timedelta(microseconds=us))
 
 
 #: The resolutions ``baseline.resolution`` gives, as the shared floats it returns (NFR-005).
 _QUANTA = {q: q for q in (0.0, 1.0, *STEPS)}
-#: Instants already built by ``_seen_at``, by microseconds (at most ``_SEEN_MAX``).
-_SEEN_AT: dict[int, datetime] = {}
-_SEEN_MAX = 4096
 
 
 def _fill_baseline(b: Baseline, raw: bytes, at: int, seasonality: str) -> int:

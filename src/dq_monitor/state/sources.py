@@ -8,7 +8,6 @@ costs its window and nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 from dq_monitor.checks.verdict import Verdict
 from dq_monitor.config import SourceConfig, ThresholdRule
 from dq_monitor.formats.observation import Schema
+from dq_monitor.state.shared import Shared
 
 if TYPE_CHECKING:
     from dq_monitor.alerts.machine import AlertMachine
@@ -72,7 +72,7 @@ class SourceState:
         assert config.name is not None, "a source's state needs its resolved entry"
         self.config = config
         anomaly = config.anomaly
-        self.monitored = _metric_set(() if anomaly is None else anomaly.metrics)
+        self.monitored = _metric_set(() if anomaly is None else tuple(anomaly.metrics))
         self.limits = config.thresholds
         self.name = config.name
 
@@ -82,18 +82,6 @@ class SourceState:
             self.last_updated = at
 
 
-def _metric_set(metrics: Iterable[str]) -> frozenset[str]:
-    """``metrics`` as a set shared by every source that watches the same ones: a fleet of
-    sources configured alike holds one, not one each (NFR-005: some 700 bytes a source)."""
-    key = tuple(metrics)
-    shared = _METRIC_SETS.get(key)
-    if shared is None:
-        if len(_METRIC_SETS) >= _METRIC_SETS_MAX:
-            _METRIC_SETS.clear()  # the sources keep theirs; new ones share anew
-        shared = _METRIC_SETS[key] = frozenset(key)
-    return shared
-
-
-#: The shared sets, by the metrics as configured (at most ``_METRIC_SETS_MAX``).
-_METRIC_SETS: dict[tuple[str, ...], frozenset[str]] = {}
-_METRIC_SETS_MAX = 4096
+#: ``metrics`` as a set shared by every source that watches the same ones: a fleet of sources
+#: configured alike holds one, not one each (NFR-005: some 700 bytes a source).
+_metric_set: Shared[tuple[str, ...], frozenset[str]] = Shared(frozenset)
