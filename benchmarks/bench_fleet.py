@@ -2,7 +2,7 @@
 starting ``dq-monitor run`` on it, scraping ``/metrics``, and publishing one alert.
 
     python benchmarks/bench_fleet.py [--sources 1000 10000] [--scrapes 8] [--alerts 20000]
-                                     [--bootstrap HOST:PORT] [--out DIR]
+                                     [--bootstrap HOST:PORT] [--out DIR] [--only-live-scrape]
 
 For each ``--sources`` N, a file of N named sources (owner, a label, freshness, completeness
 and an anomaly check on 10 metrics each, so 10 series per source once fed) is
@@ -18,7 +18,13 @@ and an anomaly check on 10 metrics each, so 10 series per source once fed) is
   sleeps 1 ms at a time on the same loop. Reported: the loop thread's CPU per scrape (what a
   scrape takes from event processing), the probe's worst lateness during the scrapes and
   during as long a time without (the machine's own noise), and whether every source's value
-  came out (no overflow series).
+  came out (no overflow series);
+- scraped live: ``dq-monitor run --no-router`` (the scale benchmark's realistic configuration,
+  10 metrics a source) fed one record per series until ``dq_series_tracked`` counts all
+  N × 10, then ``/metrics`` scraped ``--scrapes`` times from outside while ``/healthz`` is
+  probed back to back (``scale_probe.scrape_stall``): how long a scrape holds the monitor's
+  event loop, as the 100,000-series row of ``bench_scale.py`` measures it, in a minute
+  instead of twelve. ``--only-live-scrape`` measures just this.
 
 Once: CPU microseconds to build, encode and (not) trace one alert as the service publishes it
 with no span exporter configured. Results go to DIR/fleet.json.
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import resource
@@ -43,6 +50,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 
 from dq_monitor.alerts.build import build_alert
@@ -54,7 +62,9 @@ from dq_monitor.embedded import broker_address
 from dq_monitor.telemetry import Telemetry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale_workload import create_topic
+import scale_probe as probe
+from bench_scale import Monitor, running
+from scale_workload import Workload, create_topic, produce
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METRICS = 10
@@ -167,6 +177,26 @@ async def scrape(sources: int, scrapes: int) -> dict[str, Any]:
             "overflow": b"otel_metric_overflow" in body}
 
 
+def live_scrape(bootstrap: str, sources: int, scrapes: int, workdir: Path) -> dict[str, Any]:
+    """A running monitor tracking ``sources`` × 10 series, scraped from outside."""
+    work = Workload(series=sources * METRICS)
+    topic = f"fleet-live-{uuid.uuid4().hex[:8]}"
+    asyncio.run(produce(bootstrap, topic, work, work.series))
+    m = Monitor(workdir, bootstrap, topic, f"live-{uuid.uuid4().hex[:8]}", sources)
+    with running([m]), httpx.Client() as client:
+        m.ready()
+        deadline, tracked = time.monotonic() + 300, 0.0
+        while tracked < work.series:
+            m.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{tracked:.0f} of {work.series} series tracked after 300 s")
+            time.sleep(0.5)
+            tracked = probe.series_tracked(probe.metrics_text(client, m.port, timeout=60) or "")
+        out: dict[str, Any] = {"series_tracked": tracked}
+        out.update(probe.scrape_stall(m.port, scrapes))
+    return out
+
+
 def alert_publish_us(n: int) -> float:
     """Build, encode and (with no exporter, not) trace one alert, as ``_publish`` does."""
     t0 = datetime(2026, 6, 26, 12, 0, tzinfo=UTC)
@@ -194,7 +224,12 @@ def main() -> None:
     ap.add_argument("--alerts", type=int, default=20_000)
     ap.add_argument("--bootstrap")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--only-live-scrape", action="store_true",
+                    help="measure only the live scrape (results to DIR/fleet-scrape.json)")
     args = ap.parse_args()
+    if args.only_live_scrape:
+        live_only(args)
+        return
     results: dict[str, Any] = {"by_sources": {}}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -202,11 +237,10 @@ def main() -> None:
             path = work / f"load-{n}.yaml"
             path.write_text(config_text("127.0.0.1:9", n, "load", 0))
             row: dict[str, Any] = {"config_load": load(path)}
-            if args.bootstrap:
-                row["start_up"] = start_up(args.bootstrap, n, work)
-            else:
-                with broker_address() as bootstrap:
-                    row["start_up"] = start_up(bootstrap, n, work)
+            with (contextlib.nullcontext(args.bootstrap) if args.bootstrap
+                  else broker_address()) as bootstrap:
+                row["start_up"] = start_up(bootstrap, n, work)
+                row["live_scrape"] = live_scrape(bootstrap, n, args.scrapes, work)
             with tuned_collector():
                 row["scrape"] = asyncio.run(scrape(n, args.scrapes))
             results["by_sources"][str(n)] = row
@@ -220,11 +254,33 @@ def main() -> None:
                   f"{s['worst_stall_without_scraping_ms']:.1f} ms), "
                   f"{s['sources_reported']} sources reported, overflow {s['overflow']}",
                   flush=True)
+            print(live_line(n, row["live_scrape"]), flush=True)
     results["alert_publish_cpu_us"] = alert_publish_us(args.alerts)
     results["peak_rss_mb_this_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"alert publish: {results['alert_publish_cpu_us']:.1f} µs CPU per alert")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "fleet.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+
+
+def live_only(args: argparse.Namespace) -> None:
+    results: dict[str, Any] = {"by_sources": {}}
+    with tempfile.TemporaryDirectory() as tmp, (
+            contextlib.nullcontext(args.bootstrap) if args.bootstrap
+            else broker_address()) as bootstrap:
+        for n in args.sources:
+            live = live_scrape(bootstrap, n, args.scrapes, Path(tmp))
+            results["by_sources"][str(n)] = {"live_scrape": live}
+            print(live_line(n, live), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "fleet-scrape.json").write_bytes(
+        orjson.dumps(results, option=orjson.OPT_INDENT_2))
+
+
+def live_line(n: int, live: dict[str, Any]) -> str:
+    return (f"{n} sources, {live['series_tracked']:.0f} series tracked: live scrape "
+            f"{live['metrics_scrape_ms']:.0f} ms, {live['metrics_bytes'] / 1000:.0f} KB, "
+            f"loop blocked {live['loop_block_during_scrape_ms']:.1f} ms (target <= 10 ms; "
+            f"{live['loop_block_without_scrape_ms']:.1f} ms as long without a scrape)")
 
 
 if __name__ == "__main__":

@@ -107,9 +107,10 @@ def time_to_ready(proc: subprocess.Popen[bytes], port: int, started: float,
 
 
 def _probe_latencies(client: httpx.Client, port: int, until: threading.Event,
-                     limit: int) -> list[float]:
+                     limit: int, seconds: float = float("inf")) -> list[float]:
     out: list[float] = []
-    while not until.is_set() and len(out) < limit:
+    end = time.perf_counter() + seconds
+    while not until.is_set() and len(out) < limit and time.perf_counter() < end:
         t = time.perf_counter()
         client.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
         out.append(time.perf_counter() - t)
@@ -120,8 +121,10 @@ def scrape_stall(port: int, scrapes: int = 5) -> dict[str, float]:
     """What a ``/metrics`` scrape costs the monitor's event loop, seen from outside: ``/healthz``
     is probed back to back while a scrape runs; the slowest probe during scrapes minus the
     median probe with no scrape is how long the loop could not answer. Also the scrape's own
-    time and its size."""
+    time and its size, and the same slowest-probe figure over as long a time with no scrape
+    (``loop_block_without_scrape_ms``): what a busy machine alone makes of it."""
     stalls: list[float] = []
+    quiet: list[float] = []
     idle: list[float] = []
     took: list[float] = []
     sizes: list[int] = []
@@ -144,9 +147,12 @@ def scrape_stall(port: int, scrapes: int = 5) -> dict[str, float]:
             during = _probe_latencies(probe, port, done, 1_000_000)
             worker.join()
             stalls.append(max(during, default=0.0))
+            quiet.append(max(_probe_latencies(probe, port, threading.Event(), 1_000_000,
+                                              took[-1]), default=0.0))
     base = statistics.median(idle)
     return {"metrics_scrape_ms": statistics.median(took) * 1000,
             "loop_block_during_scrape_ms": max(0.0, statistics.median(stalls) - base) * 1000,
+            "loop_block_without_scrape_ms": max(0.0, statistics.median(quiet) - base) * 1000,
             "metrics_bytes": float(max(sizes))}
 
 

@@ -30,5 +30,10 @@ def test_fleet_benchmark_reports_load_start_up_scrape_and_alert_costs(tmp_path: 
     assert scrape["sources_reported"] == 2100 and not scrape["overflow"]
     assert scrape["series_sum"] == scrape["series_sum_expected"]
     assert scrape["loop_cpu_per_scrape_ms"] >= 0 and scrape["worst_loop_stall_ms"] >= 0
+    live = row["live_scrape"]
+    assert live["series_tracked"] == 21_000 and live["metrics_bytes"] > 0
+    assert live["metrics_scrape_ms"] > 0 and live["loop_block_during_scrape_ms"] >= 0
+    assert live["loop_block_without_scrape_ms"] >= 0
     assert results["alert_publish_cpu_us"] > 0
     assert "2100 sources: config load" in proc.stdout and "µs CPU per alert" in proc.stdout
+    assert "21000 series tracked: live scrape" in proc.stdout

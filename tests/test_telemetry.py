@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 
 import httpx
 import prometheus_client
 import pytest
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.sdk.metrics import MeterProvider
+from prometheus_client.parser import text_string_to_metric_families
 
+from dq_monitor import exposition
 from dq_monitor import telemetry as telemetry_module
 from dq_monitor.api import OperatorApi
 from dq_monitor.config import TelemetryConfig, parse_config
-from dq_monitor.telemetry import Telemetry, per_source_limit
+from dq_monitor.telemetry import SCRAPE_TIME, Telemetry, per_source_limit
+from dq_monitor.testing import HttpReceiver
 
 MINIMAL = """
 kafka: {bootstrap_servers: "127.0.0.1:9", input_topics: [in], alert_topic: a,
@@ -91,11 +101,12 @@ def test_per_source_metrics_keep_every_source_the_config_can_watch() -> None:
 
 
 @pytest.mark.req("NFR-003", "NFR-002")
-async def test_a_scrape_reads_the_gauges_on_the_loop_and_renders_off_it(
+async def test_a_scrape_reads_the_gauges_on_the_loop_and_renders_the_instruments_off_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The gauges' sources are the monitor's live state, which only the loop may read; the
-    rendering itself, the costly part, runs in a worker thread."""
+    """The gauges' sources are the monitor's live state, which only the loop may read (and
+    their text is written there, a chunk at a time); the counters and histograms render
+    through OpenTelemetry in a worker thread."""
     loop_thread = threading.get_ident()
     read_on: list[int] = []
     rendered_on: list[int] = []
@@ -120,3 +131,119 @@ async def test_a_scrape_reads_the_gauges_on_the_loop_and_renders_off_it(
     assert read_on == [loop_thread]
     assert rendered_on and loop_thread not in rendered_on
     await tel.aclose()
+
+
+#: Values and label sets that exercise the text format: escapes, integers, Go's exponent
+#: form, infinities, a label one sample lacks, label names out of order, non-string values.
+AWKWARD: list[tuple[float, dict[str, object]]] = [
+    (3, {"source": 'quo"te\\back\nline'}), (2.5, {"source": "plain"}),
+    (1234567.0, {"source": "big"}), (1e20, {"source": "huge"}), (0.000123, {"source": "tiny"}),
+    (float("inf"), {"source": "inf"}), (-7, {"source": "neg"}),
+    (4, {"topic": "t", "partition": 0}), (5, {"source": "both", "partition": 3}),
+]
+
+
+def otel_reader_text(name: str, kind: str, unit: str, description: str,
+                     samples: list[tuple[float, dict[str, object]]]) -> str:
+    """What OpenTelemetry's own Prometheus reader writes for one instrument with these
+    values: the reference the direct rendering must match byte for byte."""
+    registry = prometheus_client.CollectorRegistry()
+    provider = MeterProvider(metric_readers=[
+        PrometheusMetricReader(registry=registry, scope_info_enabled=False)])
+    meter = provider.get_meter("reference")
+
+    def callback(options: CallbackOptions) -> list[Observation]:
+        return [Observation(v, a) for v, a in samples]  # type: ignore[arg-type]
+
+    create = (meter.create_observable_counter if kind == "counter"
+              else meter.create_observable_gauge)
+    create(name, callbacks=[callback], description=description, unit=unit)
+    text = prometheus_client.generate_latest(registry).decode()
+    provider.shutdown()
+    return text[text.index("# HELP dq_"):]
+
+
+@pytest.mark.req("NFR-002", "NFR-003")
+@pytest.mark.parametrize(("name", "kind", "unit", "description"), SCRAPE_TIME)
+async def test_scrape_time_gauges_are_written_as_opentelemetrys_reader_writes_them(
+    name: str, kind: str, unit: str, description: str,
+) -> None:
+    """The scrape writes these families itself; dashboards and rules see the same text."""
+    tel = Telemetry(TelemetryConfig(http_port=0))
+    tel.gauge(name, lambda: AWKWARD)
+    expected = otel_reader_text(name, kind, unit, description, AWKWARD)
+    for body in (tel.metrics_text().decode(), (await tel.render_metrics()).decode()):
+        assert expected in body
+        assert body.count(f"# TYPE {name}") == 1  # not a second time through OpenTelemetry
+        parsed = {f.name: f for f in text_string_to_metric_families(body)}
+        (fam,) = [f for f in parsed.values() if f.name.startswith(name)]
+        assert fam.type == kind and len(fam.samples) == len(AWKWARD) - 1  # not inf
+    await tel.aclose()
+
+
+@pytest.mark.req("NFR-003", "FR-024", "NFR-002")
+async def test_every_source_is_scraped_even_past_the_sources_the_telemetry_was_sized_for(
+) -> None:
+    """A reload can add sources past what the telemetry was sized for at start-up; the
+    scrape still reports every source's own count, never an overflow series."""
+    counts = {f"s-{i:05d}": 1 + i % 7 for i in range(12_000)}
+    tel = Telemetry(TelemetryConfig(http_port=0), sources=100)
+    tel.gauge("dq_series_tracked", lambda: [(n, {"source": s}) for s, n in counts.items()])
+    body = (await tel.render_metrics()).decode()
+    await tel.aclose()
+    assert "otel_metric_overflow" not in body
+    (fam,) = [f for f in text_string_to_metric_families(body) if f.name == "dq_series_tracked"]
+    assert {s.labels["source"]: s.value for s in fam.samples} == {
+        s: float(n) for s, n in counts.items()}
+
+
+@pytest.mark.req("NFR-003")
+async def test_a_large_scrape_hands_the_loop_back_between_chunks() -> None:
+    """At 10,000 sources the gauge text is written a chunk at a time; a task waiting on the
+    loop runs between the chunks, not only once the scrape is done."""
+    tel = Telemetry(TelemetryConfig(http_port=0), sources=10_000)
+    labels = [{"source": f"s-{i:05d}"} for i in range(10_000)]
+    tel.gauge("dq_series_tracked", lambda: [(10, label) for label in labels])
+    ticks = 0
+    done = False
+
+    async def tick() -> None:
+        nonlocal ticks
+        while not done:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0)
+    scrape = asyncio.create_task(tel.render_metrics())
+    at_start = ticks
+    while not scrape.done():
+        await asyncio.sleep(0)
+    body = await scrape
+    done = True
+    await ticker
+    await tel.aclose()
+    assert body.count(b"\ndq_series_tracked{") == 10_000
+    assert ticks - at_start >= 10_000 // exposition.CHUNK
+
+
+@pytest.mark.req("NFR-002", "NFR-003")
+async def test_otlp_export_still_carries_the_gauges_a_scrape_writes_itself() -> None:
+    """The scrape-time instruments give OpenTelemetry nothing while a Prometheus scrape
+    collects, and everything when OTLP exports: a real OTLP/HTTP push is read back."""
+    async with HttpReceiver() as collector:
+        tel = Telemetry(TelemetryConfig(http_port=0, otlp_endpoint=collector.url), sources=3)
+        tel.gauge("dq_series_tracked", lambda: [(4, {"source": "orders"}),
+                                                (2, {"source": "refunds"})])
+        assert b'dq_series_tracked{source="orders"} 4.0' in await tel.render_metrics()
+        assert tel.provider is not None
+        await asyncio.to_thread(tel.provider.force_flush)
+        await tel.aclose()
+    pushed = ExportMetricsServiceRequest()
+    (request,) = [r for r in collector.requests if r.path == "/v1/metrics"]
+    pushed.ParseFromString(request.body)
+    points = {
+        (m.name, p.attributes[0].value.string_value): p.as_double or p.as_int
+        for rm in pushed.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+        if m.name == "dq_series_tracked" for p in m.gauge.data_points}
+    assert points == {("dq_series_tracked", "orders"): 4, ("dq_series_tracked", "refunds"): 2}

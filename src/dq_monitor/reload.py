@@ -112,8 +112,9 @@ class ConfigReloader:
             if capacity > self.telemetry.source_room:
                 log.warning("the configuration can now watch %d sources; the per-source "
                             "metrics (dq_series_tracked, dq_series_evicted) were sized at "
-                            "start-up for %d and fold any past that into one overflow series "
-                            "until a restart", capacity, self.telemetry.source_room)
+                            "start-up for %d and, in the OTLP export, fold any past that into "
+                            "one overflow series until a restart (/metrics shows every "
+                            "source)", capacity, self.telemetry.source_room)
             return ReloadResult("ok", (), digest, self.loaded_at)
 
     def _refused(self, result: str, errors: Sequence[str], trigger: str) -> ReloadResult:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from opentelemetry.trace import NoOpTracer, Tracer
 from prometheus_client import CollectorRegistry, generate_latest
 
 from dq_monitor.config import TelemetryConfig
+from dq_monitor.exposition import Family, SampleText, family
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,27 @@ LATENCY_BUCKETS = (
 )
 
 Gauge = Callable[[], Iterable[tuple[float, dict[str, Any]]]]
+
+#: The instruments read at scrape time (``Telemetry.gauge``): name, kind, unit, description.
+SCRAPE_TIME = (
+    ("dq_series_tracked", "gauge", "", "Anomaly series held in memory"),
+    ("dq_consumer_lag", "gauge", "", "Records behind the end of each input partition "
+                                     "(approximate on brokers whose high watermark is "
+                                     "approximate)"),
+    ("dq_channel_backlog", "gauge", "", "Alerts not yet delivered, per channel: queued or in "
+                                        "flight, plus alert records a channel that fell behind "
+                                        "has not read yet"),
+    ("dq_delivery_age", "gauge", "s", "Seconds since the oldest alert not yet delivered on a "
+                                      "channel was triggered (0 when none waits)"),
+    ("dq_state_restore", "gauge", "s", "Seconds the last state restore of each state topic "
+                                       "took, from its first read to every key applied"),
+    # a counter kept by the core (cumulative over the process), read at scrape time too
+    ("dq_series_evicted", "counter", "", "Anomaly series evicted after series_ttl without a "
+                                         "value (NFR-008)"),
+)
+#: Set while a Prometheus scrape collects from OpenTelemetry: the scrape-time instruments'
+#: callbacks then give nothing (the scrape writes them itself); OTLP export still reads them.
+_PROMETHEUS_SCRAPE: ContextVar[bool] = ContextVar("dq_prometheus_scrape", default=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,29 +169,16 @@ class Telemetry:
         #: Sources the per-source metrics keep a series for; more fold into an overflow series.
         self.source_room = per_source_limit(sources)
         self._gauges: dict[str, Gauge] = {}
-        #: While ``render_metrics`` renders: each gauge's values, read on the loop.
-        self._taken: dict[str, list[tuple[float, dict[str, Any]]]] | None = None
         self._scrape = asyncio.Lock()
-        for name, description in (
-            ("dq_series_tracked", "Anomaly series held in memory"),
-            ("dq_consumer_lag", "Records behind the end of each input partition (approximate "
-                                "on brokers whose high watermark is approximate)"),
-            ("dq_channel_backlog", "Alerts not yet delivered, per channel: queued or in flight, "
-                                   "plus alert records a channel that fell behind has not "
-                                   "read yet"),
-            ("dq_delivery_age", "Seconds since the oldest alert not yet delivered on a channel "
-                                "was triggered (0 when none waits)"),
-            ("dq_state_restore", "Seconds the last state restore of each state topic took, "
-                                 "from its first read to every key applied"),
-        ):
-            meter.create_observable_gauge(name, callbacks=[self._observe(name)],
-                                          description=description,
-                                          unit="s" if name in ("dq_delivery_age",
-                                                               "dq_state_restore") else "")
-        # A counter kept by the core (cumulative over the process), read at scrape time too.
-        meter.create_observable_counter(
-            "dq_series_evicted", callbacks=[self._observe("dq_series_evicted")],
-            description="Anomaly series evicted after series_ttl without a value (NFR-008)")
+        #: The exposition family of each scrape-time instrument (``gauge``), which a scrape
+        #: writes itself (``exposition``) instead of through OpenTelemetry's reader.
+        self._families: dict[str, Family] = {}
+        self._samples = SampleText()
+        for name, kind, unit, description in SCRAPE_TIME:
+            self._families[name] = family(name, kind, unit, description)
+            create = (meter.create_observable_counter if kind == "counter"
+                      else meter.create_observable_gauge)
+            create(name, callbacks=[self._observe(name)], description=description, unit=unit)
         self.ready_checks: dict[str, Callable[[], bool]] = {}
         #: NFR-002: each channel's delivery backlog, for the status page and ``/api/v1``
         #: (fed by the router; empty without one).
@@ -196,15 +206,13 @@ class Telemetry:
         return cls(enabled=False)
 
     def _observe(self, name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        """The instrument's callback, for OTLP export: a Prometheus scrape writes these
+        families itself and gets nothing from here."""
         def callback(options: CallbackOptions) -> Iterable[Observation]:
-            taken = self._taken
-            values: Iterable[tuple[float, dict[str, Any]]]
-            if taken is not None:  # a scrape rendering off the loop: what the loop read
-                values = taken.get(name, ())
-            else:
-                source = self._gauges.get(name)
-                values = () if source is None else source()
-            return [Observation(value, attrs) for value, attrs in values]
+            source = self._gauges.get(name)
+            if source is None or _PROMETHEUS_SCRAPE.get():
+                return []
+            return [Observation(value, attrs) for value, attrs in source()]
 
         return callback
 
@@ -218,23 +226,46 @@ class Telemetry:
     # ------------------------------------------------------------------ exposition (served by
     # ``api.operator`` on the telemetry port)
 
+    def _taken(self) -> list[tuple[Family, list[tuple[float, dict[str, Any]]]]]:
+        """Each scrape-time instrument's samples now (reads the gauges' sources)."""
+        if not self.enabled:
+            return []
+        return [(self._families[name], list(source()))
+                for name, source in self._gauges.items() if name in self._families]
+
+    def _instrumented_text(self) -> bytes:
+        """The exposition of the counters and histograms (through OpenTelemetry's reader);
+        the scrape-time instruments give it no samples."""
+        token = _PROMETHEUS_SCRAPE.set(True)
+        try:
+            return generate_latest(self.registry)
+        finally:
+            _PROMETHEUS_SCRAPE.reset(token)
+
     def metrics_text(self) -> bytes:
         """The Prometheus exposition, rendered here and now (reads the gauges' sources)."""
-        return generate_latest(self.registry)
+        parts = [self._instrumented_text().decode()]
+        for fam, samples in self._taken():
+            parts.extend(self._samples.chunks(fam, samples))
+        return "".join(parts).encode()
 
     async def render_metrics(self) -> bytes:
-        """``metrics_text`` for ``GET /metrics`` without stalling the event loop: at 10,000
-        sources rendering takes a fifth of a second, which the loop would not serve events
-        for. The gauges' sources (the monitor's live state, which only the loop may read) are
-        read here on the loop, a list per gauge; the exposition is rendered from those lists
-        in a worker thread. Counters and histograms recorded meanwhile are safe to read from
-        there: the SDK's aggregations lock. One scrape renders at a time."""
+        """``metrics_text`` for ``GET /metrics`` without stalling the event loop (NFR-003):
+        at 10,000 sources the per-source gauges are 10,000 samples. Their sources (the
+        monitor's live state, which only the loop may read) are read on the loop, a list per
+        gauge, and written on the loop ``exposition.CHUNK`` samples at a time, handing the loop
+        back between chunks; the counters and histograms (a few hundred samples, through
+        OpenTelemetry) render in a worker thread, safe because the SDK's aggregations lock.
+        One scrape renders at a time."""
         async with self._scrape:
-            self._taken = {name: list(source()) for name, source in self._gauges.items()}
-            try:
-                return await asyncio.to_thread(generate_latest, self.registry)
-            finally:
-                self._taken = None
+            taken = self._taken()
+            await asyncio.sleep(0)
+            parts = [(await asyncio.to_thread(self._instrumented_text)).decode()]
+            for fam, samples in taken:
+                for chunk in self._samples.chunks(fam, samples):
+                    parts.append(chunk)
+                    await asyncio.sleep(0)  # the loop serves what waits, then the next chunk
+            return "".join(parts).encode()
 
     def readiness(self) -> tuple[bool, dict[str, bool]]:
         checks = {name: bool(check()) for name, check in self.ready_checks.items()}
