@@ -238,10 +238,11 @@ async def test_otlp_export_still_carries_the_gauges_a_scrape_writes_itself() -> 
         assert b'dq_series_tracked{source="orders"} 4.0' in await tel.render_metrics()
         assert tel.provider is not None
         await asyncio.to_thread(tel.provider.force_flush)
-        await tel.aclose()
+        await tel.aclose()  # its final export is answered by this loop: aclose must not hold it
+    pushes = [r for r in collector.requests if r.path == "/v1/metrics"]
+    assert [r.status for r in pushes] == [200, 200]
     pushed = ExportMetricsServiceRequest()
-    (request,) = [r for r in collector.requests if r.path == "/v1/metrics"]
-    pushed.ParseFromString(request.body)
+    pushed.ParseFromString(pushes[-1].body)
     points = {
         (m.name, p.attributes[0].value.string_value): p.as_double or p.as_int
         for rm in pushed.resource_metrics for sm in rm.scope_metrics for m in sm.metrics

@@ -272,7 +272,9 @@ class Telemetry:
         return all(checks.values()) and bool(checks), checks
 
     async def aclose(self) -> None:
-        if self.provider is not None:
-            self.provider.shutdown()
-        if self.tracer_provider is not None:
-            self.tracer_provider.shutdown()
+        """Shut the providers down in a worker thread: with OTLP configured, shutting down
+        exports once more (up to the exporter's 10 s timeout), which must not hold the event
+        loop (nor, when the collector answers from this loop, time out against it)."""
+        for provider in (self.provider, self.tracer_provider):
+            if provider is not None:
+                await asyncio.to_thread(provider.shutdown)
