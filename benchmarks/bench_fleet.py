@@ -3,6 +3,7 @@ starting ``dq-monitor run`` on it, scraping ``/metrics``, and publishing one ale
 
     python benchmarks/bench_fleet.py [--sources 1000 10000] [--scrapes 8] [--alerts 20000]
                                      [--bootstrap HOST:PORT] [--out DIR] [--only-live-scrape]
+                                     [--only-start-up ROUNDS]
 
 For each ``--sources`` N, a file of N named sources (owner, a label, freshness, completeness
 and an anomaly check on 10 metrics each, so 10 series per source once fed) is
@@ -39,9 +40,11 @@ import os
 import re
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -113,15 +116,39 @@ def load(path: Path) -> dict[str, float]:
     return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
 
+#: Start-up phases, by the first log line of each (``dq-monitor run --log-level INFO``).
+PHASES = {
+    "config_read_s": "dq-monitor starting:",  # imports and the configuration loaded
+    "api_up_s": "operator API on",  # telemetry, services and the operator API built
+    "join_sent_s": "; waiting for partitions of",  # producer, topics, consumer started
+    "assigned_s": "assigned partitions",  # the group join answered, state restored
+}
+
+
 def start_up(bootstrap: str, sources: int, workdir: Path) -> dict[str, Any]:
+    """Seconds from spawning ``dq-monitor run`` to each phase (``PHASES``, read from its log
+    as it is written), to ``/healthz`` answering and to ``/readyz``; its CPU and peak RSS."""
     group, port = f"fleet-{uuid.uuid4().hex[:8]}", free_port()
     path = workdir / f"run-{sources}.yaml"
     path.write_text(config_text(bootstrap, sources, group, port))
     asyncio.run(create_topic(bootstrap, f"{group}.in", 4))
     cli = Path(sys.executable).with_name("dq-monitor")
     began = time.perf_counter()
-    proc = subprocess.Popen([str(cli), "run", "--no-router", "--config", str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([str(cli), "run", "--no-router", "--config", str(path),
+                             "--log-level", "INFO"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    phases: dict[str, float] = {}
+
+    def follow() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            at = time.perf_counter() - began
+            for name, mark in PHASES.items():
+                if mark in line and name not in phases:
+                    phases[name] = at
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
     up: float | None = None
     try:
         while time.perf_counter() - began < 300:
@@ -135,11 +162,16 @@ def start_up(bootstrap: str, sources: int, workdir: Path) -> dict[str, Any]:
         stat = Path(f"/proc/{proc.pid}/stat").read_text().split()
         cpu = (int(stat[13]) + int(stat[14])) / os.sysconf("SC_CLK_TCK")
         hwm = re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{proc.pid}/status").read_text())
-        return {"http_up_s": up, "ready_s": ready, "cpu_s": cpu,
-                "peak_rss_mb": int(hwm.group(1)) / 1024 if hwm else None}
+        out: dict[str, Any] = {"http_up_s": up, "ready_s": ready, "cpu_s": cpu,
+                               "peak_rss_mb": int(hwm.group(1)) / 1024 if hwm else None}
     finally:
         proc.terminate()
         proc.wait(60)
+        reader.join(10)
+    out.update({name: phases.get(name) for name in PHASES})
+    if out["join_sent_s"] is not None and out["assigned_s"] is not None:
+        out["join_s"] = out["assigned_s"] - out["join_sent_s"]
+    return out
 
 
 async def scrape(sources: int, scrapes: int) -> dict[str, Any]:
@@ -226,9 +258,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--only-live-scrape", action="store_true",
                     help="measure only the live scrape (results to DIR/fleet-scrape.json)")
+    ap.add_argument("--only-start-up", type=int, metavar="ROUNDS",
+                    help="measure only ROUNDS start-ups (results to DIR/fleet-start-up.json)")
     args = ap.parse_args()
     if args.only_live_scrape:
         live_only(args)
+        return
+    if args.only_start_up:
+        start_up_only(args, args.only_start_up)
         return
     results: dict[str, Any] = {"by_sources": {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -248,7 +285,9 @@ def main() -> None:
             print(f"{n} sources: config load {ld['wall_s']:.2f} s ({ld['cpu_s']:.2f} s CPU); "
                   f"run: /healthz after {up['http_up_s']:.2f} s, ready after "
                   f"{up['ready_s']:.2f} s, {up['cpu_s']:.2f} s CPU, peak RSS "
-                  f"{up['peak_rss_mb']:.0f} MB; scrape {s['scrape_s'] * 1000:.0f} ms, "
+                  f"{up['peak_rss_mb']:.0f} MB (config read {up['config_read_s']:.2f} s, "
+                  f"API up {up['api_up_s']:.2f} s, join sent {up['join_sent_s']:.2f} s, "
+                  f"assigned {up['assigned_s']:.2f} s); scrape {s['scrape_s'] * 1000:.0f} ms, "
                   f"loop CPU {s['loop_cpu_per_scrape_ms']:.1f} ms a scrape, worst loop stall "
                   f"{s['worst_loop_stall_ms']:.1f} ms (without scraping "
                   f"{s['worst_stall_without_scraping_ms']:.1f} ms), "
@@ -273,6 +312,23 @@ def live_only(args: argparse.Namespace) -> None:
             print(live_line(n, live), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "fleet-scrape.json").write_bytes(
+        orjson.dumps(results, option=orjson.OPT_INDENT_2))
+
+
+def start_up_only(args: argparse.Namespace, rounds: int) -> None:
+    results: dict[str, Any] = {"by_sources": {}}
+    with tempfile.TemporaryDirectory() as tmp, (
+            contextlib.nullcontext(args.bootstrap) if args.bootstrap
+            else broker_address()) as bootstrap:
+        for n in args.sources:
+            runs = [start_up(bootstrap, n, Path(tmp)) for _ in range(rounds)]
+            median = {k: statistics.median(r[k] for r in runs) for k in runs[0]
+                      if all(isinstance(r[k], float) for r in runs)}
+            results["by_sources"][str(n)] = {"median": median, "rounds": runs}
+            print(f"{n} sources, start-up (median of {rounds}): " + ", ".join(
+                f"{k} {v:.2f}" for k, v in median.items()), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "fleet-start-up.json").write_bytes(
         orjson.dumps(results, option=orjson.OPT_INDENT_2))
 
 
