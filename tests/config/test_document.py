@@ -114,3 +114,16 @@ def test_errors_in_a_ten_thousand_source_file_keep_their_paths() -> None:
         "sources[9999].owner: duplicate key (lines 60003 and 60004); give each key once",
         "sources[9999].colour: unknown field (check the spelling)",
     ]
+
+
+@pytest.mark.req("FR-011", "NFR-001")
+@pytest.mark.parametrize(("text", "expected"), [
+    ("{1: a, 01: b}\n", []),  # two spellings of one value: safe_load keeps the last, no error
+    ("base: &b {x: 1}\nm:\n  <<: *b\n  y: 1\n  y: 2\n",  # a merge key: PyYAML's constructor
+     ["m.y: duplicate key (lines 4 and 5); give each key once"]),
+])
+def test_duplicates_are_named_whichever_way_the_document_is_built(
+        text: str, expected: list[str]) -> None:
+    value, duplicates = read_document(text)
+    assert value == yaml.safe_load(text)
+    assert duplicates == expected

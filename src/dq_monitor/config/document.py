@@ -1,8 +1,9 @@
 """The configuration file's YAML, parsed once (NFR-003: a file of 10,000 sources loads in about
 a second, where composing it for the duplicate-key check and loading it again took over ten).
 
-``read_document`` composes the node tree with libyaml where PyYAML has it, reports keys given
-twice from that tree, and builds the Python values from the same tree. Plain documents (maps,
+``read_document`` composes the node tree with libyaml where PyYAML has it, builds the Python
+values from that tree, and reports keys given twice from the same tree (walked for them only
+when a mapping came out with fewer keys than it was given). Plain documents (maps,
 lists and scalars of the standard tags, no ``<<`` merge, no anchor used twice) are built by one
 walk that gives exactly what ``yaml.safe_load`` gives; anything else falls back to PyYAML's own
 constructor on the same tree. Scalar tags are resolved once per distinct text: a large file
@@ -81,6 +82,9 @@ class _Builder:
     def __init__(self, loader: Any) -> None:
         self.loader = loader
         self.seen: set[int] = set()
+        #: A mapping came out with fewer keys than it was given: some key may be given twice
+        #: (or two spellings of one value, such as ``1`` and ``01``), so look for duplicates.
+        self.collapsed = False
 
     def build(self, node: Node) -> Any:
         tag = node.tag
@@ -99,6 +103,8 @@ class _Builder:
                 if key_node.__class__ is not ScalarNode or key_node.tag == _MERGE:
                     raise _NotPlain
                 out[self.build(key_node)] = self.build(value_node)
+            if len(out) != len(node.value):
+                self.collapsed = True
             return out
         if node.__class__ is SequenceNode and tag == _SEQ:
             return [self.build(item) for item in node.value]
@@ -120,11 +126,14 @@ def read_document(text: str) -> tuple[Any, list[str]]:
             root = loader.get_single_node()
             if root is None:
                 return None, []
-            duplicates = list(duplicate_keys(root))
+            builder = _Builder(loader)
             try:
-                return _Builder(loader).build(root), duplicates
+                value = builder.build(root)
             except _NotPlain:
+                duplicates = list(duplicate_keys(root))  # before the constructor merges keys
                 return loader.construct_document(root), duplicates
+            # a walk of its own only when a mapping lost keys (NFR-001: most files have none)
+            return value, list(duplicate_keys(root)) if builder.collapsed else []
         finally:
             loader.dispose()
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+from pydantic import BeforeValidator, WithJsonSchema
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -52,18 +52,25 @@ def _positive(seconds: float) -> float:
     return seconds
 
 
+def _duration(value: object) -> float:
+    """A bounded duration: parsed and checked in one call (a file of 10,000 sources has
+    200,000 of them, most of them defaults, validated at every start)."""
+    return _bounded(parse_duration(value))
+
+
+def _positive_duration(value: object) -> float:
+    return _positive(_bounded(parse_duration(value)))
+
+
 #: A duration that may be 0 (``for: 0s`` means at once).
 Duration = Annotated[
     float,
-    BeforeValidator(parse_duration),
-    AfterValidator(_bounded),
+    BeforeValidator(_duration),
     WithJsonSchema({"type": "string", "pattern": _DURATION_PATTERN}),
 ]
 #: A duration for which 0 makes no sense (a timeout, an interval, a window).
 PositiveDuration = Annotated[
     float,
-    BeforeValidator(parse_duration),
-    AfterValidator(_bounded),
-    AfterValidator(_positive),
+    BeforeValidator(_positive_duration),
     WithJsonSchema({"type": "string", "pattern": _DURATION_PATTERN}),
 ]
