@@ -230,11 +230,18 @@ async def test_a_large_scrape_hands_the_loop_back_between_chunks() -> None:
 @pytest.mark.req("NFR-002", "NFR-003")
 async def test_otlp_export_still_carries_the_gauges_a_scrape_writes_itself() -> None:
     """The scrape-time instruments give OpenTelemetry nothing while a Prometheus scrape
-    collects, and everything when OTLP exports: a real OTLP/HTTP push is read back."""
+    collects, and everything when OTLP exports: a real OTLP/HTTP push is read back. The
+    export runs in the exporter's thread; the gauges (live state) are still read on the loop."""
+    loop_thread = threading.get_ident()
+    read_on: set[int] = set()
+
+    def tracked() -> list[tuple[float, dict[str, str]]]:
+        read_on.add(threading.get_ident())
+        return [(4, {"source": "orders"}), (2, {"source": "refunds"})]
+
     async with HttpReceiver() as collector:
         tel = Telemetry(TelemetryConfig(http_port=0, otlp_endpoint=collector.url), sources=3)
-        tel.gauge("dq_series_tracked", lambda: [(4, {"source": "orders"}),
-                                                (2, {"source": "refunds"})])
+        tel.gauge("dq_series_tracked", tracked)
         assert b'dq_series_tracked{source="orders"} 4.0' in await tel.render_metrics()
         assert tel.provider is not None
         await asyncio.to_thread(tel.provider.force_flush)
@@ -248,3 +255,4 @@ async def test_otlp_export_still_carries_the_gauges_a_scrape_writes_itself() -> 
         for rm in pushed.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
         if m.name == "dq_series_tracked" for p in m.gauge.data_points}
     assert points == {("dq_series_tracked", "orders"): 4, ("dq_series_tracked", "refunds"): 2}
+    assert read_on == {loop_thread}

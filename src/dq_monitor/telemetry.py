@@ -10,7 +10,9 @@ in one process (tests, the demo).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -56,6 +58,8 @@ SCRAPE_TIME = (
     ("dq_series_evicted", "counter", "", "Anomaly series evicted after series_ttl without a "
                                          "value (NFR-008)"),
 )
+#: How long an OTLP export waits at most for the event loop to read a gauge.
+OTLP_READ_TIMEOUT_S = 5.0
 #: Set while a Prometheus scrape collects from OpenTelemetry: the scrape-time instruments'
 #: callbacks then give nothing (the scrape writes them itself); OTLP export still reads them.
 _PROMETHEUS_SCRAPE: ContextVar[bool] = ContextVar("dq_prometheus_scrape", default=False)
@@ -169,6 +173,9 @@ class Telemetry:
         #: Sources the per-source metrics keep a series for; more fold into an overflow series.
         self.source_room = per_source_limit(sources)
         self._gauges: dict[str, Gauge] = {}
+        #: The event loop that fed the gauges (and its thread): OTLP export reads them there.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
         self._scrape = asyncio.Lock()
         #: The exposition family of each scrape-time instrument (``gauge``), which a scrape
         #: writes itself (``exposition``) instead of through OpenTelemetry's reader.
@@ -212,16 +219,44 @@ class Telemetry:
             source = self._gauges.get(name)
             if source is None or _PROMETHEUS_SCRAPE.get():
                 return []
-            return [Observation(value, attrs) for value, attrs in source()]
+            timeout = min(options.timeout_millis / 1000, OTLP_READ_TIMEOUT_S)
+            return [Observation(value, attrs) for value, attrs in self._read(source, timeout)]
 
         return callback
+
+    def _read(self, source: Gauge, timeout: float) -> list[tuple[float, dict[str, Any]]]:
+        """A gauge's values, read on the event loop that fed it: its source is live state only
+        that loop may read, and OTLP export collects from the exporter's own thread. Nothing
+        when the loop does not get to it within ``timeout`` seconds (busy, or stopped)."""
+        loop = self._loop
+        if loop is None or threading.get_ident() == self._loop_thread or loop.is_closed():
+            return list(source())
+
+        async def take() -> list[tuple[float, dict[str, Any]]]:
+            return list(source())
+
+        future = asyncio.run_coroutine_threadsafe(take(), loop)
+        try:
+            return future.result(timeout)
+        except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError,
+                RuntimeError):
+            future.cancel()
+            log.warning("OTLP export: the event loop did not read the gauges within %.1fs; "
+                        "this export leaves them out", timeout)
+            return []
 
     def gauge(self, name: str, source: Gauge) -> None:
         """Feed ``dq_series_tracked``, ``dq_consumer_lag``, ``dq_channel_backlog`` or
         ``dq_delivery_age_seconds`` (``dq_delivery_age``), ``dq_state_restore_seconds``
         (``dq_state_restore``), gauges, or ``dq_series_evicted`` (a
-        counter: the callable gives running totals) from a callable read at scrape time."""
+        counter: the callable gives running totals) from a callable read at scrape time.
+        Called on the event loop (as the services do), the callable is only ever read there."""
         self._gauges[name] = source
+        try:
+            self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
+        except RuntimeError:
+            pass  # fed outside a loop (tests, tools): read where it is collected
 
     # ------------------------------------------------------------------ exposition (served by
     # ``api.operator`` on the telemetry port)
