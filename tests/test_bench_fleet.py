@@ -37,3 +37,24 @@ def test_fleet_benchmark_reports_load_start_up_scrape_and_alert_costs(tmp_path: 
     assert results["alert_publish_cpu_us"] > 0
     assert "2100 sources: config load" in proc.stdout and "µs CPU per alert" in proc.stdout
     assert "21000 series tracked: live scrape" in proc.stdout
+
+
+@pytest.mark.integration
+@pytest.mark.req("NFR-003", "NFR-001", "FR-016")
+def test_fleet_benchmark_quick_modes_time_the_start_up_phases_and_a_live_scrape(
+        tmp_path: Path) -> None:
+    for mode in (["--only-start-up", "2"], ["--only-live-scrape", "--scrapes", "2"]):
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "bench_fleet.py"), "--sources", "300",
+             *mode, "--out", str(tmp_path)],
+            capture_output=True, text=True, timeout=240,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    start = orjson.loads((tmp_path / "fleet-start-up.json").read_bytes())["by_sources"]["300"]
+    assert len(start["rounds"]) == 2
+    m = start["median"]
+    assert 0 < m["config_read_s"] <= m["api_up_s"] <= m["join_sent_s"] <= m["assigned_s"]
+    assert m["assigned_s"] <= m["ready_s"] and m["join_s"] > 0
+    live = orjson.loads((tmp_path / "fleet-scrape.json").read_bytes())["by_sources"]["300"]
+    assert live["live_scrape"]["series_tracked"] == 3000
+    assert live["live_scrape"]["metrics_bytes"] > 0
