@@ -2,7 +2,7 @@
 
 At 10,000 sources ``dq_series_tracked`` alone has 10,000 samples. Through OpenTelemetry's
 Prometheus reader each costs an observation, an aggregation, a translation and a formatted
-line, about 27 µs; here it costs a cached label text and a cached value text, well under one.
+line, about 27 µs; here it costs a cached label text and a cached value text, under one.
 The text is byte for byte what the reader wrote for the same values (names, help, type, label
 order and escaping, number format), so dashboards and alert rules see no change; the
 instruments stay registered with OpenTelemetry for OTLP export.
