@@ -159,6 +159,11 @@ def _due(t: float) -> datetime:
         return _DUE_AT_ONCE
 
 
+#: Zeroed offsets and statistics of a race, copied by ``SeasonRace.packed``.
+_NO_OFFSETS = array("f", [0.0]) * 199
+_NO_STATS = array("d", [0.0]) * (RACE_STATS + 1)
+
+
 class SeasonRace:
     """``seasonality: auto``: the three seasonal models learnt beside the live one, then judged.
 
@@ -187,6 +192,28 @@ class SeasonRace:
         self.stats[18:21] = array("d", (-1.0, -1.0, -1.0))
         self.stats[0:3] = array("d", (level, level, level))
         self.stats[T0] = t0
+
+    @classmethod
+    def packed(cls, t0: float, off: bytes, stats: bytes) -> SeasonRace:
+        """A race not yet sampled, its offsets and statistics (``RACE_STATS`` of them) given as
+        native float32 and float64 bytes (the checkpoint codec's restore, NFR-001: built with
+        no intermediate arrays); ``ValueError`` if either is not the size it must be."""
+        race = cls.__new__(cls)
+        race.t_last = -math.inf
+        race.due = _DUE_AT_ONCE
+        race.daily_done = False
+        race.off = _NO_OFFSETS[:]  # a slice is exact-size (see ``__init__``)
+        race.stats = _NO_STATS[:]
+        if len(off) != 4 * 199 or len(stats) != 8 * RACE_STATS:
+            raise ValueError("season race: packed offsets or statistics of the wrong size")
+        view = memoryview(race.off).cast("B")
+        view[:] = off
+        view.release()
+        view = memoryview(race.stats).cast("B")
+        view[:8 * RACE_STATS] = stats
+        view.release()
+        race.stats[T0] = t0
+        return race
 
     @property
     def t0(self) -> float:

@@ -71,6 +71,7 @@ _NO_SEEN = -(2**63)
 _BASE = struct.Struct("<qddddBB")  # n, level, trend, var, quantum, counts, kind
 _RACE = struct.Struct("<ddBB")  # t0, t_last, t_last present, daily_done
 _LAST = struct.Struct("<Bd")  # previous value present, previous value
+_RING = struct.Struct(f"<{RUN}d")  # the run ring
 _FRONT = struct.Struct("<4sBqH")  # magic, flags, last seen, streak count
 _U16, _U32 = struct.Struct("<H"), struct.Struct("<I")
 _WINDOW_LESS_ROBUST = _BASELINE | _RUN | _STATS
@@ -230,26 +231,31 @@ def _build(raw: bytes, cfg: AnomalyConfig) -> SeriesState | None:
         assert run is not None
         if len(run) != RUN + STATS:
             return None
-        ring = array("d", [0.0]) * RUN
-        at = _fill_finite(ring, raw, at)
-        if at < 0:
+        # The ring is written clipped: within the clip, the general path's clipping and
+        # finiteness checks change nothing (NaN fails the comparisons: general path).
+        ring = _RING.unpack_from(raw, at)
+        r0, r1, r2, r3 = ring
+        if not (-RUN_CLIP <= r0 <= RUN_CLIP and -RUN_CLIP <= r1 <= RUN_CLIP
+                and -RUN_CLIP <= r2 <= RUN_CLIP and -RUN_CLIP <= r3 <= RUN_CLIP):
             return None
-        run_i = raw[at]
-        at = _fill_baseline(baseline, raw, at + 1, cfg.seasonality)
+        ring_at = at
+        run_i = raw[at + _RING.size]
+        at = _fill_baseline(baseline, raw, at + _RING.size + 1, cfg.seasonality)
         if at < 0 or raw[at] != STATS:
             return None
-        stats = array("d", [0.0]) * STATS
-        at = _fill_finite(stats, raw, at + 1)
-        if at < 0:
+        at += 1
+        stats_end = at + 8 * STATS
+        if not _finite(raw, at, stats_end, 8):
             return None
-        present, last = _LAST.unpack_from(raw, at)
-        at += _LAST.size
-        if at != len(raw):
+        present, last = _LAST.unpack_from(raw, stats_end)
+        if stats_end + _LAST.size != len(raw):
             return None
-        for i in range(RUN):
-            ring[i] = max(-RUN_CLIP, min(RUN_CLIP, ring[i]))
-        run[:RUN] = ring
-        run[RUN:] = stats
+        # The packed ring and statistics copied straight into the run array (NFR-001: no
+        # intermediate array per series).
+        run_bytes = memoryview(run).cast("B")
+        run_bytes[:_RING.size] = raw[ring_at:ring_at + _RING.size]
+        run_bytes[_RING.size:] = raw[at:stats_end]
+        run_bytes.release()
         series.run_i = run_i % RUN
         series.run_sum = math.fsum(ring)
         if present:
@@ -339,17 +345,16 @@ def _fill_baseline(b: Baseline, raw: bytes, at: int, seasonality: str) -> int:
     t0, t_last, has_last, daily_done = _RACE.unpack_from(raw, at)
     if t0 - t0 != 0.0 or (has_last and t_last - t_last != 0.0):
         return -1
-    race = b.race = SeasonRace(t0, 0.0)
+    at += _RACE.size
+    stats_at = at + 4 * _RACE_OFF
+    end = stats_at + 8 * _RACE_STATS
+    if not (_finite(raw, at, stats_at, 4) and _finite(raw, stats_at, end, 8)):
+        return -1
+    race = b.race = SeasonRace.packed(t0, raw[at:stats_at], raw[stats_at:end])
     if has_last:
         race.sampled(t_last)
     race.daily_done = daily_done > 0
-    at = _fill_finite(race.off, raw, at + _RACE.size)
-    if at < 0:
-        return -1
-    stats = array("d", [0.0]) * _RACE_STATS
-    at = _fill_finite(stats, raw, at)
-    race.stats[:_RACE_STATS] = stats  # its start and last sample stay as set above
-    return at
+    return end
 
 
 class _Reader:
