@@ -48,6 +48,7 @@ from dq_monitor.checks.verdict import Severity
 from dq_monitor.config import AnomalyConfig
 from dq_monitor.state.baseline import CAP, SEASONS, STEPS, Baseline, SeasonRace
 from dq_monitor.state.baseline import RACE_STATS as _RACE_STATS
+from dq_monitor.state.baseline import T0 as _T0
 from dq_monitor.state.shared import Shared
 
 MAGIC = b"DQS\x02"
@@ -77,23 +78,46 @@ _U16, _U32 = struct.Struct("<H"), struct.Struct("<I")
 _WINDOW_LESS_ROBUST = _BASELINE | _RUN | _STATS
 _SEVERITIES = (None, Severity.WARN, Severity.FAIL)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
-def _raw(values: array[Any]) -> bytes:
-    if _LITTLE:
-        return values.tobytes()
+def _raw(values: array[Any]) -> bytes | array[Any]:
+    """The packed (little-endian) items of ``values``: the array itself where that is native
+    (``bytes.join`` reads it in place: no copy per part, NFR-003)."""
+    if _LITTLE or values.itemsize == 1:
+        return values
     swapped = array(values.typecode, values)
     swapped.byteswap()
     return swapped.tobytes()
 
 
-def _doubles(values: array[float] | list[float]) -> bytes:
+def _doubles(values: array[float] | list[float]) -> bytes | array[float]:
     return _raw(values if isinstance(values, array) else array("d", values))
 
 
 def encode(state: SeriesState) -> dict[str, Any]:
     """The changelog value of one series: ``{"bin": base64 of the packed state}``."""
-    return {FIELD: base64.b64encode(pack(state)).decode("ascii")}
+    return {FIELD: binascii.b2a_base64(pack(state), newline=False).decode("ascii")}
+
+
+#: The last ``seen`` instant packed and its microseconds: the series of one batch share one
+#: instant, so a checkpoint converts it once rather than once per series (NFR-003).
+_seen_memo: tuple[datetime | None, int] = (None, _NO_SEEN)
+_NO_STREAK: array[float] = array("d")
+_NONE16_BYTES, _NONE32_BYTES = _U16.pack(_NONE16), _U32.pack(_NONE32)
+_BYTE = tuple(bytes((i,)) for i in range(256))
+
+
+def _seen_us(seen: datetime | None) -> int:
+    global _seen_memo
+    if seen is None:
+        return _NO_SEEN
+    memo = _seen_memo
+    if memo[0] is seen:
+        return memo[1]
+    us = (seen - _EPOCH) // _MICROSECOND
+    _seen_memo = (seen, us)
+    return us
 
 
 def pack(state: SeriesState) -> bytes:
@@ -102,42 +126,57 @@ def pack(state: SeriesState) -> bytes:
     robust = run is not None and baseline is not None
     flags = ((_WINDOW if window is not None else 0) | (_BASELINE if baseline is not None else 0)
              | (_RUN | _STATS if robust else 0))
-    burst = None if state.burst is None else state.burst.value
-    streak = state.streak if state.streak is not None else array("d")
-    seen = state.seen_us()
-    parts = [MAGIC, bytes((flags,)), _SEEN.pack(_NO_SEEN if seen is None else seen),
-             struct.pack("<H", len(streak)),
-             _raw(streak), _HEAD.pack(state.streak_sign, _BURSTS[burst], state.quiet)]
+    burst = state.burst
+    streak = state.streak if state.streak is not None else _NO_STREAK
+    parts: list[bytes | array[Any] | memoryview] = [
+        _FRONT.pack(MAGIC, flags, _seen_us(state.seen), len(streak)), _raw(streak),
+        _HEAD.pack(state.streak_sign, 0 if burst is None else _BURSTS[burst.value],
+                   state.quiet)]
     if window is not None:
         values = window.values()
-        parts += [struct.pack("<I", len(values)), _doubles(values)]
+        parts += [_U32.pack(len(values)), _doubles(values)]
     if baseline is not None:
         assert run is not None
-        parts += [_raw(run[:RUN]), bytes((state.run_i,))]
-        parts.append(_pack_baseline(baseline))
         last = state.last
-        parts += [bytes((STATS,)), _raw(run[RUN:]),
-                  _LAST.pack(math.isfinite(last), last if math.isfinite(last) else 0.0)]
+        finite = math.isfinite(last)
+        if _LITTLE:
+            view = memoryview(run)
+            parts += [view[:RUN], _BYTE[state.run_i]]
+            _pack_baseline(baseline, parts)
+            parts += [_BYTE[STATS], view[RUN:], _LAST.pack(finite, last if finite else 0.0)]
+            return b"".join(parts)
+        parts += [_raw(run[:RUN]), _BYTE[state.run_i]]
+        _pack_baseline(baseline, parts)
+        parts += [_BYTE[STATS], _raw(run[RUN:]), _LAST.pack(finite, last if finite else 0.0)]
     return b"".join(parts)
 
 
-def _pack_baseline(b: Baseline) -> bytes:
-    parts = [_BASE.pack(b.n, b.level, b.trend, b.var, b.quantum, b.counts, _KIND_CODES[b.kind])]
-    parts += ([struct.pack("<H", _NONE16)] if b.off is None
-              else [struct.pack("<H", len(b.off)), _raw(b.off)])
-    parts += ([struct.pack("<H", _NONE16)] if b.visits is None
-              else [struct.pack("<H", len(b.visits)), b.visits.tobytes()])
-    parts += ([struct.pack("<I", _NONE32)] if b.warm is None
-              else [struct.pack("<I", len(b.warm)), _raw(b.warm)])
+def _pack_baseline(b: Baseline, parts: list[bytes | array[Any] | memoryview]) -> None:
+    """Append the packed baseline to ``parts``."""
+    parts.append(_BASE.pack(b.n, b.level, b.trend, b.var, b.quantum, b.counts,
+                            _KIND_CODES[b.kind]))
+    off, visits, warm = b.off, b.visits, b.warm
+    if off is None:
+        parts.append(_NONE16_BYTES)
+    else:
+        parts += [_U16.pack(len(off)), _raw(off)]
+    if visits is None:
+        parts.append(_NONE16_BYTES)
+    else:
+        parts += [_U16.pack(len(visits)), visits]
+    if warm is None:
+        parts.append(_NONE32_BYTES)
+    else:
+        parts += [_U32.pack(len(warm)), _raw(warm)]
     race = b.race
     if race is None:
         parts.append(b"\x00")
-    else:
-        finite = math.isfinite(race.t_last)
-        parts += [b"\x01", _RACE.pack(race.t0, race.t_last if finite else 0.0, finite,
-                                      race.daily_done), _raw(race.off),
-                  _raw(race.stats[:_RACE_STATS])]
-    return b"".join(parts)
+        return
+    finite = math.isfinite(race.t_last)
+    stats = race.stats
+    parts += [b"\x01", _RACE.pack(stats[_T0], race.t_last if finite else 0.0, finite,
+                                   race.daily_done), _raw(race.off),
+              memoryview(stats)[:_RACE_STATS] if _LITTLE else _raw(stats[:_RACE_STATS])]
 
 
 def decode(value: dict[str, Any], cfg: AnomalyConfig) -> SeriesState:
