@@ -39,8 +39,10 @@ def test_checkpoint_records_hold_no_container_the_collector_must_scan() -> None:
     series = [r for r in records if r[1] is not None and r[1].startswith(b"ser")]
     assert len(series) == 2
     assert not any(gc.is_tracked(r) for r in records)
+    anomaly = monitor.config.sources[0].anomaly
+    assert anomaly is not None
     for _, key, value, partition, headers in series:
         assert partition == 0 and not headers and value is not None and key is not None
         subject = key.decode().rsplit("\x1f", 1)[-1]
-        restored = checkpoint.decode(orjson.loads(value), monitor.config.sources[0].anomaly)
+        restored = checkpoint.decode(orjson.loads(value), anomaly)
         assert restored.to_state() == monitor.sources["orders"].series[subject].to_state()

@@ -39,6 +39,11 @@ Clock = Callable[[], datetime]
 #: only is left alone by the cyclic collector, NFR-003)
 Record = tuple[str, bytes | None, bytes | None, int | None, Sequence[tuple[str, bytes]]]
 NO_HEADERS: tuple[tuple[str, bytes], ...] = ()
+
+
+def listed(headers: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """A record's headers as the Kafka client takes them (a list; a new one for none)."""
+    return headers if isinstance(headers, list) else list(headers)
 #: A record to re-route to its source's home partition: the record and its Kafka timestamp.
 Forward = tuple[Record, int | None]
 
