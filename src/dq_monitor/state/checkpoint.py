@@ -128,7 +128,7 @@ def pack(state: SeriesState) -> bytes:
              | (_RUN | _STATS if robust else 0))
     burst = state.burst
     streak = state.streak if state.streak is not None else _NO_STREAK
-    parts: list[bytes | array[Any] | memoryview] = [
+    parts: list[bytes | array[Any] | memoryview[Any]] = [
         _FRONT.pack(MAGIC, flags, _seen_us(state.seen), len(streak)), _raw(streak),
         _HEAD.pack(state.streak_sign, 0 if burst is None else _BURSTS[burst.value],
                    state.quiet)]
@@ -151,7 +151,7 @@ def pack(state: SeriesState) -> bytes:
     return b"".join(parts)
 
 
-def _pack_baseline(b: Baseline, parts: list[bytes | array[Any] | memoryview]) -> None:
+def _pack_baseline(b: Baseline, parts: list[bytes | array[Any] | memoryview[Any]]) -> None:
     """Append the packed baseline to ``parts``."""
     parts.append(_BASE.pack(b.n, b.level, b.trend, b.var, b.quantum, b.counts,
                             _KIND_CODES[b.kind]))
@@ -175,8 +175,11 @@ def _pack_baseline(b: Baseline, parts: list[bytes | array[Any] | memoryview]) ->
     finite = math.isfinite(race.t_last)
     stats = race.stats
     parts += [b"\x01", _RACE.pack(stats[_T0], race.t_last if finite else 0.0, finite,
-                                   race.daily_done), _raw(race.off),
-              memoryview(stats)[:_RACE_STATS] if _LITTLE else _raw(stats[:_RACE_STATS])]
+                                   race.daily_done)]
+    if _LITTLE:
+        parts += [race.off, memoryview(stats)[:_RACE_STATS]]
+    else:
+        parts += [_raw(array("f", race.off)), _raw(stats[:_RACE_STATS])]
 
 
 def decode(value: dict[str, Any], cfg: AnomalyConfig) -> SeriesState:
