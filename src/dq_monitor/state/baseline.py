@@ -163,7 +163,7 @@ def _due(t: float) -> datetime:
 #: start), how many there are, and the doubles that hold them (two float32 each, rounded up).
 RACE_OFF_AT = RACE_STATS + 1
 RACE_OFFSETS = 199
-_OFF_BYTES = slice(8 * RACE_OFF_AT, 8 * RACE_OFF_AT + 4 * RACE_OFFSETS)
+RACE_OFF_BYTES = slice(8 * RACE_OFF_AT, 8 * RACE_OFF_AT + 4 * RACE_OFFSETS)
 #: A new race's array: statistics (each candidate's visit bucket -1: none yet), start, offsets.
 _FRESH_RACE = array("d", [0.0]) * (RACE_OFF_AT + (RACE_OFFSETS + 1) // 2)
 _FRESH_RACE[18:21] = array("d", (-1.0, -1.0, -1.0))
@@ -216,7 +216,7 @@ class SeasonRace(_Doubles):
     @property
     def off(self) -> memoryview[float]:
         """The 199 float32 offsets (24 daily, 7 day-of-week, 168 hour-of-week), writable."""
-        return memoryview(self).cast("B")[_OFF_BYTES].cast("f")
+        return memoryview(self).cast("B")[RACE_OFF_BYTES].cast("f")
 
     @classmethod
     def packed(cls, t0: float, off: bytes, stats: bytes) -> SeasonRace:
@@ -228,7 +228,7 @@ class SeasonRace(_Doubles):
         race = cls(t0, 0.0)
         view = memoryview(race).cast("B")
         view[:8 * RACE_STATS] = stats
-        view[_OFF_BYTES] = off
+        view[RACE_OFF_BYTES] = off
         view.release()
         return race
 

@@ -46,7 +46,7 @@ from typing import Any
 from dq_monitor.checks.anomaly import RUN, RUN_CLIP, STATS, SeriesState, SeriesStateError
 from dq_monitor.checks.verdict import Severity
 from dq_monitor.config import AnomalyConfig
-from dq_monitor.state.baseline import CAP, SEASONS, STEPS, Baseline, SeasonRace
+from dq_monitor.state.baseline import CAP, RACE_OFF_BYTES, SEASONS, STEPS, Baseline, SeasonRace
 from dq_monitor.state.baseline import RACE_STATS as _RACE_STATS
 from dq_monitor.state.baseline import T0 as _T0
 from dq_monitor.state.shared import Shared
@@ -177,7 +177,8 @@ def _pack_baseline(b: Baseline, parts: list[bytes | array[Any] | memoryview[Any]
     parts += [b"\x01", _RACE.pack(stats[_T0], race.t_last if finite else 0.0, finite,
                                    race.daily_done)]
     if _LITTLE:
-        parts += [race.off, memoryview(stats)[:_RACE_STATS]]
+        raw = memoryview(race).cast("B")  # the race's own bytes: offsets, then statistics
+        parts += [raw[RACE_OFF_BYTES], raw[:8 * _RACE_STATS]]
     else:
         parts += [_raw(array("f", race.off)), _raw(stats[:_RACE_STATS])]
 
