@@ -304,7 +304,16 @@ class Baseline:
             return
         xs = list(warm)
         self.counts = all(v >= 0.0 and v.is_integer() for v in xs)
-        q = min(resolution(v) for v in xs)
+        # The coarsest step all of them are written in: the smallest of their resolutions,
+        # found without testing the rest once one has none (0: most float series' first value,
+        # where each test would try six decimal places, NFR-003).
+        q = 1.0
+        for v in xs:
+            r = resolution(v)
+            if r < q:
+                q = r
+                if r == 0.0:
+                    break
         self.quantum = q
         ys = sorted(to_model(v, self.counts) for v in xs)
         med = _median(ys)
