@@ -6,7 +6,12 @@ import gc
 
 import pytest
 
-from dq_monitor.collector import YOUNG_THRESHOLD, release_free_memory, tuned_collector
+from dq_monitor.collector import (
+    YOUNG_THRESHOLD,
+    paused_collector,
+    release_free_memory,
+    tuned_collector,
+)
 
 
 @pytest.mark.req("NFR-003")
@@ -59,3 +64,18 @@ def test_memory_a_burst_freed_between_live_blocks_is_handed_back() -> None:
     after = _resident()
     assert before - after > 50 * 2**20  # of the ~180 MB freed, whole pages are back
     assert len(kept) == 10_000
+
+
+@pytest.mark.req("NFR-001")
+def test_a_paused_collector_collects_nothing_inside_and_resumes_after() -> None:
+    assert gc.isenabled()
+    with paused_collector():
+        assert not gc.isenabled()
+        with paused_collector():  # re-entrant: the inner pause does not resume it
+            pass
+        assert not gc.isenabled()
+        cycle: list[object] = []
+        cycle.append(cycle)
+        del cycle
+    assert gc.isenabled()
+    assert gc.collect() >= 1  # the cycle made meanwhile is collected after

@@ -40,6 +40,21 @@ def tuned_collector(young: int = YOUNG_THRESHOLD) -> Iterator[None]:
         gc.unfreeze()
 
 
+@contextmanager
+def paused_collector() -> Iterator[None]:
+    """No cyclic collection inside (NFR-001): a restore builds a few tracked objects per
+    series, hundreds of thousands that all stay alive, and every collection of the older
+    generations would scan them all again while they are being built. Cycles made meanwhile are
+    collected after. Re-entrant: only the outermost pause enables the collector again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS)."""
     try:

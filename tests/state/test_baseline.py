@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import random
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from statistics import NormalDist
 
@@ -267,3 +269,26 @@ def test_the_race_samples_exactly_one_value_a_minute_however_the_times_fall(
         b = s.baseline
         assert b is not None and b.race is not None
         assert b.race.t_last == last, f"value {i}"
+
+
+@pytest.mark.req("NFR-005", "FR-017")
+def test_a_young_series_racing_its_seasonal_models_holds_under_1800_bytes() -> None:
+    # A fleet's common state: past warm-up, the seasonality race still running (its 199
+    # offsets and statistics are the largest part). Measured as allocated, not as accounted.
+    c = cfg(window=100, seasonality="auto")
+    stamps = [T0 + timedelta(minutes=5 * k) for k in range(40)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        fleet = []
+        for s in range(1000):
+            series = SeriesState.new(c)
+            for k, ts in enumerate(stamps):
+                evaluate(series, 100.25 + (k * 31 + s) % 17, c, source="s", subject="m", ts=ts)
+            fleet.append(series)
+        per_series = (tracemalloc.get_traced_memory()[0] - before) / len(fleet)
+    finally:
+        tracemalloc.stop()
+    assert all(s.baseline is not None and s.baseline.race is not None for s in fleet)
+    assert per_series <= 1800

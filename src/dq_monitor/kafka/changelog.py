@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from dq_monitor.collector import paused_collector
 from dq_monitor.config import KafkaConfig
 from dq_monitor.kafka.clients import common_kwargs
 
@@ -277,15 +278,19 @@ async def restore_state(
     for p in parts:
         scan = scans[p]
         done.started_at[p] = scan.start if scan.start is not None else scan.begin
-        last = sorted(scan.latest.items(), key=lambda item: item[1][0])
+        # Latest first in the list, so that each record is dropped as soon as it is applied
+        # (NFR-005: the state built next reuses its memory rather than adding to the peak).
+        last = sorted(scan.latest.items(), key=lambda item: item[1][0], reverse=True)
         scan.latest = {}
         done.keys[p] = 0
-        for raw_key, (offset, raw) in last:
-            if _apply_record(topic, p, offset, raw_key, raw, apply, on_unreadable):
-                done.applied += 1
-                done.keys[p] += 1
-            else:
-                done.unreadable += 1
+        with paused_collector():
+            while last:
+                raw_key, (offset, raw) = last.pop()
+                if _apply_record(topic, p, offset, raw_key, raw, apply, on_unreadable):
+                    done.applied += 1
+                    done.keys[p] += 1
+                else:
+                    done.unreadable += 1
     done.seconds = time.monotonic() - began
     log.info("restored %d state records from %s partitions %s", done.replayed, topic, parts)
     log.info("state of %s partitions %s: read in %.2fs, %d keys applied in %.2fs, replayed "

@@ -18,8 +18,9 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from operator import itemgetter
 from sys import intern
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka.partitioner import murmur2
 
@@ -36,6 +37,9 @@ from dq_monitor.monitor.reconfigure import reconfigure
 from dq_monitor.monitor.scheduler import Scheduler
 from dq_monitor.state import checkpoint, lineage
 from dq_monitor.state.sources import SourceState, Watch
+
+if TYPE_CHECKING:
+    from dq_monitor.checks.anomaly import SeriesState
 
 #: The checks whose alert state a changelog record may hold.
 _CHECKS = ("freshness", "completeness", "anomaly", "threshold", "run", "assertion", "schema")
@@ -409,29 +413,42 @@ class Monitor:
         owner restores it from the changelog, and a tombstone from here would erase it.
         """
         dirty = self.dirty
+        owned, sources = self.owned, self.sources
+        # The series marked in place (nearly every record of a large fleet's checkpoint) are
+        # keyed and encoded straight from the objects found here (NFR-003: no key to build,
+        # split and look up again per series).
+        entries: list[tuple[int, str, SeriesState | None]] = []
         for name in self.dirty_sources:
-            src = self.sources.get(name)
+            src = sources.get(name)
             if src is not None:
                 p = src.partition
+                mine = p in owned
                 for sub, marked in src.series.items():
                     if marked.dirty_in >= 0:
-                        dirty.add((p, "ser", name, sub))
+                        marked.dirty_in = -1  # listed again on its next change
+                        if mine and not (dirty and (p, "ser", name, sub) in dirty):
+                            entries.append((p, f"ser{SEP}{name}{SEP}{sub}", marked))
         self.dirty_sources.clear()
         self.dirty_series = 0
-        for _, kind, name, sub in dirty:
-            if kind == "ser" and (src := self.sources.get(name)) is not None:
+        for p, kind, name, sub in dirty:
+            if kind == "ser" and (src := sources.get(name)) is not None:
                 series = src.series.get(sub)
                 if series is not None:
                     series.dirty_in = -1  # listed again on its next change
-        keys = sorted((p, _state_key(kind, name, sub)) for p, kind, name, sub in self.dirty
-                      if p in self.owned and name in self.sources)
-        self.dirty.clear()
-        written = set(keys)
-        gone = sorted({(p, _state_key(kind, name, sub))
-                       for p, kind, name, sub in self.tombstones if p in self.owned} - written)
-        self.tombstones.clear()
-        return ([(p, key, self.snapshot(key)) for p, key in keys]
-                + [(p, key, None) for p, key in gone])
+            if p in owned and name in sources:
+                entries.append((p, _state_key(kind, name, sub), None))
+        dirty.clear()
+        entries.sort(key=_BY_KEY)
+        changed: list[tuple[int, str, dict[str, Any] | None]] = [
+            (p, key, self.snapshot(key) if series is None else checkpoint.encode(series))
+            for p, key, series in entries]
+        if self.tombstones:
+            written = {(p, key) for p, key, _ in entries}
+            gone = sorted({(p, _state_key(kind, name, sub))
+                           for p, kind, name, sub in self.tombstones if p in owned} - written)
+            self.tombstones.clear()
+            changed += [(p, key, None) for p, key in gone]
+        return changed
 
     def state_keys(self, partition: int) -> list[str]:
         """Changelog keys of the live state of owned ``partition`` (a snapshot cycle's due)."""
@@ -544,6 +561,10 @@ class Monitor:
             src = SourceState(config=cfg, partition=partition, watching_since=now)
             self._add(src)
         return src
+
+
+#: Checkpoint entries in key order: partition, then key (no two entries share both).
+_BY_KEY = itemgetter(0, 1)
 
 
 def _state_key(kind: str, name: str, sub: str) -> str:

@@ -37,7 +37,7 @@ import math
 import sys
 from array import array
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dq_monitor.errors import DqMonitorError
 from dq_monitor.state.shared import Shared
@@ -159,42 +159,86 @@ def _due(t: float) -> datetime:
         return _DUE_AT_ONCE
 
 
-class SeasonRace:
+#: The race's offsets: where they start in its array (in doubles, after the statistics and the
+#: start), how many there are, and the doubles that hold them (two float32 each, rounded up).
+RACE_OFF_AT = RACE_STATS + 1
+RACE_OFFSETS = 199
+RACE_OFF_BYTES = slice(8 * RACE_OFF_AT, 8 * RACE_OFF_AT + 4 * RACE_OFFSETS)
+#: A new race's array: statistics (each candidate's visit bucket -1: none yet), start, offsets.
+_FRESH_RACE = array("d", [0.0]) * (RACE_OFF_AT + (RACE_OFFSETS + 1) // 2)
+_FRESH_RACE[18:21] = array("d", (-1.0, -1.0, -1.0))
+
+
+if TYPE_CHECKING:
+    _Doubles = array[float]
+else:
+    _Doubles = array  # (not subscriptable at run time before Python 3.12)
+
+
+class SeasonRace(_Doubles):
     """``seasonality: auto``: the three seasonal models learnt beside the live one, then judged.
 
-    Offsets of all three share one ``array('f')`` (199 values) so a racing series stays well
-    inside the NFR-005 budget.
+    The race is one array of doubles (NFR-005: one object and one block per racing series
+    rather than three objects and three blocks, some 110 bytes less): its statistics
+    (``stats``, this array itself), its start (``T0``), then the 199 float32 offsets of all
+    three candidates, stored as float32 in the bytes of the last 100 doubles (``off``, a view
+    made when a sample needs it: at most once a minute of event time).
     """
 
-    __slots__ = ("daily_done", "due", "off", "stats", "t_last")
+    __slots__ = ("daily_done", "due", "t_last")
+    daily_done: bool
+    due: datetime
+    t_last: float
 
-    def __init__(self, t0: float, level: float) -> None:
+    def __new__(cls, t0: float, level: float) -> SeasonRace:
+        # exact size, as the array it copies
+        race = cast("SeasonRace", super().__new__(cls, "d", _FRESH_RACE))
         #: When the race last sampled a value (-inf before its first sample): a float of its
         #: own, read by every value while racing (NFR-003: an attribute is the cheapest read).
-        self.t_last = -math.inf
+        race.t_last = -math.inf
         #: An instant just before the next sample may be taken (``t_last`` + ~``RACE_SAMPLE_S``),
         #: so a value stamped earlier is known not to be sampled without converting its
         #: timestamp to seconds (NFR-003: that conversion is the costliest step of many values).
-        self.due = _DUE_AT_ONCE
-        self.daily_done = False
-        self.off = array("f", [0.0]) * 199  # exact sizes: from bytes they over-allocate
-        #: Per candidate (3 each): level, samples, mean |clipped error|, the live model's on the
-        #: same values, share of values ``BIG`` scale units off (those that would alert), share
-        #: of the same values the live model flagged, the bucket of the current visit, values
-        #: in that visit, visits (bucket changes) so far. Then the race's start (``T0``: here
-        #: rather than a float of 24 bytes of its own, NFR-005).
-        self.stats = array("d", [0.0]) * (RACE_STATS + 1)
-        self.stats[18:21] = array("d", (-1.0, -1.0, -1.0))
-        self.stats[0:3] = array("d", (level, level, level))
-        self.stats[T0] = t0
+        race.due = _DUE_AT_ONCE
+        race.daily_done = False
+        race[0] = race[1] = race[2] = level
+        race[T0] = t0
+        return race
+
+    @property
+    def stats(self) -> SeasonRace:
+        """Per candidate (3 each): level, samples, mean |clipped error|, the live model's on the
+        same values, share of values ``BIG`` scale units off (those that would alert), share
+        of the same values the live model flagged, the bucket of the current visit, values in
+        that visit, visits (bucket changes) so far. Then the race's start (``T0``)."""
+        return self
+
+    @property
+    def off(self) -> memoryview[float]:
+        """The 199 float32 offsets (24 daily, 7 day-of-week, 168 hour-of-week), writable."""
+        return memoryview(self).cast("B")[RACE_OFF_BYTES].cast("f")
+
+    @classmethod
+    def packed(cls, t0: float, off: bytes, stats: bytes) -> SeasonRace:
+        """A race not yet sampled, its offsets and statistics (``RACE_STATS`` of them) given as
+        native float32 and float64 bytes (the checkpoint codec's restore, NFR-001: copied
+        straight in); ``ValueError`` if either is not the size it must be."""
+        if len(off) != 4 * RACE_OFFSETS or len(stats) != 8 * RACE_STATS:
+            raise ValueError("season race: packed offsets or statistics of the wrong size")
+        race = cls(t0, 0.0)
+        view = memoryview(race).cast("B")
+        view[:8 * RACE_STATS] = stats
+        view[RACE_OFF_BYTES] = off
+        view.release()
+        return race
 
     @property
     def t0(self) -> float:
         """When the race started (event time, seconds since the epoch)."""
-        return self.stats[T0]
+        return self[T0]
 
     def nbytes(self) -> int:
-        total = sys.getsizeof(self) + sys.getsizeof(self.off) + sys.getsizeof(self.stats)
+        total = sys.getsizeof(self)
         return total + (0 if self.due is _DUE_AT_ONCE else sys.getsizeof(self.due))
 
     def sampled(self, t: float) -> None:
@@ -207,7 +251,7 @@ class SeasonRace:
     def to_state(self) -> dict[str, Any]:
         return {"t0": self.t0, "t_last": self.t_last if math.isfinite(self.t_last) else None,
                 "daily_done": self.daily_done, "off": list(self.off),
-                "stats": list(self.stats[:RACE_STATS])}
+                "stats": list(self[:RACE_STATS])}
 
     @classmethod
     def from_state(cls, state: Any) -> SeasonRace:
@@ -218,8 +262,8 @@ class SeasonRace:
         if last is not None:
             race.sampled(_finite(state, "t_last"))
         race.daily_done = bool(state.get("daily_done", False))
-        race.off[:] = array("f", _floats(state, "off", 199))
-        race.stats[:RACE_STATS] = array("d", _floats(state, "stats", RACE_STATS))
+        race.off[:] = array("f", _floats(state, "off", RACE_OFFSETS))
+        race[:RACE_STATS] = array("d", _floats(state, "stats", RACE_STATS))
         return race
 
 
@@ -260,7 +304,16 @@ class Baseline:
             return
         xs = list(warm)
         self.counts = all(v >= 0.0 and v.is_integer() for v in xs)
-        q = min(resolution(v) for v in xs)
+        # The coarsest step all of them are written in: the smallest of their resolutions,
+        # found without testing the rest once one has none (0: most float series' first value,
+        # where each test would try six decimal places, NFR-003).
+        q = 1.0
+        for v in xs:
+            r = resolution(v)
+            if r < q:
+                q = r
+                if r == 0.0:
+                    break
         self.quantum = q
         ys = sorted(to_model(v, self.counts) for v in xs)
         med = _median(ys)

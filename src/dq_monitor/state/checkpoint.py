@@ -46,8 +46,9 @@ from typing import Any
 from dq_monitor.checks.anomaly import RUN, RUN_CLIP, STATS, SeriesState, SeriesStateError
 from dq_monitor.checks.verdict import Severity
 from dq_monitor.config import AnomalyConfig
-from dq_monitor.state.baseline import CAP, SEASONS, STEPS, Baseline, SeasonRace
+from dq_monitor.state.baseline import CAP, RACE_OFF_BYTES, SEASONS, STEPS, Baseline, SeasonRace
 from dq_monitor.state.baseline import RACE_STATS as _RACE_STATS
+from dq_monitor.state.baseline import T0 as _T0
 from dq_monitor.state.shared import Shared
 
 MAGIC = b"DQS\x02"
@@ -71,28 +72,52 @@ _NO_SEEN = -(2**63)
 _BASE = struct.Struct("<qddddBB")  # n, level, trend, var, quantum, counts, kind
 _RACE = struct.Struct("<ddBB")  # t0, t_last, t_last present, daily_done
 _LAST = struct.Struct("<Bd")  # previous value present, previous value
+_RING = struct.Struct(f"<{RUN}d")  # the run ring
 _FRONT = struct.Struct("<4sBqH")  # magic, flags, last seen, streak count
 _U16, _U32 = struct.Struct("<H"), struct.Struct("<I")
 _WINDOW_LESS_ROBUST = _BASELINE | _RUN | _STATS
 _SEVERITIES = (None, Severity.WARN, Severity.FAIL)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
-def _raw(values: array[Any]) -> bytes:
-    if _LITTLE:
-        return values.tobytes()
+def _raw(values: array[Any]) -> bytes | array[Any]:
+    """The packed (little-endian) items of ``values``: the array itself where that is native
+    (``bytes.join`` reads it in place: no copy per part, NFR-003)."""
+    if _LITTLE or values.itemsize == 1:
+        return values
     swapped = array(values.typecode, values)
     swapped.byteswap()
     return swapped.tobytes()
 
 
-def _doubles(values: array[float] | list[float]) -> bytes:
+def _doubles(values: array[float] | list[float]) -> bytes | array[float]:
     return _raw(values if isinstance(values, array) else array("d", values))
 
 
 def encode(state: SeriesState) -> dict[str, Any]:
     """The changelog value of one series: ``{"bin": base64 of the packed state}``."""
-    return {FIELD: base64.b64encode(pack(state)).decode("ascii")}
+    return {FIELD: binascii.b2a_base64(pack(state), newline=False).decode("ascii")}
+
+
+#: The last ``seen`` instant packed and its microseconds: the series of one batch share one
+#: instant, so a checkpoint converts it once rather than once per series (NFR-003).
+_seen_memo: tuple[datetime | None, int] = (None, _NO_SEEN)
+_NO_STREAK: array[float] = array("d")
+_NONE16_BYTES, _NONE32_BYTES = _U16.pack(_NONE16), _U32.pack(_NONE32)
+_BYTE = tuple(bytes((i,)) for i in range(256))
+
+
+def _seen_us(seen: datetime | None) -> int:
+    global _seen_memo
+    if seen is None:
+        return _NO_SEEN
+    memo = _seen_memo
+    if memo[0] is seen:
+        return memo[1]
+    us = (seen - _EPOCH) // _MICROSECOND
+    _seen_memo = (seen, us)
+    return us
 
 
 def pack(state: SeriesState) -> bytes:
@@ -101,42 +126,61 @@ def pack(state: SeriesState) -> bytes:
     robust = run is not None and baseline is not None
     flags = ((_WINDOW if window is not None else 0) | (_BASELINE if baseline is not None else 0)
              | (_RUN | _STATS if robust else 0))
-    burst = None if state.burst is None else state.burst.value
-    streak = state.streak if state.streak is not None else array("d")
-    seen = state.seen_us()
-    parts = [MAGIC, bytes((flags,)), _SEEN.pack(_NO_SEEN if seen is None else seen),
-             struct.pack("<H", len(streak)),
-             _raw(streak), _HEAD.pack(state.streak_sign, _BURSTS[burst], state.quiet)]
+    burst = state.burst
+    streak = state.streak if state.streak is not None else _NO_STREAK
+    parts: list[bytes | array[Any] | memoryview[Any]] = [
+        _FRONT.pack(MAGIC, flags, _seen_us(state.seen), len(streak)), _raw(streak),
+        _HEAD.pack(state.streak_sign, 0 if burst is None else _BURSTS[burst.value],
+                   state.quiet)]
     if window is not None:
         values = window.values()
-        parts += [struct.pack("<I", len(values)), _doubles(values)]
+        parts += [_U32.pack(len(values)), _doubles(values)]
     if baseline is not None:
         assert run is not None
-        parts += [_raw(run[:RUN]), bytes((state.run_i,))]
-        parts.append(_pack_baseline(baseline))
         last = state.last
-        parts += [bytes((STATS,)), _raw(run[RUN:]),
-                  _LAST.pack(math.isfinite(last), last if math.isfinite(last) else 0.0)]
+        finite = math.isfinite(last)
+        if _LITTLE:
+            view = memoryview(run)
+            parts += [view[:RUN], _BYTE[state.run_i]]
+            _pack_baseline(baseline, parts)
+            parts += [_BYTE[STATS], view[RUN:], _LAST.pack(finite, last if finite else 0.0)]
+            return b"".join(parts)
+        parts += [_raw(run[:RUN]), _BYTE[state.run_i]]
+        _pack_baseline(baseline, parts)
+        parts += [_BYTE[STATS], _raw(run[RUN:]), _LAST.pack(finite, last if finite else 0.0)]
     return b"".join(parts)
 
 
-def _pack_baseline(b: Baseline) -> bytes:
-    parts = [_BASE.pack(b.n, b.level, b.trend, b.var, b.quantum, b.counts, _KIND_CODES[b.kind])]
-    parts += ([struct.pack("<H", _NONE16)] if b.off is None
-              else [struct.pack("<H", len(b.off)), _raw(b.off)])
-    parts += ([struct.pack("<H", _NONE16)] if b.visits is None
-              else [struct.pack("<H", len(b.visits)), b.visits.tobytes()])
-    parts += ([struct.pack("<I", _NONE32)] if b.warm is None
-              else [struct.pack("<I", len(b.warm)), _raw(b.warm)])
+def _pack_baseline(b: Baseline, parts: list[bytes | array[Any] | memoryview[Any]]) -> None:
+    """Append the packed baseline to ``parts``."""
+    parts.append(_BASE.pack(b.n, b.level, b.trend, b.var, b.quantum, b.counts,
+                            _KIND_CODES[b.kind]))
+    off, visits, warm = b.off, b.visits, b.warm
+    if off is None:
+        parts.append(_NONE16_BYTES)
+    else:
+        parts += [_U16.pack(len(off)), _raw(off)]
+    if visits is None:
+        parts.append(_NONE16_BYTES)
+    else:
+        parts += [_U16.pack(len(visits)), visits]
+    if warm is None:
+        parts.append(_NONE32_BYTES)
+    else:
+        parts += [_U32.pack(len(warm)), _raw(warm)]
     race = b.race
     if race is None:
         parts.append(b"\x00")
+        return
+    finite = math.isfinite(race.t_last)
+    stats = race.stats
+    parts += [b"\x01", _RACE.pack(stats[_T0], race.t_last if finite else 0.0, finite,
+                                   race.daily_done)]
+    if _LITTLE:
+        raw = memoryview(race).cast("B")  # the race's own bytes: offsets, then statistics
+        parts += [raw[RACE_OFF_BYTES], raw[:8 * _RACE_STATS]]
     else:
-        finite = math.isfinite(race.t_last)
-        parts += [b"\x01", _RACE.pack(race.t0, race.t_last if finite else 0.0, finite,
-                                      race.daily_done), _raw(race.off),
-                  _raw(race.stats[:_RACE_STATS])]
-    return b"".join(parts)
+        parts += [_raw(array("f", race.off)), _raw(stats[:_RACE_STATS])]
 
 
 def decode(value: dict[str, Any], cfg: AnomalyConfig) -> SeriesState:
@@ -230,26 +274,31 @@ def _build(raw: bytes, cfg: AnomalyConfig) -> SeriesState | None:
         assert run is not None
         if len(run) != RUN + STATS:
             return None
-        ring = array("d", [0.0]) * RUN
-        at = _fill_finite(ring, raw, at)
-        if at < 0:
+        # The ring is written clipped: within the clip, the general path's clipping and
+        # finiteness checks change nothing (NaN fails the comparisons: general path).
+        ring = _RING.unpack_from(raw, at)
+        r0, r1, r2, r3 = ring
+        if not (-RUN_CLIP <= r0 <= RUN_CLIP and -RUN_CLIP <= r1 <= RUN_CLIP
+                and -RUN_CLIP <= r2 <= RUN_CLIP and -RUN_CLIP <= r3 <= RUN_CLIP):
             return None
-        run_i = raw[at]
-        at = _fill_baseline(baseline, raw, at + 1, cfg.seasonality)
+        ring_at = at
+        run_i = raw[at + _RING.size]
+        at = _fill_baseline(baseline, raw, at + _RING.size + 1, cfg.seasonality)
         if at < 0 or raw[at] != STATS:
             return None
-        stats = array("d", [0.0]) * STATS
-        at = _fill_finite(stats, raw, at + 1)
-        if at < 0:
+        at += 1
+        stats_end = at + 8 * STATS
+        if not _finite(raw, at, stats_end, 8):
             return None
-        present, last = _LAST.unpack_from(raw, at)
-        at += _LAST.size
-        if at != len(raw):
+        present, last = _LAST.unpack_from(raw, stats_end)
+        if stats_end + _LAST.size != len(raw):
             return None
-        for i in range(RUN):
-            ring[i] = max(-RUN_CLIP, min(RUN_CLIP, ring[i]))
-        run[:RUN] = ring
-        run[RUN:] = stats
+        # The packed ring and statistics copied straight into the run array (NFR-001: no
+        # intermediate array per series).
+        run_bytes = memoryview(run).cast("B")
+        run_bytes[:_RING.size] = raw[ring_at:ring_at + _RING.size]
+        run_bytes[_RING.size:] = raw[at:stats_end]
+        run_bytes.release()
         series.run_i = run_i % RUN
         series.run_sum = math.fsum(ring)
         if present:
@@ -339,17 +388,16 @@ def _fill_baseline(b: Baseline, raw: bytes, at: int, seasonality: str) -> int:
     t0, t_last, has_last, daily_done = _RACE.unpack_from(raw, at)
     if t0 - t0 != 0.0 or (has_last and t_last - t_last != 0.0):
         return -1
-    race = b.race = SeasonRace(t0, 0.0)
+    at += _RACE.size
+    stats_at = at + 4 * _RACE_OFF
+    end = stats_at + 8 * _RACE_STATS
+    if not (_finite(raw, at, stats_at, 4) and _finite(raw, stats_at, end, 8)):
+        return -1
+    race = b.race = SeasonRace.packed(t0, raw[at:stats_at], raw[stats_at:end])
     if has_last:
         race.sampled(t_last)
     race.daily_done = daily_done > 0
-    at = _fill_finite(race.off, raw, at + _RACE.size)
-    if at < 0:
-        return -1
-    stats = array("d", [0.0]) * _RACE_STATS
-    at = _fill_finite(stats, raw, at)
-    race.stats[:_RACE_STATS] = stats  # its start and last sample stay as set above
-    return at
+    return end
 
 
 class _Reader:

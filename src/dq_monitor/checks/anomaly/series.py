@@ -40,6 +40,10 @@ def series_key(source: str, metric: str, tags: Mapping[str, str] | None) -> str:
     return metric + "{" + ",".join(f"{k}={tags[k]}" for k in sorted(tags)) + "}"
 
 
+#: A new series' run array: a zero ring, then the priors (copied: a slice is exact-size).
+_FRESH_RUN = array("d", [0.0] * RUN + list(_PRIORS))
+
+
 class SeriesState:
     """One series: its baseline (robust) or window (rolling), flagged streak and burst."""
 
@@ -64,7 +68,7 @@ class SeriesState:
         self.quiet = 0
         #: The run ring (``RUN`` clipped z), then the ``STATS`` statistics of the robust
         #: baseline (built from a list: an array built from bytes is over-allocated, NFR-005).
-        self.run = array("d", [0.0] * RUN + list(_PRIORS)) if baseline is not None else None
+        self.run = _FRESH_RUN[:] if baseline is not None else None
         self.run_i = 0
         self.run_sum = 0.0
         #: When the owner last handed it a value, by the owner's processing clock (None until

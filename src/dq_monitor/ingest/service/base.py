@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,8 +35,15 @@ log = logging.getLogger("dq_monitor.service")
 MAX_POLL_S = 0.2
 
 Clock = Callable[[], datetime]
-#: topic, key, value, partition, headers
-Record = tuple[str, bytes | None, bytes | None, int | None, list[tuple[str, bytes]]]
+#: topic, key, value, partition, headers (``NO_HEADERS`` for none: a record of plain values
+#: only is left alone by the cyclic collector, NFR-003)
+Record = tuple[str, bytes | None, bytes | None, int | None, Sequence[tuple[str, bytes]]]
+NO_HEADERS: tuple[tuple[str, bytes], ...] = ()
+
+
+def listed(headers: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """A record's headers as the Kafka client takes them (a list; a new one for none)."""
+    return headers if isinstance(headers, list) else list(headers)
 #: A record to re-route to its source's home partition: the record and its Kafka timestamp.
 Forward = tuple[Record, int | None]
 

@@ -15,6 +15,7 @@ from dq_monitor.collector import release_free_memory
 from dq_monitor.ingest import cadence
 from dq_monitor.ingest.observing import is_state_key
 from dq_monitor.ingest.service.base import (
+    NO_HEADERS,
     Record,
     _InFlight,
     log,
@@ -79,13 +80,14 @@ class CheckpointMixin(PublishMixin):
             plan = self.snapshots.plan(p, written[p], partial(self._state_keys, p))
             if plan.marker_from is not None:
                 marker, start = changelog.snapshot_marker(plan.marker_from)
-                markers.append((topic, marker, start, p, []))
+                markers.append((topic, marker, start, p, NO_HEADERS))
             for key in plan.refresh:
                 value = (self.observer.snapshot(key) if is_state_key(key)
                          else self.monitor.snapshot(key))
-                refreshed.append((topic, key.encode(), changelog.encode(value), p, []))
+                refreshed.append((topic, key.encode(), changelog.encode(value), p,
+                                  NO_HEADERS))
         return [*markers,
-                *[(topic, key.encode(), changelog.encode(value), p, [])
+                *[(topic, key.encode(), changelog.encode(value), p, NO_HEADERS)
                   for p, key, value in changed],
                 *refreshed]
 

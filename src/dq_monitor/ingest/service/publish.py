@@ -17,6 +17,7 @@ from dq_monitor.ingest.service.base import (
     ServiceBase,
     _InFlight,
     _kind_of,
+    listed,
     log,
 )
 from dq_monitor.kafka.backoff import Backoff, pause
@@ -85,7 +86,7 @@ class PublishMixin(ServiceBase):
         topic, key, value, partition, headers = record
         assert self._producer is not None
         fut: asyncio.Future[Any] = await self._producer.send(
-            topic, value=value, key=key, partition=partition, headers=headers)
+            topic, value=value, key=key, partition=partition, headers=listed(headers))
         return fut
 
     async def _send_batched(self, records: list[Record]) -> list[asyncio.Future[Any]]:
@@ -108,13 +109,14 @@ class PublishMixin(ServiceBase):
             batch, n = producer.create_batch(), 0
             for record in group:
                 _, key, value, _, headers = record
-                if batch.append(key=key, value=value, timestamp=None, headers=headers):
+                if batch.append(key=key, value=value, timestamp=None, headers=listed(headers)):
                     n += 1
                     continue
                 if n:  # full: send it and start the next one with this record
                     futures.append(await producer.send_batch(batch, topic, partition=partition))
                     batch, n = producer.create_batch(), 0
-                    if batch.append(key=key, value=value, timestamp=None, headers=headers):
+                    if batch.append(key=key, value=value, timestamp=None,
+                                    headers=listed(headers)):
                         n = 1
                         continue
                     batch = producer.create_batch()
@@ -201,8 +203,8 @@ class PublishMixin(ServiceBase):
                     continue
                 try:
                     sent.append((i, await producer.send(
-                        topic, value=value, key=key, partition=partition, headers=headers,
-                        timestamp_ms=ts)))
+                        topic, value=value, key=key, partition=partition,
+                        headers=listed(headers), timestamp_ms=ts)))
                 except KafkaError as exc:
                     if self.writes.failed(topic, exc).final:
                         refused[i] = exc

@@ -7,6 +7,7 @@ import time
 
 from aiokafka import TopicPartition
 
+from dq_monitor.collector import release_free_memory
 from dq_monitor.ingest.observing import is_state_key
 from dq_monitor.ingest.service.base import (
     StateRestoreError,
@@ -95,6 +96,8 @@ class RestoreMixin(CheckpointMixin):
                       self.changelog_topic, sorted(new), self._restore_error)
             return
         self._restore_s = done.seconds
+        del ahead
+        release_free_memory()  # NFR-005: the records read, not their high-water mark
         for p in new:
             end = done.ends.get(p)
             self.snapshots.restored(p, done.read.get(p, 0), done.keys.get(p, 0),
