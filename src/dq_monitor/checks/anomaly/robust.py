@@ -156,7 +156,8 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
     z_run = run_sum / _RUN_NORM
     direction = cfg.direction
     if direction == "both":
-        point, over = abs(z), abs(z_run)
+        point = z if z >= 0.0 else -z  # (abs, inline: NFR-003)
+        over = z_run if z_run >= 0.0 else -z_run
     elif direction == "up":
         point, over = z, z_run
     else:
@@ -218,8 +219,7 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
     repeat = value == state.last
     state.last = value
     if repeat or z >= EVENT_Z or z <= -EVENT_Z:
-        if _event(run, b.n, z, repeat, state.burst is None, loud, i,
-                  score >= cfg.z_fail * CALIBRATION_MAX):
+        if _event(run, b.n, z, repeat, state.burst is None, loud, i):
             return _accept_noise(state, b, run, value, z, z_run, pred, scale, cfg, source,
                                  subject, quiet)
         if repeat and run[REPEATS] + 1.0 >= run[STUCK_AT]:
