@@ -80,6 +80,23 @@ def test_spikes_and_level_shift_on_a_10k_point_history(tmp_path: Path) -> None:
     assert f"{fails} FAIL" in summary
 
 
+@pytest.mark.req("FR-017", "FR-014", "FR-013")
+def test_a_doubling_of_the_noise_is_one_alert_then_quiet(tmp_path: Path) -> None:
+    # A deploy doubles a metric's jitter: one WARN within 25 points of the change, then quiet
+    # to the end with the new noise learnt (the scale used to learn it without any alert).
+    rng = random.Random(6)
+    rows = ["timestamp,value"]
+    for i in range(6000):
+        value = round(1000.0 + rng.gauss(0.0, 5.0 if i < 3000 else 10.0), 2)
+        rows.append(f"{(T0 + timedelta(minutes=i)).isoformat().replace('+00:00', 'Z')},{value}")
+    proc, out = run(tmp_path, rows)
+    assert proc.returncode == 0, proc.stderr
+    alerts = [i for i, r in enumerate(out) if r["alert"] == "1"]
+    assert len(alerts) == 1 and 3000 <= alerts[0] < 3025, alerts
+    assert out[alerts[0]]["severity"] == "WARN"
+    assert 8.0 < float(out[-1]["scale"]) < 13.0
+
+
 @pytest.mark.req("FR-013")
 def test_bad_rows_are_reported_by_line_and_skipped(tmp_path: Path) -> None:
     rows = ["timestamp,value", "2026-01-01T00:00:00Z,1", "2026-01-01T00:01:00Z,abc",

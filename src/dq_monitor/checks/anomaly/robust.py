@@ -41,6 +41,7 @@ from dq_monitor.checks.anomaly.stats import (
     _poisson_z,
     _sqrt,
     calibration,
+    fast_rise,
     noise_factor,
 )
 from dq_monitor.checks.verdict import FAIL, OK, PENDING, WARN
@@ -155,7 +156,8 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
     z_run = run_sum / _RUN_NORM
     direction = cfg.direction
     if direction == "both":
-        point, over = abs(z), abs(z_run)
+        point = z if z >= 0.0 else -z  # (abs, inline: NFR-003)
+        over = z_run if z_run >= 0.0 else -z_run
     elif direction == "up":
         point, over = z, z_run
     else:
@@ -217,7 +219,7 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
     repeat = value == state.last
     state.last = value
     if repeat or z >= EVENT_Z or z <= -EVENT_Z:
-        if _event(run, b.n, z, repeat, state.burst is None, loud):
+        if _event(run, b.n, z, repeat, state.burst is None, loud, i):
             return _accept_noise(state, b, run, value, z, z_run, pred, scale, cfg, source,
                                  subject, quiet)
         if repeat and run[REPEATS] + 1.0 >= run[STUCK_AT]:
@@ -274,6 +276,8 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         # a level shift, not a burst of the series' normal: its own count leaves the fast
         # tail, a heavy-tailed series' memory of its bursts stays
         run[BIG] = run[BIG] - 1.0 if run[BIG] > 1.0 else 0.0
+        # and its values, far on one side, say nothing of the noise (see ``fast_rise``)
+        state.reset_stats(ENERGY, ENERGY + 1)
         state.streak = None
         state.streak_sign = 0
         state.clear_run()
@@ -312,10 +316,17 @@ def _accept_noise(state: SeriesState, b: Baseline, run: array[float], value: flo
     """FR-017 (a) / FR-014: a lasting change of the noise level, accepted like a lasting level
     shift: the scale grows to the new noise, the deviation statistics start afresh and the
     value stays out of the model. One alert at most: an episode already firing resolves (OK),
-    and a rise by ``NOISE_PAGE`` or more that had not paged yet is this value's WARN, resolved
-    after the cooldown.
+    and a rise by ``NOISE_PAGE`` or more, or a fast one (``fast_rise``), that had not paged yet
+    is this value's WARN, resolved after the cooldown.
     """
     factor = noise_factor(run)
+    fast = state.burst is None and fast_rise(run)
+    if fast:
+        # caught early, the mean z² still holds much of the old noise: the last RUN values'
+        # own z² count for half
+        recent = math.fsum(v * v for v in run[:RUN]) / RUN
+        factor = max(factor, _sqrt(0.5 * (run[ENERGY] + recent)))
+    page = fast or factor >= NOISE_PAGE
     b.var = (scale * factor) ** 2
     state.reset_stats(UP, REPEATS)
     state.reset_stats(ENERGY, ENERGY + 1)
@@ -325,9 +336,13 @@ def _accept_noise(state: SeriesState, b: Baseline, run: array[float], value: flo
     state.streak_sign = 0
     state.clear_run()
     severity = OK
-    if state.burst is None and factor >= NOISE_PAGE:
+    if state.burst is None and page:
         severity = WARN
         _episode(state, WARN, cfg)
+        # it counts as an excursion that paged (at no size: no threshold is raised for it), so
+        # the rest of the same rise, should the new scale fall short of it, is not paged again
+        # as a fast rise of its own (see ``fast_rise``)
+        run[BIG] = 1.0
     else:
         state.burst = None
         state.quiet = 0

@@ -48,7 +48,8 @@ P_SIDE = 0.0227501
 NOISE_RATE = 1.0 / 100.0
 NOISE_ACCEPT = 0.07
 #: A rise of the noise by this factor or more pages when accepted (if nothing fired yet); a
-#: smaller one is accepted quietly (the scale would have followed it in time anyway).
+#: smaller one is accepted quietly (the scale would have followed it in time anyway), unless
+#: it is a fast rise (see ``ENERGY_ACCEPT``).
 NOISE_PAGE = 2.0
 #: Both sides at this share (a Gaussian's is 0.023): a firing episode is held open (see
 #: ``evaluate_robust``).
@@ -88,6 +89,24 @@ BIG_REF = 4.5
 #: the run's side (the series' bursts last fewer: the run statistic over RUN values stays up
 #: about two values after a burst's end, when the values themselves are back near the level).
 LASTING = 4
+#: Noise level, a fast rise (a): the recent mean z² (over about 1 / ENERGY_RATE values; a
+#: Gaussian's is 1) at ENERGY_ACCEPT or more, with the shares of values beyond 2 scale units at
+#: NOISE_HOLD or more on each side and FAST_SHARE or more together (a Gaussian's is 0.046), is
+#: a rise faster than the scale follows: accepted and paged at once, before the scale has
+#: quietly learnt it (a doubling used to be), if the run statistic is under FAST_LEAN (the
+#: recent values on both sides). Only outside a firing episode, and not while the fast tail
+#: remembers an excursion that would have paged (``BIG``): bursts or spikes, whose squares
+#: raise the mean too, or this rise's own first values (it has paged already).
+ENERGY_ACCEPT = 2.5
+FAST_SHARE = 0.1
+FAST_LEAN = 3.0
+#: The values between two events count in the mean z² as a Gaussian's below EVENT_Z, except
+#: the last RUN - 1 of them, by their own z² (from the run ring), once the mean is at
+#: ENERGY_RING or more (where a rise may be under way; NFR-003: a calm series skips it). A
+#: value at z² >= WILD_Z2 (beyond the default z_fail × CALIBRATION_MAX, out of any default
+#: threshold's reach) is an incident, not noise: it counts as a value between events.
+ENERGY_RING = 1.5
+WILD_Z2 = (6.0 * CALIBRATION_MAX) ** 2
 #: Counts whose scale is at least this (in Anscombe units: 1 is Poisson noise) are judged, from
 #: |z| >= EVENT_Z on, by the Poisson tail probability (``_poisson_z``); a narrower noise
 #: (rounded readings of a steady quantity) is not Poisson-shaped and keeps Anscombe's z.
@@ -112,6 +131,8 @@ NEVER = 1e18
 _NOISE_KEEP = 1.0 - NOISE_RATE
 _SAME_KEEP = 1.0 - SAME_RATE
 _ENERGY_KEEP = 1.0 - ENERGY_RATE
+_ENERGY_KEEP2 = _ENERGY_KEEP * _ENERGY_KEEP
+_ENERGY_KEEP3 = _ENERGY_KEEP2 * _ENERGY_KEEP
 _TAIL_DRIFT = TAIL_STEP * TAIL_REF
 _BIG_KEEP = math.exp(-1.0 / BIG_SPAN)
 #: A |z| at which the fast tail's factor is CALIBRATION_MAX already: ``PEAK`` never exceeds it.
@@ -120,12 +141,16 @@ _PRIORS = (0.0, 0.0, P_SIDE, P_SIDE, TAIL_PRIOR, 0.0, 0.0, NEVER, 1.0, 0.0, 0.0,
 
 
 def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool,
-           loud: float = 0.0) -> bool:
+           loud: float = 0.0, ring: int = -1) -> bool:
     """Fold an event (a value at |z| >= EVENT_Z, or equal to the previous one) into the
-    series' statistics; True when the noise level has lastingly grown (see ``NOISE_ACCEPT``).
+    series' statistics; True when the noise level has lastingly grown (see ``NOISE_ACCEPT``
+    and ``ENERGY_ACCEPT``).
 
     The statistics are exponentially weighted per value; the values between two events only
-    decay them, so that decay is applied here at once: the same figures as a per-value update.
+    decay them, so that decay is applied here at once: the same figures as a per-value update
+    (the mean z² takes the values still in the run ring, ending at slot ``ring``, by their own
+    z²: a rising noise shows in the values under EVENT_Z too; a value beyond WILD_Z2 is an
+    incident and tells nothing of the noise).
     The tail learns only from values outside a firing episode (``calm``), and so from the
     first value of each: a bursty series' bursts, not the body of a level shift or of a
     stretch of wild noise, which would teach it that incidents are normal.
@@ -145,9 +170,31 @@ def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool,
             run[SAME] *= _SAME_KEEP ** gap
         if run[BIG] > 0.0:
             run[BIG] *= _BIG_KEEP ** gap
-        keep = _ENERGY_KEEP ** (gap - 1.0)
-        energy = energy * keep + QUIET_Z2 * (1.0 - keep)
+        # the values since the last event: the last three (RUN - 1) in the run ring (``ring``:
+        # this value's slot) by their own z², older ones as a Gaussian's below EVENT_Z
+        # (written out: an event's cost is part of a value's, NFR-003)
+        between = gap - 1.0
+        if ring < 0 or between < 1.0 or energy < ENERGY_RING:
+            keep = _ENERGY_KEEP ** between
+            energy = energy * keep + QUIET_Z2 * (1.0 - keep)
+        else:
+            c = run[ring - 1 if ring else RUN - 1]
+            if between >= 3.0:
+                if between > 3.0:
+                    keep = _ENERGY_KEEP ** (between - 3.0)
+                    energy = energy * keep + QUIET_Z2 * (1.0 - keep)
+                a = run[(ring - 3) % RUN]
+                b = run[(ring - 2) % RUN]
+                energy = energy * _ENERGY_KEEP3 + ENERGY_RATE * (
+                    (a * a * _ENERGY_KEEP + b * b) * _ENERGY_KEEP + c * c)
+            elif between >= 2.0:
+                b = run[(ring - 2) % RUN]
+                energy = energy * _ENERGY_KEEP2 + ENERGY_RATE * (b * b * _ENERGY_KEEP + c * c)
+            else:
+                energy = energy * _ENERGY_KEEP + ENERGY_RATE * c * c
     z2 = z * z
+    if z2 >= WILD_Z2:
+        z2 = QUIET_Z2  # (a value beyond any default threshold's reach is an incident)
     run[ENERGY] = energy + ENERGY_RATE * ((z2 if z2 < ENERGY_CLIP else ENERGY_CLIP) - energy)
     if repeat:
         going = gap == 1.0 and run[REPEATS] > 0.0
@@ -183,7 +230,19 @@ def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool,
             run[PEAK] = peak
             run[BIG] += 1.0
     run[UP], run[DOWN], run[TAIL] = up, down, tail
-    return up >= NOISE_ACCEPT and down >= NOISE_ACCEPT
+    if up >= NOISE_HOLD and down >= NOISE_HOLD:
+        return (up >= NOISE_ACCEPT and down >= NOISE_ACCEPT) or (calm and fast_rise(run))
+    return False
+
+
+def fast_rise(run: array[float]) -> bool:
+    """A rise of the noise accepted by ``ENERGY_ACCEPT`` (as of the last event): it pages."""
+    if run[ENERGY] < ENERGY_ACCEPT or run[BIG] >= BIG_MIN or run[UP] + run[DOWN] < FAST_SHARE:
+        return False
+    # a wilder noise moves both ways: the last RUN values on one side are a level the model
+    # has not caught up with (a season not yet learnt, a slow shift), not a noise
+    lean = math.fsum(run[:RUN]) / _RUN_NORM
+    return -FAST_LEAN < lean < FAST_LEAN
 
 
 def _noise_rising(run: array[float], n: int) -> bool:
