@@ -15,6 +15,13 @@ from hypothesis import strategies as st
 
 from dq_monitor.checks import anomaly as an
 from dq_monitor.checks.anomaly import SeriesState, SeriesStateError, evaluate
+from dq_monitor.checks.anomaly.stats import (
+    ENERGY_ACCEPT,
+    ENERGY_RING,
+    FAST_LEAN,
+    FAST_SHARE,
+    WILD_Z2,
+)
 from dq_monitor.config import AnomalyConfig
 from dq_monitor.state.baseline import CLIP, _fits, bucket, resolution
 
@@ -31,7 +38,9 @@ def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float, list
     documented recurrences, one value at a time (median seed, the larger of MAD and RMS for the
     scale, residuals clipped at CLIP scale units, FAIL values left out; every share an
     exponentially weighted one updated at every value; thresholds times the calibration; a
-    lasting noise rise accepted, stuck runs FAIL)."""
+    lasting or fast noise rise accepted, stuck runs FAIL). The mean z² takes the values between
+    two events as a Gaussian's, then, at the event, corrects the last three of them to their own
+    z² when it stood at ENERGY_RING or more after the previous event."""
     ms = c.min_samples
     seed = sorted(values[:ms])
     n = len(seed)
@@ -44,6 +53,8 @@ def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float, list
     warm = values[:ms]
     up = down = an.P_SIDE
     tail, energy = an.TAIL_PRIOR, 1.0
+    energy_ev = energy  # the mean z² after the last event
+    between: list[float] = []  # the z's since then
     big = peak = 0.0
     ring = [0.0] * an.RUN
     pairs = [i for i in range(ms - 1) if warm[i] == warm[i + 1]]
@@ -83,12 +94,19 @@ def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float, list
         pending += 1  # values whose decay of ``same`` waits for the next event
         event = repeat or abs(z) >= an.EVENT_Z
         if event:
-            energy += an.ENERGY_RATE * (min(z * z, an.ENERGY_CLIP) - energy)
+            if energy_ev >= ENERGY_RING:
+                # the values just before this one, taken as a Gaussian's, count by their own z²
+                for m, zb in enumerate(reversed(between[-(an.RUN - 1):])):
+                    energy += an.ENERGY_RATE * (zb * zb - an.QUIET_Z2) * (1 - an.ENERGY_RATE) ** m
+            z2 = z * z if z * z < WILD_Z2 else an.QUIET_Z2
+            energy += an.ENERGY_RATE * (min(z2, an.ENERGY_CLIP) - energy)
+            energy_ev, between = energy, []
             if calm:  # values up to an event in a firing episode do not count
                 same *= (1 - an.SAME_RATE) ** pending
             pending = 0
         else:
             energy += an.ENERGY_RATE * (an.QUIET_Z2 - energy)
+            between.append(z)
         if repeat:
             going = reps > 0
             reps = reps + 1 if going else 1
@@ -112,17 +130,27 @@ def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float, list
                 grown = min(math.log(size), peak + an.PEAK_GROW)
                 peak = max(peak, grown) if big >= an.BIG_MIN else math.log(size)
                 big += 1.0
-            if up >= an.NOISE_ACCEPT and down >= an.NOISE_ACCEPT:
+        if event and up >= an.NOISE_HOLD and down >= an.NOISE_HOLD:
+            # a fast rise: a high mean z², both sides often beyond 2, no paged excursion
+            # remembered, the last RUN values not leaning to one side
+            fast = (calm and energy >= ENERGY_ACCEPT and big < an.BIG_MIN
+                    and up + down >= FAST_SHARE
+                    and abs(sum(ring) / math.sqrt(an.RUN)) < FAST_LEAN)
+            if (up >= an.NOISE_ACCEPT and down >= an.NOISE_ACCEPT) or fast:
                 share = min(up + down, 0.95)
                 factor = max(an.EVENT_Z / NormalDist().inv_cdf(1 - share / 2),
                              math.sqrt(energy), 1.0)
+                if fast:
+                    factor = max(factor,
+                                 math.sqrt(0.5 * (energy + sum(r * r for r in ring) / an.RUN)))
                 var = (scale * factor) ** 2
                 up = down = an.P_SIDE
                 tail, energy = an.TAIL_PRIOR, 1.0
+                energy_ev, between = energy, []
                 big = peak = 0.0
                 ring = [0.0] * an.RUN
-                if not burst and factor >= an.NOISE_PAGE:
-                    burst, quiet = True, 0
+                if not burst and (fast or factor >= an.NOISE_PAGE):
+                    burst, quiet, big = True, 0, 1.0
                 else:
                     burst, quiet = False, 0
                 continue
@@ -157,9 +185,18 @@ def _noise_rise_then_stuck() -> list[float]:
     return [round(v, 3) for v in out]
 
 
+def _noise_doubling() -> list[float]:
+    """A history whose noise doubles at once: accepted as a fast rise (``fast_rise``)."""
+    rng = random.Random(1)
+    out = [100 + rng.gauss(0, 1) for _ in range(150)] + [100 + 2 * rng.gauss(0, 1)
+                                                         for _ in range(150)]
+    return [round(v, 3) for v in out]
+
+
 @pytest.mark.req("FR-017", "NFR-005", "FR-014")
 @settings(max_examples=80, deadline=None)
 @example(values=_noise_rise_then_stuck(), z_warn=9.0)
+@example(values=_noise_doubling(), z_warn=9.0)
 @given(st.lists(finite | st.sampled_from([7.25, 7.5]), min_size=6, max_size=160),
        st.sampled_from([40.0, 9.0]))
 def test_incremental_state_equals_a_recomputation_from_the_history(values: list[float],
