@@ -164,9 +164,13 @@ def _due(t: float) -> datetime:
 RACE_OFF_AT = RACE_STATS + 1
 RACE_OFFSETS = 199
 RACE_OFF_BYTES = slice(8 * RACE_OFF_AT, 8 * RACE_OFF_AT + 4 * RACE_OFFSETS)
-#: A new race's array: statistics (each candidate's visit bucket -1: none yet), start, offsets.
-_FRESH_RACE = array("d", [0.0]) * (RACE_OFF_AT + (RACE_OFFSETS + 1) // 2)
+#: After the offsets: when the race last sampled a value (``SeasonRace.t_last``).
+T_LAST = RACE_OFF_AT + (RACE_OFFSETS + 1) // 2
+#: A new race's array: statistics (each candidate's visit bucket -1: none yet), start, offsets,
+#: no sample yet.
+_FRESH_RACE = array("d", [0.0]) * (T_LAST + 1)
 _FRESH_RACE[18:21] = array("d", (-1.0, -1.0, -1.0))
+_FRESH_RACE[T_LAST] = -math.inf
 
 
 if TYPE_CHECKING:
@@ -181,21 +185,18 @@ class SeasonRace(_Doubles):
     The race is one array of doubles (NFR-005: one object and one block per racing series
     rather than three objects and three blocks, some 110 bytes less): its statistics
     (``stats``, this array itself), its start (``T0``), then the 199 float32 offsets of all
-    three candidates, stored as float32 in the bytes of the last 100 doubles (``off``, a view
-    made when a sample needs it: at most once a minute of event time).
+    three candidates, stored as float32 in the bytes of the next 100 doubles (``off``, a view
+    made when a sample needs it: at most once a minute of event time), then its last sample's
+    instant (``T_LAST``).
     """
 
-    __slots__ = ("daily_done", "due", "t_last")
+    __slots__ = ("daily_done", "due")
     daily_done: bool
     due: datetime
-    t_last: float
 
     def __new__(cls, t0: float, level: float) -> SeasonRace:
         # exact size, as the array it copies
         race = cast("SeasonRace", super().__new__(cls, "d", _FRESH_RACE))
-        #: When the race last sampled a value (-inf before its first sample): a float of its
-        #: own, read by every value while racing (NFR-003: an attribute is the cheapest read).
-        race.t_last = -math.inf
         #: An instant just before the next sample may be taken (``t_last`` + ~``RACE_SAMPLE_S``),
         #: so a value stamped earlier is known not to be sampled without converting its
         #: timestamp to seconds (NFR-003: that conversion is the costliest step of many values).
@@ -233,6 +234,12 @@ class SeasonRace(_Doubles):
         return race
 
     @property
+    def t_last(self) -> float:
+        """When the race last sampled a value (-inf before its first sample): in the array, not
+        a float object of its own (NFR-005), read only once a sample may be due (``due``)."""
+        return self[T_LAST]
+
+    @property
     def t0(self) -> float:
         """When the race started (event time, seconds since the epoch)."""
         return self[T0]
@@ -245,7 +252,7 @@ class SeasonRace(_Doubles):
         """Note a sample at ``t``: the next one is due ``RACE_SAMPLE_S`` later (``due`` is up to
         a second early, see ``_due``, so it never holds back a value the exact test in
         ``Baseline.learn`` would sample)."""
-        self.t_last = t
+        self[T_LAST] = t
         self.due = _due(t)
 
     def to_state(self) -> dict[str, Any]:
@@ -412,14 +419,14 @@ class Baseline:
                 if seen < CAP:
                     visits[k] = seen + 1
         race = self.race
-        if race is not None and t - race.t_last >= RACE_SAMPLE_S:
+        if race is not None and t == t and t - race[T_LAST] >= RACE_SAMPLE_S:
             self._race(race, y, y - pred, scale, t, t_local, flagged)
 
     def witness(self, y: float, pred: float, scale: float, t: float, t_local: float) -> None:
         """A value kept out of the model (a FAIL) still counts in the seasonality race: the
         values the live model gets most wrong are the ones a seasonal model may explain."""
         race = self.race
-        if race is not None and t - race.t_last >= RACE_SAMPLE_S:
+        if race is not None and t == t and t - race[T_LAST] >= RACE_SAMPLE_S:
             self._race(race, y, y - pred, scale, t, t_local, True)
 
     def split_week(self, race: SeasonRace, t_local: float) -> None:
@@ -466,7 +473,7 @@ class Baseline:
         if not -F32_MAX < y < F32_MAX:
             return  # beyond what the race's float32 offsets hold: it teaches them nothing
         off, st = race.off, race.stats
-        t_last = race.t_last
+        t_last = race[T_LAST]
         dt = t - t_last if math.isfinite(t_last) else RACE_SAMPLE_S
         race.sampled(t)
         span = t - st[T0]

@@ -48,6 +48,7 @@ from dq_monitor.checks.verdict import FAIL, OK, PENDING, WARN
 from dq_monitor.config import AnomalyConfig
 from dq_monitor.state.baseline import (
     RACE_SAMPLE_S,
+    T_LAST,
     WEEKEND_HOUR,
     Baseline,
 )
@@ -69,7 +70,7 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
             offset = ts.utcoffset()
             if offset:
                 t_local = t + offset.total_seconds()
-        if race is not None and t - race.t_last >= RACE_SAMPLE_S:
+        if race is not None and t - race[T_LAST] >= RACE_SAMPLE_S:
             # FR-017: weekday/weekend before a weekly model, checked when a race sample is due
             # (at most once a minute, and only where the time was needed anyway: NFR-003), so
             # before the sample's own value is judged; the split itself only where the day type
