@@ -182,3 +182,28 @@ sources:
     assert [r["alert"] for r in rows] == ["0", "0", "1", "0", "0", "0", "1", "0"]
     assert proc.stdout.strip().splitlines()[-1].startswith(
         "2 alert(s) would have been sent (1 WARN, 1 FAIL), 2 resolved")
+
+
+@pytest.mark.req("FR-013", "FR-017")
+def test_the_bands_shown_are_the_thresholds_each_value_was_judged_by() -> None:
+    # A heavy-tailed series (its normal has bursts of 7-9 sigma): its thresholds are raised, so
+    # a value at the configured WARN distance passes; the band a replay shows for it is the
+    # raised one, which holds it, not the configured one, which it lies outside of.
+    from dq_monitor.backtest import replay
+    from dq_monitor.config import parse_config
+
+    rng = random.Random(11)
+    points = []
+    for i in range(4000):
+        value = 1000.0 + rng.gauss(0.0, 5.0)
+        if i % 97 == 50:
+            value += rng.choice((-1.0, 1.0)) * rng.uniform(35.0, 45.0)
+        points.append((T0 + timedelta(minutes=i), round(value, 2)))
+    rows = list(replay(parse_config(CONFIG), "shop", "revenue", points))
+    raised = [r for r in rows if r.severity.value == "OK" and r.z is not None and abs(r.z) >= 4.5]
+    assert raised, "no value passed at the configured WARN distance: the series is not bursty"
+    for r in raised:
+        assert r.warn_band is not None and r.expected is not None and r.scale is not None
+        lo, hi = r.warn_band
+        assert lo <= r.value <= hi, (r.value, r.warn_band)
+        assert hi - r.expected > 4.5 * r.scale  # wider than the configured band

@@ -185,8 +185,11 @@ def replay(
             expected=None if result is None else result.expected,
             scale=None if result is None else result.scale,
             severity=severity,
-            warn_band=None if result is None or an is None else result.bounds(an.z_warn),
-            fail_band=None if result is None or an is None else result.bounds(an.z_fail),
+            # the thresholds this value was judged by: raised for a heavy-tailed series (FR-017)
+            warn_band=(None if result is None or an is None
+                       else result.bounds(an.z_warn * result.calibration)),
+            fail_band=(None if result is None or an is None
+                       else result.bounds(an.z_fail * result.calibration)),
             alert=bool(fired),
             resolved=sum(1 for e in out.alerts if e.alert.status == "resolved"),
             alert_severity=fired[-1].severity if fired else None,

@@ -61,6 +61,13 @@ class AnomalyResult:
     def std(self) -> float | None:
         return self.scale
 
+    @property
+    def calibration(self) -> float:
+        """The factor the thresholds were raised by for this value (1.0 when not raised, or not
+        looked up: the factor is found only for a value at the configured WARN or beyond)."""
+        note = self.note
+        return note[1] if note is not None and note[0] == "calibrated" else 1.0
+
     def bounds(self, k: float) -> tuple[float, float] | None:
         """The values that sit exactly ``k`` scale units below and above the expected value."""
         if self.expected is None or self.scale is None:
@@ -112,7 +119,7 @@ class AnomalyResult:
         else:
             side = "above" if z >= 0 else "below"
             size = f"{name} = {v:.6g} is {abs(z):.2f}σ {side} {basis}"
-        f = note[1] if note is not None and note[0] == "calibrated" else 1.0
+        f = self.calibration
         own = "" if f == 1.0 else " (raised for this series' heavy-tailed normal)"
         if note is not None and note[0] == "lasting":
             own = f" for {note[1]:.0f} values in a row, longer than this series' bursts"
