@@ -20,8 +20,10 @@ import pytest
 
 if TYPE_CHECKING:
     # mypy names benchmarks/quality/ the package "quality" (benchmarks/ has no __init__.py).
-    from quality import run, scoring, synthetic
+    from quality import corpus, fetch_kpi, run, scoring, synthetic
 else:
+    corpus = importlib.import_module("benchmarks.quality.corpus")
+    fetch_kpi = importlib.import_module("benchmarks.quality.fetch_kpi")
     run = importlib.import_module("benchmarks.quality.run")
     scoring = importlib.import_module("benchmarks.quality.scoring")
     synthetic = importlib.import_module("benchmarks.quality.synthetic")
@@ -183,6 +185,37 @@ def test_incidents_are_what_their_labels_say(full_set: synthetic.SyntheticSet) -
                     assert abs(moved) == pytest.approx(inc.size * s.unit, abs=0.05 * s.unit)
 
 
+# --------------------------------------------------------------------------- the KPI corpus
+
+
+def test_the_kpi_corpus_is_three_real_operations_series_with_their_labels() -> None:
+    kpi = [s for s in corpus.load_corpus() if s.kind == "kpi"]
+    assert sorted(s.name for s in kpi) == ["cpu4", "server_res_eth1out_curve_6",
+                                            "server_res_eth1out_curve_61"]
+    for s in kpi:
+        assert len(s.values) == 17_568  # 61 days at 5 minutes, no gaps
+        steps = {(b - a).total_seconds() for a, b in pairwise(s.timestamps)}
+        assert steps == {300.0}
+    assert sum(len(corpus.windows(s.labels)) for s in kpi) == 82
+    assert sum(sum(s.labels) for s in kpi) == 596
+
+
+def test_the_kpi_conversion_checks_its_sources_and_keeps_every_row(tmp_path: Path) -> None:
+    checkout, out = tmp_path / "donut", tmp_path / "out"
+    (checkout / "sample_data").mkdir(parents=True)
+    for rel in fetch_kpi.BLOB_IDS:
+        (checkout / rel).write_text("timestamp,value,label\n1469376000,0.5,0\n"
+                                    "1469376300,-1.25,1\n")
+    assert fetch_kpi.main([str(checkout), "--out", str(out)]) == 1  # not the pinned files
+    assert not list(out.glob("*.csv"))
+    assert fetch_kpi.main([str(checkout), "--out", str(out), "--allow-changed"]) == 0
+    text = (out / "cpu4.csv").read_text()
+    assert text == ("timestamp,value,label\n2016-07-24T16:00:00Z,0.5,0\n"
+                    "2016-07-24T16:05:00Z,-1.25,1\n")
+    (checkout / "sample_data" / "cpu4.csv").write_text("timestamp,value,label\n5,1.0,0\n5,2.0,0\n")
+    assert fetch_kpi.main([str(checkout), "--out", str(out), "--allow-changed"]) == 1
+
+
 # --------------------------------------------------------------------------- the command
 
 
@@ -231,6 +264,11 @@ def test_quick_run_writes_results_and_plots_for_every_detector(tmp_path: Path) -
     assert doc["quick"] is True and doc["run_time_s"] > 0
     for name in DETECTOR_NAMES:
         assert f"| {name} |" in proc.stdout
+    # each public corpus present is scored on its own
+    kinds = {s.kind for s in corpus.load_corpus()}
+    assert kinds == {"kpi", "skab"}
+    for per in doc["results"].values():
+        assert kinds <= set(per) and "public" not in per
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -5,10 +5,12 @@
 Each detector is an anomaly config replayed through the service's own monitor core
 (``dq_monitor.backtest.replay``), so the alerts counted are the alert events the service would
 emit. Corpora: the synthetic set (``synthetic.py``: series with injected incidents, plus clean
-copies for the false-alert headline) and the labelled public corpus when its data is present
-(``corpus.load_corpus``). The tuned rolling detector is chosen by a small grid search on the
-synthetic series only. Writes ``quality.json``, ``quality.png`` and ``quality_examples.png``
-and prints Markdown tables for the README. ``--quick`` runs a small subset (a smoke test).
+copies for the false-alert headline) and each labelled public corpus whose data is present
+(``corpus.load_corpus``: one per folder of ``data/``, scored on its own: SKAB's testbed
+sensors, the KPI set's real operations metrics). The tuned rolling detector is chosen by a
+small grid search on the synthetic series only. Writes ``quality.json``, ``quality.png`` and
+``quality_examples.png`` and prints Markdown tables for the README. ``--quick`` runs a small
+subset (a smoke test).
 """
 
 from __future__ import annotations
@@ -514,9 +516,13 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = _log) -> dict[str
     n = len(syn.incident)
     corpora = [Corpus(SYNTHETIC, list(syn.incident), list(range(n)),
                       [synthetic_windows(s) for s in syn.incident], list(range(n, 2 * n)))]
-    if public:
-        corpora.append(Corpus(PUBLIC, public, list(range(2 * n, 2 * n + len(public))),
-                              [scoring.windows_from_labels(s.labels) for s in public]))
+    # each public corpus (a folder of ``data/``) scored on its own: a testbed's sensors and
+    # a data centre's KPIs are different worlds, and one score over both would hide either
+    for kind in dict.fromkeys(s.kind for s in public):
+        idx = [2 * n + j for j, s in enumerate(public) if s.kind == kind]
+        chosen_series = [series[i] for i in idx]
+        corpora.append(Corpus(kind, chosen_series, idx,
+                              [scoring.windows_from_labels(s.labels) for s in chosen_series]))
     log(f"quality: {len(series)} series, {sum(len(p[1]) for p in points):,} points, "
         f"{args.workers} worker(s); public corpus: {public_note}")
     grid = QUICK_GRID if args.quick else GRID
