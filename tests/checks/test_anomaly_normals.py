@@ -328,3 +328,24 @@ def test_a_restart_in_the_middle_of_a_lasting_run_pages_as_without_it() -> None:
         _, after = run(c, shifted[cut:], restored, 4000 + cut)
         assert [r.verdict for r in before + after] == [r.verdict for r in straight]
     assert held >= 2  # cut while values were held back, not yet paged
+
+
+@pytest.mark.req("FR-017")
+def test_a_spike_on_a_series_that_often_drifts_a_little_still_pages() -> None:
+    # Short drifts (three values at +2.6 sigma: the run statistic over the thresholds, no value
+    # itself) every 150 values are this series' normal and soon stop paging; they widen the
+    # run statistic's thresholds only, so a 7-sigma spike among them pages as on a calm series.
+    rng = random.Random(3)
+    values = []
+    for i in range(3000):
+        v = 100.0 + rng.gauss(0.0, 1.0)
+        if i % 150 in (100, 101, 102):
+            v = 102.6 + rng.uniform(-0.1, 0.1)
+        values.append(round(v, 3))
+    spike = 2520
+    values[spike] = 107.0
+    _, out = run(cfg(seasonality="none"), values)
+    drifts = [p for p in pages(out) if p % 150 in range(100, 110)]
+    assert len(drifts) <= 3, drifts  # learnt as the normal after the first ones
+    assert spike in pages(out)
+    assert all(p in drifts or p == spike for p in pages(out)), pages(out)

@@ -172,7 +172,8 @@ def reference(values: list[float], c: AnomalyConfig) -> tuple[float, float, list
                 quiet += 1
                 if quiet >= c.cooldown:
                     burst, quiet = False, 0
-    stats = [up, down, tail, reps, same, cont, energy, big, peak]
+    # (z_warn >= 9 here: the run statistic's own fast tail never learns)
+    stats = [up, down, tail, reps, same, cont, energy, big, peak, 0.0, 0.0]
     return level, var, stats
 
 
@@ -223,7 +224,8 @@ def test_incremental_state_equals_a_recomputation_from_the_history(values: list[
                 s.run[an.REPEATS] if gap == 0 else 0.0, s.run[an.SAME], s.run[an.CONT]]
         keep = (1 - an.ENERGY_RATE) ** gap
         lazy.append(s.run[an.ENERGY] * keep + an.QUIET_Z2 * (1 - keep))
-        lazy += [s.run[an.BIG] * math.exp(-gap / an.BIG_SPAN), s.run[an.PEAK]]
+        lazy += [s.run[an.BIG] * math.exp(-gap / an.BIG_SPAN), s.run[an.PEAK],
+                 s.run[an.BIG_RUN] * math.exp(-gap / an.BIG_SPAN), s.run[an.PEAK_RUN]]
         assert lazy == pytest.approx(stats, rel=1e-7, abs=1e-9)
 
 
@@ -309,7 +311,7 @@ def test_the_race_samples_exactly_one_value_a_minute_however_the_times_fall(
 
 
 @pytest.mark.req("NFR-005", "FR-017")
-def test_a_young_series_racing_its_seasonal_models_holds_under_1760_bytes() -> None:
+def test_a_young_series_racing_its_seasonal_models_holds_under_1780_bytes() -> None:
     # A fleet's common state: past warm-up, the seasonality race still running (its 199
     # offsets and statistics are the largest part). Measured as allocated, not as accounted.
     c = cfg(window=100, seasonality="auto")
@@ -328,4 +330,4 @@ def test_a_young_series_racing_its_seasonal_models_holds_under_1760_bytes() -> N
     finally:
         tracemalloc.stop()
     assert all(s.baseline is not None and s.baseline.race is not None for s in fleet)
-    assert per_series <= 1760
+    assert per_series <= 1780

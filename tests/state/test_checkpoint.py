@@ -14,7 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dq_monitor.checks.anomaly import STATS, STATS_V1, SeriesState, SeriesStateError, evaluate
+from dq_monitor.checks.anomaly import (
+    STATS,
+    STATS_V1,
+    STATS_V2,
+    SeriesState,
+    SeriesStateError,
+    evaluate,
+)
 from dq_monitor.config import AnomalyConfig, parse_config
 from dq_monitor.errors import DqMonitorError
 from dq_monitor.monitor import Monitor
@@ -116,22 +123,24 @@ def test_version_1_records_without_a_last_seen_time_still_restore() -> None:
 
 
 @pytest.mark.req("FR-017", "NFR-006")
-def test_records_saved_before_the_fast_tail_statistics_restore_them_from_their_priors() -> None:
+@pytest.mark.parametrize("saved", [STATS_V1, STATS_V2])
+def test_records_saved_before_the_fast_tail_statistics_restore_them_from_their_priors(
+        saved: int) -> None:
     c = cfg()
     s = fed(c, 3000)
     state = s.to_state()
     stats = state["stats"]
-    assert len(stats) == STATS and stats[STATS_V1:] != [0.0, 0.0]  # its spikes were counted
+    assert len(stats) == STATS and stats[STATS_V1:STATS_V2] != [0.0, 0.0]  # spikes counted
     raw = checkpoint.pack(s)
     tail = 1 + 8 * STATS + 9  # the statistics' count, the statistics, the previous value
-    old = raw[:-tail] + bytes((STATS_V1,)) + raw[-tail + 1:-tail + 1 + 8 * STATS_V1] + raw[-9:]
-    expected = {**state, "stats": [*stats[:STATS_V1], 0.0, 0.0]}
+    old = raw[:-tail] + bytes((saved,)) + raw[-tail + 1:-tail + 1 + 8 * saved] + raw[-9:]
+    expected = {**state, "stats": [*stats[:saved], *[0.0] * (STATS - saved)]}
     restored = checkpoint.decode({"bin": base64.b64encode(old).decode()}, c)
     assert restored.to_state() == expected
-    as_json = checkpoint.decode({**state, "stats": stats[:STATS_V1]}, c)  # the JSON form too
+    as_json = checkpoint.decode({**state, "stats": stats[:saved]}, c)  # the JSON form too
     assert as_json.to_state() == expected
     with pytest.raises(SeriesStateError):
-        SeriesState.from_state({**state, "stats": stats[:STATS_V1 + 1]}, c)
+        SeriesState.from_state({**state, "stats": stats[:saved + 1]}, c)
 
 
 @pytest.mark.req("NFR-008", "NFR-006")

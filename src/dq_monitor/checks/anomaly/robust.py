@@ -27,7 +27,7 @@ from dq_monitor.checks.anomaly.stats import (
     FAILS,
     LASTING,
     NOISE_PAGE,
-    PEAK,
+    PEAK_RUN,
     POISSON_LIKE,
     REPEATS,
     RUN,
@@ -43,6 +43,7 @@ from dq_monitor.checks.anomaly.stats import (
     calibration,
     fast_rise,
     noise_factor,
+    run_calibration,
 )
 from dq_monitor.checks.verdict import FAIL, OK, PENDING, WARN
 from dq_monitor.config import AnomalyConfig
@@ -182,18 +183,21 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         if (-cfg.z_warn < prev < cfg.z_warn and -cfg.z_warn < was < cfg.z_warn
                 and score < cfg.z_fail * CALIBRATION_MAX):
             # (a value beyond any threshold's reach is an incident, not a burst of the normal)
-            loud = score
+            loud = score if point >= cfg.z_warn else -score  # (see ``_event``)
         # judged against the history before this value; a value in a firing episode (an
         # incident under way) only against the slow tail
-        f = calibration(run, b.n, state.burst is None)
-        if f != 1.0:
-            note = ("calibrated", f)
-        if score >= cfg.z_warn * f:
+        calm = state.burst is None
+        f = calibration(run, b.n, calm)
+        f_run = run_calibration(run, b.n, f) if calm else f
+        if f_run != 1.0:
+            note = ("calibrated", f_run)
+        if point >= cfg.z_warn * f or over >= cfg.z_warn * f_run:
             if counts:
                 expected = _count_expected(pred)
             moved = abs(value - expected)
             if moved >= cfg.min_abs_change and moved >= cfg.min_rel_change * abs(expected):
-                severity = FAIL if score >= cfg.z_fail * f else WARN
+                severity = (FAIL if point >= cfg.z_fail * f or over >= cfg.z_fail * f_run
+                            else WARN)
         elif over >= cfg.z_warn and (z if z_run > 0.0 else -z) >= 1.0:
             # FR-017 (b): a run the raised thresholds let pass (a burst of the series' normal
             # is short) that lasts: judged at the configured thresholds once LASTING values
@@ -331,7 +335,7 @@ def _accept_noise(state: SeriesState, b: Baseline, run: array[float], value: flo
     b.var = (scale * factor) ** 2
     state.reset_stats(UP, REPEATS)
     state.reset_stats(ENERGY, ENERGY + 1)
-    state.reset_stats(BIG, PEAK + 1)
+    state.reset_stats(BIG, PEAK_RUN + 1)
     run[FAILS] += 1.0
     state.streak = None
     state.streak_sign = 0

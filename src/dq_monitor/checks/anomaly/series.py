@@ -19,6 +19,7 @@ from dq_monitor.checks.anomaly.stats import (
     RUN_CLIP,
     STATS,
     STATS_V1,
+    STATS_V2,
 )
 from dq_monitor.checks.verdict import PENDING, Severity
 from dq_monitor.config import AnomalyConfig
@@ -172,8 +173,9 @@ class SeriesState:
                 raise ValueError(f"run: must hold {RUN} numbers")
             # A state saved before the statistics existed starts them from their priors.
             stats = _finite_list(state.get("stats", list(_PRIORS)), "stats")
-            if len(stats) == STATS_V1:
-                stats += _PRIORS[STATS_V1:]  # saved before the fast tail: from its priors
+            if len(stats) in (STATS_V1, STATS_V2):
+                # saved before the fast tails: they start from their priors
+                stats += _PRIORS[len(stats):]
             if len(stats) != STATS:
                 raise ValueError(f"stats: must hold {STATS} numbers")
             series.run = array("d", [max(-RUN_CLIP, min(RUN_CLIP, v)) for v in run] + stats)

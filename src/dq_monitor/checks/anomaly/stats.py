@@ -33,12 +33,16 @@ _RUN_NORM = math.sqrt(RUN)
 #: at which the current run of equal values is stuck, the mean z² over about the last
 #: 1 / ENERGY_RATE values (the size of a new noise), the share of repeats that continue a
 #: run of equal values (repeats come in runs on a slowly moving quantised series), and the
-#: fast tail: the decayed count of calm excursions that would page and the log of their size.
-FAILS, EVENT, UP, DOWN, TAIL, REPEATS, SAME, STUCK_AT, ENERGY, CONT, BIG, PEAK = range(
-    RUN, RUN + 12)
-STATS = 12
+#: fast tail: the decayed count of calm excursions that would page and the log of their size,
+#: for excursions of a value itself (a spike, a burst), then for those of the run statistic
+#: alone (a short drift the values' own z did not page).
+(FAILS, EVENT, UP, DOWN, TAIL, REPEATS, SAME, STUCK_AT, ENERGY, CONT, BIG, PEAK, BIG_RUN,
+ PEAK_RUN) = range(RUN, RUN + 14)
+STATS = 14
 #: Statistics in a state saved before ``BIG`` and ``PEAK`` existed (restored with their priors).
 STATS_V1 = 10
+#: ... and before ``BIG_RUN`` and ``PEAK_RUN`` did.
+STATS_V2 = 12
 EVENT_Z = 2.0
 #: A Gaussian's share of z >= 2 (each side): the prior, so a new series starts as a Gaussian.
 P_SIDE = 0.0227501
@@ -77,7 +81,10 @@ CALIBRATION_MAX = 4.0
 #: score at the medium z_warn (BIG_REF): one burst widens them for about BIG_SPAN × ln(1 /
 #: BIG_MIN) values (a series with one rare incident is soon as sensitive as before), each
 #: further one for longer, so a series whose bursts are its normal keeps them wide, while the
-#: slow tail above learns them for good.
+#: slow tail above learns them for good. Two such tails, each raising its own thresholds: the
+#: excursions of a value's own |z| (``BIG``, ``PEAK``: spikes, bursts) and those of the run
+#: statistic alone (``BIG_RUN``, ``PEAK_RUN``: short drifts whose values did not page); a
+#: spike on a series that often drifts a little is still judged as a spike.
 BIG_SPAN = 700.0
 BIG_MIN = 0.3
 PEAK_GROW = math.log(1.5)
@@ -137,7 +144,8 @@ _TAIL_DRIFT = TAIL_STEP * TAIL_REF
 _BIG_KEEP = math.exp(-1.0 / BIG_SPAN)
 #: A |z| at which the fast tail's factor is CALIBRATION_MAX already: ``PEAK`` never exceeds it.
 _PEAK_CAP = CALIBRATION_MAX * BIG_REF / PEAK_MARGIN
-_PRIORS = (0.0, 0.0, P_SIDE, P_SIDE, TAIL_PRIOR, 0.0, 0.0, NEVER, 1.0, 0.0, 0.0, 0.0)
+_PRIORS = (0.0, 0.0, P_SIDE, P_SIDE, TAIL_PRIOR, 0.0, 0.0, NEVER, 1.0, 0.0, 0.0, 0.0, 0.0,
+           0.0)
 
 
 def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool,
@@ -153,7 +161,10 @@ def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool,
     incident and tells nothing of the noise).
     The tail learns only from values outside a firing episode (``calm``), and so from the
     first value of each: a bursty series' bursts, not the body of a level shift or of a
-    stretch of wild noise, which would teach it that incidents are normal.
+    stretch of wild noise, which would teach it that incidents are normal. ``loud``, when not
+    0, is the score of the first value of an excursion that would page: > 0 its own |z| (the
+    fast tail ``BIG``/``PEAK``), < 0 minus the run statistic's, the value's own z not paging
+    (``BIG_RUN``/``PEAK_RUN``).
     """
     at = n + run[FAILS]  # this value's index
     gap = at - run[EVENT]
@@ -170,6 +181,8 @@ def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool,
             run[SAME] *= _SAME_KEEP ** gap
         if run[BIG] > 0.0:
             run[BIG] *= _BIG_KEEP ** gap
+        if run[BIG_RUN] > 0.0:
+            run[BIG_RUN] *= _BIG_KEEP ** gap
         # the values since the last event: the last three (RUN - 1) in the run ring (``ring``:
         # this value's slot) by their own z², older ones as a Gaussian's below EVENT_Z
         # (written out: an event's cost is part of a value's, NFR-003)
@@ -221,14 +234,18 @@ def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool,
     if calm:
         if size > math.exp(tail):
             tail += TAIL_STEP
-        if loud > 0.0:
+        if loud != 0.0:
             # The count was decayed to this value above; a memory that has faded starts anew.
-            peak = math.log(loud if loud < _PEAK_CAP else _PEAK_CAP)  # |z| may be ∞
-            if run[BIG] >= BIG_MIN:
-                held = run[PEAK]
+            # A value's own excursion and the run statistic's alone each raise the thresholds
+            # of their own kind (a spike after short drifts is still a spike).
+            big, at_peak = (BIG, PEAK) if loud > 0.0 else (BIG_RUN, PEAK_RUN)
+            score = loud if loud > 0.0 else -loud
+            peak = math.log(score if score < _PEAK_CAP else _PEAK_CAP)  # |z| may be ∞
+            if run[big] >= BIG_MIN:
+                held = run[at_peak]
                 peak = held if peak <= held else min(peak, held + PEAK_GROW)
-            run[PEAK] = peak
-            run[BIG] += 1.0
+            run[at_peak] = peak
+            run[big] += 1.0
     run[UP], run[DOWN], run[TAIL] = up, down, tail
     if up >= NOISE_HOLD and down >= NOISE_HOLD:
         return (up >= NOISE_ACCEPT and down >= NOISE_ACCEPT) or (calm and fast_rise(run))
@@ -270,15 +287,33 @@ def calibration(run: array[float], n: int, fast: bool = True) -> float:
     normal is heavy-tailed: its own 1-in-``TAIL_REF`` |z| (as of value index ``n`` + FAILS)
     over a Gaussian's, from ``CALIBRATION_MIN`` on. A series whose bursts reach z = 8 as often
     as a Gaussian reaches 3.3 needs about 8 / 3.3 ≈ 2.4 times the z. With ``fast``, the fast
-    tail's factor (see ``PEAK``) when it is the larger."""
+    tail's factor (see ``PEAK``) when it is the larger: the factor on a value's own |z|."""
     since = n + run[FAILS] - run[EVENT]
     tail = run[TAIL] - TAIL_STEP * TAIL_REF * since
     f: float = math.exp(tail) / GAUSS_REF if tail > _CALIBRATED else 1.0
-    if fast and run[BIG] * _BIG_KEEP ** since >= BIG_MIN:
-        by_peak = PEAK_MARGIN * math.exp(run[PEAK]) / BIG_REF
-        if by_peak > f and by_peak >= CALIBRATION_MIN:
-            f = by_peak
+    if fast:
+        f = _by_peak(run, BIG, since, f)
     return CALIBRATION_MAX if f >= CALIBRATION_MAX else f
+
+
+def run_calibration(run: array[float], n: int, f: float) -> float:
+    """The factor on the run statistic: ``f`` (``calibration``'s, with ``fast``) or, when it
+    is larger, the fast tail's of the run statistic's own excursions (``PEAK_RUN``). Short
+    drifts a series often makes widen the run statistic's thresholds, not a value's own: a
+    spike on such a series pages as on any other."""
+    f = _by_peak(run, BIG_RUN, n + run[FAILS] - run[EVENT], f)
+    return CALIBRATION_MAX if f >= CALIBRATION_MAX else f
+
+
+def _by_peak(run: array[float], big: int, since: float, f: float) -> float:
+    """``f``, or the fast tail's factor at ``big`` (its peak next to it) when that tail holds
+    an excursion (BIG_MIN or more, decayed by the ``since`` values after the last event) and
+    its factor is the larger."""
+    if run[big] * _BIG_KEEP ** since >= BIG_MIN:
+        by_peak = PEAK_MARGIN * math.exp(run[big + 1]) / BIG_REF
+        if by_peak > f and by_peak >= CALIBRATION_MIN:
+            return by_peak
+    return f
 
 
 def noise_factor(run: array[float]) -> float:
