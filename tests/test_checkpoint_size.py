@@ -72,3 +72,10 @@ def test_a_robust_series_stays_within_the_bound(seasonality: str) -> None:
     bound = bound_of(c)
     assert record_size(warming) <= bound
     assert record_size(learnt) <= bound
+
+
+@pytest.mark.req("NFR-008")
+def test_the_bound_allows_for_every_statistic_the_codec_writes() -> None:
+    from dq_monitor.checks.anomaly import STATS
+
+    assert STATS <= 16  # the bound's allowance (checkpoint_size imports nothing of the core)

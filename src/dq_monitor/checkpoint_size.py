@@ -29,9 +29,11 @@ _FIXED = 4 + 1 + 2 + 1 + 1 + 8
 _WINDOW_HEAD = 4
 #: Robust: the run (4 doubles and its index), the model (n, level, trend, var, quantum,
 #: counts, kind), the largest seasonal offsets (168 float32) with their visits, the warm-up
-#: count, and the seasonality race (t0, t_last, two flags, 199 float32, 27 doubles).
+#: count, the seasonality race (t0, t_last, two flags, 199 float32, 27 doubles), and the
+#: deviation statistics (their count, ``anomaly.STATS`` doubles, the previous value and its
+#: flag; 16 allowed for).
 _ROBUST_FIXED = (4 * 8 + 1) + (8 + 4 * 8 + 2) + (2 + 168 * 4) + (2 + 168) + 4 + (
-    1 + 8 + 8 + 2 + 199 * 4 + 27 * 8)
+    1 + 8 + 8 + 2 + 199 * 4 + 27 * 8) + (1 + 16 * 8 + 1 + 8)
 #: The longest tag part of a series name, ``{k=v,...}``, in UTF-8 (4 bytes a character).
 _TAGS = 2 + MAX_TAGS * (4 * (MAX_TAG_KEY + MAX_TAG_VALUE) + 2)
 
