@@ -349,3 +349,19 @@ def test_a_spike_on_a_series_that_often_drifts_a_little_still_pages() -> None:
     assert len(drifts) <= 3, drifts  # learnt as the normal after the first ones
     assert spike in pages(out)
     assert all(p in drifts or p == spike for p in pages(out)), pages(out)
+
+
+@pytest.mark.req("FR-017")
+def test_drifts_a_day_apart_are_remembered_from_one_to_the_next() -> None:
+    # The same short drift once every 1,000 values (a day's ramp at a value every ~90 s):
+    # remembered from one to the next (BIG_RUN_SPAN), it pages while the series is new only.
+    rng = random.Random(4)
+    values = []
+    for i in range(12_000):
+        v = 100.0 + rng.gauss(0.0, 1.0)
+        if i % 1000 in (500, 501, 502, 503):
+            v = 102.8 + rng.uniform(-0.1, 0.1)
+        values.append(round(v, 3))
+    _, out = run(cfg(seasonality="none"), values)
+    drifts = [p for p in pages(out) if p % 1000 in range(500, 510)]
+    assert len(drifts) <= 2, drifts  # (remembered for a burst's span only: 4 of 12)

@@ -225,7 +225,7 @@ def test_incremental_state_equals_a_recomputation_from_the_history(values: list[
         keep = (1 - an.ENERGY_RATE) ** gap
         lazy.append(s.run[an.ENERGY] * keep + an.QUIET_Z2 * (1 - keep))
         lazy += [s.run[an.BIG] * math.exp(-gap / an.BIG_SPAN), s.run[an.PEAK],
-                 s.run[an.BIG_RUN] * math.exp(-gap / an.BIG_SPAN), s.run[an.PEAK_RUN]]
+                 s.run[an.BIG_RUN] * math.exp(-gap / an.BIG_RUN_SPAN), s.run[an.PEAK_RUN]]
         assert lazy == pytest.approx(stats, rel=1e-7, abs=1e-9)
 
 

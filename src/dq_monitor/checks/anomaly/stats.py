@@ -84,8 +84,12 @@ CALIBRATION_MAX = 4.0
 #: slow tail above learns them for good. Two such tails, each raising its own thresholds: the
 #: excursions of a value's own |z| (``BIG``, ``PEAK``: spikes, bursts) and those of the run
 #: statistic alone (``BIG_RUN``, ``PEAK_RUN``: short drifts whose values did not page); a
-#: spike on a series that often drifts a little is still judged as a spike.
+#: spike on a series that often drifts a little is still judged as a spike. Such drifts come
+#: from the series' shape (a daily ramp the model follows late) and recur at its pace, about
+#: once a day: their memory lasts BIG_RUN_SPAN, three times a burst's (a day and a half of
+#: values at one a minute, a week at one every 5 minutes).
 BIG_SPAN = 700.0
+BIG_RUN_SPAN = 3.0 * BIG_SPAN
 BIG_MIN = 0.3
 PEAK_GROW = math.log(1.5)
 PEAK_MARGIN = 1.5
@@ -142,6 +146,7 @@ _ENERGY_KEEP2 = _ENERGY_KEEP * _ENERGY_KEEP
 _ENERGY_KEEP3 = _ENERGY_KEEP2 * _ENERGY_KEEP
 _TAIL_DRIFT = TAIL_STEP * TAIL_REF
 _BIG_KEEP = math.exp(-1.0 / BIG_SPAN)
+_BIG_RUN_KEEP = math.exp(-1.0 / BIG_RUN_SPAN)
 #: A |z| at which the fast tail's factor is CALIBRATION_MAX already: ``PEAK`` never exceeds it.
 _PEAK_CAP = CALIBRATION_MAX * BIG_REF / PEAK_MARGIN
 _PRIORS = (0.0, 0.0, P_SIDE, P_SIDE, TAIL_PRIOR, 0.0, 0.0, NEVER, 1.0, 0.0, 0.0, 0.0, 0.0,
@@ -182,7 +187,7 @@ def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool,
         if run[BIG] > 0.0:
             run[BIG] *= _BIG_KEEP ** gap
         if run[BIG_RUN] > 0.0:
-            run[BIG_RUN] *= _BIG_KEEP ** gap
+            run[BIG_RUN] *= _BIG_RUN_KEEP ** gap
         # the values since the last event: the last three (RUN - 1) in the run ring (``ring``:
         # this value's slot) by their own z², older ones as a Gaussian's below EVENT_Z
         # (written out: an event's cost is part of a value's, NFR-003)
@@ -292,7 +297,7 @@ def calibration(run: array[float], n: int, fast: bool = True) -> float:
     tail = run[TAIL] - TAIL_STEP * TAIL_REF * since
     f: float = math.exp(tail) / GAUSS_REF if tail > _CALIBRATED else 1.0
     if fast:
-        f = _by_peak(run, BIG, since, f)
+        f = _by_peak(run, BIG, _BIG_KEEP ** since, f)
     return CALIBRATION_MAX if f >= CALIBRATION_MAX else f
 
 
@@ -301,15 +306,15 @@ def run_calibration(run: array[float], n: int, f: float) -> float:
     is larger, the fast tail's of the run statistic's own excursions (``PEAK_RUN``). Short
     drifts a series often makes widen the run statistic's thresholds, not a value's own: a
     spike on such a series pages as on any other."""
-    f = _by_peak(run, BIG_RUN, n + run[FAILS] - run[EVENT], f)
+    f = _by_peak(run, BIG_RUN, _BIG_RUN_KEEP ** (n + run[FAILS] - run[EVENT]), f)
     return CALIBRATION_MAX if f >= CALIBRATION_MAX else f
 
 
-def _by_peak(run: array[float], big: int, since: float, f: float) -> float:
+def _by_peak(run: array[float], big: int, keep: float, f: float) -> float:
     """``f``, or the fast tail's factor at ``big`` (its peak next to it) when that tail holds
-    an excursion (BIG_MIN or more, decayed by the ``since`` values after the last event) and
-    its factor is the larger."""
-    if run[big] * _BIG_KEEP ** since >= BIG_MIN:
+    an excursion (BIG_MIN or more once decayed by ``keep``, its decay since the last event)
+    and its factor is the larger."""
+    if run[big] * keep >= BIG_MIN:
         by_peak = PEAK_MARGIN * math.exp(run[big + 1]) / BIG_REF
         if by_peak > f and by_peak >= CALIBRATION_MIN:
             return by_peak
