@@ -1,6 +1,6 @@
 """Rebuild the KPI CSVs under data/kpi/ from a checkout of the Donut repository.
 
-    python benchmarks/quality/fetch_kpi.py PATH/TO/DONUT [--out DIR] [--allow-changed]
+    python -m benchmarks.quality.fetch_kpi PATH/TO/DONUT [--out DIR] [--allow-changed]
 
 PATH/TO/DONUT is a checkout of https://github.com/NetManAIOps/donut at commit
 ff5c3483fa8120385d1d77f9607982b3b2338a07 or later (the files are checked against the git blob
@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import io
 import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+from .fetch_corpus import ConversionError, git_blob_id
 
 SOURCE_COMMIT = "ff5c3483fa8120385d1d77f9607982b3b2338a07"
 DEFAULT_OUT = Path(__file__).resolve().parent / "data" / "kpi"
@@ -34,15 +35,6 @@ BLOB_IDS: dict[str, str] = {
     "sample_data/server_res_eth1out_curve_6.csv": "2a843069703f5b3dc89bb6e8ffa42c1bfeb4ffcd",
     "sample_data/server_res_eth1out_curve_61.csv": "4bb3b6433f0ad115192b8d884701871304ece474",
 }
-
-
-class ConversionError(Exception):
-    """A source file is missing, changed or not in the expected shape."""
-
-
-def git_blob_id(data: bytes) -> str:
-    """The id git gives a file with these bytes."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def convert_file(rel: str, data: bytes) -> tuple[str, int, int]:

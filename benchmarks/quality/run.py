@@ -520,9 +520,9 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = _log) -> dict[str
     # a data centre's KPIs are different worlds, and one score over both would hide either
     for kind in dict.fromkeys(s.kind for s in public):
         idx = [2 * n + j for j, s in enumerate(public) if s.kind == kind]
-        chosen_series = [series[i] for i in idx]
-        corpora.append(Corpus(kind, chosen_series, idx,
-                              [scoring.windows_from_labels(s.labels) for s in chosen_series]))
+        members = [series[i] for i in idx]
+        corpora.append(Corpus(kind, members, idx,
+                              [scoring.windows_from_labels(s.labels) for s in members]))
     log(f"quality: {len(series)} series, {sum(len(p[1]) for p in points):,} points, "
         f"{args.workers} worker(s); public corpus: {public_note}")
     grid = QUICK_GRID if args.quick else GRID

@@ -330,18 +330,25 @@ def test_a_restart_in_the_middle_of_a_lasting_run_pages_as_without_it() -> None:
     assert held >= 2  # cut while values were held back, not yet paged
 
 
+def drifting(seed: int, n: int, every: int, at: int, length: int, level: float) -> list[float]:
+    """Gaussian noise around 100 with a short drift to ``level``: ``length`` values from ``at``
+    of every ``every``."""
+    rng = random.Random(seed)
+    values = []
+    for i in range(n):
+        v = 100.0 + rng.gauss(0.0, 1.0)
+        if at <= i % every < at + length:
+            v = level + rng.uniform(-0.1, 0.1)
+        values.append(round(v, 3))
+    return values
+
+
 @pytest.mark.req("FR-017")
 def test_a_spike_on_a_series_that_often_drifts_a_little_still_pages() -> None:
     # Short drifts (three values at +2.6 sigma: the run statistic over the thresholds, no value
     # itself) every 150 values are this series' normal and soon stop paging; they widen the
     # run statistic's thresholds only, so a 7-sigma spike among them pages as on a calm series.
-    rng = random.Random(3)
-    values = []
-    for i in range(3000):
-        v = 100.0 + rng.gauss(0.0, 1.0)
-        if i % 150 in (100, 101, 102):
-            v = 102.6 + rng.uniform(-0.1, 0.1)
-        values.append(round(v, 3))
+    values = drifting(3, 3000, 150, 100, 3, 102.6)
     spike = 2520
     values[spike] = 107.0
     _, out = run(cfg(seasonality="none"), values)
@@ -355,13 +362,6 @@ def test_a_spike_on_a_series_that_often_drifts_a_little_still_pages() -> None:
 def test_drifts_a_day_apart_are_remembered_from_one_to_the_next() -> None:
     # The same short drift once every 1,000 values (a day's ramp at a value every ~90 s):
     # remembered from one to the next (BIG_RUN_SPAN), it pages while the series is new only.
-    rng = random.Random(4)
-    values = []
-    for i in range(12_000):
-        v = 100.0 + rng.gauss(0.0, 1.0)
-        if i % 1000 in (500, 501, 502, 503):
-            v = 102.8 + rng.uniform(-0.1, 0.1)
-        values.append(round(v, 3))
-    _, out = run(cfg(seasonality="none"), values)
+    _, out = run(cfg(seasonality="none"), drifting(4, 12_000, 1000, 500, 4, 102.8))
     drifts = [p for p in pages(out) if p % 1000 in range(500, 510)]
     assert len(drifts) <= 2, drifts  # (remembered for a burst's span only: 4 of 12)

@@ -419,6 +419,7 @@ class Baseline:
                 if seen < CAP:
                     visits[k] = seen + 1
         race = self.race
+        # (``t`` is NaN where the caller knew no sample could be due: no read of the array)
         if race is not None and t == t and t - race[T_LAST] >= RACE_SAMPLE_S:
             self._race(race, y, y - pred, scale, t, t_local, flagged)
 

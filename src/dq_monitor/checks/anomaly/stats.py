@@ -196,7 +196,7 @@ def _event(run: array[float], n: int, z: float, repeat: bool, calm: bool,
             keep = _ENERGY_KEEP ** between
             energy = energy * keep + QUIET_Z2 * (1.0 - keep)
         else:
-            c = run[ring - 1 if ring else RUN - 1]
+            c = run[(ring - 1) % RUN]
             if between >= 3.0:
                 if between > 3.0:
                     keep = _ENERGY_KEEP ** (between - 3.0)
