@@ -356,6 +356,10 @@ def test_a_spike_on_a_series_that_often_drifts_a_little_still_pages() -> None:
     assert len(drifts) <= 3, drifts  # learnt as the normal after the first ones
     assert spike in pages(out)
     assert all(p in drifts or p == spike for p in pages(out)), pages(out)
+    # and its page states the threshold its own z passed, not the drifts' raised one
+    page = out[spike]
+    assert page.z is not None and abs(page.z) >= cfg().z_warn * page.calibration, (
+        page.verdict.detail)
 
 
 @pytest.mark.req("FR-017")

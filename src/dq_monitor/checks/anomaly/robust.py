@@ -189,8 +189,11 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         calm = state.burst is None
         f = calibration(run, b.n, calm)
         f_run = run_calibration(run, b.n, f) if calm else f
-        if f_run != 1.0:
-            note = ("calibrated", f_run)
+        # the factor on the score the verdict speaks of (see ``AnomalyResult``: the run
+        # statistic when it is the larger, else the value's own z)
+        said = f_run if abs(z_run) > abs(z) else f
+        if said != 1.0:
+            note = ("calibrated", said)
         if point >= cfg.z_warn * f or over >= cfg.z_warn * f_run:
             if counts:
                 expected = _count_expected(pred)
