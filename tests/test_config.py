@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dq_monitor.config import Config, load_config, parse_config, parse_duration
+from dq_monitor.config import AnomalyConfig, Config, load_config, parse_config, parse_duration
 from dq_monitor.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "config.yaml"
@@ -444,3 +444,14 @@ def test_a_static_group_instance_id_comes_from_the_environment() -> None:
 def test_a_group_instance_id_kafka_would_refuse_is_named_by_path(bad: str) -> None:
     assert any(e.startswith("kafka.group_instance_id: ")
                for e in errors_of(with_kafka(f"  group_instance_id: {bad}\n")))
+
+
+@pytest.mark.req("FR-017", "FR-013")
+def test_a_copied_anomaly_check_judges_by_its_own_options() -> None:
+    # The robust update reads a plain copy of the options (``judging``); a config copied with
+    # other options (a backtest's sensitivity sweep) must not keep the original's.
+    an = AnomalyConfig(metrics=["m"], window=100)
+    assert (an.judging.alpha, an.judging.z_warn) == (2 / 101, an.z_warn)
+    other = an.model_copy(update={"window": 10, "z_warn": 2.0, "z_fail": 3.0})
+    assert (other.judging.alpha, other.judging.z_warn, other.judging.z_fail) == (2 / 11, 2.0, 3.0)
+    assert an.judging.alpha == 2 / 101

@@ -62,7 +62,7 @@ def robust() -> Callable[[SeriesState | None, float, datetime], tuple[SeriesStat
         if state is None:
             state = SeriesState.new(cfg)
         assert state.baseline is not None
-        result = evaluate_robust(state, state.baseline, x, cfg, "", "", ts, True)
+        result = evaluate_robust(state, x, cfg, "", "", ts, True)
         return state, result is not None
 
     return score

@@ -4,7 +4,9 @@ cross-checks relating their fields."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -63,6 +65,23 @@ def _sensitivity_thresholds(data: Any) -> Any:
     return data
 
 
+@dataclass(frozen=True, slots=True)
+class Judging:
+    """The anomaly options the robust update reads for every value, as plain fields (NFR-003:
+    a pydantic model's attribute costs some 55 ns to read, a slot's some 12)."""
+
+    #: The level's and scale's learning rate per value, ``2 / (window + 1)``.
+    alpha: float
+    z_warn: float
+    z_fail: float
+    direction: str
+    min_samples: int
+    rebaseline_after: int
+    cooldown: int
+    min_abs_change: float
+    min_rel_change: float
+
+
 class AnomalyConfig(Damping):
     """FR-005 / FR-014 / FR-017 options of one source's anomaly check."""
 
@@ -92,6 +111,21 @@ class AnomalyConfig(Damping):
     series_ttl: PositiveDuration = "168h"  # type: ignore[assignment]
 
     _fill_thresholds = model_validator(mode="before")(_sensitivity_thresholds)
+
+    @cached_property
+    def judging(self) -> Judging:
+        """The options the robust update reads per value, made once; the learning rate is held
+        here rather than by every series (NFR-005)."""
+        return Judging(2.0 / (self.window + 1.0), self.z_warn, self.z_fail, self.direction,
+                       self.min_samples, self.rebaseline_after, self.cooldown,
+                       self.min_abs_change, self.min_rel_change)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> AnomalyConfig:
+        """A copy whose ``judging`` follows its own options (pydantic copies it as computed)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("judging", None)
+        return copied
 
 
 #: FR-026: the bounds of a ``thresholds`` entry, in the order a breach is judged.

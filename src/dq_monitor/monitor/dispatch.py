@@ -117,7 +117,7 @@ class EventDispatcher:
         assert an is not None  # a source without the check monitors no metric
         state = src.series.get(subject)
         watches = src.watches
-        if (state is not None and state.baseline is not None and not core.trace_anomaly
+        if (state is not None and state.window is None and not core.trace_anomaly
                 and (not watches or watch_key("anomaly", subject) not in watches)):
             # The common case inline: a known robust series with no alert state.
             state.seen = now
@@ -125,7 +125,7 @@ class EventDispatcher:
                 state.dirty_in = partition
                 core.dirty_series += 1
                 core.dirty_sources.add(src.name)
-            quiet = evaluate_robust(state, state.baseline, value, an, source, subject, ts, True)
+            quiet = evaluate_robust(state, value, an, source, subject, ts, True)
             if quiet is not None:
                 self._judge_anomaly(src, subject, quiet, now, out, ts, kafka_ts)
             return
@@ -286,9 +286,8 @@ class EventDispatcher:
         elif not watches or watch_key("anomaly", subject) not in watches:
             # The common case, a series with no alert state: a verdict is needed only if the
             # value starts an episode, and nothing is built otherwise.
-            b = state.baseline
-            quiet = (evaluate_robust(state, b, value, an, name, subject, event_time, True)
-                     if b is not None else
+            quiet = (evaluate_robust(state, value, an, name, subject, event_time, True)
+                     if state.window is None else
                      evaluate_quiet(state, value, an, name, subject, event_time))
             if quiet is None:
                 return

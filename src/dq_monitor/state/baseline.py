@@ -137,9 +137,6 @@ def from_model(y: float, counts: bool) -> float:
     return max(h * h - 0.375, 0.0)
 
 
-#: The level's learning rate at a window: one float shared by every series configured with
-#: that window, not one each (NFR-005).
-_alpha: Shared[int, float] = Shared(lambda window: 2.0 / (window + 1.0))
 #: Race sampling instants by whole second (``_due``).
 _second: Shared[int, datetime] = Shared(lambda second: datetime.fromtimestamp(second, UTC))
 
@@ -277,12 +274,12 @@ class SeasonRace(_Doubles):
 class Baseline:
     """Expected value and scale of one series (see the module docstring for the model)."""
 
-    __slots__ = ("alpha", "counts", "kind", "level", "min_samples", "n", "off", "quantum",
-                 "race", "trend", "var", "visits", "warm")
+    __slots__ = ("counts", "kind", "level", "n", "off", "quantum", "race", "trend", "var",
+                 "visits", "warm")
 
-    def __init__(self, window: int, min_samples: int, seasonality: str) -> None:
-        self.alpha = _alpha(window)
-        self.min_samples = min_samples
+    def __init__(self, seasonality: str) -> None:
+        # The learning rate (``AnomalyConfig.alpha``) and ``min_samples`` are the config's,
+        # passed in where needed: not two fields per series (NFR-005).
         self.n = 0
         self.level = self.trend = self.var = 0.0
         self.quantum = 0.0
@@ -301,13 +298,13 @@ class Baseline:
     def ready(self) -> bool:
         return self.warm is None
 
-    def warm_up(self, x: float, t: float) -> None:
-        """Collect a warm-up value; the last one seeds the model from median and MAD."""
+    def warm_up(self, x: float, t: float, min_samples: int) -> None:
+        """Collect a warm-up value; the ``min_samples``-th seeds the model from median and MAD."""
         warm = self.warm
         assert warm is not None
         warm.append(x)
         self.n += 1
-        if len(warm) < self.min_samples:
+        if len(warm) < min_samples:
             return
         xs = list(warm)
         self.counts = all(v >= 0.0 and v.is_integer() for v in xs)
@@ -373,8 +370,9 @@ class Baseline:
         return pred, scale, k
 
     def learn(self, x: float, y: float, pred: float, scale: float, k: int, t: float,
-              t_local: float, flagged: bool = False) -> None:
-        """Fold value ``x`` (``y`` in model units) into the model, clipped (see module doc)."""
+              t_local: float, a: float, flagged: bool = False) -> None:
+        """Fold value ``x`` (``y`` in model units) into the model at learning rate ``a``,
+        clipped (see module doc)."""
         self.n += 1
         q = self.quantum
         if q > 0.0:
@@ -400,7 +398,6 @@ class Baseline:
                 e = c
             elif e < -c:
                 e = -c
-        a = self.alpha
         level = self.level + self.trend + a * e
         # A seasonal model keeps no trend: learnt while the season is half seen, a trend would
         # mistake the pattern for a drift and carry it into every offset.
@@ -421,14 +418,15 @@ class Baseline:
         race = self.race
         # (``t`` is NaN where the caller knew no sample could be due: no read of the array)
         if race is not None and t == t and t - race[T_LAST] >= RACE_SAMPLE_S:
-            self._race(race, y, y - pred, scale, t, t_local, flagged)
+            self._race(race, y, y - pred, scale, t, t_local, a, flagged)
 
-    def witness(self, y: float, pred: float, scale: float, t: float, t_local: float) -> None:
+    def witness(self, y: float, pred: float, scale: float, t: float, t_local: float,
+                a: float) -> None:
         """A value kept out of the model (a FAIL) still counts in the seasonality race: the
         values the live model gets most wrong are the ones a seasonal model may explain."""
         race = self.race
         if race is not None and t == t and t - race[T_LAST] >= RACE_SAMPLE_S:
-            self._race(race, y, y - pred, scale, t, t_local, True)
+            self._race(race, y, y - pred, scale, t, t_local, a, True)
 
     def split_week(self, race: SeasonRace, t_local: float) -> None:
         """``auto`` with a daily model, before a weekly one can be adopted: at the first value on
@@ -470,7 +468,7 @@ class Baseline:
     # ------------------------------------------------------------------ auto seasonality
 
     def _race(self, race: SeasonRace, y: float, e_live: float, scale: float, t: float,
-              t_local: float, flagged: bool) -> None:
+              t_local: float, a: float, flagged: bool) -> None:
         if not -F32_MAX < y < F32_MAX:
             return  # beyond what the race's float32 offsets hold: it teaches them nothing
         off, st = race.off, race.stats
@@ -484,7 +482,6 @@ class Baseline:
         hours = int(t_local // 3600.0)
         how = (hours + 72) % 168
         slots = (hours % 24, 24 + how // 24, 31 + how)
-        a = self.alpha
         for i in range(3):
             size, period = _RACE_SHAPE[i]
             j = slots[i]
@@ -574,7 +571,8 @@ class Baseline:
             total += self.race.nbytes()
         return total
 
-    def to_state(self) -> dict[str, Any]:
+    def model_state(self) -> dict[str, Any]:
+        """The model as plain data (a series' checkpoint as JSON holds it as ``baseline``)."""
         return {
             "n": self.n, "level": self.level, "trend": self.trend, "var": self.var,
             "quantum": self.quantum, "counts": self.counts, "kind": self.kind,
@@ -584,13 +582,13 @@ class Baseline:
             "race": None if self.race is None else self.race.to_state(),
         }
 
-    @classmethod
-    def from_state(cls, state: Any, window: int, min_samples: int,
-                   seasonality: str) -> Baseline:
-        """Rebuild from ``to_state``; anything out of shape raises ``BaselineStateError``."""
+    def load_model_state(self, state: Any) -> None:
+        """Restore a fresh baseline in place from ``model_state`` under the seasonality it was
+        made with; anything out of shape raises ``BaselineStateError``."""
         if not isinstance(state, dict):
             raise BaselineStateError("baseline state: must be a mapping")
-        b = cls(window, min_samples, seasonality)
+        seasonality = self.kind
+        b = self
         b.n = int(_finite(state, "n"))
         b.level, b.trend = _finite(state, "level"), _finite(state, "trend")
         b.var, b.quantum = _finite(state, "var"), _finite(state, "quantum")
@@ -618,7 +616,6 @@ class Baseline:
             b.race = None if race is None else SeasonRace.from_state(race)
             if b.kind == "auto" and b.race is None and b.warm is None:
                 b.race = SeasonRace(0.0, b.level)
-        return b
 
 
 def _median(sorted_values: list[float]) -> float:

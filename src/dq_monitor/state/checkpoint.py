@@ -268,8 +268,7 @@ def _build(raw: bytes, cfg: AnomalyConfig) -> SeriesState | None:
     else:
         if flags != _WINDOW_LESS_ROBUST:
             return None
-        baseline = Baseline(cfg.window, cfg.min_samples, cfg.seasonality)
-        series = SeriesState(baseline=baseline)
+        series = SeriesState.new(cfg)
         run = series.run
         assert run is not None
         if len(run) != RUN + STATS:
@@ -283,7 +282,7 @@ def _build(raw: bytes, cfg: AnomalyConfig) -> SeriesState | None:
             return None
         ring_at = at
         run_i = raw[at + _RING.size]
-        at = _fill_baseline(baseline, raw, at + _RING.size + 1, cfg.seasonality)
+        at = _fill_baseline(series, raw, at + _RING.size + 1, cfg.seasonality)
         if at < 0 or raw[at] != STATS:
             return None
         at += 1
@@ -330,7 +329,7 @@ _QUANTA = {q: q for q in (0.0, 1.0, *STEPS)}
 
 def _fill_baseline(b: Baseline, raw: bytes, at: int, seasonality: str) -> int:
     """Set ``b`` from the packed baseline at ``at``; the offset after it, -1 if it is not the
-    common case (see ``_direct``). The rules are ``Baseline.from_state``'s."""
+    common case (see ``_direct``). The rules are ``Baseline.load_model_state``'s."""
     n, level, trend, var, quantum, counts, code = _BASE.unpack_from(raw, at)
     at += _BASE.size
     checked = level + trend + var + quantum

@@ -37,16 +37,15 @@ def evaluate_quiet(state: SeriesState, value: float, cfg: AnomalyConfig, source:
     for the alert machine is not firing: the monitor's common case for a series it has no
     alert state for. The state changes exactly as with ``evaluate``. (Positional arguments:
     it runs once per event.)"""
-    baseline = state.baseline
-    if baseline is not None:
-        return evaluate_robust(state, baseline, value, cfg, source, subject, ts, True)
+    if state.window is None:
+        return evaluate_robust(state, value, cfg, source, subject, ts, True)
     return _evaluate(state, value, cfg, source, subject, ts, True)
 
 
 def _evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, source: str, subject: str,
               ts: datetime | None, quiet: bool) -> AnomalyResult | None:
-    if state.baseline is not None:
-        return evaluate_robust(state, state.baseline, value, cfg, source, subject, ts, quiet)
+    if state.window is None:
+        return evaluate_robust(state, value, cfg, source, subject, ts, quiet)
     assert state.window is not None
     window = state.window
     n = window.count

@@ -55,11 +55,12 @@ from dq_monitor.state.baseline import (
 )
 
 
-def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyConfig,
-                    source: str, subject: str, ts: datetime | None, quiet: bool
-                    ) -> AnomalyResult | None:
-    """``evaluate`` (``quiet``: ``evaluate_quiet``) of a series whose baseline ``b`` is robust:
+def evaluate_robust(state: SeriesState, value: float, cfg: AnomalyConfig, source: str,
+                    subject: str, ts: datetime | None, quiet: bool) -> AnomalyResult | None:
+    """``evaluate`` (``quiet``: ``evaluate_quiet``) of a robust series (its own baseline):
     the per-event step, called directly by the dispatcher (positional arguments)."""
+    b = state  # a robust series is its own baseline
+    p = cfg.judging
     race = b.race
     if ts is None:
         t = t_local = 0.0
@@ -83,9 +84,9 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
     run = state.run
     assert run is not None
     if b.warm is not None:
-        if len(b.warm) + 1 >= b.min_samples:
+        if len(b.warm) + 1 >= p.min_samples:
             _seed_repeats(run, b.warm, value)
-        b.warm_up(value, t)
+        b.warm_up(value, t, p.min_samples)
         state.last = value
         held = state.burst  # what ``_episode`` holds for a PENDING value
         if quiet and held is None:
@@ -95,7 +96,7 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
     counts = b.counts
     if counts and (value < 0.0 or not value.is_integer()):
         # No longer a count series: its model no longer fits, so it starts again.
-        state.baseline = b = Baseline(cfg.window, cfg.min_samples, cfg.seasonality)
+        state.rebaseline(cfg)
         state.clear_run()
         state.reset_stats()
         state.last = value
@@ -103,7 +104,7 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         state.streak_sign = 0
         if t != t:  # not read above (see _NO_TIME); the warm-up's last value needs it
             t = 0.0 if ts is None else ts.timestamp()
-        b.warm_up(value, t)
+        b.warm_up(value, t, p.min_samples)
         held = state.burst
         if quiet and held is None:
             return None
@@ -132,7 +133,7 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
     else:
         pred, scale, k = b.predict(t_local)
     if k >= 0 and b.unseen(k):
-        b.learn(value, y, pred, scale, k, t, t_local)
+        b.learn(value, y, pred, scale, k, t, t_local, p.alpha)
         held = state.burst
         if quiet and held is None:
             return None
@@ -156,7 +157,7 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
     state.run_i = i + 1 if i + 1 < RUN else 0
     state.run_sum = run_sum
     z_run = run_sum / _RUN_NORM
-    direction = cfg.direction
+    direction = p.direction
     if direction == "both":
         point = z if z >= 0.0 else -z  # (abs, inline: NFR-003)
         over = z_run if z_run >= 0.0 else -z_run
@@ -169,7 +170,7 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
     expected = pred  # in the series' units: see below for counts
     note: tuple[str, float] | None = None
     loud = 0.0
-    if score >= cfg.z_warn:
+    if score >= p.z_warn:
         # FR-017 (b): the first value of an excursion that would page at the configured
         # thresholds teaches the fast tail (the values after it are the same excursion)
         prev = (run_sum - zc + old) / _RUN_NORM  # the previous value's run statistic
@@ -180,10 +181,10 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
             if counts:
                 last = 2.0 * _sqrt(last + 0.375) if last >= 0.0 else _INF
             was = (last - pred) / scale if scale > 0.0 else _INF
-        if (-cfg.z_warn < prev < cfg.z_warn and -cfg.z_warn < was < cfg.z_warn
-                and score < cfg.z_fail * CALIBRATION_MAX):
+        if (-p.z_warn < prev < p.z_warn and -p.z_warn < was < p.z_warn
+                and score < p.z_fail * CALIBRATION_MAX):
             # (a value beyond any threshold's reach is an incident, not a burst of the normal)
-            loud = score if point >= cfg.z_warn else -score  # (see ``_event``)
+            loud = score if point >= p.z_warn else -score  # (see ``_event``)
         # judged against the history before this value; a value in a firing episode (an
         # incident under way) only against the slow tail
         calm = state.burst is None
@@ -194,14 +195,14 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         said = f_run if abs(z_run) > abs(z) else f
         if said != 1.0:
             note = ("calibrated", said)
-        if point >= cfg.z_warn * f or over >= cfg.z_warn * f_run:
+        if point >= p.z_warn * f or over >= p.z_warn * f_run:
             if counts:
                 expected = _count_expected(pred)
             moved = abs(value - expected)
-            if moved >= cfg.min_abs_change and moved >= cfg.min_rel_change * abs(expected):
-                severity = (FAIL if point >= cfg.z_fail * f or over >= cfg.z_fail * f_run
+            if moved >= p.min_abs_change and moved >= p.min_rel_change * abs(expected):
+                severity = (FAIL if point >= p.z_fail * f or over >= p.z_fail * f_run
                             else WARN)
-        elif over >= cfg.z_warn and (z if z_run > 0.0 else -z) >= 1.0:
+        elif over >= p.z_warn and (z if z_run > 0.0 else -z) >= 1.0:
             # FR-017 (b): a run the raised thresholds let pass (a burst of the series' normal
             # is short) that lasts: judged at the configured thresholds once LASTING values
             # in a row have held the run statistic over them, each itself on the run's side,
@@ -210,12 +211,12 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
             streak = state.streak
             length = 1 + (len(streak) if streak is not None and state.streak_sign == side
                           else 0)
-            if length >= LASTING or length >= cfg.rebaseline_after:
+            if length >= LASTING or length >= p.rebaseline_after:
                 if counts:
                     expected = _count_expected(pred)
                 moved = abs(value - expected)
-                if moved >= cfg.min_abs_change and moved >= cfg.min_rel_change * abs(expected):
-                    severity = FAIL if score >= cfg.z_fail else WARN
+                if moved >= p.min_abs_change and moved >= p.min_rel_change * abs(expected):
+                    severity = FAIL if score >= p.z_fail else WARN
                     note = ("lasting", float(length))
             else:
                 # it counts towards the run (on the run's side, it never ends one), and
@@ -249,10 +250,10 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
             # the other side, ends the streak of flagged values.
             state.streak = None
             state.streak_sign = 0
-        b.learn(value, y, pred, scale, k, t, t_local)
+        b.learn(value, y, pred, scale, k, t, t_local, p.alpha)
         held = None
         if state.burst is not None:
-            if state.quiet + 1 >= cfg.cooldown and _noise_rising(run, b.n - 1):
+            if state.quiet + 1 >= p.cooldown and _noise_rising(run, b.n - 1):
                 # The noise is rising on both sides: the episode stays open until the change
                 # is accepted (one alert for it), rather than resolving and paging again.
                 held = state.burst
@@ -274,7 +275,7 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         streak = state.streak = array("d")
         state.streak_sign = sign
     streak.append(y - (pred - b.level - b.trend))  # the value without its season offset
-    if len(streak) >= cfg.rebaseline_after:
+    if len(streak) >= p.rebaseline_after:
         ordered = sorted(streak)
         n = len(ordered)
         mid = n // 2
@@ -296,11 +297,11 @@ def evaluate_robust(state: SeriesState, b: Baseline, value: float, cfg: AnomalyC
         return AnomalyResult(OK, z, expected, scale_x, True, value, cfg, source,
                              subject, z_run=z_run, model=model)
     if severity is WARN:
-        b.learn(value, y, pred, scale, k, t, t_local, True)
+        b.learn(value, y, pred, scale, k, t, t_local, p.alpha, True)
     else:
         run[FAILS] += 1.0
         if b.race is not None:
-            b.witness(y, pred, scale, t, t_local)
+            b.witness(y, pred, scale, t, t_local, p.alpha)
     return AnomalyResult(severity, z, expected, scale_x, False, value, cfg, source, subject,
                          held=_episode(state, severity, cfg), z_run=z_run, model=model,
                          note=note)

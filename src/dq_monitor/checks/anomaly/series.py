@@ -45,17 +45,24 @@ def series_key(source: str, metric: str, tags: Mapping[str, str] | None) -> str:
 _FRESH_RUN = array("d", [0.0] * RUN + list(_PRIORS))
 
 
-class SeriesState:
-    """One series: its baseline (robust) or window (rolling), flagged streak and burst."""
+class SeriesState(Baseline):
+    """One series: its window (rolling) or its robust model, then its flagged streak and burst.
 
-    __slots__ = ("baseline", "burst", "dirty_in", "last", "quiet", "run", "run_i", "run_sum",
-                 "seen",
+    A robust series *is* its baseline (``baseline`` returns the series itself): one object per
+    series rather than two (NFR-005: with the learning rate and ``min_samples`` read from the
+    config, 64 bytes less each). A rolling series leaves the model's fields unset, and
+    ``baseline`` is None.
+    """
+
+    __slots__ = ("burst", "dirty_in", "last", "quiet", "run", "run_i", "run_sum", "seen",
                  "streak", "streak_sign", "window")
 
     def __init__(self, window: RollingWindow | None = None,
-                 baseline: Baseline | None = None) -> None:
+                 seasonality: str | None = None) -> None:
+        """Rolling with a ``window``, or robust with a ``seasonality`` (``Baseline``'s)."""
         self.window = window
-        self.baseline = baseline
+        if seasonality is not None:
+            Baseline.__init__(self, seasonality)
         #: The flagged values of the current streak (None outside one: most series never have
         #: one, and an empty array would cost each of them 80 bytes, NFR-005).
         self.streak: array[float] | None = None
@@ -69,7 +76,7 @@ class SeriesState:
         self.quiet = 0
         #: The run ring (``RUN`` clipped z), then the ``STATS`` statistics of the robust
         #: baseline (built from a list: an array built from bytes is over-allocated, NFR-005).
-        self.run = _FRESH_RUN[:] if baseline is not None else None
+        self.run = _FRESH_RUN[:] if seasonality is not None else None
         self.run_i = 0
         self.run_sum = 0.0
         #: When the owner last handed it a value, by the owner's processing clock (None until
@@ -81,30 +88,36 @@ class SeriesState:
 
     def nbytes(self) -> int:
         """Memory held by this series (NFR-005: O(window) with a small constant)."""
-        total = sys.getsizeof(self)
+        total = 0
         if self.streak is not None:
             total += sys.getsizeof(self.streak)
         if self.window is not None:
-            total += self.window.nbytes()
-        if self.baseline is not None:
-            total += self.baseline.nbytes()
-        if self.run is not None:
-            total += sys.getsizeof(self.run) + sys.getsizeof(self.last)
-        return total
+            return total + sys.getsizeof(self) + self.window.nbytes()
+        assert self.run is not None
+        return (total + Baseline.nbytes(self) + sys.getsizeof(self.run)
+                + sys.getsizeof(self.last))
+
+    @property
+    def baseline(self) -> Baseline | None:
+        """The robust model (the series itself), or None for a rolling series."""
+        return self if self.window is None else None
+
+    def rebaseline(self, cfg: AnomalyConfig) -> None:
+        """Start the robust model afresh (its warm-up again), keeping the series' other state."""
+        Baseline.__init__(self, cfg.seasonality)
 
     @property
     def count(self) -> int:
         """Values in the rolling window, or values the robust baseline has learnt from."""
         if self.window is not None:
             return self.window.count
-        assert self.baseline is not None
-        return self.baseline.n
+        return self.n
 
     @classmethod
     def new(cls, cfg: AnomalyConfig) -> SeriesState:
         if cfg.baseline == "rolling":
             return cls(window=RollingWindow(cfg.window))
-        return cls(baseline=Baseline(cfg.window, cfg.min_samples, cfg.seasonality))
+        return cls(seasonality=cfg.seasonality)
 
     def clear_run(self) -> None:
         run = self.run
@@ -134,8 +147,8 @@ class SeriesState:
             state["seen"] = seen
         if self.window is not None:
             state["window"] = self.window.values()
-        if self.baseline is not None:
-            state["baseline"] = self.baseline.to_state()
+        else:
+            state["baseline"] = self.model_state()
             assert self.run is not None
             state["run"] = list(self.run[:RUN])
             state["run_i"] = self.run_i
@@ -166,8 +179,7 @@ class SeriesState:
             assert series.window is not None
             series.window.reset(_finite_list(state["window"], "window"))
         elif cfg.baseline == "robust" and "baseline" in state:
-            series.baseline = Baseline.from_state(state["baseline"], cfg.window,
-                                                  cfg.min_samples, cfg.seasonality)
+            series.load_model_state(state["baseline"])
             run = _finite_list(state.get("run", [0.0] * RUN), "run")
             if len(run) != RUN:
                 raise ValueError(f"run: must hold {RUN} numbers")
