@@ -20,10 +20,11 @@ import pytest
 
 if TYPE_CHECKING:
     # mypy names benchmarks/quality/ the package "quality" (benchmarks/ has no __init__.py).
-    from quality import corpus, fetch_kpi, run, scoring, synthetic
+    from quality import corpus, fetch_kpi, reach, run, scoring, synthetic
 else:
     corpus = importlib.import_module("benchmarks.quality.corpus")
     fetch_kpi = importlib.import_module("benchmarks.quality.fetch_kpi")
+    reach = importlib.import_module("benchmarks.quality.reach")
     run = importlib.import_module("benchmarks.quality.run")
     scoring = importlib.import_module("benchmarks.quality.scoring")
     synthetic = importlib.import_module("benchmarks.quality.synthetic")
@@ -288,3 +289,36 @@ def test_the_command_also_runs_as_a_script() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "--quick" in proc.stdout
+
+
+def test_reach_alerts_once_per_excursion_and_scores_as_the_benchmark() -> None:
+    # Excursions 13 points apart alert twice; one that pauses for under GAP points (24 to 40),
+    # once; with a shorter gap its pauses part it.
+    score = [0.0] * 60
+    for i in (10, 11, 24, 30, 35, 40):
+        score[i] = 5.0
+    assert [i for i, a in enumerate(reach.alerts_at(score, 4.0)) if a] == [10, 24]
+    assert [i for i, a in enumerate(reach.alerts_at(score, 4.0, gap=4)) if a] == [10, 24, 30,
+                                                                                  35, 40]
+    # A window [22, 26) catches the alert at 24; the one at 10 is false.
+    wins = [scoring.Window(22, 26)]
+    (row,) = reach.sweep("z", [(score, wins)], [4.0])
+    assert (row.caught, row.windows, row.false_alerts) == (1, 1, 1)
+    assert row.normal_points == 60 - 4 - scoring.SLACK
+    assert row.false_per_10k == pytest.approx(1e4 / row.normal_points)
+    (high,) = reach.sweep("z", [(score, wins)], [6.0])
+    assert (high.caught, high.false_alerts) == (0, 0)
+
+
+def test_reach_day_over_day_compares_a_point_with_the_same_time_a_day_earlier() -> None:
+    day = 86_400.0
+    seconds = [i * 3600.0 for i in range(72)]  # three days, hourly
+    rnd = random.Random(5)
+    values = [10.0 * math.sin(2 * math.pi * i / 24) + rnd.gauss(0, 0.1) for i in range(72)]
+    values[50] += 5.0  # a jump that only the day-over-day difference makes stand out
+    labels = [1 if i == 50 else 0 for i in range(72)]
+    score = reach.day_over_day(seconds, values, labels)
+    assert score[:24] == [0.0] * 24  # nothing a day earlier
+    assert seconds[50] - day in seconds
+    others = [x for i, x in enumerate(score) if i >= 24 and i != 50]
+    assert score[50] > 4 * max(others)
