@@ -344,20 +344,20 @@ def test_replication_factor_and_topic_config_are_read_and_checked() -> None:
 
 @pytest.mark.req("NFR-008", "NFR-006", "FR-011")
 def test_a_window_whose_checkpoint_would_not_fit_is_refused_by_path() -> None:
-    # ~1 MB: 100,000 doubles in base64, over the default 1 MiB request size
-    errs = errors_of(kafka_config(anomaly="baseline: rolling, window: 100000"), env={})
+    # ~800 KB: 100,000 doubles, over a 512 KiB request size
+    small = "  max_request_size: 524288\n  max_event_bytes: 1024"
+    errs = errors_of(kafka_config(small, "baseline: rolling, window: 100000"), env={})
     assert len(errs) == 1
     assert errs[0].startswith("sources[0].anomaly.window: a series' checkpoint could reach ")
-    assert "over kafka.max_request_size (1,048,576 bytes)" in errs[0]
-    # the bound follows kafka.max_request_size
-    parse_config(kafka_config("  max_request_size: 2097152",
-                              "baseline: rolling, window: 100000"), env={})
-    parse_config(kafka_config(anomaly="baseline: rolling, window: 90000"), env={})
+    assert "over kafka.max_request_size (524,288 bytes)" in errs[0]
+    # the bound follows kafka.max_request_size: the default 1 MiB holds the largest window
+    parse_config(kafka_config(anomaly="baseline: rolling, window: 100000"), env={})
+    parse_config(kafka_config(small, "baseline: rolling, window: 60000"), env={})
     errs = errors_of(kafka_config("  max_request_size: 65536\n  max_event_bytes: 1024",
-                                  "baseline: rolling, window: 8000"), env={})
+                                  "baseline: rolling, window: 8200"), env={})
     assert [e.split(":")[0] for e in errs] == ["sources[0].anomaly.window"]
     # a robust series holds min_samples warm-up values; a streak holds rebaseline_after
-    errs = errors_of(kafka_config(anomaly="window: 100000, min_samples: 100000"), env={})
+    errs = errors_of(kafka_config(small, "window: 100000, min_samples: 100000"), env={})
     assert [e.split(":")[0] for e in errs] == ["sources[0].anomaly.min_samples"]
     errs = errors_of(kafka_config("  max_request_size: 262144\n  max_event_bytes: 1024",
                                   "rebaseline_after: 60000"), env={})

@@ -20,7 +20,7 @@ from dq_monitor.config import parse_config
 from dq_monitor.errors import DqMonitorError, MalformedEvent
 from dq_monitor.events import Alert, decode_event
 from dq_monitor.formats import OpenLineageFormat
-from dq_monitor.kafka.changelog import encode
+from dq_monitor.kafka.changelog import decode, encode
 from dq_monitor.monitor import Monitor
 
 T0 = datetime(2026, 6, 26, 12, 0, tzinfo=UTC)
@@ -153,7 +153,7 @@ def test_any_records_are_processed_or_rejected_and_state_round_trips(
     end = T0 + timedelta(seconds=len(raws) * step)
     restored = Monitor(cfg)
     for key, raw in saved.items():
-        restored.restore(0, key, None if raw is None else orjson.loads(raw), end)
+        restored.restore(0, key, decode(raw), end)
     restored.assign([0], end)
     assert {k: encode(restored.snapshot(k)) for k in saved} == {
         k: encode(m.snapshot(k)) for k in saved}

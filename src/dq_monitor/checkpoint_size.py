@@ -21,10 +21,9 @@ from dq_monitor.events import MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS
 #: Bytes a record costs beyond its key and value in a batch of its own (aiokafka's estimate is
 #: 85 for an empty record; varints of long lengths add a few).
 RECORD_OVERHEAD = 128
-#: ``{"bin":"`` + ``"}`` around the base64 text.
-_JSON_WRAP = 10
-#: Magic, flags, streak count, sign, burst, quiet.
-_FIXED = 4 + 1 + 2 + 1 + 1 + 8
+#: Magic, flags, last seen, streak count, sign, burst, quiet (the record's value is the packed
+#: state itself).
+_FIXED = 4 + 1 + 8 + 2 + 1 + 1 + 8
 #: Rolling: the window's value count.
 _WINDOW_HEAD = 4
 #: Robust: the run (4 doubles and its index), the model (n, level, trend, var, quantum,
@@ -47,10 +46,6 @@ class SeriesBound:
     largest: str
 
 
-def _base64(n: int) -> int:
-    return 4 * ((n + 2) // 3)
-
-
 def series_record_bound(*, source: str, metric: str, baseline: str, window: int,
                         min_samples: int, rebaseline_after: int,
                         max_event_bytes: int) -> SeriesBound:
@@ -67,4 +62,4 @@ def series_record_bound(*, source: str, metric: str, baseline: str, window: int,
         name = "rebaseline_after"
     packed = _FIXED + streak + body
     key = len("ser") + 2 + len(source.encode()) + len(metric.encode()) + min(_TAGS, max_event_bytes)
-    return SeriesBound(RECORD_OVERHEAD + key + _JSON_WRAP + _base64(packed), name)
+    return SeriesBound(RECORD_OVERHEAD + key + packed, name)

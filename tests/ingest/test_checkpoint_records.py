@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import pytest
 
 from dq_monitor.config import parse_config
@@ -44,5 +43,5 @@ def test_checkpoint_records_hold_no_container_the_collector_must_scan() -> None:
     for _, key, value, partition, headers in series:
         assert partition == 0 and not headers and value is not None and key is not None
         subject = key.decode().rsplit("\x1f", 1)[-1]
-        restored = checkpoint.decode(orjson.loads(value), anomaly)
+        restored = checkpoint.decode(value, anomaly)  # the packed state itself
         assert restored.to_state() == monitor.sources["orders"].series[subject].to_state()

@@ -19,7 +19,7 @@ SOURCES = """
     freshness: {max_staleness: 1h}
 """
 
-Applied = dict[tuple[int, str], dict[str, Any] | None]
+Applied = dict[tuple[int, str], changelog.StateValue]
 
 
 @pytest.mark.req("NFR-001", "NFR-006")

@@ -40,6 +40,8 @@ async def test_unreadable_state_records_are_dead_lettered_and_the_rest_restores(
         (b"w\x1forders\x1fanomaly\x1frevenue", b'{"machine": 1, "verdict": []}'),
         (b"\xff\xfe", b"{}"),
         (b"ser\x1forders\x1fother", b"[1, 2]"),
+        (b"ser\x1forders\x1frevenue{x=2}", b"DQS\x02cut short"),  # a packed value, broken
+        (b"src\x1fpayments", b"DQS\x02"),  # a packed value where only JSON belongs
     ]
     producer = await kafka.producer()
     for key, value in junk:

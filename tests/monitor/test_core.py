@@ -191,7 +191,7 @@ def test_a_series_changed_after_a_checkpoint_is_in_the_next_one_with_its_new_sta
         feed(m, metric(i, 100.0 + i % 3), i)
     key = "ser\x1forders\x1frevenue{region=eu}"
 
-    def saved() -> list[dict[str, object] | None]:
+    def saved() -> list[object]:
         return [value for _, k, value in m.take_dirty() if k == key]
 
     first = saved()

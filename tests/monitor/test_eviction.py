@@ -14,6 +14,7 @@ from dq_monitor.api.firing import FiringView
 from dq_monitor.api.views import sources_view
 from dq_monitor.config import Config, parse_config
 from dq_monitor.events import Alert, Metric
+from dq_monitor.kafka import changelog
 from dq_monitor.monitor import Monitor, Outcome
 from dq_monitor.state import checkpoint
 
@@ -131,7 +132,7 @@ def test_an_evicted_series_is_a_tombstone_in_the_next_checkpoint_and_stays_gone(
     # a restart replays the changelog: the tombstone comes after the series' last state
     again = Monitor(config())
     for p, k, v in [*first, *second]:
-        again.restore(p, k, None if v is None else orjson.loads(orjson.dumps(v)), at(HOUR + 120))
+        again.restore(p, k, changelog.decode(changelog.encode(v)), at(HOUR + 120))
     again.assign([0], at(HOUR + 120))
     assert series(again) == {"rows{batch=b-2}"}
 
@@ -193,9 +194,9 @@ def test_a_checkpoint_round_trip_keeps_the_last_seen_time() -> None:
     assert series(again) == set()
 
 
-def _v1(record: dict[str, Any]) -> dict[str, Any]:
-    """The same series as the code before last-seen times wrote it (format version 1)."""
-    raw = base64.b64decode(record["bin"])
+def _v1(raw: bytes) -> dict[str, Any]:
+    """The same series as the code before last-seen times wrote it (format version 1, packed
+    and carried as base64 in a JSON object)."""
     assert raw[:4] == checkpoint.MAGIC
     old = checkpoint.MAGIC_V1 + raw[4:5] + raw[13:]  # without the 8-byte last-seen field
     return {"bin": base64.b64encode(old).decode()}

@@ -158,8 +158,10 @@ class Observer:
         state = self.merging.get(key.split(SEP, 1)[1])
         return None if state is None else state.to_json()
 
-    def restore(self, partition: int, key: str, value: dict[str, Any] | None) -> None:
+    def restore(self, partition: int, key: str, value: dict[str, Any] | bytes | None) -> None:
         """One changelog record of merge state (latest wins); ``ValueError`` if unreadable."""
+        if isinstance(value, bytes):
+            raise ValueError("merge state: a packed value (only a series' state is packed)")
         source = key.split(SEP, 1)[1]
         cfg = self.by_source.get(source)
         if cfg is None or self.monitor.owner(source) != partition:

@@ -50,12 +50,32 @@ _MARKER = MARKER_PREFIX.encode()
 #: Records of the first window searched backwards for a snapshot marker; each next one doubles.
 FIRST_WINDOW = 1024
 
-Apply = Callable[[int, str, dict[str, Any] | None], None]
+#: The first bytes of a packed (binary) state value (``state.checkpoint.MAGIC`` starts with
+#: them); every other state value is a JSON object.
+PACKED = b"DQS"
+#: A state value as read: a JSON object, a packed value (its bytes), or None (a tombstone).
+StateValue = dict[str, Any] | bytes | None
+Apply = Callable[[int, str, StateValue], None]
 Unreadable = Callable[[dict[str, Any]], None]
 
 
-def encode(value: dict[str, Any] | None) -> bytes | None:
-    return None if value is None else orjson.dumps(value)
+def encode(value: StateValue) -> bytes | None:
+    """A state value as written: a JSON object as JSON, a packed value as it is."""
+    if value is None or isinstance(value, bytes):
+        return value
+    return orjson.dumps(value)
+
+
+def decode(raw: bytes | None) -> StateValue:
+    """A state value as read (``encode`` undone): a packed value is handed over as its bytes,
+    for its owner to unpack; anything else must be a JSON object (``TypeError`` or
+    ``orjson.JSONDecodeError`` if it is not)."""
+    if raw is None or raw.startswith(PACKED):
+        return raw
+    value = orjson.loads(raw)
+    if not isinstance(value, dict):
+        raise TypeError(f"value must be a JSON object, not {type(value).__name__}")
+    return value
 
 
 async def restore(
@@ -369,10 +389,7 @@ def _apply_record(topic: str, partition: int, offset: int, raw_key: bytes,
     (any record, any shape) is logged and dead-lettered, never a stall (NFR-006)."""
     try:
         key = raw_key.decode()
-        value = None if raw_value is None else orjson.loads(raw_value)
-        if value is not None and not isinstance(value, dict):
-            raise TypeError(f"value must be a JSON object, not {type(value).__name__}")
-        apply(partition, key, value)
+        apply(partition, key, decode(raw_value))
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"[:500]
         log.warning("state topic %s[%d] offset %d: unreadable record skipped (%s)",

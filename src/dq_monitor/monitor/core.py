@@ -38,6 +38,9 @@ from dq_monitor.monitor.scheduler import Scheduler
 from dq_monitor.state import checkpoint, lineage
 from dq_monitor.state.sources import SourceState, Watch
 
+#: A changelog value: a JSON object, a series' packed state, or None (deleted).
+StateValue = dict[str, Any] | bytes | None
+
 if TYPE_CHECKING:
     from dq_monitor.checks.anomaly import SeriesState
 
@@ -406,7 +409,7 @@ class Monitor:
 
     # ------------------------------------------------------------------ checkpoints
 
-    def take_dirty(self) -> list[tuple[int, str, dict[str, Any] | None]]:
+    def take_dirty(self) -> list[tuple[int, str, StateValue]]:
         """Changed state since the last call as (partition, key, value or None for deleted).
 
         State of a partition this instance no longer owns is left out, not deleted: its new
@@ -439,7 +442,7 @@ class Monitor:
                 entries.append((p, _state_key(kind, name, sub), None))
         dirty.clear()
         entries.sort(key=_BY_KEY)
-        changed: list[tuple[int, str, dict[str, Any] | None]] = [
+        changed: list[tuple[int, str, StateValue]] = [
             (p, key, self.snapshot(key) if series is None else checkpoint.encode(series))
             for p, key, series in entries]
         if self.tombstones:
@@ -461,7 +464,7 @@ class Monitor:
             keys += [_state_key("w", name, sub) for sub in src.watches]
         return keys
 
-    def snapshot(self, key: str) -> dict[str, Any] | None:
+    def snapshot(self, key: str) -> StateValue:
         kind, name, *rest = key.split(SEP, 2)
         src = self.sources.get(name)
         if src is None:
@@ -492,9 +495,7 @@ class Monitor:
                         v.detail],
         }
 
-    def restore(
-        self, partition: int, key: str, value: dict[str, Any] | None, now: datetime
-    ) -> None:
+    def restore(self, partition: int, key: str, value: StateValue, now: datetime) -> None:
         """Apply one changelog record (latest value wins); unknown sources are skipped, and so
         are new sources of a pattern whose ``max_sources`` are all here (FR-024).
 
@@ -504,24 +505,30 @@ class Monitor:
         kind, name, *rest = key.split(SEP, 2)
         if kind not in ("src", "ser", "w") or (kind != "src" and not rest):
             raise ValueError(f"unknown state key kind {kind!r}")
+        obj: dict[str, Any] | None = None  # the value of any kind but a series': an object
+        if isinstance(value, bytes):
+            if kind != "ser":
+                raise ValueError(f"{kind} state: a packed value (only a series' state is packed)")
+        else:
+            obj = value
         if self.owner(name) != partition:
             return  # left from a placement that is no longer its home
         cfg = self.config.catalog.lookup(name)
         if cfg is None:
             # FR-025: no longer configured; ``assign`` resolves and deletes it
-            self.orphans[partition, key] = _checked_watch(value, name) if kind == "w" else None
+            self.orphans[partition, key] = _checked_watch(obj, name) if kind == "w" else None
             return
         if name not in self.sources and self.source_capped(cfg):
             return
         if kind == "src":
-            if value is None:
+            if obj is None:
                 return
-            since = parse_rfc3339(value["watching_since"])
-            last = value.get("last_updated")
+            since = parse_rfc3339(obj["watching_since"])
+            last = obj.get("last_updated")
             last_updated = None if last is None else parse_rfc3339(last)
-            schema = _schema_or_none(value.get("schema"))
-            labels = _labels_or_none(value.get("labels"))
-            upstream = lineage.decode(value.get("upstream", []))
+            schema = _schema_or_none(obj.get("schema"))
+            labels = _labels_or_none(obj.get("labels"))
+            upstream = lineage.decode(obj.get("upstream", []))
             src = self._restored_source(cfg, partition, now)
             src.watching_since, src.last_updated = since, last_updated
             src.schema, src.labels, src.upstream = schema, labels, upstream
@@ -529,7 +536,7 @@ class Monitor:
             if value is None or cfg.anomaly is None:
                 self._restored_source(cfg, partition, now).series.pop(rest[0], None)
             else:
-                series = checkpoint.decode(value, cfg.anomaly)  # binary, or the older JSON
+                series = checkpoint.decode(value, cfg.anomaly)  # packed, or an older form
                 # Idle since it was last seen (an older record has no such time: since now);
                 # never later than now, whatever clock wrote it.
                 series.seen = now if series.seen is None else min(series.seen, now)
@@ -537,11 +544,11 @@ class Monitor:
                 src.series[intern(rest[0])] = series  # shared, as ``dispatch`` keys it
                 src.evict_check = None  # it may be idle already: the next sweep looks
         else:
-            if value is None:
+            if obj is None:
                 self._restored_source(cfg, partition, now).watches.pop(rest[0], None)
                 self.orphans.pop((partition, key), None)
                 return
-            checked = _checked_watch(value, name)
+            checked = _checked_watch(obj, name)
             assert checked is not None
             check, source, subject, severity, observed, expected, detail = checked["verdict"]
             verdict = Verdict(check, source, subject, Severity(severity), observed, expected,
@@ -549,9 +556,9 @@ class Monitor:
             damping = damping_of(cfg, check, subject)
             if damping is None or not still_configured(cfg, check, subject):
                 # FR-025: the check is no longer configured; ``assign`` resolves and deletes it
-                self.orphans[partition, key] = value
+                self.orphans[partition, key] = obj
                 return
-            watch = Watch(AlertMachine.from_state(value["machine"], damping), verdict)
+            watch = Watch(AlertMachine.from_state(obj["machine"], damping), verdict)
             self._restored_source(cfg, partition, now).watches[rest[0]] = watch
 
     def _restored_source(self, cfg: SourceConfig, partition: int, now: datetime) -> SourceState:

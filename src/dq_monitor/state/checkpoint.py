@@ -2,9 +2,11 @@
 
 A series' checkpoint used to be its ``SeriesState.to_state()`` dict as JSON: some 230 floats as
 decimal text for a robust series racing its seasonal models. Here the same content is packed —
-doubles as 8 bytes, the float32 seasonal offsets as 4, visit counts as 1 — and carried as
-base64 in a one-field JSON object, ``{"bin": "..."}``, so the changelog record is still a JSON
-object and every reader of the topic still gets one.
+doubles as 8 bytes, the float32 seasonal offsets as 4, visit counts as 1 — and written as the
+changelog value itself (its first bytes, ``b"DQS"``, tell it from the JSON objects of every
+other kind of state). Records written as base64 in a one-field JSON object, ``{"bin": "..."}``,
+by earlier versions still restore; the bare value is a quarter smaller, and encoding and
+restoring it skip the base64 and JSON steps (NFR-001, NFR-008).
 
 Decoding (NFR-001: restart time is spent here, once per live series) builds the common record —
 the current version, written under the config's baseline kind and seasonality, every number
@@ -54,7 +56,7 @@ from dq_monitor.state.shared import Shared
 MAGIC = b"DQS\x02"
 #: The version written before the last-seen instant was part of the state: still read.
 MAGIC_V1 = b"DQS\x01"
-#: The key of the JSON object that carries a binary series state.
+#: The key of the JSON object that carried a binary series state before it was the value.
 FIELD = "bin"
 
 _WINDOW, _BASELINE, _RUN, _STATS = 1, 2, 4, 8
@@ -95,9 +97,9 @@ def _doubles(values: array[float] | list[float]) -> bytes | array[float]:
     return _raw(values if isinstance(values, array) else array("d", values))
 
 
-def encode(state: SeriesState) -> dict[str, Any]:
-    """The changelog value of one series: ``{"bin": base64 of the packed state}``."""
-    return {FIELD: binascii.b2a_base64(pack(state), newline=False).decode("ascii")}
+def encode(state: SeriesState) -> bytes:
+    """The changelog value of one series: its packed state."""
+    return pack(state)
 
 
 #: The last ``seen`` instant packed and its microseconds: the series of one batch share one
@@ -183,8 +185,11 @@ def _pack_baseline(b: Baseline, parts: list[bytes | array[Any] | memoryview[Any]
         parts += [_raw(array("f", race.off)), _raw(stats[:_RACE_STATS])]
 
 
-def decode(value: dict[str, Any], cfg: AnomalyConfig) -> SeriesState:
-    """Rebuild a series from its changelog value: the binary form or the older JSON form."""
+def decode(value: dict[str, Any] | bytes, cfg: AnomalyConfig) -> SeriesState:
+    """Rebuild a series from its changelog value: the packed bytes, or the older forms (the
+    packed state as base64 in ``{"bin": ...}``, or ``SeriesState.to_state`` as JSON)."""
+    if isinstance(value, bytes):
+        return restore(value, cfg)
     if FIELD not in value:
         return SeriesState.from_state(value, cfg)
     packed = value[FIELD]
