@@ -218,16 +218,20 @@ def convert(checkout: Path, out_dir: Path, allow_changed: bool) -> list[Converte
     return written
 
 
+def conversion_args(argv: list[str] | None, doc: str | None, repository: str, commit: str,
+                    default_out: Path) -> argparse.Namespace:
+    """The arguments of a corpus conversion: a checkout of ``repository``, ``--out`` and
+    ``--allow-changed`` (convert even if its files differ from ``commit``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("checkout", type=Path, help=f"path to a checkout of {repository}")
+    parser.add_argument("--out", type=Path, default=default_out, help="output folder")
+    parser.add_argument("--allow-changed", action="store_true",
+                        help=f"convert even if the files differ from commit {commit}")
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("checkout", type=Path, help="path to a checkout of waico/SKAB")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    parser.add_argument(
-        "--allow-changed",
-        action="store_true",
-        help=f"convert even if the files differ from commit {SOURCE_COMMIT}",
-    )
-    args = parser.parse_args(argv)
+    args = conversion_args(argv, __doc__, "waico/SKAB", SOURCE_COMMIT, DEFAULT_OUT)
     try:
         written = convert(args.checkout, args.out, args.allow_changed)
     except (ConversionError, UnicodeDecodeError) as exc:

@@ -17,7 +17,6 @@ is. Only the standard library is used.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import math
@@ -25,7 +24,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .fetch_corpus import ConversionError, git_blob_id
+from .fetch_corpus import ConversionError, conversion_args, git_blob_id
 
 SOURCE_COMMIT = "ff5c3483fa8120385d1d77f9607982b3b2338a07"
 DEFAULT_OUT = Path(__file__).resolve().parent / "data" / "kpi"
@@ -79,12 +78,7 @@ def convert(checkout: Path, out_dir: Path, allow_changed: bool) -> list[tuple[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("checkout", type=Path, help="path to a checkout of NetManAIOps/donut")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    parser.add_argument("--allow-changed", action="store_true",
-                        help=f"convert even if the files differ from commit {SOURCE_COMMIT}")
-    args = parser.parse_args(argv)
+    args = conversion_args(argv, __doc__, "NetManAIOps/donut", SOURCE_COMMIT, DEFAULT_OUT)
     try:
         written = convert(args.checkout, args.out, args.allow_changed)
     except (ConversionError, UnicodeDecodeError) as exc:

@@ -31,7 +31,7 @@ from datetime import UTC
 from pathlib import Path
 
 from dq_monitor.backtest import replay
-from dq_monitor.config import parse_config
+from dq_monitor.config import Config, parse_config
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -93,9 +93,8 @@ def day_over_day(seconds: Sequence[float], values: Sequence[float],
             for i, j in enumerate(back)]
 
 
-def model_z(series: corpus.LabelledSeries) -> list[float]:
-    """|z| of each point under the robust default (0 while it warms up)."""
-    cfg = parse_config(config_text({}))
+def model_z(series: corpus.LabelledSeries, cfg: Config) -> list[float]:
+    """|z| of each point under ``cfg``, the robust default (0 while it warms up)."""
     points = [(t if t.tzinfo else t.replace(tzinfo=UTC), v)
               for t, v in zip(series.timestamps, series.values, strict=True)]
     return [0.0 if row.z is None else abs(row.z)
@@ -129,13 +128,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not series:
         print(f"no series in benchmarks/quality/data/{args.corpus}", file=sys.stderr)
         return 1
+    cfg = parse_config(config_text({}))
     z, day = [], []
     for s in series:
         if not all(math.isfinite(v) for v in s.values):
             print(f"{s.name}: gaps are not supported here", file=sys.stderr)
             return 1
         wins = scoring.windows_from_labels(s.labels)
-        z.append((model_z(s), wins))
+        z.append((model_z(s, cfg), wins))
         seconds = [t.timestamp() for t in s.timestamps]
         day.append((day_over_day(seconds, s.values, s.labels), wins))
     print(f"{args.corpus}: {len(series)} series\n")

@@ -4,7 +4,7 @@ cross-checks relating their fields."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -119,13 +119,6 @@ class AnomalyConfig(Damping):
         return Judging(2.0 / (self.window + 1.0), self.z_warn, self.z_fail, self.direction,
                        self.min_samples, self.rebaseline_after, self.cooldown,
                        self.min_abs_change, self.min_rel_change)
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None,
-                   deep: bool = False) -> AnomalyConfig:
-        """A copy whose ``judging`` follows its own options (pydantic copies it as computed)."""
-        copied = super().model_copy(update=update, deep=deep)
-        copied.__dict__.pop("judging", None)
-        return copied
 
 
 #: FR-026: the bounds of a ``thresholds`` entry, in the order a breach is judged.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
@@ -43,14 +42,6 @@ class Config(_Model):
         return SourceCatalog(self.sources)
 
 
-    def model_copy(self, *, update: Mapping[str, Any] | None = None,
-                   deep: bool = False) -> Config:
-        """A copy whose derived views (``sources_by_name``, ``catalog``) follow its own
-        ``sources``: pydantic copies them as they were computed on the original."""
-        copied = super().model_copy(update=update, deep=deep)
-        for derived in ("sources_by_name", "catalog"):
-            copied.__dict__.pop(derived, None)
-        return copied
 
 
 def config_schema() -> dict[str, Any]:

@@ -588,34 +588,33 @@ class Baseline:
         if not isinstance(state, dict):
             raise BaselineStateError("baseline state: must be a mapping")
         seasonality = self.kind
-        b = self
-        b.n = int(_finite(state, "n"))
-        b.level, b.trend = _finite(state, "level"), _finite(state, "trend")
-        b.var, b.quantum = _finite(state, "var"), _finite(state, "quantum")
-        if b.var < 0.0 or b.quantum < 0.0:
+        self.n = int(_finite(state, "n"))
+        self.level, self.trend = _finite(state, "level"), _finite(state, "trend")
+        self.var, self.quantum = _finite(state, "var"), _finite(state, "quantum")
+        if self.var < 0.0 or self.quantum < 0.0:
             raise BaselineStateError("baseline state: var/quantum: must not be negative")
-        b.counts = bool(state.get("counts", False))
+        self.counts = bool(state.get("counts", False))
         kind = state.get("kind")
         saved_seasonal = kind in SEASONS and state.get("off") is not None
         if seasonality == "auto" and (saved_seasonal or kind in ("auto", "none")):
-            b.kind = str(kind)
-        if b.kind in SEASONS:
-            if saved_seasonal and kind == b.kind:
-                size = SEASONS[b.kind][0]
-                b._start_season(b.kind, array("f", _floats(state, "off", size)))
+            self.kind = str(kind)
+        if self.kind in SEASONS:
+            if saved_seasonal and kind == self.kind:
+                size = SEASONS[self.kind][0]
+                self._start_season(self.kind, array("f", _floats(state, "off", size)))
                 visits = _floats(state, "visits", size)
-                assert b.visits is not None
-                b.visits[:] = array("B", (min(max(int(v), 0), CAP) for v in visits))
+                assert self.visits is not None
+                self.visits[:] = array("B", (min(max(int(v), 0), CAP) for v in visits))
             else:
-                b._start_season(b.kind)
+                self._start_season(self.kind)
         warm = state.get("warm")
-        b.warm = None if warm is None else array("d", _floats(state, "warm", None))
+        self.warm = None if warm is None else array("d", _floats(state, "warm", None))
         race = state.get("race")
         if seasonality == "auto":
             # The race goes on after a daily model is adopted (a weekly one may still win).
-            b.race = None if race is None else SeasonRace.from_state(race)
-            if b.kind == "auto" and b.race is None and b.warm is None:
-                b.race = SeasonRace(0.0, b.level)
+            self.race = None if race is None else SeasonRace.from_state(race)
+            if self.kind == "auto" and self.race is None and self.warm is None:
+                self.race = SeasonRace(0.0, self.level)
 
 
 def _median(sorted_values: list[float]) -> float:

@@ -124,10 +124,8 @@ def _seen_us(seen: datetime | None) -> int:
 
 def pack(state: SeriesState) -> bytes:
     """The packed state (see the module docstring for the layout)."""
-    window, baseline, run = state.window, state.baseline, state.run
-    robust = run is not None and baseline is not None
-    flags = ((_WINDOW if window is not None else 0) | (_BASELINE if baseline is not None else 0)
-             | (_RUN | _STATS if robust else 0))
+    window, run = state.window, state.run
+    flags = _WINDOW if window is not None else _WINDOW_LESS_ROBUST
     burst = state.burst
     streak = state.streak if state.streak is not None else _NO_STREAK
     parts: list[bytes | array[Any] | memoryview[Any]] = [
@@ -137,18 +135,18 @@ def pack(state: SeriesState) -> bytes:
     if window is not None:
         values = window.values()
         parts += [_U32.pack(len(values)), _doubles(values)]
-    if baseline is not None:
+    else:  # a robust series: its own baseline
         assert run is not None
         last = state.last
         finite = math.isfinite(last)
         if _LITTLE:
             view = memoryview(run)
             parts += [view[:RUN], _BYTE[state.run_i]]
-            _pack_baseline(baseline, parts)
+            _pack_baseline(state, parts)
             parts += [_BYTE[STATS], view[RUN:], _LAST.pack(finite, last if finite else 0.0)]
             return b"".join(parts)
         parts += [_raw(run[:RUN]), _BYTE[state.run_i]]
-        _pack_baseline(baseline, parts)
+        _pack_baseline(state, parts)
         parts += [_BYTE[STATS], _raw(run[RUN:]), _LAST.pack(finite, last if finite else 0.0)]
     return b"".join(parts)
 

@@ -46,7 +46,6 @@ def _evaluate(state: SeriesState, value: float, cfg: AnomalyConfig, source: str,
               ts: datetime | None, quiet: bool) -> AnomalyResult | None:
     if state.window is None:
         return evaluate_robust(state, value, cfg, source, subject, ts, quiet)
-    assert state.window is not None
     window = state.window
     n = window.count
     if n < cfg.min_samples:

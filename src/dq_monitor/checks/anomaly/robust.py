@@ -51,7 +51,6 @@ from dq_monitor.state.baseline import (
     RACE_SAMPLE_S,
     T_LAST,
     WEEKEND_HOUR,
-    Baseline,
 )
 
 
@@ -59,16 +58,15 @@ def evaluate_robust(state: SeriesState, value: float, cfg: AnomalyConfig, source
                     subject: str, ts: datetime | None, quiet: bool) -> AnomalyResult | None:
     """``evaluate`` (``quiet``: ``evaluate_quiet``) of a robust series (its own baseline):
     the per-event step, called directly by the dispatcher (positional arguments)."""
-    b = state  # a robust series is its own baseline
     p = cfg.judging
-    race = b.race
+    race = state.race
     if ts is None:
         t = t_local = 0.0
-    elif b.off is None and b.warm is None and (race is None or ts < race.due):
+    elif state.off is None and state.warm is None and (race is None or ts < race.due):
         t = t_local = _NO_TIME  # no season bucket to find, no race sample due
     else:
         t = t_local = ts.timestamp()
-        if ts.tzinfo is not UTC and (b.off is not None or race is not None):
+        if ts.tzinfo is not UTC and (state.off is not None or race is not None):
             offset = ts.utcoffset()
             if offset:
                 t_local = t + offset.total_seconds()
@@ -80,20 +78,20 @@ def evaluate_robust(state: SeriesState, value: float, cfg: AnomalyConfig, source
             prev = race.stats[19]
             if prev >= 0.0 and (((int(t_local // 3600.0) + 72) % 168 >= WEEKEND_HOUR)
                                 != (prev >= 24.0 + WEEKEND_HOUR // 24)):
-                b.split_week(race, t_local)
+                state.split_week(race, t_local)
     run = state.run
     assert run is not None
-    if b.warm is not None:
-        if len(b.warm) + 1 >= p.min_samples:
-            _seed_repeats(run, b.warm, value)
-        b.warm_up(value, t, p.min_samples)
+    if state.warm is not None:
+        if len(state.warm) + 1 >= p.min_samples:
+            _seed_repeats(run, state.warm, value)
+        state.warm_up(value, t, p.min_samples)
         state.last = value
         held = state.burst  # what ``_episode`` holds for a PENDING value
         if quiet and held is None:
             return None
         return AnomalyResult(PENDING, None, None, None, False, value, cfg, source,
                              subject, held=held)
-    counts = b.counts
+    counts = state.counts
     if counts and (value < 0.0 or not value.is_integer()):
         # No longer a count series: its model no longer fits, so it starts again.
         state.rebaseline(cfg)
@@ -104,21 +102,21 @@ def evaluate_robust(state: SeriesState, value: float, cfg: AnomalyConfig, source
         state.streak_sign = 0
         if t != t:  # not read above (see _NO_TIME); the warm-up's last value needs it
             t = 0.0 if ts is None else ts.timestamp()
-        b.warm_up(value, t, p.min_samples)
+        state.warm_up(value, t, p.min_samples)
         held = state.burst
         if quiet and held is None:
             return None
         return AnomalyResult(PENDING, None, None, None, False, value, cfg, source,
                              subject, held=held)
     y = 2.0 * math.sqrt(value + 0.375) if counts else value
-    kind = b.kind
-    if b.off is None:
-        # b.predict(t_local) without a season, inline (the same operations in the same order;
+    kind = state.kind
+    if state.off is None:
+        # state.predict(t_local) without a season, inline (the same operations in the same order;
         # NFR-003: the call is a measurable share of a value's cost)
         k = -1
-        pred = b.level + b.trend
-        scale = _sqrt(b.var)
-        q = b.quantum
+        pred = state.level + state.trend
+        scale = _sqrt(state.var)
+        q = state.quantum
         if q > 0.0:
             if counts:
                 h = (0.0 if pred < 0.0 else pred) / 2.0
@@ -131,9 +129,9 @@ def evaluate_robust(state: SeriesState, value: float, cfg: AnomalyConfig, source
             if scale < floor:
                 scale = floor
     else:
-        pred, scale, k = b.predict(t_local)
-    if k >= 0 and b.unseen(k):
-        b.learn(value, y, pred, scale, k, t, t_local, p.alpha)
+        pred, scale, k = state.predict(t_local)
+    if k >= 0 and state.unseen(k):
+        state.learn(value, y, pred, scale, k, t, t_local, p.alpha)
         held = state.burst
         if quiet and held is None:
             return None
@@ -188,8 +186,8 @@ def evaluate_robust(state: SeriesState, value: float, cfg: AnomalyConfig, source
         # judged against the history before this value; a value in a firing episode (an
         # incident under way) only against the slow tail
         calm = state.burst is None
-        f = calibration(run, b.n, calm)
-        f_run = run_calibration(run, b.n, f) if calm else f
+        f = calibration(run, state.n, calm)
+        f_run = run_calibration(run, state.n, f) if calm else f
         # the factor on the score the verdict speaks of (see ``AnomalyResult``: the run
         # statistic when it is the larger, else the value's own z)
         said = f_run if abs(z_run) > abs(z) else f
@@ -224,12 +222,12 @@ def evaluate_robust(state: SeriesState, value: float, cfg: AnomalyConfig, source
                 if streak is None or state.streak_sign != side:
                     streak = state.streak = array("d")
                     state.streak_sign = side
-                streak.append(y - (pred - b.level - b.trend))
+                streak.append(y - (pred - state.level - state.trend))
     repeat = value == state.last
     state.last = value
     if repeat or z >= EVENT_Z or z <= -EVENT_Z:
-        if _event(run, b.n, z, repeat, state.burst is None, loud, i):
-            return _accept_noise(state, b, run, value, z, z_run, pred, scale, cfg, source,
+        if _event(run, state.n, z, repeat, state.burst is None, loud, i):
+            return _accept_noise(state, run, value, z, z_run, pred, scale, cfg, source,
                                  subject, quiet)
         if repeat and run[REPEATS] + 1.0 >= run[STUCK_AT]:
             # FR-017 (d): a stuck series; the value stays out of the model (FR-014) and out of
@@ -250,10 +248,10 @@ def evaluate_robust(state: SeriesState, value: float, cfg: AnomalyConfig, source
             # the other side, ends the streak of flagged values.
             state.streak = None
             state.streak_sign = 0
-        b.learn(value, y, pred, scale, k, t, t_local, p.alpha)
+        state.learn(value, y, pred, scale, k, t, t_local, p.alpha)
         held = None
         if state.burst is not None:
-            if state.quiet + 1 >= p.cooldown and _noise_rising(run, b.n - 1):
+            if state.quiet + 1 >= p.cooldown and _noise_rising(run, state.n - 1):
                 # The noise is rising on both sides: the episode stays open until the change
                 # is accepted (one alert for it), rather than resolving and paging again.
                 held = state.burst
@@ -274,13 +272,13 @@ def evaluate_robust(state: SeriesState, value: float, cfg: AnomalyConfig, source
     if streak is None or sign != state.streak_sign:
         streak = state.streak = array("d")
         state.streak_sign = sign
-    streak.append(y - (pred - b.level - b.trend))  # the value without its season offset
+    streak.append(y - (pred - state.level - state.trend))  # the value without its season offset
     if len(streak) >= p.rebaseline_after:
         ordered = sorted(streak)
         n = len(ordered)
         mid = n // 2
-        b.level = ordered[mid] if n % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
-        b.trend = 0.0
+        state.level = ordered[mid] if n % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+        state.trend = 0.0
         run[FAILS] += 1.0
         # a level shift, not a burst of the series' normal: its own count leaves the fast
         # tail, a heavy-tailed series' memory of its bursts stays
@@ -297,11 +295,11 @@ def evaluate_robust(state: SeriesState, value: float, cfg: AnomalyConfig, source
         return AnomalyResult(OK, z, expected, scale_x, True, value, cfg, source,
                              subject, z_run=z_run, model=model)
     if severity is WARN:
-        b.learn(value, y, pred, scale, k, t, t_local, p.alpha, True)
+        state.learn(value, y, pred, scale, k, t, t_local, p.alpha, True)
     else:
         run[FAILS] += 1.0
-        if b.race is not None:
-            b.witness(y, pred, scale, t, t_local, p.alpha)
+        if state.race is not None:
+            state.witness(y, pred, scale, t, t_local, p.alpha)
     return AnomalyResult(severity, z, expected, scale_x, False, value, cfg, source, subject,
                          held=_episode(state, severity, cfg), z_run=z_run, model=model,
                          note=note)
@@ -319,7 +317,7 @@ def _seed_repeats(run: array[float], warm: array[float], value: float) -> None:
     run[EVENT] = float(len(xs) - 1)  # the last warm-up value's index
 
 
-def _accept_noise(state: SeriesState, b: Baseline, run: array[float], value: float, z: float,
+def _accept_noise(state: SeriesState, run: array[float], value: float, z: float,
                   z_run: float, pred: float, scale: float, cfg: AnomalyConfig, source: str,
                   subject: str, quiet: bool) -> AnomalyResult | None:
     """FR-017 (a) / FR-014: a lasting change of the noise level, accepted like a lasting level
@@ -336,7 +334,7 @@ def _accept_noise(state: SeriesState, b: Baseline, run: array[float], value: flo
         recent = math.fsum(v * v for v in run[:RUN]) / RUN
         factor = max(factor, _sqrt(0.5 * (run[ENERGY] + recent)))
     page = fast or factor >= NOISE_PAGE
-    b.var = (scale * factor) ** 2
+    state.var = (scale * factor) ** 2
     state.reset_stats(UP, REPEATS)
     state.reset_stats(ENERGY, ENERGY + 1)
     state.reset_stats(BIG, PEAK_RUN + 1)
@@ -357,9 +355,9 @@ def _accept_noise(state: SeriesState, b: Baseline, run: array[float], value: flo
         state.quiet = 0
     if quiet and severity is OK:
         return None
-    counts = b.counts
+    counts = state.counts
     expected = _count_expected(pred) if counts else pred
     new = scale * factor
     return AnomalyResult(severity, z, expected, new * pred / 2.0 if counts else new, True,
                          value, cfg, source, subject, held=state.burst, z_run=z_run,
-                         model=(pred, new, counts, b.kind), note=("noise", factor))
+                         model=(pred, new, counts, state.kind), note=("noise", factor))
