@@ -296,7 +296,9 @@ class Broker:
         await self.gate.open()
 
     async def _load_partitions(self) -> None:
-        with anyio.fail_after(20):
+        # A restarted broker reloads its partitions from the S3 emulator: seconds when idle,
+        # over 20 s while the rest of the suite loads the machine.
+        with anyio.fail_after(60):
             while True:
                 try:
                     conn = await create_conn("127.0.0.1", self.own_port)
